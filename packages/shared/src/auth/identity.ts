@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { TENANT_KEY_PATTERN } from '../schemas/tenant.js';
+
+export const ROLES = ['admin', 'auditor', 'viewer', 'writer'] as const;
+export const Role = z.enum(ROLES);
+export type Role = z.infer<typeof Role>;
+
+/** Who a request acts as. Built only from a verified token or from the gateway's headers. */
+export interface Identity {
+  sub: string;
+  tenant: string;
+  role: Role;
+  /** Seconds since the epoch when the token stops being valid; undefined when it has no exp. */
+  exp?: number | undefined;
+}
+
+export const IdentityClaims = z.object({
+  sub: z.string().min(1).max(256),
+  tenant: z.string().min(1).max(64).regex(TENANT_KEY_PATTERN),
+  role: Role,
+});
+
+/** The headers ingress-nginx copies from the auth response onto the upstream request. */
+export const AUTH_HEADERS = { sub: 'x-auth-sub', tenant: 'x-auth-tenant', role: 'x-auth-role' } as const;

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/** Blank environment variables count as unset, as most deploy tools write them that way. */
+export const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const booleanFromEnv = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
+
+export const listenConfig = (defaultPort: number) => ({
+  PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export const authConfig = {
+  AUTH_SECRET: optionalString,
+  AUTH_AUDIENCE: z.string().min(1).default('logserver'),
+  AUTH_ISSUER: z.string().min(1).default('issuer'),
+  AUTH_ADMIN_TENANT: z
+    .string()
+    .regex(/^[a-z0-9_-]+$/)
+    .default('system'),
+  AUTH_KEY_SCHEME: z.enum(['hmac-sha256', 'md5-legacy']).default('hmac-sha256'),
+  AUTH_REQUIRE_EXP: booleanFromEnv(true),
+};
+
+export const storeConfig = {
+  STORE: z.enum(['sqlite', 'mongodb']).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  SQLITE_PATH: optionalString,
+  MONGODB_URI: optionalString,
+  MONGODB_DB: z.string().min(1).default('logdb'),
+};
+
+export const queueConfig = {
+  QUEUE: z.enum(['sqs', 'memory']).optional(),
+  SQS_URL: optionalString,
+  SQS_REGION: z.string().min(1).default('us-east-1'),
+  SQS_QUEUE_NAME: z.string().min(1).default('log-queue'),
+  SQS_DLQ_NAME: z.string().min(1).default('log-queue-dlq'),
+  SQS_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
+};
+
+/** The secret is required wherever a service cannot make one of its own (every service but all-in-one). */
+export function requireAuthSecret<T extends { AUTH_SECRET?: string | undefined }>(config: T, ctx: z.RefinementCtx): void {
+  if (!config.AUTH_SECRET) {
+    ctx.addIssue({ code: 'custom', path: ['AUTH_SECRET'], message: 'is required (a long random string shared by auth and tenant)' });
+  }
+}
+
+/** DESIGN §6: STORE defaults to mongodb when MONGODB_URI is set. */
+export function resolveStore(config: { STORE?: 'sqlite' | 'mongodb' | undefined; MONGODB_URI?: string | undefined }): 'sqlite' | 'mongodb' {
+  return config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite');
+}
+
+export function requireMongoUri(
+  config: { STORE?: 'sqlite' | 'mongodb' | undefined; MONGODB_URI?: string | undefined },
+  ctx: z.RefinementCtx,
+): void {
+  if (config.STORE === 'mongodb' && !config.MONGODB_URI) {
+    ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'is required when STORE=mongodb' });
+  }
+}

@@ -1,0 +1,37 @@
+import createError from '@fastify/error';
+
+/**
+ * The error catalogue: one stable code per failure a client or operator can see.
+ * Every 4xx message is safe to show; a 5xx message is never sent to the client.
+ */
+export const Unauthorized = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized', 401);
+export const Forbidden = createError('LOGSERVER_ERR_FORBIDDEN', 'Forbidden: role %s may not %s %s', 403);
+export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 404);
+export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);
+export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
+export const InvalidCursor = createError('LOGSERVER_ERR_INVALID_CURSOR', 'Invalid cursor', 422);
+export const Unavailable = createError('LOGSERVER_ERR_UNAVAILABLE', 'Service unavailable: %s', 503);
+
+/** Thrown by loadConfig with every problem in one message. */
+export class ConfigError extends Error {
+  constructor(problems: string) {
+    super(`Invalid configuration: ${problems}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A 422 whose body lists the problems in the Python system's shape. */
+export class ValidationFailed extends Error {
+  readonly statusCode = 422;
+  readonly code = 'LOGSERVER_ERR_VALIDATION';
+  constructor(readonly details: ValidationDetail[]) {
+    super('Validation error');
+    this.name = 'ValidationFailed';
+  }
+}
+
+export interface ValidationDetail {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}

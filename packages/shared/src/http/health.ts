@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import { failure, ok } from './envelope.js';
+
+/** A readiness check throws when the dependency it guards cannot serve. */
+export type ReadinessCheck = () => Promise<void>;
+
+/**
+ * /healthz answers while the process runs; /readyz runs every module's check and turns 503
+ * as soon as shutdown starts, so load balancers stop sending work before connections close.
+ */
+export function registerHealth(app: FastifyInstance, checks: Record<string, ReadinessCheck>): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.get('/healthz', { schema: { hide: true } }, async () => ok({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+    if (closing) return reply.code(503).send(failure(503, 'shutting down', { status: 'closing' }));
+    const results: Record<string, string> = {};
+    let ready = true;
+    await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await check();
+          results[name] = 'ok';
+        } catch (error) {
+          ready = false;
+          results[name] = error instanceof Error ? error.message : 'failed';
+        }
+      }),
+    );
+    if (!ready) return reply.code(503).send(failure(503, 'not ready', { status: 'not ready', checks: results }));
+    return ok({ status: 'ready', checks: results });
+  });
+}

@@ -1,0 +1,15 @@
+/** Input limits, documented in the README's "Limits" table; tests check each boundary. */
+export const LIMITS = {
+  shortText: 128, // action, resource_type
+  resourceId: 256,
+  userAgent: 1024,
+  objectBytes: 16 * 1024, // before, after, metadata: each, as JSON text
+  objectDepth: 8,
+  objectKeyLength: 256,
+  bulkEvents: 1000,
+  singleBodyBytes: 64 * 1024,
+  bulkBodyBytes: 10 * 1024 * 1024,
+  pageSize: 100,
+  search: 256,
+  filterValue: 256,
+} as const;

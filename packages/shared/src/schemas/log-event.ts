@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { LIMITS } from './limits.js';
+
+export const SEVERITIES = ['INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
+export const Severity = z.enum(SEVERITIES);
+export type Severity = z.infer<typeof Severity>;
+
+export type JsonObject = { [key: string]: unknown };
+
+/**
+ * Why keys are checked: `$`-prefixed and dotted keys are operators and paths to MongoDB,
+ * and an audit event must be stored exactly as sent, in every store.
+ */
+function checkJsonObject(value: JsonObject, ctx: z.RefinementCtx): void {
+  const visit = (node: unknown, depth: number, path: (string | number)[]): boolean => {
+    if (node === null || typeof node !== 'object') return true;
+    if (depth > LIMITS.objectDepth) {
+      ctx.addIssue({ code: 'custom', path, message: `nesting deeper than ${LIMITS.objectDepth} levels` });
+      return false;
+    }
+    if (Array.isArray(node)) return node.every((item, index) => visit(item, depth + 1, [...path, index]));
+    for (const [key, child] of Object.entries(node)) {
+      if (key.startsWith('$') || key.includes('.')) {
+        ctx.addIssue({ code: 'custom', path: [...path, key], message: "object keys may not start with '$' or contain '.'" });
+        return false;
+      }
+      if (key.length > LIMITS.objectKeyLength) {
+        ctx.addIssue({ code: 'custom', path, message: `object keys are at most ${LIMITS.objectKeyLength} characters` });
+        return false;
+      }
+      if (!visit(child, depth + 1, [...path, key])) return false;
+    }
+    return true;
+  };
+  if (!visit(value, 1, [])) return;
+  if (Buffer.byteLength(JSON.stringify(value)) > LIMITS.objectBytes) {
+    ctx.addIssue({ code: 'custom', message: `larger than ${LIMITS.objectBytes} bytes as JSON` });
+  }
+}
+
+const jsonObject = z.record(z.string(), z.unknown()).superRefine(checkJsonObject);
+
+const isoTimestamp = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-06-26T01:23:45.678Z' })
+  .transform((value) => new Date(value).toISOString());
+
+/** What a client sends: the Python system's fields, nothing else (DESIGN §4). */
+export const LogEventInput = z.strictObject({
+  action: z.string().trim().min(1).max(LIMITS.shortText),
+  resource_type: z.string().trim().min(1).max(LIMITS.shortText),
+  resource_id: z.string().min(1).max(LIMITS.resourceId).optional(),
+  timestamp: isoTimestamp.optional(),
+  ip_address: z.union([z.ipv4(), z.ipv6()], { message: 'must be an IPv4 or IPv6 address' }).optional(),
+  user_agent: z.string().max(LIMITS.userAgent).optional(),
+  before: jsonObject.optional(),
+  after: jsonObject.optional(),
+  metadata: jsonObject.optional(),
+  severity: Severity.default('INFO'),
+});
+export type LogEventInput = z.infer<typeof LogEventInput>;
+
+export const LogEventBulkInput = z.array(LogEventInput).min(1).max(LIMITS.bulkEvents);
+
+/** A stored event: the client's fields plus what the server adds. Timestamps are UTC ISO strings. */
+export const LogEvent = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  user_id: z.string(),
+  action: z.string(),
+  resource_type: z.string(),
+  resource_id: z.string().nullable(),
+  timestamp: z.string(),
+  received_at: z.string(),
+  ip_address: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  before: z.record(z.string(), z.unknown()).nullable(),
+  after: z.record(z.string(), z.unknown()).nullable(),
+  metadata: z.record(z.string(), z.unknown()).nullable(),
+  severity: Severity,
+});
+export type LogEvent = z.infer<typeof LogEvent>;
+
+/** Who is acting, as the token says; the only source of tenant_id and user_id on an event. */
+export interface Actor {
+  tenant: string;
+  sub: string;
+}
+
+/** Turns a validated input into the stored event: the server's id, the token's tenant and subject. */
+export function toLogEvent(input: LogEventInput, actor: Actor, id: string, now: Date): LogEvent {
+  const receivedAt = now.toISOString();
+  return {
+    id,
+    tenant_id: actor.tenant,
+    user_id: actor.sub,
+    action: input.action,
+    resource_type: input.resource_type,
+    resource_id: input.resource_id ?? null,
+    timestamp: input.timestamp ?? receivedAt,
+    received_at: receivedAt,
+    ip_address: input.ip_address ?? null,
+    user_agent: input.user_agent ?? null,
+    before: input.before ?? null,
+    after: input.after ?? null,
+    metadata: input.metadata ?? null,
+    severity: input.severity,
+  };
+}

@@ -1,0 +1,78 @@
+import type { LogEvent, Severity } from '../schemas/log-event.js';
+import type { TenantId } from './tenant-id.js';
+
+/** Filters shared by list, export, stats and the stream (DESIGN §3). Every field narrows. */
+export interface LogFilter {
+  action?: string | undefined;
+  resource_type?: string | undefined;
+  resource_id?: string | undefined;
+  user_id?: string | undefined;
+  ip_address?: string | undefined;
+  severity?: readonly Severity[] | undefined;
+  /** Case-insensitive substring of the user agent. */
+  user_agent?: string | undefined;
+  /** Inclusive lower bound on timestamp, ISO string. */
+  from?: string | undefined;
+  /** Exclusive upper bound on timestamp, ISO string. */
+  to?: string | undefined;
+  /** Literal case-insensitive substring over text fields and before/after/metadata. */
+  search?: string | undefined;
+}
+
+export type SortOrder = 'asc' | 'desc';
+
+/** A position in (timestamp, id) order; opaque to clients. */
+export interface Position {
+  timestamp: string;
+  id: string;
+}
+
+export type PageRequest =
+  | { kind: 'offset'; page: number; size: number; sort: SortOrder }
+  | { kind: 'cursor'; after: Position | null; size: number; sort: SortOrder };
+
+export interface LogPage {
+  items: LogEvent[];
+  /** Matching events in all; only counted for offset paging, where the Python meta needs it. */
+  total: number | null;
+  /** Where the next page starts, or null when this is the last one. */
+  next: Position | null;
+}
+
+export type StatsGroup = 'severity' | 'action' | 'resource_type' | 'user_id';
+
+export interface StatsRequest {
+  groupBy: StatsGroup;
+  interval?: 'hour' | 'day' | undefined;
+}
+
+/** Counts by group; with an interval, one row per bucket start (ISO) and group. */
+export interface StatsResult {
+  totals: Record<string, number>;
+  buckets?: { start: string; counts: Record<string, number> }[] | undefined;
+}
+
+export interface AppendResult {
+  inserted: LogEvent[];
+  duplicates: number;
+}
+
+export interface LogStore {
+  /**
+   * Stores events for one tenant, all or none. Idempotent by (tenant, id): an event already
+   * stored is counted as a duplicate and left as it was. Throws if the batch cannot be committed.
+   */
+  append(tenant: TenantId, events: readonly LogEvent[]): Promise<AppendResult>;
+  /** The event with that id in that tenant, or null: another tenant's id is simply not found. */
+  get(tenant: TenantId, id: string): Promise<LogEvent | null>;
+  /** One page of matching events in (timestamp, id) order. */
+  query(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<LogPage>;
+  /** Every matching event in order, read in batches so memory stays flat. */
+  export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent>;
+  stats(tenant: TenantId, filter: LogFilter, request: StatsRequest): Promise<StatsResult>;
+  /** Deletes the tenant's events with timestamp before `before`, or all of them when null; returns how many. */
+  deleteOlderThan(tenant: TenantId, before: string | null): Promise<number>;
+  /** Throws when the store cannot serve; /readyz calls it. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
