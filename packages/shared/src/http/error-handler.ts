@@ -58,7 +58,10 @@ export function installErrorHandler(app: FastifyInstance): void {
     request.log.info({ code: error.code, status }, error.message);
     return reply.code(status).send(failure(status, error.message));
   });
+}
 
+/** The root's 404, in the envelope; set once on the instance main.ts creates. */
+export function installNotFoundHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(failure(404, `Not found: ${request.method} ${request.url.split('?')[0]}`));
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { installErrorHandler } from './error-handler.js';
+import { installErrorHandler, installNotFoundHandler } from './error-handler.js';
 import { loggerOptions } from './logger.js';
 
 export interface ServerOptions {
@@ -31,6 +31,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  installNotFoundHandler(app);
   return app;
 }
 

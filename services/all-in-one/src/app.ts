@@ -1,0 +1,46 @@
+import { buildAuthApp } from '@logserver/auth/app';
+import { buildLogApp } from '@logserver/log/app';
+import { buildLogWorkerApp } from '@logserver/log-worker/app';
+import type { WorkerStats } from '@logserver/log-worker/worker';
+import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
+import { verifiedIdentity } from '@logserver/shared/auth/request-auth';
+import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
+import type { LogFeed } from '@logserver/shared/feed/port';
+import type { LogQueue } from '@logserver/shared/queue/port';
+import type { LogStore } from '@logserver/shared/store/port';
+import type { TenantStore } from '@logserver/shared/tenant-store/port';
+import { buildTenantApp } from '@logserver/tenant/app';
+import type { FastifyPluginAsync } from 'fastify';
+
+export interface AllInOneDeps {
+  verifier: JwtVerifier;
+  logs: LogStore;
+  tenants: TenantStore;
+  queue: LogQueue;
+  feed: LogFeed;
+  workerStats: WorkerStats;
+}
+
+export interface AllInOneAppConfig {
+  adminTenant: string;
+  authSecret: string;
+  keyScheme: KeyScheme;
+}
+
+/**
+ * Every module in one process (Loki's `-target=all`), each an encapsulated plugin exactly as it
+ * runs alone. Only the wiring differs from the separate services, and each difference says why.
+ */
+export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig): FastifyPluginAsync {
+  // Auth runs as a hook on the same verifier and role matrix instead of a forward-auth hop:
+  // there is no gateway in front of one process, so the token is checked where it arrives.
+  const identity = verifiedIdentity(deps.verifier);
+  return async (app) => {
+    await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant }));
+    await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
+    await app.register(
+      buildLogApp({ store: deps.logs, queue: deps.queue, feed: deps.feed, identity }, { adminTenant: config.adminTenant }),
+    );
+    await app.register(buildLogWorkerApp({ stats: deps.workerStats }));
+  };
+}

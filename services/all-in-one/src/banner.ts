@@ -1,0 +1,41 @@
+import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
+import type { TenantStore } from '@logserver/shared/tenant-store/port';
+import type { FastifyBaseLogger } from 'fastify';
+
+/** A fresh server has one tenant to try things with; an existing one is left as it is. */
+export async function seedDemoTenant(tenants: TenantStore, key: string, log: FastifyBaseLogger): Promise<void> {
+  if ((await tenants.list()).length > 0) return;
+  await tenants.create({ key, name: 'Demo tenant' });
+  log.info({ tenant: key }, 'created the demo tenant');
+}
+
+const DAY = 24 * 3600;
+
+/**
+ * What a newcomer needs right after `make start`: where the server is, a day-long admin token for
+ * the demo tenant and one for the platform admin, and a request to paste. Printed, never logged.
+ */
+export async function printBanner(options: { address: string; demoTenant: string; adminTenant: string; auth: JwtSettings }): Promise<void> {
+  const url = options.address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
+  const admin = await mintToken({ ...options.auth, tenant: options.demoTenant, sub: 'demo-admin', role: 'admin', ttlSeconds: DAY });
+  const platform = await mintToken({ ...options.auth, tenant: options.adminTenant, sub: 'platform-admin', role: 'admin', ttlSeconds: DAY });
+  const ws = url.replace(/^http/, 'ws');
+  process.stdout.write(`
+logserver all-in-one is listening on ${url}   (API docs: ${url}/docs)
+
+Admin token for tenant "${options.demoTenant}" (valid 24 h):
+  ${admin}
+
+Platform admin token for tenant management (valid 24 h):
+  ${platform}
+
+Try it:
+  curl -s -H "Authorization: Bearer ${admin}" -H 'content-type: application/json' \\
+    -d '{"action":"update","resource_type":"user","resource_id":"123","severity":"WARNING"}' ${url}/api/v1/logs
+  curl -s -H "Authorization: Bearer ${admin}" ${url}/api/v1/logs/stats
+  npx wscat -c "${ws}/api/v1/logs/stream?token=${admin}"
+
+More tokens: pnpm mint-token --tenant ${options.demoTenant} --role viewer   (see README)
+
+`);
+}

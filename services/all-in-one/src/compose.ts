@@ -1,0 +1,69 @@
+import { createStoreHandler } from '@logserver/log-worker/worker';
+import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
+import { resolveStore } from '@logserver/shared/config/schemas';
+import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
+import { registerHealth } from '@logserver/shared/http/health';
+import { registerMetrics } from '@logserver/shared/http/metrics';
+import { createServer } from '@logserver/shared/http/server';
+import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
+import { openStores, type Stores } from '@logserver/shared/store/open-stores';
+import type { FastifyInstance } from 'fastify';
+import { buildAllInOneApp } from './app.js';
+import type { AllInOneConfig } from './config.js';
+import { loadOrCreateSecret } from './secret.js';
+
+export interface AllInOne {
+  app: FastifyInstance;
+  auth: JwtSettings;
+  stores: Stores;
+}
+
+/**
+ * Builds the whole all-in-one server from its config, ready to listen: the embedded adapters,
+ * the worker attached to the in-process queue, health and metrics. main.ts and the tests share it.
+ */
+export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne> {
+  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const secret = config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret;
+  if (config.AUTH_KEY_SCHEME === 'md5-legacy') {
+    app.log.warn(
+      'AUTH_KEY_SCHEME=md5-legacy: tenant keys are md5(tenant + secret), as the Python system made them. Migrate to hmac-sha256.',
+    );
+  }
+  const auth: JwtSettings = {
+    secret,
+    scheme: config.AUTH_KEY_SCHEME,
+    audience: config.AUTH_AUDIENCE,
+    issuer: config.AUTH_ISSUER,
+    requireExp: config.AUTH_REQUIRE_EXP,
+  };
+  const stores = await openStores({
+    store: resolveStore(config),
+    dataDir: config.DATA_DIR,
+    sqlitePath: config.SQLITE_PATH,
+    mongodbUri: config.MONGODB_URI,
+    mongodbDb: config.MONGODB_DB,
+  });
+  // The queue writes through to the worker's handler in this process, so a POST is answered
+  // once its events are committed, and the stream hears of them without reading them back.
+  const feed = new InProcessLogFeed();
+  const queue = new InProcessLogQueue();
+  const worker = createStoreHandler(stores.logs, feed);
+  await queue.consume(worker.handle);
+
+  registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
+  registerMetrics(app);
+  await app.register(
+    buildAllInOneApp(
+      { verifier: createJwtVerifier(auth), logs: stores.logs, tenants: stores.tenants, queue, feed, workerStats: worker.stats },
+      { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: secret, keyScheme: config.AUTH_KEY_SCHEME },
+    ),
+  );
+  app.addHook('onClose', async () => {
+    await queue.close();
+    await feed.close();
+    await stores.logs.close();
+    await stores.tenants.close();
+  });
+  return { app, auth, stores };
+}

@@ -1,0 +1,16 @@
+import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import { z } from 'zod';
+
+export const AllInOneConfig = z
+  .object({
+    ...listenConfig(8080),
+    ...authConfig,
+    ...storeConfig,
+    ...queueConfig,
+    DEMO_TENANT: z
+      .string()
+      .regex(/^[a-z0-9_-]+$/)
+      .default('demo'),
+  })
+  .superRefine(requireMongoUri);
+export type AllInOneConfig = z.infer<typeof AllInOneConfig>;

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+
+// The Python system's README is the fixture: its token and its example body, unchanged.
+const readme = readFileSync(new URL('../../../../shared/original/README.md', import.meta.url), 'utf8');
+const token = /Bearer (eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(readme)?.[1] as string;
+const exampleBody = JSON.parse(/--data-raw '(\{[\s\S]*?\})'/.exec(readme)?.[1] as string);
+
+let server: RunningServer;
+beforeAll(async () => {
+  server = await startAllInOne({
+    AUTH_KEY_SCHEME: 'md5-legacy',
+    AUTH_SECRET: 'secret',
+    AUTH_REQUIRE_EXP: 'false',
+    AUTH_ADMIN_TENANT: 'abc',
+  });
+});
+afterAll(() => server.close());
+
+describe('the Python system’s README, unchanged, against AUTH_KEY_SCHEME=md5-legacy', () => {
+  it('finds the token and body in the README', () => {
+    expect(token).toMatch(/^eyJ/);
+    expect(exampleBody.action).toBe('update');
+  });
+
+  it('POSTs the example, gets it back by id, and counts it in stats', async () => {
+    const created = await call(`${server.url}/api/v1/logs`, { token, body: exampleBody });
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({ code: 200, msg: 'ok' });
+    expect(created.body.data).toMatchObject({ ...exampleBody, tenant_id: 'abc', user_id: '01' });
+
+    const fetched = await call(`${server.url}/api/v1/logs/${created.body.data.id}`, { token });
+    expect(fetched.status).toBe(200);
+    expect(fetched.body.data).toEqual(created.body.data);
+
+    const stats = await call(`${server.url}/api/v1/logs/stats`, { token });
+    expect(stats.body).toEqual({ code: 200, msg: 'ok', data: { INFO: 0, WARNING: 1, ERROR: 0, CRITICAL: 0 } });
+  });
+
+  it('lets that token manage tenants, since it is admin of AUTH_ADMIN_TENANT', async () => {
+    expect((await call(`${server.url}/api/v1/tenants`, { token })).status).toBe(200);
+  });
+});

@@ -1,0 +1,36 @@
+import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
+import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
+import { failure, ok } from '@logserver/shared/http/envelope';
+import { useZod } from '@logserver/shared/http/server';
+import type { FastifyPluginAsync } from 'fastify';
+import { decide, originalRequest } from './forward-auth.js';
+
+export interface AuthDeps {
+  verifier: JwtVerifier;
+}
+
+export interface AuthAppConfig {
+  adminTenant: string;
+}
+
+/** Forward-auth for ingress-nginx (`auth-url`): 200 with the x-auth-* headers, or 401/403. */
+export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPluginAsync {
+  return async (app) => {
+    useZod(app);
+
+    // The Python system's auth root answered this body; its clients and probes expect it.
+    app.get('/', async (_request, reply) => reply.code(401).send({ code: 401, msg: 'Unauthorized' }));
+
+    app.all('/auth/*', async (request, reply) => {
+      const decision = await decide(originalRequest(request.headers, request.method), deps.verifier.verify, config.adminTenant);
+      if (decision.status !== 200) {
+        request.log.info({ status: decision.status, reason: decision.reason }, 'forward-auth refused');
+        const msg = decision.status === 401 ? 'Unauthorized' : 'Forbidden';
+        return reply.code(decision.status).send(failure(decision.status, msg));
+      }
+      const { sub, tenant, role } = decision.identity;
+      reply.header(AUTH_HEADERS.sub, sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
+      return ok({ sub, tenant, role });
+    });
+  };
+}

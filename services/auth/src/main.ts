@@ -1,0 +1,35 @@
+import { createJwtVerifier } from '@logserver/shared/auth/jwt-verifier';
+import { loadConfig } from '@logserver/shared/config/load-config';
+import { registerHealth } from '@logserver/shared/http/health';
+import { registerMetrics } from '@logserver/shared/http/metrics';
+import { createServer } from '@logserver/shared/http/server';
+import closeWithGrace from 'close-with-grace';
+import { buildAuthApp } from './app.js';
+import { AuthConfig } from './config.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(AuthConfig);
+  const app = createServer({ logLevel: config.LOG_LEVEL });
+  if (config.AUTH_KEY_SCHEME === 'md5-legacy') app.log.warn('AUTH_KEY_SCHEME=md5-legacy is weak: migrate tokens to hmac-sha256.');
+  const verifier = createJwtVerifier({
+    secret: config.AUTH_SECRET as string,
+    scheme: config.AUTH_KEY_SCHEME,
+    audience: config.AUTH_AUDIENCE,
+    issuer: config.AUTH_ISSUER,
+    requireExp: config.AUTH_REQUIRE_EXP,
+  });
+  registerHealth(app, {});
+  registerMetrics(app);
+  await app.register(buildAuthApp({ verifier }, { adminTenant: config.AUTH_ADMIN_TENANT }));
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,9 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { WorkerStats } from './worker.js';
+
+/** The worker's HTTP surface besides health and metrics: the Python system's /stats JSON. */
+export function buildLogWorkerApp(deps: { stats: WorkerStats }): FastifyPluginAsync {
+  return async (app) => {
+    app.get('/stats', async () => deps.stats);
+  };
+}

@@ -1,0 +1,41 @@
+import websocket from '@fastify/websocket';
+import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
+import { requireAuth } from '@logserver/shared/auth/request-auth';
+import type { LogFeed } from '@logserver/shared/feed/port';
+import { useZod } from '@logserver/shared/http/server';
+import type { LogQueue } from '@logserver/shared/queue/port';
+import type { LogStore } from '@logserver/shared/store/port';
+import type { FastifyPluginAsync } from 'fastify';
+import { v7 as uuidv7 } from 'uuid';
+import { ingestRoutes } from './routes/ingest.js';
+import { readRoutes } from './routes/read.js';
+import { streamRoutes } from './routes/stream.js';
+
+export interface LogDeps {
+  store: LogStore;
+  queue: LogQueue;
+  feed: LogFeed;
+  identity: IdentityResolver;
+  newId: () => string;
+  now: () => Date;
+}
+
+export interface LogAppConfig {
+  adminTenant: string;
+}
+
+/** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
+export function buildLogApp(
+  deps: Omit<LogDeps, 'newId' | 'now'> & Partial<Pick<LogDeps, 'newId' | 'now'>>,
+  config: LogAppConfig,
+): FastifyPluginAsync {
+  const full: LogDeps = { newId: uuidv7, now: () => new Date(), ...deps };
+  return async (app) => {
+    useZod(app);
+    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    requireAuth(app, full.identity, config.adminTenant);
+    await app.register(ingestRoutes(full));
+    await app.register(readRoutes(full));
+    await app.register(streamRoutes(full));
+  };
+}

@@ -1,0 +1,5 @@
+import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import { z } from 'zod';
+
+export const LogConfig = z.object({ ...listenConfig(8082), ...authConfig, ...storeConfig, ...queueConfig }).superRefine(requireMongoUri);
+export type LogConfig = z.infer<typeof LogConfig>;

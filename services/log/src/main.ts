@@ -1,0 +1,53 @@
+import { createStoreHandler } from '@logserver/log-worker/worker';
+import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
+import { loadConfig } from '@logserver/shared/config/load-config';
+import { resolveStore } from '@logserver/shared/config/schemas';
+import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
+import { registerHealth } from '@logserver/shared/http/health';
+import { registerMetrics } from '@logserver/shared/http/metrics';
+import { createServer } from '@logserver/shared/http/server';
+import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
+import { openStores } from '@logserver/shared/store/open-stores';
+import closeWithGrace from 'close-with-grace';
+import { buildLogApp } from './app.js';
+import { LogConfig } from './config.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(LogConfig);
+  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const stores = await openStores({
+    store: resolveStore(config),
+    dataDir: config.DATA_DIR,
+    sqlitePath: config.SQLITE_PATH,
+    mongodbUri: config.MONGODB_URI,
+    mongodbDb: config.MONGODB_DB,
+  });
+  // QUEUE=memory without a separate worker: events are written through to the store in this
+  // process, and the stream is fed from here. The SQS queue replaces both in a deployment.
+  const feed = new InProcessLogFeed();
+  const queue = new InProcessLogQueue();
+  await queue.consume(createStoreHandler(stores.logs, feed).handle);
+
+  registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
+  registerMetrics(app);
+  await app.register(
+    buildLogApp({ store: stores.logs, queue, feed, identity: gatewayIdentity() }, { adminTenant: config.AUTH_ADMIN_TENANT }),
+  );
+  app.addHook('onClose', async () => {
+    await queue.close();
+    await feed.close();
+    await stores.logs.close();
+    await stores.tenants.close();
+  });
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+import { InvalidCursor } from '@logserver/shared/errors/catalogue';
+import type { LogFilter, Position, SortOrder } from '@logserver/shared/store/port';
+
+interface FilterQuery {
+  action?: string | undefined;
+  resource_type?: string | undefined;
+  resource_id?: string | undefined;
+  user_id?: string | undefined;
+  ip_address?: string | undefined;
+  severity?: LogFilter['severity'];
+  user_agent?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  timestamp?: string | undefined;
+  search?: string | undefined;
+}
+
+const later = (a: string | undefined, b: string | undefined) => (a === undefined ? b : b === undefined || a > b ? a : b);
+const earlier = (a: string | undefined, b: string | undefined) => (a === undefined ? b : b === undefined || a < b ? a : b);
+
+/** Query parameters to a store filter. `timestamp=YYYY-MM-DD` is that UTC day, narrowed further by from/to. */
+export function toLogFilter(query: FilterQuery): LogFilter {
+  let { from, to } = query;
+  if (query.timestamp !== undefined) {
+    const dayStart = new Date(`${query.timestamp}T00:00:00Z`);
+    const dayEnd = new Date(dayStart.getTime() + 86_400_000);
+    from = later(from, dayStart.toISOString());
+    to = earlier(to, dayEnd.toISOString());
+  }
+  return {
+    action: query.action,
+    resource_type: query.resource_type,
+    resource_id: query.resource_id,
+    user_id: query.user_id,
+    ip_address: query.ip_address,
+    severity: query.severity,
+    user_agent: query.user_agent,
+    from,
+    to,
+    search: query.search,
+  };
+}
+
+/** A cursor is an opaque base64url token for a position and the order it was issued for. */
+export function encodeCursor(position: Position, sort: SortOrder): string {
+  return Buffer.from(JSON.stringify([position.timestamp, position.id, sort])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string, sort: SortOrder): Position {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      value.length === 3 &&
+      typeof value[0] === 'string' &&
+      !Number.isNaN(Date.parse(value[0])) &&
+      typeof value[1] === 'string' &&
+      value[1].length <= 64 &&
+      value[2] === sort
+    ) {
+      return { timestamp: value[0], id: value[1] };
+    }
+  } catch {
+    // Fall through: any undecodable cursor is the same client error.
+  }
+  throw new InvalidCursor();
+}

@@ -1,0 +1,45 @@
+import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
+import { loadConfig } from '@logserver/shared/config/load-config';
+import { resolveStore } from '@logserver/shared/config/schemas';
+import { registerHealth } from '@logserver/shared/http/health';
+import { registerMetrics } from '@logserver/shared/http/metrics';
+import { createServer } from '@logserver/shared/http/server';
+import { openStores } from '@logserver/shared/store/open-stores';
+import closeWithGrace from 'close-with-grace';
+import { buildTenantApp } from './app.js';
+import { TenantConfig } from './config.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig(TenantConfig);
+  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const stores = await openStores({
+    store: resolveStore(config),
+    dataDir: config.DATA_DIR,
+    sqlitePath: config.SQLITE_PATH,
+    mongodbUri: config.MONGODB_URI,
+    mongodbDb: config.MONGODB_DB,
+  });
+  registerHealth(app, { tenants: () => stores.tenants.ping() });
+  registerMetrics(app);
+  await app.register(
+    buildTenantApp(
+      { tenants: stores.tenants, identity: gatewayIdentity() },
+      { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: config.AUTH_SECRET as string, keyScheme: config.AUTH_KEY_SCHEME },
+    ),
+  );
+  app.addHook('onClose', async () => {
+    await stores.logs.close();
+    await stores.tenants.close();
+  });
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+  });
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
