@@ -7,11 +7,13 @@ import { AllInOneConfig } from '@logserver/all-in-one/config';
 import type { Role } from '@logserver/shared/auth/identity';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
+import type { Health } from '@logserver/shared/http/health';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
   url: string;
   app: FastifyInstance;
+  health: Health;
   dataDir: string;
   /** A token the server accepts; ttlSeconds undefined means no exp claim. */
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
@@ -32,11 +34,12 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth } = await composeAllInOne(config);
+  const { app, auth, health } = await composeAllInOne(config);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,
     app,
+    health,
     dataDir,
     token: (tenant, role, options = {}) =>
       mintToken({

@@ -2,7 +2,7 @@ import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { resolveStore } from '@logserver/shared/config/schemas';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
-import { registerHealth } from '@logserver/shared/http/health';
+import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
@@ -16,6 +16,7 @@ export interface AllInOne {
   app: FastifyInstance;
   auth: JwtSettings;
   stores: Stores;
+  health: Health;
 }
 
 /**
@@ -51,7 +52,7 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
   const worker = createStoreHandler(stores.logs, feed);
   await queue.consume(worker.handle);
 
-  registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
+  const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   registerMetrics(app);
   await app.register(
     buildAllInOneApp(
@@ -65,5 +66,5 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
     await stores.logs.close();
     await stores.tenants.close();
   });
-  return { app, auth, stores };
+  return { app, auth, stores, health };
 }

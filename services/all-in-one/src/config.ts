@@ -1,8 +1,8 @@
 import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
-export const AllInOneConfig = z
-  .object({
+export const AllInOneConfig = requireMongoUri(
+  z.object({
     ...listenConfig(8080),
     ...authConfig,
     ...storeConfig,
@@ -11,6 +11,6 @@ export const AllInOneConfig = z
       .string()
       .regex(/^[a-z0-9_-]+$/)
       .default('demo'),
-  })
-  .superRefine(requireMongoUri);
+  }),
+);
 export type AllInOneConfig = z.infer<typeof AllInOneConfig>;

@@ -52,3 +52,17 @@ describe('a tenant never sees another tenant’s events', () => {
     expect(viaHeaders.body.data).toMatchObject({ tenant_id: 'tenant-a', user_id: 'alice' });
   });
 });
+
+describe('shutdown', () => {
+  it('turns /readyz to 503 once shutdown starts', async () => {
+    const other = await startAllInOne();
+    expect((await other.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    other.health.startShutdown();
+    const during = await call(`${other.url}/readyz`);
+    expect(during.status).toBe(503);
+    expect(during.body).toMatchObject({ code: 503, msg: 'shutting down' });
+    // Everything else keeps serving while the load balancer drains.
+    expect((await call(`${other.url}/healthz`)).status).toBe(200);
+    await other.close();
+  });
+});

@@ -2,7 +2,7 @@ import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { failure, ok } from '@logserver/shared/http/envelope';
 import { useZod } from '@logserver/shared/http/server';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { decide, originalRequest } from './forward-auth.js';
 
 export interface AuthDeps {
@@ -21,7 +21,11 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
     // The Python system's auth root answered this body; its clients and probes expect it.
     app.get('/', async (_request, reply) => reply.code(401).send({ code: 401, msg: 'Unauthorized' }));
 
-    app.all('/auth/*', async (request, reply) => {
+    // ingress-nginx calls whatever auth-url names; /auth and anything below it answer the same.
+    app.all('/auth', forwardAuth);
+    app.all('/auth/*', forwardAuth);
+
+    async function forwardAuth(request: FastifyRequest, reply: FastifyReply) {
       const decision = await decide(originalRequest(request.headers, request.method), deps.verifier.verify, config.adminTenant);
       if (decision.status !== 200) {
         request.log.info({ status: decision.status, reason: decision.reason }, 'forward-auth refused');
@@ -31,6 +35,6 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
       const { sub, tenant, role } = decision.identity;
       reply.header(AUTH_HEADERS.sub, sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
       return ok({ sub, tenant, role });
-    });
+    }
   };
 }

@@ -3,7 +3,7 @@ import { loadConfig } from '@logserver/shared/config/load-config';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
-import closeWithGrace from 'close-with-grace';
+import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { buildAuthApp } from './app.js';
 import { AuthConfig } from './config.js';
 
@@ -18,14 +18,10 @@ async function main(): Promise<void> {
     issuer: config.AUTH_ISSUER,
     requireExp: config.AUTH_REQUIRE_EXP,
   });
-  registerHealth(app, {});
+  const health = registerHealth(app, {});
   registerMetrics(app);
   await app.register(buildAuthApp({ verifier }, { adminTenant: config.AUTH_ADMIN_TENANT }));
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
-    await app.close();
-  });
+  closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });
 }
 

@@ -6,9 +6,9 @@ import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
+import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import { openStores } from '@logserver/shared/store/open-stores';
-import closeWithGrace from 'close-with-grace';
 import { buildLogApp } from './app.js';
 import { LogConfig } from './config.js';
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const queue = new InProcessLogQueue();
   await queue.consume(createStoreHandler(stores.logs, feed).handle);
 
-  registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
+  const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   registerMetrics(app);
   await app.register(
     buildLogApp({ store: stores.logs, queue, feed, identity: gatewayIdentity() }, { adminTenant: config.AUTH_ADMIN_TENANT }),
@@ -39,11 +39,7 @@ async function main(): Promise<void> {
     await stores.logs.close();
     await stores.tenants.close();
   });
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
-    await app.close();
-  });
+  closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });
 }
 

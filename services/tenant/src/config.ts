@@ -1,8 +1,5 @@
 import { authConfig, listenConfig, requireAuthSecret, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
-export const TenantConfig = z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig }).superRefine((config, ctx) => {
-  requireAuthSecret(config, ctx);
-  requireMongoUri(config, ctx);
-});
+export const TenantConfig = requireMongoUri(requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig })));
 export type TenantConfig = z.infer<typeof TenantConfig>;

@@ -4,8 +4,8 @@ import { resolveStore } from '@logserver/shared/config/schemas';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
+import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { openStores } from '@logserver/shared/store/open-stores';
-import closeWithGrace from 'close-with-grace';
 import { buildTenantApp } from './app.js';
 import { TenantConfig } from './config.js';
 
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     mongodbUri: config.MONGODB_URI,
     mongodbDb: config.MONGODB_DB,
   });
-  registerHealth(app, { tenants: () => stores.tenants.ping() });
+  const health = registerHealth(app, { tenants: () => stores.tenants.ping() });
   registerMetrics(app);
   await app.register(
     buildTenantApp(
@@ -31,11 +31,7 @@ async function main(): Promise<void> {
     await stores.logs.close();
     await stores.tenants.close();
   });
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
-    if (err) app.log.error({ err }, 'shutting down after an error');
-    else app.log.info({ signal }, 'shutting down');
-    await app.close();
-  });
+  closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });
 }
 

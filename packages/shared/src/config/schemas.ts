@@ -16,6 +16,8 @@ export const listenConfig = (defaultPort: number) => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
 });
 
 export const authConfig = {
@@ -47,23 +49,28 @@ export const queueConfig = {
   SQS_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
 };
 
+/** Cross-field rules run even when other fields failed (`when`), so one start reports every problem. */
+const always = () => true;
+
 /** The secret is required wherever a service cannot make one of its own (every service but all-in-one). */
-export function requireAuthSecret<T extends { AUTH_SECRET?: string | undefined }>(config: T, ctx: z.RefinementCtx): void {
-  if (!config.AUTH_SECRET) {
-    ctx.addIssue({ code: 'custom', path: ['AUTH_SECRET'], message: 'is required (a long random string shared by auth and tenant)' });
-  }
+export function requireAuthSecret<T extends z.ZodType<{ AUTH_SECRET?: string | undefined }>>(schema: T) {
+  return schema.refine((config) => Boolean(config.AUTH_SECRET), {
+    when: always,
+    path: ['AUTH_SECRET'],
+    message: 'is required (a long random string shared by auth and tenant)',
+  });
+}
+
+/** STORE=mongodb needs somewhere to connect. */
+export function requireMongoUri<T extends z.ZodType<{ STORE?: string | undefined; MONGODB_URI?: string | undefined }>>(schema: T) {
+  return schema.refine((config) => config.STORE !== 'mongodb' || Boolean(config.MONGODB_URI), {
+    when: always,
+    path: ['MONGODB_URI'],
+    message: 'is required when STORE=mongodb',
+  });
 }
 
 /** DESIGN §6: STORE defaults to mongodb when MONGODB_URI is set. */
 export function resolveStore(config: { STORE?: 'sqlite' | 'mongodb' | undefined; MONGODB_URI?: string | undefined }): 'sqlite' | 'mongodb' {
   return config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite');
-}
-
-export function requireMongoUri(
-  config: { STORE?: 'sqlite' | 'mongodb' | undefined; MONGODB_URI?: string | undefined },
-  ctx: z.RefinementCtx,
-): void {
-  if (config.STORE === 'mongodb' && !config.MONGODB_URI) {
-    ctx.addIssue({ code: 'custom', path: ['MONGODB_URI'], message: 'is required when STORE=mongodb' });
-  }
 }

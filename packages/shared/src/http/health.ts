@@ -4,15 +4,21 @@ import { failure, ok } from './envelope.js';
 /** A readiness check throws when the dependency it guards cannot serve. */
 export type ReadinessCheck = () => Promise<void>;
 
+export interface Health {
+  /** Turns /readyz to 503 while everything else keeps serving, so a load balancer drains first. */
+  startShutdown(): void;
+}
+
 /**
  * /healthz answers while the process runs; /readyz runs every module's check and turns 503
  * as soon as shutdown starts, so load balancers stop sending work before connections close.
  */
-export function registerHealth(app: FastifyInstance, checks: Record<string, ReadinessCheck>): void {
+export function registerHealth(app: FastifyInstance, checks: Record<string, ReadinessCheck>): Health {
   let closing = false;
-  app.addHook('preClose', async () => {
+  const startShutdown = () => {
     closing = true;
-  });
+  };
+  app.addHook('preClose', async () => startShutdown());
   app.get('/healthz', { schema: { hide: true } }, async () => ok({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     if (closing) return reply.code(503).send(failure(503, 'shutting down', { status: 'closing' }));
@@ -32,4 +38,5 @@ export function registerHealth(app: FastifyInstance, checks: Record<string, Read
     if (!ready) return reply.code(503).send(failure(503, 'not ready', { status: 'not ready', checks: results }));
     return ok({ status: 'ready', checks: results });
   });
+  return { startShutdown };
 }
