@@ -22,7 +22,7 @@ install: check-node node_modules/.modules.yaml ## install what is missing
 
 start: install ## run the all-in-one server on http://localhost:8080 (SQLite in ./data)
 	@echo "==> starting the all-in-one server (Ctrl-C to stop)"
-	@cd services/all-in-one && $(PNPM) start
+	@cd services/all-in-one && DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" $(PNPM) start
 
 lint: install ## biome lint + format check
 	@echo "==> biome check"
