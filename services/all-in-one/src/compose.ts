@@ -1,12 +1,11 @@
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
-import { resolveStore } from '@logserver/shared/config/schemas';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
-import { openStores, type Stores } from '@logserver/shared/store/open-stores';
+import { openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
@@ -38,13 +37,7 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
     issuer: config.AUTH_ISSUER,
     requireExp: config.AUTH_REQUIRE_EXP,
   };
-  const stores = await openStores({
-    store: resolveStore(config),
-    dataDir: config.DATA_DIR,
-    sqlitePath: config.SQLITE_PATH,
-    mongodbUri: config.MONGODB_URI,
-    mongodbDb: config.MONGODB_DB,
-  });
+  const stores = await openStores(storeSettings(config));
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the stream hears of them without reading them back.
   const feed = new InProcessLogFeed();

@@ -1,27 +1,20 @@
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
-import { resolveStore } from '@logserver/shared/config/schemas';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
-import { openStores } from '@logserver/shared/store/open-stores';
+import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
 import { buildLogApp } from './app.js';
 import { LogConfig } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  const stores = await openStores({
-    store: resolveStore(config),
-    dataDir: config.DATA_DIR,
-    sqlitePath: config.SQLITE_PATH,
-    mongodbUri: config.MONGODB_URI,
-    mongodbDb: config.MONGODB_DB,
-  });
+  const stores = await openStores(storeSettings(config));
   // QUEUE=memory without a separate worker: events are written through to the store in this
   // process, and the stream is fed from here. The SQS queue replaces both in a deployment.
   const feed = new InProcessLogFeed();

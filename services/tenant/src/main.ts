@@ -1,24 +1,17 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
-import { resolveStore } from '@logserver/shared/config/schemas';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
-import { openStores } from '@logserver/shared/store/open-stores';
+import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
 import { buildTenantApp } from './app.js';
 import { TenantConfig } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(TenantConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  const stores = await openStores({
-    store: resolveStore(config),
-    dataDir: config.DATA_DIR,
-    sqlitePath: config.SQLITE_PATH,
-    mongodbUri: config.MONGODB_URI,
-    mongodbDb: config.MONGODB_DB,
-  });
+  const stores = await openStores(storeSettings(config));
   const health = registerHealth(app, { tenants: () => stores.tenants.ping() });
   registerMetrics(app);
   await app.register(

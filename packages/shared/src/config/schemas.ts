@@ -69,8 +69,3 @@ export function requireMongoUri<T extends z.ZodType<{ STORE?: string | undefined
     message: 'is required when STORE=mongodb',
   });
 }
-
-/** DESIGN §6: STORE defaults to mongodb when MONGODB_URI is set. */
-export function resolveStore(config: { STORE?: 'sqlite' | 'mongodb' | undefined; MONGODB_URI?: string | undefined }): 'sqlite' | 'mongodb' {
-  return config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite');
-}

@@ -22,6 +22,23 @@ export function sqlitePathOf(settings: Pick<StoreSettings, 'dataDir' | 'sqlitePa
   return settings.sqlitePath ?? join(settings.dataDir, 'logserver.db');
 }
 
+/** The store settings from a service's parsed environment (DESIGN §6: STORE follows MONGODB_URI). */
+export function storeSettings(config: {
+  STORE?: 'sqlite' | 'mongodb' | undefined;
+  DATA_DIR: string;
+  SQLITE_PATH?: string | undefined;
+  MONGODB_URI?: string | undefined;
+  MONGODB_DB: string;
+}): StoreSettings {
+  return {
+    store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
+    dataDir: config.DATA_DIR,
+    sqlitePath: config.SQLITE_PATH,
+    mongodbUri: config.MONGODB_URI,
+    mongodbDb: config.MONGODB_DB,
+  };
+}
+
 /** Builds the configured store adapters; main.ts files call this and close them on shutdown. */
 export async function openStores(settings: StoreSettings): Promise<Stores> {
   if (settings.store === 'mongodb') {
