@@ -11,7 +11,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { ingestRoutes } from './routes/ingest.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
-import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
+import { CLOSE, DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 
 export interface LogDeps {
   store: LogStore;
@@ -38,7 +38,14 @@ export function buildLogApp(
   const full: LogDeps = { newId: uuidv7, now: () => new Date(), ...deps };
   return async (app) => {
     useZod(app);
-    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    await app.register(websocket, {
+      options: { maxPayload: 64 * 1024 },
+      // Streams are told why they end, so clients reconnect to another replica instead of reporting an error.
+      preClose(done) {
+        for (const client of this.websocketServer.clients) client.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason);
+        this.websocketServer.close(() => done());
+      },
+    });
     requireAuth(app, full.identity, config.adminTenant);
     await app.register(ingestRoutes(full));
     await app.register(readRoutes(full));

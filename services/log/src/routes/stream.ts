@@ -18,7 +18,6 @@ const StreamQuery = strictQuery({ ...filterShape, token: z.string().optional() }
 export function streamRoutes(deps: LogDeps, limits: StreamLimits): FastifyPluginAsyncZod {
   return async (app) => {
     const hub = new StreamHub(deps.feed, limits, deps.metrics);
-    app.addHook('preClose', async () => hub.closeAll());
     app.get(
       STREAM_PATH,
       { websocket: true, schema: { tags: ['logs'], summary: 'Live events (WebSocket)', querystring: StreamQuery } },

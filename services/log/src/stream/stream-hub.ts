@@ -71,9 +71,4 @@ export class StreamHub {
       this.sockets.delete(socket);
     });
   }
-
-  /** Closes every connection with 1001 so that clients know to reconnect elsewhere. */
-  closeAll(): void {
-    for (const socket of this.sockets) socket.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason);
-  }
 }
