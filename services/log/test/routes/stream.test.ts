@@ -7,8 +7,9 @@ import { openStream, refusedUpgrade, type StreamClient, streamUrl, until } from 
 const BUFFER_BYTES = 64 * 1024;
 
 /** Posts one event as a writer of the tenant and returns its id; the POST answers after the store committed it. */
-async function post(server: RunningServer, tenant: string, body: Record<string, unknown>): Promise<string> {
-  const response = await call(`${server.url}/api/v1/logs`, { token: await server.token(tenant, 'writer'), body });
+async function post(server: RunningServer, tenant: string, body: Record<string, unknown>, sub?: string): Promise<string> {
+  const token = await server.token(tenant, 'writer', sub ? { sub } : {});
+  const response = await call(`${server.url}/api/v1/logs`, { token, body });
   expect(response.status).toBe(200);
   return response.body.data.id as string;
 }
@@ -68,7 +69,7 @@ describe('WS /api/v1/logs/stream', () => {
     expect([...ids(first)].sort()).toEqual([...posted].sort());
   });
 
-  it('applies the list filters: severity list, action, literal search, user_agent, resource_type and combinations', async () => {
+  it('applies every list filter and combinations of them', async () => {
     const token = await server.token('filters', 'viewer');
     const streams = {
       severe: await open(streamUrl(server.url, { token, severity: 'error,CRITICAL' })),
@@ -76,10 +77,13 @@ describe('WS /api/v1/logs/stream', () => {
       pattern: await open(streamUrl(server.url, { token, search: '(a+)+$' })),
       acme: await open(streamUrl(server.url, { token, search: 'ACME', severity: 'WARNING', resource_type: 'invoice' })),
       curl: await open(streamUrl(server.url, { token, user_agent: 'CURL' })),
+      day: await open(streamUrl(server.url, { token, timestamp: '2025-06-26' })),
+      window: await open(streamUrl(server.url, { token, from: '2025-06-26T12:00:00Z', to: '2025-06-27' })),
+      bob: await open(streamUrl(server.url, { token, user_id: 'bob', ip_address: '10.0.0.7', resource_id: 'r-1' })),
     };
     type Name = keyof typeof streams;
     // Each event says which streams must see it; the expectation is written by hand, not computed by the filter under test.
-    const cases: { body: Record<string, unknown>; seenBy: Name[] }[] = [
+    const cases: { body: Record<string, unknown>; seenBy: Name[]; sub?: string }[] = [
       { body: { action: 'user.login', resource_type: 'user', severity: 'INFO' }, seenBy: ['login'] },
       { body: { action: 'user.login', resource_type: 'user', severity: 'ERROR' }, seenBy: ['login', 'severe'] },
       { body: { action: 'user.logout', resource_type: 'user', severity: 'CRITICAL' }, seenBy: ['severe'] },
@@ -93,17 +97,24 @@ describe('WS /api/v1/logs/stream', () => {
       // A regular expression `(a+)+$` would match this; a literal search must not.
       { body: { action: 'price.set', resource_type: 'item', after: { note: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa!' } }, seenBy: [] },
       {
-        body: { action: 'user.login', resource_type: 'user', user_agent: 'curl/8.5.0', severity: 'critical'.toUpperCase() },
+        body: { action: 'user.login', resource_type: 'user', user_agent: 'curl/8.5.0', severity: 'CRITICAL' },
         seenBy: ['login', 'severe', 'curl'],
       },
       {
         body: { action: 'export', resource_type: 'invoice', user_agent: 'Mozilla/5.0', severity: 'WARNING', resource_id: 'ACME-7' },
         seenBy: ['acme'],
       },
+      { body: { action: 'old', resource_type: 'doc', timestamp: '2025-06-26T08:00:00Z' }, seenBy: ['day'] },
+      { body: { action: 'old', resource_type: 'doc', timestamp: '2025-06-26T13:00:00Z' }, seenBy: ['day', 'window'] },
+      // `to` is exclusive, and the 27th is another day.
+      { body: { action: 'old', resource_type: 'doc', timestamp: '2025-06-27T00:00:00Z' }, seenBy: [] },
+      { body: { action: 'edit', resource_type: 'doc', resource_id: 'r-1', ip_address: '10.0.0.7' }, sub: 'bob', seenBy: ['bob'] },
+      { body: { action: 'edit', resource_type: 'doc', resource_id: 'r-1', ip_address: '10.0.0.8' }, sub: 'bob', seenBy: [] },
+      { body: { action: 'edit', resource_type: 'doc', resource_id: 'r-1', ip_address: '10.0.0.7' }, sub: 'alice', seenBy: [] },
     ];
-    const expected: Record<Name, string[]> = { severe: [], login: [], pattern: [], acme: [], curl: [] };
-    for (const { body, seenBy } of cases) {
-      const id = await post(server, 'filters', body);
+    const expected: Record<Name, string[]> = { severe: [], login: [], pattern: [], acme: [], curl: [], day: [], window: [], bob: [] };
+    for (const { body, seenBy, sub } of cases) {
+      const id = await post(server, 'filters', body, sub);
       for (const name of seenBy) expected[name].push(id);
     }
     const names = Object.keys(streams) as Name[];
