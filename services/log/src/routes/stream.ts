@@ -23,6 +23,9 @@ export function streamRoutes(deps: LogDeps, limits: StreamLimits): FastifyPlugin
       { websocket: true, schema: { tags: ['logs'], summary: 'Live events (WebSocket)', querystring: StreamQuery } },
       (socket: WebSocket, request) => {
         hub.serve(socket, { tenant: tenantOf(request.identity), filter: toLogFilter(request.query), exp: request.identity.exp });
+        // Who watched a tenant's audit trail, and how it ended, is itself worth a log line.
+        request.log.info({ tenant: request.identity.tenant, sub: request.identity.sub }, 'stream opened');
+        socket.on('close', (code, reason) => request.log.info({ code, reason: reason.toString() }, 'stream closed'));
       },
     );
   };
