@@ -1,5 +1,6 @@
 import { buildAuthApp } from '@logserver/auth/app';
-import { buildLogApp } from '@logserver/log/app';
+import { buildLogApp, type LogDeps } from '@logserver/log/app';
+import type { StreamLimits } from '@logserver/log/stream/limits';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { WorkerStats } from '@logserver/log-worker/worker';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
@@ -19,12 +20,14 @@ export interface AllInOneDeps {
   queue: LogQueue;
   feed: LogFeed;
   workerStats: WorkerStats;
+  metrics?: LogDeps['metrics'];
 }
 
 export interface AllInOneAppConfig {
   adminTenant: string;
   authSecret: string;
   keyScheme: KeyScheme;
+  stream?: Partial<StreamLimits> | undefined;
 }
 
 /**
@@ -39,7 +42,10 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant }));
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
-      buildLogApp({ store: deps.logs, queue: deps.queue, feed: deps.feed, identity }, { adminTenant: config.adminTenant }),
+      buildLogApp(
+        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics },
+        { adminTenant: config.adminTenant, stream: config.stream },
+      ),
     );
     await app.register(buildLogWorkerApp({ stats: deps.workerStats }));
   };

@@ -1,3 +1,4 @@
+import { streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
@@ -46,11 +47,11 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
   await queue.consume(worker.handle);
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
-  registerMetrics(app);
+  const metrics = registerMetrics(app);
   await app.register(
     buildAllInOneApp(
-      { verifier: createJwtVerifier(auth), logs: stores.logs, tenants: stores.tenants, queue, feed, workerStats: worker.stats },
-      { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: secret, keyScheme: config.AUTH_KEY_SCHEME },
+      { verifier: createJwtVerifier(auth), logs: stores.logs, tenants: stores.tenants, queue, feed, workerStats: worker.stats, metrics },
+      { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: secret, keyScheme: config.AUTH_KEY_SCHEME, stream: streamLimits(config) },
     ),
   );
   app.addHook('onClose', async () => {

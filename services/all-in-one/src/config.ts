@@ -1,3 +1,4 @@
+import { streamConfig } from '@logserver/log/config';
 import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
@@ -7,6 +8,7 @@ export const AllInOneConfig = requireMongoUri(
     ...authConfig,
     ...storeConfig,
     ...queueConfig,
+    ...streamConfig,
     DEMO_TENANT: z
       .string()
       .regex(/^[a-z0-9_-]+$/)

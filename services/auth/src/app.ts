@@ -32,8 +32,9 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
         const msg = decision.status === 401 ? 'Unauthorized' : 'Forbidden';
         return reply.code(decision.status).send(failure(decision.status, msg));
       }
-      const { sub, tenant, role } = decision.identity;
+      const { sub, tenant, role, exp } = decision.identity;
       reply.header(AUTH_HEADERS.sub, sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
+      if (exp !== undefined) reply.header(AUTH_HEADERS.exp, String(exp));
       return ok({ sub, tenant, role });
     }
   };

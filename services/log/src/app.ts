@@ -6,10 +6,12 @@ import { useZod } from '@logserver/shared/http/server';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { ingestRoutes } from './routes/ingest.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
+import { CLOSE, DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 
 export interface LogDeps {
   store: LogStore;
@@ -18,10 +20,14 @@ export interface LogDeps {
   identity: IdentityResolver;
   newId: () => string;
   now: () => Date;
+  /** Where the stream's Prometheus series go; the process's /metrics registry. */
+  metrics?: Registry | undefined;
 }
 
 export interface LogAppConfig {
   adminTenant: string;
+  /** Live-stream limits; each one left out takes its default. */
+  stream?: Partial<StreamLimits> | undefined;
 }
 
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
@@ -32,10 +38,17 @@ export function buildLogApp(
   const full: LogDeps = { newId: uuidv7, now: () => new Date(), ...deps };
   return async (app) => {
     useZod(app);
-    await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+    await app.register(websocket, {
+      options: { maxPayload: 64 * 1024 },
+      // Streams are told why they end, so clients reconnect to another replica instead of reporting an error.
+      preClose(done) {
+        for (const client of this.websocketServer.clients) client.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason);
+        this.websocketServer.close(() => done());
+      },
+    });
     requireAuth(app, full.identity, config.adminTenant);
     await app.register(ingestRoutes(full));
     await app.register(readRoutes(full));
-    await app.register(streamRoutes(full));
+    await app.register(streamRoutes(full, { ...DEFAULT_STREAM_LIMITS, ...config.stream }));
   };
 }

@@ -1,5 +1,32 @@
 import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 
-export const LogConfig = requireMongoUri(z.object({ ...listenConfig(8082), ...authConfig, ...storeConfig, ...queueConfig }));
+/** The live stream's limits from the environment; the all-in-one server reads the same variables. */
+export const streamConfig = {
+  STREAM_MAX_CONNECTIONS_PER_TENANT: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_STREAM_LIMITS.maxConnectionsPerTenant),
+  STREAM_BUFFER_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(DEFAULT_STREAM_LIMITS.bufferBytes),
+  STREAM_PING_INTERVAL_MS: z.coerce.number().int().min(10).max(3_600_000).default(DEFAULT_STREAM_LIMITS.pingIntervalMs),
+};
+
+export function streamLimits(config: {
+  STREAM_MAX_CONNECTIONS_PER_TENANT: number;
+  STREAM_BUFFER_BYTES: number;
+  STREAM_PING_INTERVAL_MS: number;
+}): StreamLimits {
+  return {
+    maxConnectionsPerTenant: config.STREAM_MAX_CONNECTIONS_PER_TENANT,
+    bufferBytes: config.STREAM_BUFFER_BYTES,
+    pingIntervalMs: config.STREAM_PING_INTERVAL_MS,
+  };
+}
+
+export const LogConfig = requireMongoUri(
+  z.object({ ...listenConfig(8082), ...authConfig, ...storeConfig, ...queueConfig, ...streamConfig }),
+);
 export type LogConfig = z.infer<typeof LogConfig>;

@@ -9,7 +9,7 @@ import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
 import { buildLogApp } from './app.js';
-import { LogConfig } from './config.js';
+import { LogConfig, streamLimits } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
@@ -22,9 +22,12 @@ async function main(): Promise<void> {
   await queue.consume(createStoreHandler(stores.logs, feed).handle);
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
-  registerMetrics(app);
+  const metrics = registerMetrics(app);
   await app.register(
-    buildLogApp({ store: stores.logs, queue, feed, identity: gatewayIdentity() }, { adminTenant: config.AUTH_ADMIN_TENANT }),
+    buildLogApp(
+      { store: stores.logs, queue, feed, identity: gatewayIdentity(), metrics },
+      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config) },
+    ),
   );
   app.addHook('onClose', async () => {
     await queue.close();

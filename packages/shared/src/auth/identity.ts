@@ -20,5 +20,8 @@ export const IdentityClaims = z.object({
   role: Role,
 });
 
-/** The headers ingress-nginx copies from the auth response onto the upstream request. */
-export const AUTH_HEADERS = { sub: 'x-auth-sub', tenant: 'x-auth-tenant', role: 'x-auth-role' } as const;
+/**
+ * The headers ingress-nginx copies from the auth response onto the upstream request
+ * (`auth-response-headers`). `x-auth-exp` is the token's exp, so that the stream can close when it passes.
+ */
+export const AUTH_HEADERS = { sub: 'x-auth-sub', tenant: 'x-auth-tenant', role: 'x-auth-role', exp: 'x-auth-exp' } as const;

@@ -48,7 +48,11 @@ export function gatewayIdentity(): IdentityResolver {
       role: request.headers[AUTH_HEADERS.role],
     });
     if (!claims.success) throw new Unauthorized();
-    return claims.data;
+    const exp = request.headers[AUTH_HEADERS.exp];
+    // Absent or empty: the token had no exp. Anything else that is not a whole number is a broken gateway.
+    if (exp === undefined || exp === '') return claims.data;
+    if (typeof exp !== 'string' || !/^\d{1,12}$/.test(exp)) throw new Unauthorized();
+    return { ...claims.data, exp: Number(exp) };
   };
 }
 

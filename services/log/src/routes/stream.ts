@@ -1,30 +1,31 @@
 import type { WebSocket } from '@fastify/websocket';
 import { STREAM_PATH } from '@logserver/shared/auth/rbac';
 import { filterShape, strictQuery } from '@logserver/shared/schemas/log-query';
-import { matchesFilter } from '@logserver/shared/store/filter';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LogDeps } from '../app.js';
 import { toLogFilter } from '../rules/filters.js';
+import type { StreamLimits } from '../stream/limits.js';
+import { StreamHub } from '../stream/stream-hub.js';
 
 const StreamQuery = strictQuery({ ...filterShape, token: z.string().optional() });
 
-/** The live stream: each of the tenant's stored events that matches the filters, as one JSON text frame. */
-export function streamRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+/**
+ * The live stream: each of the tenant's stored events that matches the filters, as one JSON text
+ * frame. The query is validated before the upgrade, so a bad filter is an ordinary 422.
+ */
+export function streamRoutes(deps: LogDeps, limits: StreamLimits): FastifyPluginAsyncZod {
   return async (app) => {
+    const hub = new StreamHub(deps.feed, limits, deps.metrics);
     app.get(
       STREAM_PATH,
       { websocket: true, schema: { tags: ['logs'], summary: 'Live events (WebSocket)', querystring: StreamQuery } },
       (socket: WebSocket, request) => {
-        const filter = toLogFilter(request.query);
-        const unsubscribe = deps.feed.subscribe(tenantOf(request.identity), (event) => {
-          if (matchesFilter(event, filter)) socket.send(JSON.stringify(event));
-        });
-        socket.on('message', (data, isBinary) => {
-          if (!isBinary && data.toString() === 'ping') socket.send('pong');
-        });
-        socket.on('close', unsubscribe);
+        hub.serve(socket, { tenant: tenantOf(request.identity), filter: toLogFilter(request.query), exp: request.identity.exp });
+        // Who watched a tenant's audit trail, and how it ended, is itself worth a log line.
+        request.log.info({ tenant: request.identity.tenant, sub: request.identity.sub }, 'stream opened');
+        socket.on('close', (code, reason) => request.log.info({ code, reason: reason.toString() }, 'stream closed'));
       },
     );
   };
