@@ -1,4 +1,4 @@
-import { InvalidCursor } from '@logserver/shared/errors/catalogue';
+import { ValidationFailed } from '@logserver/shared/errors/catalogue';
 import type { LogFilter, Position, SortOrder } from '@logserver/shared/store/port';
 
 interface FilterQuery {
@@ -21,6 +21,9 @@ const earlier = (a: string | undefined, b: string | undefined) => (a === undefin
 /** Query parameters to a store filter. `timestamp=YYYY-MM-DD` is that UTC day, narrowed further by from/to. */
 export function toLogFilter(query: FilterQuery): LogFilter {
   let { from, to } = query;
+  if (from !== undefined && to !== undefined && from > to) {
+    throw new ValidationFailed([{ loc: ['query', 'from'], msg: 'from must not be later than to', type: 'value_error' }]);
+  }
   if (query.timestamp !== undefined) {
     const dayStart = new Date(`${query.timestamp}T00:00:00Z`);
     const dayEnd = new Date(dayStart.getTime() + 86_400_000);
@@ -63,5 +66,7 @@ export function decodeCursor(cursor: string, sort: SortOrder): Position {
   } catch {
     // Fall through: any undecodable cursor is the same client error.
   }
-  throw new InvalidCursor();
+  throw new ValidationFailed([
+    { loc: ['query', 'cursor'], msg: `not a cursor this list issued for sort=${sort}; start again without one`, type: 'value_error' },
+  ]);
 }
