@@ -14,12 +14,21 @@ const single = <T extends z.ZodType>(schema: T) =>
 
 const text = single(z.string().min(1).max(LIMITS.filterValue));
 
+/** Date.parse rolls 2025-02-30 over to March; a real day survives the round trip unchanged. */
+const isCalendarDay = (value: string) => {
+  const parsed = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
+};
+
 const dateOrDateTime = single(
   z
     .string()
-    .refine((value) => /^\d{4}-\d{2}-\d{2}$/.test(value) || z.iso.datetime({ offset: true }).safeParse(value).success, {
-      message: 'must be an ISO 8601 date (2025-06-26) or date-time with a time zone (2025-06-26T01:23:45Z)',
-    })
+    .refine(
+      (value) => (/^\d{4}-\d{2}-\d{2}$/.test(value) && isCalendarDay(value)) || z.iso.datetime({ offset: true }).safeParse(value).success,
+      {
+        message: 'must be an ISO 8601 date (2025-06-26) or date-time with a time zone (2025-06-26T01:23:45Z)',
+      },
+    )
     .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString()),
 );
 
@@ -47,7 +56,7 @@ export const filterShape = {
     z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a UTC day, YYYY-MM-DD')
-      .refine((value) => !Number.isNaN(Date.parse(`${value}T00:00:00Z`)), 'must be a real calendar day'),
+      .refine(isCalendarDay, 'must be a real calendar day'),
   ).optional(),
   search: single(z.string().min(1).max(LIMITS.search)).optional(),
 };
