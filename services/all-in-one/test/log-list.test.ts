@@ -1,34 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { seededRandom } from '@logserver/shared/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, matchesQuery, ordered, postBulk } from '../../../test/support/log-seed.js';
+import { collectionQueries, postmanItem } from '../../../test/support/postman.js';
 
-interface PostmanItem {
-  name: string;
-  request: { method: string; url: { path: string[]; query?: { key: string; value: string }[] }; body?: { raw: string } };
-}
-const collection = JSON.parse(readFileSync(new URL('../../../extra/logserver.postman_collection.json', import.meta.url), 'utf8')) as {
-  item: PostmanItem[];
-};
 const SUB = 'postman';
-const bodyOf = (name: string) => JSON.parse(collection.item.find((item) => item.name === name)?.request.body?.raw ?? 'null');
-
-/** The collection's list, export and stats requests whose parameters are all filters we can check. */
-export function collectionQueries(path: string): [string, URLSearchParams][] {
-  return collection.item
-    .filter((item) => item.request.method === 'GET' && item.request.url.path.join('/') === path)
-    .map(
-      (item) =>
-        [
-          item.name,
-          new URLSearchParams((item.request.url.query ?? []).map(({ key, value }) => [key, value.replace('{{user}}', SUB)])),
-        ] as const,
-    )
-    .filter(([, params]) => ![...params.values()].some((value) => value.includes('{{')) && !params.has('colour'))
-    .map(([name, params]) => [name, params]);
-}
+const bodyOf = (name: string) => JSON.parse(postmanItem(name)?.request.body?.raw ?? 'null');
 
 let server: RunningServer;
 let viewer: string;
@@ -84,7 +62,7 @@ describe('GET /api/v1/logs: every filter, against an independent count', () => {
     expect(stored.filter((event) => event.action === 'update' && event.resource_id === '123')).toHaveLength(2);
   });
 
-  const queries = collectionQueries('api/v1/logs');
+  const queries = collectionQueries('api/v1/logs', SUB);
   it('covers every list request of the Postman collection', () => {
     expect(queries.map(([name]) => name)).toEqual(
       expect.arrayContaining(['Log get', 'Log search', 'Log list by time range and severities', 'Log list first page by cursor']),

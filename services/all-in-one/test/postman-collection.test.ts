@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
-import { run } from 'newman';
+import { type NewmanRunSummary, run } from 'newman';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 
@@ -15,9 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-type Summary = Parameters<Parameters<typeof run>[1]>[1];
-
-function runCollection(environment: string, overrides: Record<string, string>): Promise<Summary> {
+function runCollection(environment: string, overrides: Record<string, string>): Promise<NewmanRunSummary> {
   return new Promise((resolve, reject) => {
     run(
       {
