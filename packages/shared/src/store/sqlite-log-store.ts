@@ -35,13 +35,27 @@ CREATE TABLE IF NOT EXISTS log_rollups (
   n INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, hour, severity, action, resource_type, user_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_rollup_dims (
+  tenant_id TEXT NOT NULL,
+  dim TEXT NOT NULL,
+  value TEXT NOT NULL,
+  hour TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, dim, value, hour, severity)
+) WITHOUT ROWID;
 `;
 
 /** Fills the rollups of a database made before they existed; runs once, when the table is created. */
 const BACKFILL_ROLLUPS = `
 INSERT INTO log_rollups (tenant_id, hour, severity, action, resource_type, user_id, n)
 SELECT tenant_id, substr(ts, 1, 13), severity, action, resource_type, user_id, count(*) FROM logs
-WHERE true GROUP BY 1, 2, 3, 4, 5, 6
+WHERE true GROUP BY 1, 2, 3, 4, 5, 6;
+INSERT INTO log_rollup_dims (tenant_id, dim, value, hour, severity, n)
+SELECT tenant_id, 'severity', severity, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5
+UNION ALL SELECT tenant_id, 'action', action, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5
+UNION ALL SELECT tenant_id, 'resource_type', resource_type, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5
+UNION ALL SELECT tenant_id, 'user_id', user_id, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5;
 `;
 
 const COLUMNS =
@@ -156,7 +170,9 @@ interface RollupKey {
 }
 
 /** Counts per rollup row, so a batch touches each row once however many of its events share it. */
-function countByRollup(events: readonly Pick<LogEvent, 'tenant_id' | 'timestamp' | 'severity' | 'action' | 'resource_type' | 'user_id'>[]) {
+type RollupSource = Pick<LogEvent, 'tenant_id' | 'timestamp' | 'severity' | 'action' | 'resource_type' | 'user_id'>;
+
+function countByRollup(events: readonly RollupSource[]) {
   const counts = new Map<string, { key: RollupKey; n: number }>();
   for (const event of events) {
     const key: RollupKey = {
@@ -193,15 +209,42 @@ export function rollupsCanAnswer(filter: LogFilter): boolean {
   );
 }
 
+const CROSS_FIELDS = ['action', 'resource_type', 'user_id'] as const;
+type CrossField = (typeof CROSS_FIELDS)[number];
+
+/**
+ * Which rollup answers: the per-field one when at most one of action, resource_type and user_id is
+ * filtered or grouped on (a few rows per hour, so the default Python stats stays cheap on any
+ * tenant), else the cross-field one.
+ */
+function rollupPlan(
+  filter: LogFilter,
+  groupBy: StatsRequest['groupBy'],
+): { table: 'dims'; dim: CrossField | 'severity' } | { table: 'cross' } {
+  const involved = CROSS_FIELDS.filter((field) => filter[field] !== undefined || groupBy === field);
+  if (involved.length > 1) return { table: 'cross' };
+  return { table: 'dims', dim: involved[0] ?? 'severity' };
+}
+
 /** The rollup filter: the same bound-parameter discipline as whereClause, on the rollup columns. */
-function rollupWhere(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
+function rollupWhere(tenant: TenantId, filter: LogFilter, plan: ReturnType<typeof rollupPlan>): { sql: string; params: unknown[] } {
   const clauses = ['tenant_id = ?'];
   const params: unknown[] = [tenant];
-  for (const column of ['action', 'resource_type', 'user_id'] as const) {
-    const value = filter[column];
-    if (value === undefined) continue;
-    clauses.push(`${column} = ?`);
-    params.push(value);
+  if (plan.table === 'dims') {
+    clauses.push('dim = ?');
+    params.push(plan.dim);
+    const value = plan.dim === 'severity' ? undefined : filter[plan.dim];
+    if (value !== undefined) {
+      clauses.push('value = ?');
+      params.push(value);
+    }
+  } else {
+    for (const column of CROSS_FIELDS) {
+      const value = filter[column];
+      if (value === undefined) continue;
+      clauses.push(`${column} = ?`);
+      params.push(value);
+    }
   }
   if (filter.severity !== undefined) {
     clauses.push(`severity IN (${filter.severity.map(() => '?').join(', ')})`);
@@ -231,11 +274,13 @@ export class SqliteLogStore implements LogStore {
   private readonly byId: Database.Statement;
   private readonly addToRollup: Database.Statement;
   private readonly dropEmptyRollup: Database.Statement;
+  private readonly addToDimRollup: Database.Statement;
+  private readonly dropEmptyDimRollup: Database.Statement;
 
   private constructor(private readonly db: Database.Database) {
-    const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollups'").get() !== undefined;
+    const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollup_dims'").get() !== undefined;
     db.exec(SCHEMA);
-    if (!hadRollups) db.exec(BACKFILL_ROLLUPS);
+    if (!hadRollups) db.transaction(() => db.exec(`DELETE FROM log_rollups; ${BACKFILL_ROLLUPS}`))();
     this.insert = db.prepare(
       `INSERT INTO logs (${COLUMNS}) VALUES (@id, @tenant_id, @user_id, @action, @resource_type, @resource_id, @timestamp, @received_at, @ip_address, @user_agent, @severity, @before, @after, @metadata) ON CONFLICT (tenant_id, id) DO NOTHING`,
     );
@@ -244,6 +289,13 @@ export class SqliteLogStore implements LogStore {
       `INSERT INTO log_rollups (tenant_id, hour, severity, action, resource_type, user_id, n)
        VALUES (@tenant_id, @hour, @severity, @action, @resource_type, @user_id, @n)
        ON CONFLICT (tenant_id, hour, severity, action, resource_type, user_id) DO UPDATE SET n = n + excluded.n`,
+    );
+    this.addToDimRollup = db.prepare(
+      `INSERT INTO log_rollup_dims (tenant_id, dim, value, hour, severity, n) VALUES (@tenant_id, @dim, @value, @hour, @severity, @n)
+       ON CONFLICT (tenant_id, dim, value, hour, severity) DO UPDATE SET n = n + excluded.n`,
+    );
+    this.dropEmptyDimRollup = db.prepare(
+      'DELETE FROM log_rollup_dims WHERE tenant_id = @tenant_id AND dim = @dim AND value = @value AND hour = @hour AND severity = @severity AND n <= 0',
     );
     this.dropEmptyRollup = db.prepare(
       `DELETE FROM log_rollups WHERE tenant_id = @tenant_id AND hour = @hour AND severity = @severity AND action = @action
@@ -270,11 +322,31 @@ export class SqliteLogStore implements LogStore {
         });
         if (result.changes === 1) inserted.push(event);
       }
-      for (const { key, n } of countByRollup(inserted)) this.addToRollup.run({ ...key, n });
+      this.adjustRollups(inserted, 1);
       return inserted;
     });
     const inserted = run(events);
     return { inserted, duplicates: events.length - inserted.length };
+  }
+
+  /** Adds (sign 1) or removes (sign -1) events from both rollups; runs inside the caller's transaction. */
+  private adjustRollups(events: readonly RollupSource[], sign: 1 | -1): void {
+    const perField = new Map<string, { key: Record<string, string>; n: number }>();
+    for (const { key, n } of countByRollup(events)) {
+      this.addToRollup.run({ ...key, n: sign * n });
+      if (sign < 0) this.dropEmptyRollup.run(key);
+      for (const dim of ['severity', ...CROSS_FIELDS] as const) {
+        const dimKey = { tenant_id: key.tenant_id, dim, value: key[dim], hour: key.hour, severity: key.severity };
+        const id = JSON.stringify(Object.values(dimKey));
+        const entry = perField.get(id);
+        if (entry) entry.n += n;
+        else perField.set(id, { key: dimKey, n });
+      }
+    }
+    for (const { key, n } of perField.values()) {
+      this.addToDimRollup.run({ ...key, n: sign * n });
+      if (sign < 0) this.dropEmptyDimRollup.run(key);
+    }
   }
 
   async get(tenant: TenantId, id: string): Promise<LogEvent | null> {
@@ -316,16 +388,16 @@ export class SqliteLogStore implements LogStore {
   }
 
   async stats(tenant: TenantId, filter: LogFilter, request: StatsRequest): Promise<StatsResult> {
-    const key = GROUP_COLUMNS[request.groupBy];
     const fromRollups = rollupsCanAnswer(filter);
-    const where = fromRollups ? rollupWhere(tenant, filter) : whereClause(tenant, filter);
+    const plan = rollupPlan(filter, request.groupBy);
+    const where = fromRollups ? rollupWhere(tenant, filter, plan) : whereClause(tenant, filter);
+    const table = !fromRollups ? 'logs' : plan.table === 'dims' ? 'log_rollup_dims' : 'log_rollups';
+    const key = fromRollups && plan.table === 'dims' && request.groupBy !== 'severity' ? 'value' : GROUP_COLUMNS[request.groupBy];
     const hour = fromRollups ? 'hour' : 'substr(ts, 1, 13)';
     const bucket = request.interval === 'hour' ? hour : request.interval === 'day' ? `substr(${hour}, 1, 10)` : "''";
     const counted = fromRollups ? 'sum(n)' : 'count(*)';
     const rows = this.db
-      .prepare(
-        `SELECT ${key} AS k, ${bucket} AS b, ${counted} AS n FROM ${fromRollups ? 'log_rollups' : 'logs'} WHERE ${where.sql} GROUP BY b, k HAVING n > 0 ORDER BY b`,
-      )
+      .prepare(`SELECT ${key} AS k, ${bucket} AS b, ${counted} AS n FROM ${table} WHERE ${where.sql} GROUP BY b, k HAVING n > 0 ORDER BY b`)
       .all(...where.params) as { k: string; b: string; n: number }[];
     const totals: Record<string, number> = {};
     for (const row of rows) totals[row.k] = (totals[row.k] ?? 0) + row.n;
@@ -356,10 +428,7 @@ export class SqliteLogStore implements LogStore {
         'tenant_id' | 'timestamp' | 'severity' | 'action' | 'resource_type' | 'user_id'
       > & { seq: number })[];
       if (rows.length === 0) return 0;
-      for (const { key, n } of countByRollup(rows)) {
-        this.addToRollup.run({ ...key, n: -n });
-        this.dropEmptyRollup.run(key);
-      }
+      this.adjustRollups(rows, -1);
       return remove.run(JSON.stringify(rows.map((row) => row.seq))).changes;
     });
     let deleted = 0;

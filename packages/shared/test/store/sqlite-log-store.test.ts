@@ -24,12 +24,16 @@ describe('SqliteLogStore stats come from rollups, not from a scan of the events'
     const store = SqliteLogStore.open(path);
     const events = Array.from({ length: 200 }, () => makeEvent(tenant, {}, random));
     await store.append(tenant, events);
-    const before = await store.stats(tenant, { severity: ['INFO'] }, { groupBy: 'action', interval: 'day' });
+    const perField = await store.stats(tenant, { severity: ['INFO'] }, { groupBy: 'action', interval: 'day' });
+    const cross = await store.stats(tenant, { action: 'update', user_id: 'u1' }, { groupBy: 'resource_type', interval: 'hour' });
+    expect(Object.keys(perField.totals).length).toBeGreaterThan(1);
+    expect(Object.keys(cross.totals).length).toBeGreaterThan(1);
     // Remove the events behind the store's back: only an answer that never reads them stays the same.
     const raw = new Database(path);
     raw.prepare('DELETE FROM logs').run();
     raw.close();
-    expect(await store.stats(tenant, { severity: ['INFO'] }, { groupBy: 'action', interval: 'day' })).toEqual(before);
+    expect(await store.stats(tenant, { severity: ['INFO'] }, { groupBy: 'action', interval: 'day' })).toEqual(perField);
+    expect(await store.stats(tenant, { action: 'update', user_id: 'u1' }, { groupBy: 'resource_type', interval: 'hour' })).toEqual(cross);
     expect(rollupsCanAnswer({ from: '2025-01-01T10:00:00.000Z', action: 'x', user_id: 'u', resource_type: 'r' })).toBe(true);
     for (const filter of [
       { search: 'a' },
@@ -50,12 +54,15 @@ describe('SqliteLogStore stats come from rollups, not from a scan of the events'
     const events = Array.from({ length: 150 }, () => makeEvent(tenant, {}, random));
     await store.append(tenant, events);
     const want = await store.stats(tenant, {}, { groupBy: 'user_id', interval: 'hour' });
+    const wantCross = await store.stats(tenant, { action: 'update', resource_type: 'user' }, { groupBy: 'user_id' });
     await store.close();
     const raw = new Database(path);
-    raw.exec('DROP TABLE log_rollups');
+    raw.exec('DROP TABLE log_rollups; DROP TABLE log_rollup_dims');
     raw.close();
     const reopened = SqliteLogStore.open(path);
     expect(await reopened.stats(tenant, {}, { groupBy: 'user_id', interval: 'hour' })).toEqual(want);
+    expect(await reopened.stats(tenant, { action: 'update', resource_type: 'user' }, { groupBy: 'user_id' })).toEqual(wantCross);
+    expect(Object.keys(wantCross.totals).length).toBeGreaterThan(0);
     await reopened.close();
   });
 });
