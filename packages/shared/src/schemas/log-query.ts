@@ -72,6 +72,13 @@ export function strictQuery<T extends z.ZodRawShape>(shape: T) {
   });
 }
 
+/** A window that ends before it starts is a mistake in the request, not an empty answer. */
+const fromNotAfterTo = (query: { from?: string | undefined; to?: string | undefined }, ctx: z.RefinementCtx) => {
+  if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
+    ctx.addIssue({ code: 'custom', path: ['from'], message: 'from must not be later than to' });
+  }
+};
+
 const positiveInt = (max?: number) => {
   const base = z.coerce.number().int().min(1);
   return single(max === undefined ? base : base.max(max));
@@ -86,6 +93,7 @@ export const ListLogsQuery = strictQuery({
   size: positiveInt(LIMITS.pageSize).default(10),
   cursor: single(z.string().min(1).max(LIMITS.cursor)).optional(),
 }).superRefine((query, ctx) => {
+  fromNotAfterTo(query, ctx);
   if (query.page !== undefined && query.cursor !== undefined) {
     ctx.addIssue({
       code: 'custom',
@@ -109,7 +117,7 @@ export const StatsQuery = strictQuery({
   ...filterShape,
   group_by: single(z.enum(STATS_GROUPS)).default('severity'),
   interval: single(z.enum(['hour', 'day'])).optional(),
-});
+}).superRefine(fromNotAfterTo);
 export type StatsQuery = z.infer<typeof StatsQuery>;
 
 export const EXPORT_FORMATS = ['ndjson', 'csv', 'json'] as const;
@@ -119,7 +127,7 @@ export const ExportQuery = strictQuery({
   ...filterShape,
   format: single(z.enum(EXPORT_FORMATS)).default('ndjson'),
   sort,
-});
+}).superRefine(fromNotAfterTo);
 export type ExportQuery = z.infer<typeof ExportQuery>;
 
 const isoDateTime = single(

@@ -21,9 +21,6 @@ const earlier = (a: string | undefined, b: string | undefined) => (a === undefin
 /** Query parameters to a store filter. `timestamp=YYYY-MM-DD` is that UTC day, narrowed further by from/to. */
 export function toLogFilter(query: FilterQuery): LogFilter {
   let { from, to } = query;
-  if (from !== undefined && to !== undefined && from > to) {
-    throw new ValidationFailed([{ loc: ['query', 'from'], msg: 'from must not be later than to', type: 'value_error' }]);
-  }
   if (query.timestamp !== undefined) {
     const dayStart = new Date(`${query.timestamp}T00:00:00Z`);
     const dayEnd = new Date(dayStart.getTime() + 86_400_000);
