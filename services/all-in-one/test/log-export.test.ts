@@ -133,6 +133,30 @@ describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list
     expect(other.body.meta.total).toBe(0);
   });
 
+  it('records an aborted download as not completed, with the count read so far', async () => {
+    const writer = await server.token('bulky', 'writer');
+    const admin = await server.token('bulky', 'admin');
+    const random = seededRandom(8);
+    const big = { long: 'x'.repeat(2000) };
+    await postBulk(
+      server.url,
+      writer,
+      Array.from({ length: 8000 }, () => clientEvent(random, { metadata: big })),
+    );
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/api/v1/logs/export`, { headers: { authorization: `Bearer ${admin}` }, signal: controller.signal });
+    const reader = response.body?.getReader();
+    await reader?.read();
+    controller.abort();
+    let record: LogEvent | undefined;
+    for (let attempt = 0; attempt < 100 && !record; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      record = (await call(`${server.url}/api/v1/logs?action=logs.export`, { token: admin })).body.data[0];
+    }
+    expect(record?.metadata).toMatchObject({ format: 'ndjson', completed: false });
+    expect(record?.metadata?.count as number).toBeLessThan(8000);
+  });
+
   it('refuses unknown parameters and formats with a 422', async () => {
     for (const query of ['format=xml', 'size=10', 'format=csv&format=json']) {
       const response = await call(`${server.url}/api/v1/logs/export?${query}`, { token: auditor });
