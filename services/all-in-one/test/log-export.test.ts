@@ -144,7 +144,10 @@ describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list
       Array.from({ length: 8000 }, () => clientEvent(random, { metadata: big })),
     );
     const controller = new AbortController();
-    const response = await fetch(`${server.url}/api/v1/logs/export`, { headers: { authorization: `Bearer ${admin}` }, signal: controller.signal });
+    const response = await fetch(`${server.url}/api/v1/logs/export`, {
+      headers: { authorization: `Bearer ${admin}` },
+      signal: controller.signal,
+    });
     const reader = response.body?.getReader();
     await reader?.read();
     controller.abort();
