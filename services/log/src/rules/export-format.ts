@@ -1,25 +1,10 @@
 import { pipeline, Readable } from 'node:stream';
-import type { LogEvent } from '@logserver/shared/schemas/log-event';
+import { LogEvent } from '@logserver/shared/schemas/log-event';
 import type { ExportFormat } from '@logserver/shared/schemas/log-query';
 import { stringify } from 'csv-stringify';
 
-/** CSV columns in the order of the event's fields; nested objects travel as JSON text. */
-export const CSV_COLUMNS = [
-  'id',
-  'tenant_id',
-  'user_id',
-  'action',
-  'resource_type',
-  'resource_id',
-  'timestamp',
-  'received_at',
-  'ip_address',
-  'user_agent',
-  'severity',
-  'before',
-  'after',
-  'metadata',
-] as const satisfies readonly (keyof LogEvent)[];
+/** CSV columns: the stored event's fields in the schema's order; nested objects travel as JSON text. */
+export const CSV_COLUMNS = Object.keys(LogEvent.shape) as (keyof LogEvent)[];
 
 export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension: string }> = {
   ndjson: { contentType: 'application/x-ndjson; charset=utf-8', extension: 'ndjson' },
@@ -49,7 +34,7 @@ export function encodeExport(format: ExportFormat, events: AsyncIterable<LogEven
   if (format === 'json') return Readable.from(jsonArray(events));
   const csv = stringify({
     header: true,
-    columns: [...CSV_COLUMNS],
+    columns: CSV_COLUMNS,
     record_delimiter: 'windows',
     cast: { object: (value) => JSON.stringify(value) },
   });
