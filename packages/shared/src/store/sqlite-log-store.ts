@@ -169,9 +169,9 @@ interface RollupKey {
   user_id: string;
 }
 
-/** Counts per rollup row, so a batch touches each row once however many of its events share it. */
 type RollupSource = Pick<LogEvent, 'tenant_id' | 'timestamp' | 'severity' | 'action' | 'resource_type' | 'user_id'>;
 
+/** Counts per rollup row, so a batch touches each row once however many of its events share it. */
 function countByRollup(events: readonly RollupSource[]) {
   const counts = new Map<string, { key: RollupKey; n: number }>();
   for (const event of events) {
@@ -397,10 +397,12 @@ export class SqliteLogStore implements LogStore {
     const bucket = request.interval === 'hour' ? hour : request.interval === 'day' ? `substr(${hour}, 1, 10)` : "''";
     const counted = fromRollups ? 'sum(n)' : 'count(*)';
     const rows = this.db
-      .prepare(`SELECT ${key} AS k, ${bucket} AS b, ${counted} AS n FROM ${table} WHERE ${where.sql} GROUP BY b, k HAVING n > 0 ORDER BY b`)
-      .all(...where.params) as { k: string; b: string; n: number }[];
+      .prepare(
+        `SELECT ${key} AS k, ${bucket} AS b, ${counted} AS total FROM ${table} WHERE ${where.sql} GROUP BY b, k HAVING total > 0 ORDER BY b`,
+      )
+      .all(...where.params) as { k: string; b: string; total: number }[];
     const totals: Record<string, number> = {};
-    for (const row of rows) totals[row.k] = (totals[row.k] ?? 0) + row.n;
+    for (const row of rows) totals[row.k] = (totals[row.k] ?? 0) + row.total;
     if (request.interval === undefined) return { totals };
     const buckets: NonNullable<StatsResult['buckets']> = [];
     const suffix = request.interval === 'hour' ? ':00:00.000Z' : 'T00:00:00.000Z';
@@ -411,7 +413,7 @@ export class SqliteLogStore implements LogStore {
         last = { start, counts: {} };
         buckets.push(last);
       }
-      last.counts[row.k] = row.n;
+      last.counts[row.k] = row.total;
     }
     return { totals, buckets };
   }
@@ -423,10 +425,9 @@ export class SqliteLogStore implements LogStore {
     const remove = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT value FROM json_each(?))');
     // Each slice leaves the rollups matching the events in one transaction.
     const slice = this.db.transaction(() => {
-      const rows = (before === null ? doomed.all(tenant, DELETE_BATCH) : doomed.all(tenant, before, DELETE_BATCH)) as (Pick<
-        LogEvent,
-        'tenant_id' | 'timestamp' | 'severity' | 'action' | 'resource_type' | 'user_id'
-      > & { seq: number })[];
+      const rows = (before === null ? doomed.all(tenant, DELETE_BATCH) : doomed.all(tenant, before, DELETE_BATCH)) as (RollupSource & {
+        seq: number;
+      })[];
       if (rows.length === 0) return 0;
       this.adjustRollups(rows, -1);
       return remove.run(JSON.stringify(rows.map((row) => row.seq))).changes;
