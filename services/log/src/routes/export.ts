@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LogDeps } from '../app.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
-import { EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
+import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 
@@ -42,23 +42,12 @@ export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
         const caller = callerOf(request);
         const parameters = queryAsGiven(request.url);
         const now = deps.now();
-        let count = 0;
-        // The audit record needs the count, so it is written once the last event has been read,
-        // before the response ends: a client that saw the whole export can find it recorded.
-        async function* counted(): AsyncIterable<LogEvent> {
-          let completed = false;
-          try {
-            for await (const event of deps.store.export(tenant, filter, sort)) {
-              count++;
-              yield event;
-            }
-            completed = true;
-          } finally {
-            const metadata = { parameters, format, count, completed };
-            await deps.queue.publish([selfAuditEvent('logs.export', caller, metadata, deps.newId(), deps.now())]);
-          }
-        }
-        const body = encodeExport(format, counted(), (error) => request.log.warn({ err: error }, 'export stream ended early'));
+        // Recorded once the last event has been read and before the response ends, so a client that
+        // received the whole export finds it recorded; an aborted one is recorded as not completed.
+        const events = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
+          deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
+        );
+        const body = encodeExport(format, events, (error) => request.log.warn({ err: error }, 'export stream ended early'));
         return (
           reply
             .header('content-type', EXPORT_MEDIA[format].contentType)

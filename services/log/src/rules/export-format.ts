@@ -44,6 +44,24 @@ export function encodeExport(format: ExportFormat, events: AsyncIterable<LogEven
   });
 }
 
+/** Passes the events through, then awaits `record` with how many were read and whether reading finished. */
+export async function* countThenRecord<T>(
+  events: AsyncIterable<T>,
+  record: (count: number, completed: boolean) => Promise<void>,
+): AsyncIterable<T> {
+  let count = 0;
+  let completed = false;
+  try {
+    for await (const event of events) {
+      count++;
+      yield event;
+    }
+    completed = true;
+  } finally {
+    await record(count, completed);
+  }
+}
+
 /** `logs-<tenant>-<UTC time>.<ext>`: tenant keys are [a-z0-9_-], so the name needs no quoting rules. */
 export function exportFileName(tenant: string, format: ExportFormat, now: Date): string {
   const stamp = now
