@@ -1,3 +1,4 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
 import { ROUTE_RULES } from '@logserver/shared/auth/rbac';
 import { CleanupQuery, ExportQuery, ListLogsQuery, StatsQuery } from '@logserver/shared/schemas/log-query';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,10 @@ describe('OpenAPI 3 at /docs, generated from the zod schemas', () => {
     const ui = await fetch(`${server.url}/docs`);
     expect(ui.status).toBe(200);
     expect(await ui.text()).toContain('swagger');
+  });
+
+  it('is a valid OpenAPI 3 document', async () => {
+    await expect(SwaggerParser.validate(structuredClone(document))).resolves.toBeDefined();
   });
 
   for (const rule of ROUTE_RULES) {

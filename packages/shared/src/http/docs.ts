@@ -24,6 +24,21 @@ function showWebSocketRoutes(document: TransformInput) {
   });
 }
 
+const OPENAPI_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+const PATH_ITEM_FIELDS = new Set(['summary', 'description', 'servers', 'parameters']);
+
+/**
+ * Fastify 5 knows methods OpenAPI 3.0 does not (forward-auth answers every method, QUERY
+ * included); those operations are left out so the document stays valid.
+ */
+function dropUnknownMethods(paths: Record<string, object | undefined> | undefined): void {
+  for (const item of Object.values(paths ?? {})) {
+    for (const key of Object.keys(item ?? {})) {
+      if (!OPENAPI_METHODS.has(key) && !PATH_ITEM_FIELDS.has(key)) delete (item as Record<string, unknown>)[key];
+    }
+  }
+}
+
 /**
  * OpenAPI 3 generated from the routes' zod schemas, at /docs (UI) and /docs/json (document).
  * Registered on the root instance before the services, so it sees every route they add.
@@ -45,6 +60,11 @@ export async function registerDocs(app: FastifyInstance, info: { title: string; 
       ],
     },
     transform: showWebSocketRoutes,
+    transformObject: (documentObject) => {
+      const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
+      dropUnknownMethods(document.paths as Record<string, object | undefined> | undefined);
+      return document;
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 }
