@@ -2,6 +2,7 @@ import { streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
+import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
@@ -48,6 +49,7 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
+  await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await app.register(
     buildAllInOneApp(
       { verifier: createJwtVerifier(auth), logs: stores.logs, tenants: stores.tenants, queue, feed, workerStats: worker.stats, metrics },

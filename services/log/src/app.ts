@@ -8,6 +8,8 @@ import type { LogStore } from '@logserver/shared/store/port';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
+import { cleanupRoutes } from './routes/cleanup.js';
+import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
@@ -49,6 +51,8 @@ export function buildLogApp(
     requireAuth(app, full.identity, config.adminTenant);
     await app.register(ingestRoutes(full));
     await app.register(readRoutes(full));
+    await app.register(exportRoutes(full));
+    await app.register(cleanupRoutes(full));
     await app.register(streamRoutes(full, { ...DEFAULT_STREAM_LIMITS, ...config.stream }));
   };
 }

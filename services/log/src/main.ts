@@ -2,6 +2,7 @@ import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
+import { registerDocs } from '@logserver/shared/http/docs';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
+  await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
   await app.register(
     buildLogApp(
       { store: stores.logs, queue, feed, identity: gatewayIdentity(), metrics },

@@ -2,9 +2,11 @@ import { type IdentityResolver, requireAuth } from '@logserver/shared/auth/reque
 import { deriveTenantKey, type KeyScheme } from '@logserver/shared/auth/tenant-key';
 import { ok } from '@logserver/shared/http/envelope';
 import { useZod } from '@logserver/shared/http/server';
-import { TenantInput } from '@logserver/shared/schemas/tenant';
+import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
+import { Tenant, TenantInput, TenantWithSecret } from '@logserver/shared/schemas/tenant';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 
 export interface TenantDeps {
   tenants: TenantStore;
@@ -23,13 +25,28 @@ export function buildTenantApp(deps: TenantDeps, config: TenantAppConfig): Fasti
     useZod(app);
     requireAuth(app, deps.identity, config.adminTenant);
 
-    app.get('/api/v1/tenants', { schema: { tags: ['tenants'], summary: 'List tenants (platform admin)' } }, async () =>
-      ok(await deps.tenants.list()),
+    app.get(
+      '/api/v1/tenants',
+      {
+        schema: {
+          tags: ['tenants'],
+          summary: 'List tenants (platform admin)',
+          response: { 200: okEnvelope(z.array(Tenant)), ...errorResponses(401, 403, 503) },
+        },
+      },
+      async () => ok(await deps.tenants.list()),
     );
 
     app.post(
       '/api/v1/tenants',
-      { schema: { tags: ['tenants'], summary: 'Create a tenant (platform admin)', body: TenantInput } },
+      {
+        schema: {
+          tags: ['tenants'],
+          summary: 'Create a tenant (platform admin)',
+          body: TenantInput,
+          response: { 200: okEnvelope(TenantWithSecret), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 503) },
+        },
+      },
       async (request) => {
         const tenant = await deps.tenants.create(request.body);
         return ok({ ...tenant, secret: deriveTenantKey(config.keyScheme, config.authSecret, tenant.key) });

@@ -1,5 +1,6 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
+import { registerDocs } from '@logserver/shared/http/docs';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   const stores = await openStores(storeSettings(config));
   const health = registerHealth(app, { tenants: () => stores.tenants.ping() });
   registerMetrics(app);
+  await registerDocs(app, { title: 'logserver tenant service', description: 'Multi-tenant audit-log API' });
   await app.register(
     buildTenantApp(
       { tenants: stores.tenants, identity: gatewayIdentity() },

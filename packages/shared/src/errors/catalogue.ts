@@ -9,7 +9,6 @@ export const Forbidden = createError('LOGSERVER_ERR_FORBIDDEN', 'Forbidden: role
 export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 404);
 export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);
 export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
-export const InvalidCursor = createError('LOGSERVER_ERR_INVALID_CURSOR', 'Invalid cursor', 422);
 export const Unavailable = createError('LOGSERVER_ERR_UNAVAILABLE', 'Service unavailable: %s', 503);
 
 /** Thrown by loadConfig with every problem in one message. */

@@ -10,6 +10,10 @@ export const LIMITS = {
   singleBodyBytes: 64 * 1024,
   bulkBodyBytes: 10 * 1024 * 1024,
   pageSize: 100,
+  offsetWindow: 100_000, // page × size: deeper pages must use the cursor, which costs the same at any depth
+  cursor: 512,
+  statsBuckets: 2000, // interval buckets in one stats answer (83 days by hour, 5 years by day)
+  cleanupDays: 36_500,
   search: 256,
   filterValue: 256,
 } as const;

@@ -14,12 +14,21 @@ const single = <T extends z.ZodType>(schema: T) =>
 
 const text = single(z.string().min(1).max(LIMITS.filterValue));
 
+/** Date.parse rolls 2025-02-30 over to March; a real day survives the round trip unchanged. */
+const isCalendarDay = (value: string) => {
+  const parsed = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
+};
+
 const dateOrDateTime = single(
   z
     .string()
-    .refine((value) => /^\d{4}-\d{2}-\d{2}$/.test(value) || z.iso.datetime({ offset: true }).safeParse(value).success, {
-      message: 'must be an ISO 8601 date (2025-06-26) or date-time with a time zone (2025-06-26T01:23:45Z)',
-    })
+    .refine(
+      (value) => (/^\d{4}-\d{2}-\d{2}$/.test(value) && isCalendarDay(value)) || z.iso.datetime({ offset: true }).safeParse(value).success,
+      {
+        message: 'must be an ISO 8601 date (2025-06-26) or date-time with a time zone (2025-06-26T01:23:45Z)',
+      },
+    )
     .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString()),
 );
 
@@ -47,7 +56,7 @@ export const filterShape = {
     z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a UTC day, YYYY-MM-DD')
-      .refine((value) => !Number.isNaN(Date.parse(`${value}T00:00:00Z`)), 'must be a real calendar day'),
+      .refine(isCalendarDay, 'must be a real calendar day'),
   ).optional(),
   search: single(z.string().min(1).max(LIMITS.search)).optional(),
 };
@@ -63,25 +72,87 @@ export function strictQuery<T extends z.ZodRawShape>(shape: T) {
   });
 }
 
+/** A window that ends before it starts is a mistake in the request, not an empty answer. */
+const fromNotAfterTo = (query: { from?: string | undefined; to?: string | undefined }, ctx: z.RefinementCtx) => {
+  if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
+    ctx.addIssue({ code: 'custom', path: ['from'], message: 'from must not be later than to' });
+  }
+};
+
 const positiveInt = (max?: number) => {
   const base = z.coerce.number().int().min(1);
   return single(max === undefined ? base : base.max(max));
 };
 
+const sort = single(z.enum(['asc', 'desc'])).default('desc');
+
 export const ListLogsQuery = strictQuery({
   ...filterShape,
-  sort: single(z.enum(['asc', 'desc'])).default('desc'),
-  page: positiveInt(1_000_000).optional(),
+  sort,
+  page: positiveInt(LIMITS.offsetWindow).optional(),
   size: positiveInt(LIMITS.pageSize).default(10),
-  cursor: single(z.string().min(1).max(512)).optional(),
+  cursor: single(z.string().min(1).max(LIMITS.cursor)).optional(),
+}).superRefine((query, ctx) => {
+  fromNotAfterTo(query, ctx);
+  if (query.page !== undefined && query.cursor !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cursor'],
+      message: 'give page or cursor, not both: the cursor already says where the page starts',
+    });
+  }
+  if (query.page !== undefined && query.page * query.size > LIMITS.offsetWindow) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['page'],
+      message: `page × size may be at most ${LIMITS.offsetWindow}; page deeper with cursor (meta.next_cursor)`,
+    });
+  }
 });
 export type ListLogsQuery = z.infer<typeof ListLogsQuery>;
 
+export const STATS_GROUPS = ['severity', 'action', 'resource_type', 'user_id'] as const;
+
 export const StatsQuery = strictQuery({
   ...filterShape,
-  group_by: single(z.enum(['severity', 'action', 'resource_type', 'user_id'])).default('severity'),
+  group_by: single(z.enum(STATS_GROUPS)).default('severity'),
   interval: single(z.enum(['hour', 'day'])).optional(),
-});
+}).superRefine(fromNotAfterTo);
 export type StatsQuery = z.infer<typeof StatsQuery>;
+
+export const EXPORT_FORMATS = ['ndjson', 'csv', 'json'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export const ExportQuery = strictQuery({
+  ...filterShape,
+  format: single(z.enum(EXPORT_FORMATS)).default('ndjson'),
+  sort,
+}).superRefine(fromNotAfterTo);
+export type ExportQuery = z.infer<typeof ExportQuery>;
+
+const isoDateTime = single(
+  z.iso
+    .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-06-26T00:00:00Z' })
+    .transform((value) => new Date(value).toISOString()),
+);
+
+/** Cleanup needs exactly one cut-off, or all=true: a bare DELETE must never purge a tenant by accident. */
+export const CleanupQuery = strictQuery({
+  before: isoDateTime.optional(),
+  older_than_days: positiveInt(LIMITS.cleanupDays).optional(),
+  all: single(z.enum(['true', 'false'])).optional(),
+}).superRefine((query, ctx) => {
+  const given = [query.before !== undefined, query.older_than_days !== undefined, query.all === 'true'].filter(Boolean).length;
+  if (given === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['before'],
+      message: 'a cut-off is needed: before=<ISO date-time> or older_than_days=<N>; all=true deletes every event of the tenant',
+    });
+  } else if (given > 1) {
+    ctx.addIssue({ code: 'custom', path: ['before'], message: 'give only one of before, older_than_days and all=true' });
+  }
+});
+export type CleanupQuery = z.infer<typeof CleanupQuery>;
 
 export const LogIdParams = z.strictObject({ id: z.string().min(1).max(64) });

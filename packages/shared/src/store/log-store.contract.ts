@@ -2,11 +2,29 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../schemas/log-event.js';
 import { makeEvent, seededRandom } from '../testing/events.js';
 import { compareEvents, matchesFilter } from './filter.js';
-import type { LogFilter, LogStore, Position } from './port.js';
+import type { LogFilter, LogStore, Position, StatsGroup, StatsResult } from './port.js';
 import { tenantOf } from './tenant-id.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
+
+/** The independent answer for stats: a plain count over the events, bucketed by their timestamp text. */
+function countStats(events: readonly LogEvent[], groupBy: StatsGroup, interval?: 'hour' | 'day'): StatsResult {
+  const totals: Record<string, number> = {};
+  const byStart = new Map<string, Record<string, number>>();
+  for (const event of events) {
+    const key = event[groupBy];
+    totals[key] = (totals[key] ?? 0) + 1;
+    if (interval === undefined) continue;
+    const start = interval === 'hour' ? `${event.timestamp.slice(0, 13)}:00:00.000Z` : `${event.timestamp.slice(0, 10)}T00:00:00.000Z`;
+    const counts = byStart.get(start) ?? {};
+    counts[key] = (counts[key] ?? 0) + 1;
+    byStart.set(start, counts);
+  }
+  if (interval === undefined) return { totals };
+  const buckets = [...byStart.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([start, counts]) => ({ start, counts }));
+  return { totals, buckets };
+}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -141,6 +159,73 @@ export function describeLogStoreContract(name: string, open: () => Promise<LogSt
       const want: Record<string, number> = {};
       for (const event of expected(filter)) want[event.severity] = (want[event.severity] ?? 0) + 1;
       expect((await store.stats(A, filter, { groupBy: 'severity' })).totals).toEqual(want);
+    });
+
+    const statsFilters: [string, LogFilter][] = [
+      ['no filter', {}],
+      [
+        'whole-day bounds and a severity list',
+        { from: '2025-01-10T00:00:00.000Z', to: '2025-02-20T00:00:00.000Z', severity: ['INFO', 'ERROR'] },
+      ],
+      ['action, resource_type and user_id', { action: 'update', resource_type: 'user', user_id: 'u2' }],
+      ['bounds inside an hour', { from: '2025-01-10T10:17:00.000Z', to: '2025-03-01T08:59:59.999Z' }],
+      ['search and resource_id', { search: 'example', resource_id: '3' }],
+      ['ip_address and user_agent', { ip_address: '10.0.0.7', user_agent: 'curl' }],
+    ];
+    for (const [label, filter] of statsFilters) {
+      for (const interval of [undefined, 'hour', 'day'] as const) {
+        it(`counts with ${label}${interval ? `, by ${interval}` : ''}, as an independent count does`, async () => {
+          const matching = dataA.filter((event) => matchesFilter(event, filter));
+          for (const groupBy of ['severity', 'action', 'resource_type', 'user_id'] as const) {
+            expect(await store.stats(A, filter, { groupBy, interval })).toEqual(countStats(matching, groupBy, interval));
+          }
+        });
+      }
+    }
+
+    it('keeps counts right through duplicates, partial-hour deletes and a purge', async () => {
+      const hour = '2025-05-05T10';
+      const burst = Array.from({ length: 6 }, (_, index) =>
+        makeEvent(A, { timestamp: `${hour}:${String(index * 10).padStart(2, '0')}:00.000Z`, severity: 'ERROR', action: 'burst' }),
+      );
+      await store.append(A, burst);
+      await store.append(A, burst.slice(0, 3));
+      let all = [...dataA, ...burst];
+      expect(await store.stats(A, {}, { groupBy: 'action', interval: 'hour' })).toEqual(countStats(all, 'action', 'hour'));
+
+      // The boundary falls inside the burst's hour: the hour's rollup must lose exactly the older part.
+      const boundary = `${hour}:25:00.000Z`;
+      await store.deleteOlderThan(A, boundary);
+      all = all.filter((event) => event.timestamp >= boundary);
+      for (const interval of [undefined, 'hour', 'day'] as const) {
+        expect(await store.stats(A, {}, { groupBy: 'action', interval })).toEqual(countStats(all, 'action', interval));
+        expect(await store.stats(A, { severity: ['ERROR'] }, { groupBy: 'severity', interval })).toEqual(
+          countStats(
+            all.filter((event) => event.severity === 'ERROR'),
+            'severity',
+            interval,
+          ),
+        );
+      }
+
+      await store.deleteOlderThan(A, null);
+      expect(await store.stats(A, {}, { groupBy: 'severity', interval: 'day' })).toEqual({ totals: {}, buckets: [] });
+      const again = makeEvent(A, { timestamp: `${hour}:40:00.000Z` });
+      await store.append(A, [again]);
+      expect(await store.stats(A, {}, { groupBy: 'severity', interval: 'hour' })).toEqual(countStats([again], 'severity', 'hour'));
+      expect((await store.stats(B, {}, { groupBy: 'severity' })).totals).not.toEqual({});
+    });
+
+    it('keeps an event exactly at the boundary and deletes one a millisecond older', async () => {
+      const boundary = '2025-04-01T12:00:00.000Z';
+      const at = makeEvent(A, { timestamp: boundary });
+      const older = makeEvent(A, { timestamp: '2025-04-01T11:59:59.999Z' });
+      await store.append(A, [at, older]);
+      await store.deleteOlderThan(A, boundary);
+      expect(await store.get(A, at.id)).toEqual(at);
+      expect(await store.get(A, older.id)).toBeNull();
+      const left = dataA.filter((event) => event.timestamp >= boundary);
+      expect((await store.stats(A, {}, { groupBy: 'severity' })).totals).toEqual(countStats([...left, at], 'severity').totals);
     });
 
     it('deletes strictly before the boundary, and only in that tenant', async () => {

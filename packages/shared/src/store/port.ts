@@ -46,7 +46,11 @@ export interface StatsRequest {
   interval?: 'hour' | 'day' | undefined;
 }
 
-/** Counts by group; with an interval, one row per bucket start (ISO) and group. */
+/**
+ * Counts by group: only groups with events appear (no zeros). With an interval, `buckets` lists the
+ * UTC hours or days that have events, ascending by `start` (ISO, e.g. 2025-06-26T13:00:00.000Z or
+ * 2025-06-26T00:00:00.000Z), each with its non-zero counts; the route zero-fills the gaps.
+ */
 export interface StatsResult {
   totals: Record<string, number>;
   buckets?: { start: string; counts: Record<string, number> }[] | undefined;
@@ -69,8 +73,16 @@ export interface LogStore {
   query(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<LogPage>;
   /** Every matching event in order, read in batches so memory stays flat. */
   export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent>;
+  /**
+   * Counts the tenant's matching events. Must not need a scan of the tenant's events for the
+   * grouped fields, severity and whole-hour bounds (keep rollups as events are appended and deleted);
+   * other filters may use an indexed query. Counts never include a duplicate append.
+   */
   stats(tenant: TenantId, filter: LogFilter, request: StatsRequest): Promise<StatsResult>;
-  /** Deletes the tenant's events with timestamp before `before`, or all of them when null; returns how many. */
+  /**
+   * Deletes the tenant's events with timestamp strictly before `before` (one exactly at it stays),
+   * or all of them when null, keeping stats consistent; returns how many.
+   */
   deleteOlderThan(tenant: TenantId, before: string | null): Promise<number>;
   /** Throws when the store cannot serve; /readyz calls it. */
   ping(): Promise<void>;

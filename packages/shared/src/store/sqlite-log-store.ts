@@ -25,6 +25,37 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE UNIQUE INDEX IF NOT EXISTS logs_tenant_id ON logs (tenant_id, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_ts ON logs (tenant_id, ts, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_severity_ts ON logs (tenant_id, severity, ts, id);
+CREATE TABLE IF NOT EXISTS log_rollups (
+  tenant_id TEXT NOT NULL,
+  hour TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  action TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  user_id TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, hour, severity, action, resource_type, user_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_rollup_dims (
+  tenant_id TEXT NOT NULL,
+  dim TEXT NOT NULL,
+  value TEXT NOT NULL,
+  hour TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, dim, value, hour, severity)
+) WITHOUT ROWID;
+`;
+
+/** Fills the rollups of a database made before they existed; runs once, when the table is created. */
+const BACKFILL_ROLLUPS = `
+INSERT INTO log_rollups (tenant_id, hour, severity, action, resource_type, user_id, n)
+SELECT tenant_id, substr(ts, 1, 13), severity, action, resource_type, user_id, count(*) FROM logs
+WHERE true GROUP BY 1, 2, 3, 4, 5, 6;
+INSERT INTO log_rollup_dims (tenant_id, dim, value, hour, severity, n)
+SELECT tenant_id, 'severity', severity, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5
+UNION ALL SELECT tenant_id, 'action', action, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5
+UNION ALL SELECT tenant_id, 'resource_type', resource_type, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5
+UNION ALL SELECT tenant_id, 'user_id', user_id, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5;
 `;
 
 const COLUMNS =
@@ -128,17 +159,148 @@ function afterPosition(sort: SortOrder, position: Position | null): { sql: strin
 
 const orderBy = (sort: SortOrder) => (sort === 'desc' ? 'ts DESC, id DESC' : 'ts ASC, id ASC');
 
+/** The rollup row an event counts in: its tenant, UTC hour ('YYYY-MM-DDTHH') and the grouped fields. */
+interface RollupKey {
+  tenant_id: string;
+  hour: string;
+  severity: string;
+  action: string;
+  resource_type: string;
+  user_id: string;
+}
+
+type RollupSource = Pick<LogEvent, 'tenant_id' | 'timestamp' | 'severity' | 'action' | 'resource_type' | 'user_id'>;
+
+/** Counts per rollup row, so a batch touches each row once however many of its events share it. */
+function countByRollup(events: readonly RollupSource[]) {
+  const counts = new Map<string, { key: RollupKey; n: number }>();
+  for (const event of events) {
+    const key: RollupKey = {
+      tenant_id: event.tenant_id,
+      hour: event.timestamp.slice(0, 13),
+      severity: event.severity,
+      action: event.action,
+      resource_type: event.resource_type,
+      user_id: event.user_id,
+    };
+    const id = JSON.stringify(Object.values(key));
+    const entry = counts.get(id);
+    if (entry) entry.n++;
+    else counts.set(id, { key, n: 1 });
+  }
+  return counts.values();
+}
+
+const HOUR_ALIGNED = /T\d{2}:00:00\.000Z$/;
+
+/**
+ * Whether the hourly rollups alone can answer stats for this filter: only the grouped fields and
+ * whole-hour bounds are kept in them. Anything else falls back to an indexed query over the events.
+ */
+export function rollupsCanAnswer(filter: LogFilter): boolean {
+  const aligned = (bound: string | undefined) => bound === undefined || HOUR_ALIGNED.test(bound);
+  return (
+    filter.resource_id === undefined &&
+    filter.ip_address === undefined &&
+    filter.user_agent === undefined &&
+    filter.search === undefined &&
+    aligned(filter.from) &&
+    aligned(filter.to)
+  );
+}
+
+const CROSS_FIELDS = ['action', 'resource_type', 'user_id'] as const;
+type CrossField = (typeof CROSS_FIELDS)[number];
+
+/**
+ * Which rollup answers: the per-field one when at most one of action, resource_type and user_id is
+ * filtered or grouped on (a few rows per hour, so the default Python stats stays cheap on any
+ * tenant), else the cross-field one.
+ */
+function rollupPlan(
+  filter: LogFilter,
+  groupBy: StatsRequest['groupBy'],
+): { table: 'dims'; dim: CrossField | 'severity' } | { table: 'cross' } {
+  const involved = CROSS_FIELDS.filter((field) => filter[field] !== undefined || groupBy === field);
+  if (involved.length > 1) return { table: 'cross' };
+  return { table: 'dims', dim: involved[0] ?? 'severity' };
+}
+
+/** The rollup filter: the same bound-parameter discipline as whereClause, on the rollup columns. */
+function rollupWhere(tenant: TenantId, filter: LogFilter, plan: ReturnType<typeof rollupPlan>): { sql: string; params: unknown[] } {
+  const clauses = ['tenant_id = ?'];
+  const params: unknown[] = [tenant];
+  if (plan.table === 'dims') {
+    clauses.push('dim = ?');
+    params.push(plan.dim);
+    const value = plan.dim === 'severity' ? undefined : filter[plan.dim];
+    if (value !== undefined) {
+      clauses.push('value = ?');
+      params.push(value);
+    }
+  } else {
+    for (const column of CROSS_FIELDS) {
+      const value = filter[column];
+      if (value === undefined) continue;
+      clauses.push(`${column} = ?`);
+      params.push(value);
+    }
+  }
+  if (filter.severity !== undefined) {
+    clauses.push(`severity IN (${filter.severity.map(() => '?').join(', ')})`);
+    params.push(...filter.severity);
+  }
+  if (filter.from !== undefined) {
+    clauses.push('hour >= ?');
+    params.push(filter.from.slice(0, 13));
+  }
+  if (filter.to !== undefined) {
+    clauses.push('hour < ?');
+    params.push(filter.to.slice(0, 13));
+  }
+  return { sql: clauses.join(' AND '), params };
+}
+
+const GROUP_COLUMNS: Record<StatsRequest['groupBy'], string> = {
+  severity: 'severity',
+  action: 'action',
+  resource_type: 'resource_type',
+  user_id: 'user_id',
+};
+
 /** LogStore on one SQLite file (better-sqlite3, WAL): the all-in-one store and the local multi-process store. */
 export class SqliteLogStore implements LogStore {
   private readonly insert: Database.Statement;
   private readonly byId: Database.Statement;
+  private readonly addToRollup: Database.Statement;
+  private readonly dropEmptyRollup: Database.Statement;
+  private readonly addToDimRollup: Database.Statement;
+  private readonly dropEmptyDimRollup: Database.Statement;
 
   private constructor(private readonly db: Database.Database) {
+    const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollup_dims'").get() !== undefined;
     db.exec(SCHEMA);
+    if (!hadRollups) db.transaction(() => db.exec(`DELETE FROM log_rollups; ${BACKFILL_ROLLUPS}`))();
     this.insert = db.prepare(
       `INSERT INTO logs (${COLUMNS}) VALUES (@id, @tenant_id, @user_id, @action, @resource_type, @resource_id, @timestamp, @received_at, @ip_address, @user_agent, @severity, @before, @after, @metadata) ON CONFLICT (tenant_id, id) DO NOTHING`,
     );
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE tenant_id = ? AND id = ?`);
+    this.addToRollup = db.prepare(
+      `INSERT INTO log_rollups (tenant_id, hour, severity, action, resource_type, user_id, n)
+       VALUES (@tenant_id, @hour, @severity, @action, @resource_type, @user_id, @n)
+       ON CONFLICT (tenant_id, hour, severity, action, resource_type, user_id) DO UPDATE SET n = n + excluded.n`,
+    );
+    this.addToDimRollup = db.prepare(
+      `INSERT INTO log_rollup_dims (tenant_id, dim, value, hour, severity, n) VALUES (@tenant_id, @dim, @value, @hour, @severity, @n)
+       ON CONFLICT (tenant_id, dim, value, hour, severity) DO UPDATE SET n = n + excluded.n`,
+    );
+    this.dropEmptyDimRollup = db.prepare(
+      'DELETE FROM log_rollup_dims WHERE tenant_id = @tenant_id AND dim = @dim AND value = @value AND hour = @hour AND severity = @severity AND n <= 0',
+    );
+    this.dropEmptyRollup = db.prepare(
+      `DELETE FROM log_rollups WHERE tenant_id = @tenant_id AND hour = @hour AND severity = @severity AND action = @action
+       AND resource_type = @resource_type AND user_id = @user_id AND n <= 0`,
+    );
   }
 
   static open(path: string): SqliteLogStore {
@@ -146,6 +308,8 @@ export class SqliteLogStore implements LogStore {
   }
 
   async append(tenant: TenantId, events: readonly LogEvent[]): Promise<AppendResult> {
+    // Rollups change in the same transaction as the events, and only for rows really inserted,
+    // so a redelivered event is never counted twice and a crash never leaves them apart.
     const run = this.db.transaction((batch: readonly LogEvent[]) => {
       const inserted: LogEvent[] = [];
       for (const event of batch) {
@@ -158,10 +322,31 @@ export class SqliteLogStore implements LogStore {
         });
         if (result.changes === 1) inserted.push(event);
       }
+      this.adjustRollups(inserted, 1);
       return inserted;
     });
     const inserted = run(events);
     return { inserted, duplicates: events.length - inserted.length };
+  }
+
+  /** Adds (sign 1) or removes (sign -1) events from both rollups; runs inside the caller's transaction. */
+  private adjustRollups(events: readonly RollupSource[], sign: 1 | -1): void {
+    const perField = new Map<string, { key: Record<string, string>; n: number }>();
+    for (const { key, n } of countByRollup(events)) {
+      this.addToRollup.run({ ...key, n: sign * n });
+      if (sign < 0) this.dropEmptyRollup.run(key);
+      for (const dim of ['severity', ...CROSS_FIELDS] as const) {
+        const dimKey = { tenant_id: key.tenant_id, dim, value: key[dim], hour: key.hour, severity: key.severity };
+        const id = JSON.stringify(Object.values(dimKey));
+        const entry = perField.get(id);
+        if (entry) entry.n += n;
+        else perField.set(id, { key: dimKey, n });
+      }
+    }
+    for (const { key, n } of perField.values()) {
+      this.addToDimRollup.run({ ...key, n: sign * n });
+      if (sign < 0) this.dropEmptyDimRollup.run(key);
+    }
   }
 
   async get(tenant: TenantId, id: string): Promise<LogEvent | null> {
@@ -203,26 +388,56 @@ export class SqliteLogStore implements LogStore {
   }
 
   async stats(tenant: TenantId, filter: LogFilter, request: StatsRequest): Promise<StatsResult> {
-    const where = whereClause(tenant, filter);
+    const fromRollups = rollupsCanAnswer(filter);
+    const plan = rollupPlan(filter, request.groupBy);
+    const where = fromRollups ? rollupWhere(tenant, filter, plan) : whereClause(tenant, filter);
+    const table = !fromRollups ? 'logs' : plan.table === 'dims' ? 'log_rollup_dims' : 'log_rollups';
+    const key = fromRollups && plan.table === 'dims' && request.groupBy !== 'severity' ? 'value' : GROUP_COLUMNS[request.groupBy];
+    const hour = fromRollups ? 'hour' : 'substr(ts, 1, 13)';
+    const bucket = request.interval === 'hour' ? hour : request.interval === 'day' ? `substr(${hour}, 1, 10)` : "''";
+    const counted = fromRollups ? 'sum(n)' : 'count(*)';
     const rows = this.db
-      .prepare(`SELECT ${request.groupBy} AS k, count(*) AS n FROM logs WHERE ${where.sql} GROUP BY ${request.groupBy}`)
-      .all(...where.params) as { k: string | null; n: number }[];
+      .prepare(
+        `SELECT ${key} AS k, ${bucket} AS b, ${counted} AS total FROM ${table} WHERE ${where.sql} GROUP BY b, k HAVING total > 0 ORDER BY b`,
+      )
+      .all(...where.params) as { k: string; b: string; total: number }[];
     const totals: Record<string, number> = {};
-    for (const row of rows) totals[row.k ?? ''] = row.n;
-    return { totals };
+    for (const row of rows) totals[row.k] = (totals[row.k] ?? 0) + row.total;
+    if (request.interval === undefined) return { totals };
+    const buckets: NonNullable<StatsResult['buckets']> = [];
+    const suffix = request.interval === 'hour' ? ':00:00.000Z' : 'T00:00:00.000Z';
+    for (const row of rows) {
+      const start = `${row.b}${suffix}`;
+      let last = buckets.at(-1);
+      if (last?.start !== start) {
+        last = { start, counts: {} };
+        buckets.push(last);
+      }
+      last.counts[row.k] = row.total;
+    }
+    return { totals, buckets };
   }
 
   async deleteOlderThan(tenant: TenantId, before: string | null): Promise<number> {
-    const statement =
-      before === null
-        ? this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE tenant_id = ? LIMIT ?)')
-        : this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE tenant_id = ? AND ts < ? LIMIT ?)');
+    const doomed = this.db.prepare(
+      `SELECT seq, tenant_id, ts AS timestamp, severity, action, resource_type, user_id FROM logs WHERE tenant_id = ?${before === null ? '' : ' AND ts < ?'} LIMIT ?`,
+    );
+    const remove = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT value FROM json_each(?))');
+    // Each slice leaves the rollups matching the events in one transaction.
+    const slice = this.db.transaction(() => {
+      const rows = (before === null ? doomed.all(tenant, DELETE_BATCH) : doomed.all(tenant, before, DELETE_BATCH)) as (RollupSource & {
+        seq: number;
+      })[];
+      if (rows.length === 0) return 0;
+      this.adjustRollups(rows, -1);
+      return remove.run(JSON.stringify(rows.map((row) => row.seq))).changes;
+    });
     let deleted = 0;
     // Deleting in slices keeps each write transaction short, so ingest is never stalled for long.
     for (;;) {
-      const result = before === null ? statement.run(tenant, DELETE_BATCH) : statement.run(tenant, before, DELETE_BATCH);
-      deleted += result.changes;
-      if (result.changes < DELETE_BATCH) return deleted;
+      const changes = slice();
+      deleted += changes;
+      if (changes < DELETE_BATCH) return deleted;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

@@ -1,7 +1,9 @@
 import { ok } from '@logserver/shared/http/envelope';
 import { LIMITS } from '@logserver/shared/schemas/limits';
-import { LogEventBulkInput, LogEventInput, toLogEvent } from '@logserver/shared/schemas/log-event';
+import { LogEvent, LogEventBulkInput, LogEventInput, toLogEvent } from '@logserver/shared/schemas/log-event';
+import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { LogDeps } from '../app.js';
 
 /** POST one event or a bulk array; answered only once the queue says the events are durable. */
@@ -9,7 +11,15 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/api/v1/logs',
-      { bodyLimit: LIMITS.singleBodyBytes, schema: { tags: ['logs'], summary: 'Create one audit event', body: LogEventInput } },
+      {
+        bodyLimit: LIMITS.singleBodyBytes,
+        schema: {
+          tags: ['logs'],
+          summary: 'Create one audit event',
+          body: LogEventInput,
+          response: { 200: okEnvelope(LogEvent), ...errorResponses(400, 401, 403, 413, 415, 422, 503) },
+        },
+      },
       async (request) => {
         const event = toLogEvent(request.body, request.identity, deps.newId(), deps.now());
         await deps.queue.publish([event]);
@@ -21,7 +31,17 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
       '/api/v1/logs/bulk',
       {
         bodyLimit: LIMITS.bulkBodyBytes,
-        schema: { tags: ['logs'], summary: `Create up to ${LIMITS.bulkEvents} events at once`, body: LogEventBulkInput },
+        schema: {
+          tags: ['logs'],
+          summary: `Create up to ${LIMITS.bulkEvents} events at once, all or none`,
+          description:
+            'Each event keeps its own timestamp. One invalid item refuses the whole batch; the 422 lists every problem with its index in loc.',
+          body: LogEventBulkInput,
+          response: {
+            200: okEnvelope(z.array(LogEvent), z.object({ count: z.number().int() })),
+            ...errorResponses(400, 401, 403, 413, 415, 422, 503),
+          },
+        },
       },
       async (request) => {
         const now = deps.now();

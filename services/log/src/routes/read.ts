@@ -1,53 +1,105 @@
 import { NotFound } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
-import { SEVERITIES } from '@logserver/shared/schemas/log-event';
+import { LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
 import { ListLogsQuery, LogIdParams, StatsQuery } from '@logserver/shared/schemas/log-query';
+import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { PageRequest } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { LogDeps } from '../app.js';
 import { decodeCursor, encodeCursor, toLogFilter } from '../rules/filters.js';
+import { zeroFilledBuckets } from '../rules/stats-buckets.js';
+
+const ListMeta = z.object({
+  total: z.number().int().optional().describe('Matching events in all (page/size paging only)'),
+  page: z.number().int().optional(),
+  size: z.number().int(),
+  pages: z.number().int().optional(),
+  next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+});
+
+const Counts = z.record(z.string(), z.number().int());
+const StatsData = z.union([
+  Counts.describe('Without interval: count per group, e.g. {"INFO":n,"WARNING":n,"ERROR":n,"CRITICAL":n}'),
+  z
+    .object({ totals: Counts, buckets: z.array(z.object({ start: z.string(), counts: Counts })) })
+    .describe('With interval: totals plus one zero-filled bucket per hour or day'),
+]);
+const StatsMeta = z.object({
+  group_by: z.string(),
+  interval: z.string(),
+  from: z.string().nullable(),
+  to: z.string().nullable(),
+});
 
 /** List, get and count: every query is scoped to the caller's tenant before it reaches the store. */
 export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs',
-      { schema: { tags: ['logs'], summary: 'Search and filter events', querystring: ListLogsQuery } },
+      {
+        schema: {
+          tags: ['logs'],
+          summary: 'Search and filter events',
+          description: 'Newest first by default. Page with page/size (meta.total, meta.pages) or with cursor (meta.next_cursor).',
+          querystring: ListLogsQuery,
+          response: { 200: okEnvelope(z.array(LogEvent), ListMeta), ...errorResponses(401, 403, 422, 503) },
+        },
+      },
       async (request) => {
         const query = request.query;
-        const tenant = tenantOf(request.identity);
         const filter = toLogFilter(query);
-        const request_: PageRequest =
+        const page: PageRequest =
           query.cursor !== undefined
             ? { kind: 'cursor', after: decodeCursor(query.cursor, query.sort), size: query.size, sort: query.sort }
             : { kind: 'offset', page: query.page ?? 1, size: query.size, sort: query.sort };
-        const result = await deps.store.query(tenant, filter, request_);
+        const result = await deps.store.query(tenantOf(request.identity), filter, page);
         const next_cursor = result.next ? encodeCursor(result.next, query.sort) : null;
-        if (request_.kind === 'cursor') return ok(result.items, { size: query.size, next_cursor });
+        if (page.kind === 'cursor') return ok(result.items, { size: query.size, next_cursor });
         const total = result.total ?? 0;
-        return ok(result.items, { total, page: request_.page, size: query.size, pages: Math.ceil(total / query.size), next_cursor });
+        return ok(result.items, { total, page: page.page, size: query.size, pages: Math.ceil(total / query.size), next_cursor });
       },
     );
 
     app.get(
       '/api/v1/logs/stats',
-      { schema: { tags: ['logs'], summary: 'Count events by severity or another field', querystring: StatsQuery } },
+      {
+        schema: {
+          tags: ['logs'],
+          summary: 'Count events by severity or another field, optionally per hour or day',
+          querystring: StatsQuery,
+          response: { 200: okEnvelope(StatsData, StatsMeta.optional()), ...errorResponses(401, 403, 422, 503) },
+        },
+      },
       async (request) => {
         const { group_by, interval } = request.query;
-        const result = await deps.store.stats(tenantOf(request.identity), toLogFilter(request.query), { groupBy: group_by, interval });
+        const filter = toLogFilter(request.query);
+        const result = await deps.store.stats(tenantOf(request.identity), filter, { groupBy: group_by, interval });
         // The Python system always answered every severity, zeros included; clients chart that shape.
-        if (group_by === 'severity') {
-          return ok({ ...Object.fromEntries(SEVERITIES.map((severity) => [severity, 0])), ...result.totals });
-        }
-        return ok(result.totals);
+        const keys = group_by === 'severity' ? [...SEVERITIES] : Object.keys(result.totals).sort();
+        const totals = { ...Object.fromEntries(keys.map((key) => [key, 0])), ...result.totals };
+        if (interval === undefined) return ok(totals);
+        const buckets = zeroFilledBuckets(result, { interval, from: filter.from, to: filter.to, keys });
+        return ok({ totals, buckets }, { group_by, interval, from: filter.from ?? null, to: filter.to ?? null });
       },
     );
 
-    app.get('/api/v1/logs/:id', { schema: { tags: ['logs'], summary: 'Get one event', params: LogIdParams } }, async (request) => {
-      const event = await deps.store.get(tenantOf(request.identity), request.params.id);
-      if (!event) throw new NotFound('Log');
-      return ok(event);
-    });
+    app.get(
+      '/api/v1/logs/:id',
+      {
+        schema: {
+          tags: ['logs'],
+          summary: 'Get one event',
+          params: LogIdParams,
+          response: { 200: okEnvelope(LogEvent), ...errorResponses(401, 403, 404, 422, 503) },
+        },
+      },
+      async (request) => {
+        const event = await deps.store.get(tenantOf(request.identity), request.params.id);
+        if (!event) throw new NotFound('Log');
+        return ok(event);
+      },
+    );
   };
 }

@@ -1,4 +1,4 @@
-import { InvalidCursor } from '@logserver/shared/errors/catalogue';
+import { ValidationFailed } from '@logserver/shared/errors/catalogue';
 import type { LogFilter, Position, SortOrder } from '@logserver/shared/store/port';
 
 interface FilterQuery {
@@ -63,5 +63,7 @@ export function decodeCursor(cursor: string, sort: SortOrder): Position {
   } catch {
     // Fall through: any undecodable cursor is the same client error.
   }
-  throw new InvalidCursor();
+  throw new ValidationFailed([
+    { loc: ['query', 'cursor'], msg: `not a cursor this list issued for sort=${sort}; start again without one`, type: 'value_error' },
+  ]);
 }

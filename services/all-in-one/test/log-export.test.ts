@@ -1,0 +1,170 @@
+import type { LogEvent } from '@logserver/shared/schemas/log-event';
+import { seededRandom } from '@logserver/shared/testing/events';
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+import { clientEvent, postBulk } from '../../../test/support/log-seed.js';
+import { collectionQueries } from '../../../test/support/postman.js';
+
+let server: RunningServer;
+let auditor: string;
+
+beforeAll(async () => {
+  server = await startAllInOne();
+  const writer = await server.token('acme', 'writer');
+  auditor = await server.token('acme', 'auditor', { sub: 'auditor-ann' });
+  const random = seededRandom(3);
+  const awkward = [
+    // What CSV must quote: commas, quotes, line breaks; and text JSON must escape.
+    clientEvent(random, { user_agent: 'Agent "Q", v1\r\nsecond line', action: 'update', resource_type: 'user' }),
+    clientEvent(random, { metadata: { note: 'a,b "c"\nd', emoji: 'é ✓ 🚀', nested: { list: [1, 'two', null] } }, action: 'update' }),
+    clientEvent(random, { resource_id: '=SUM(A1)', before: { '': 'empty key' } }),
+  ];
+  await postBulk(server.url, writer, [...awkward, ...Array.from({ length: 1200 }, () => clientEvent(random))]);
+  await postBulk(server.url, await server.token('globex', 'writer'), [clientEvent(random)]);
+});
+afterAll(() => server.close());
+
+/** Every event the list API returns for a filter, walked by cursor. */
+async function listAll(params: URLSearchParams): Promise<LogEvent[]> {
+  const events: LogEvent[] = [];
+  let cursor: string | null = null;
+  do {
+    const query = new URLSearchParams(params);
+    query.set('size', '100');
+    if (cursor) query.set('cursor', cursor);
+    const response = await call(`${server.url}/api/v1/logs?${query}`, { token: auditor });
+    expect(response.status).toBe(200);
+    events.push(...response.body.data);
+    cursor = response.body.meta.next_cursor;
+  } while (cursor !== null);
+  return events;
+}
+
+const fromCsv = (text: string): LogEvent[] => {
+  const rows = parse(text, { columns: true, record_delimiter: '\r\n' }) as Record<string, string>[];
+  return rows.map((row) => {
+    const event: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(row)) {
+      if (value === '') event[key] = null;
+      else event[key] = ['before', 'after', 'metadata'].includes(key) ? JSON.parse(value) : value;
+    }
+    return event as unknown as LogEvent;
+  });
+};
+
+const PARSERS = {
+  ndjson: (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => JSON.parse(line) as LogEvent),
+  json: (text: string) => JSON.parse(text) as LogEvent[],
+  csv: fromCsv,
+};
+
+const filterSets = [
+  '',
+  'sort=asc',
+  'action=update&severity=WARNING,ERROR',
+  'search=a,b "c"',
+  'from=2025-02-01&to=2025-02-10&sort=asc',
+  'user_agent=second line',
+  'action=no-such-action',
+  ...collectionQueries('api/v1/logs/export').map(([, params]) => {
+    params.delete('format');
+    return params.toString();
+  }),
+];
+
+describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list', () => {
+  for (const filter of filterSets) {
+    for (const format of ['ndjson', 'csv', 'json'] as const) {
+      it(`${format} with ${filter || 'no filter'}`, async () => {
+        const params = new URLSearchParams(filter);
+        const want = await listAll(params);
+        const query = new URLSearchParams(params);
+        if (format !== 'ndjson') query.set('format', format);
+        const response = await call(`${server.url}/api/v1/logs/export?${query}`, { token: auditor });
+        expect(response.status).toBe(200);
+        expect(response.headers.get('content-type')).toBe(
+          { ndjson: 'application/x-ndjson; charset=utf-8', csv: 'text/csv; charset=utf-8', json: 'application/json; charset=utf-8' }[
+            format
+          ],
+        );
+        expect(response.headers.get('content-disposition')).toMatch(
+          new RegExp(`^attachment; filename="logs-acme-\\d{8}T\\d{6}Z\\.${format}"$`),
+        );
+        expect(PARSERS[format](response.text)).toEqual(want);
+      });
+    }
+  }
+
+  it('writes CSV as RFC 4180: header row, CRLF records, quoted fields where needed', async () => {
+    const response = await call(`${server.url}/api/v1/logs/export?format=csv&user_agent=second line`, { token: auditor });
+    const [header] = response.text.split('\r\n');
+    expect(header).toBe(
+      'id,tenant_id,user_id,action,resource_type,resource_id,timestamp,received_at,ip_address,user_agent,before,after,metadata,severity',
+    );
+    expect(response.text).toContain('"Agent ""Q"", v1\r\nsecond line"');
+    expect(response.text.endsWith('\r\n')).toBe(true);
+    const empty = await call(`${server.url}/api/v1/logs/export?format=csv&action=no-such-action`, { token: auditor });
+    expect(empty.text).toBe(`${header}\r\n`);
+  });
+
+  it('records each export in the tenant as logs.export with the parameters and the count', async () => {
+    const response = await call(`${server.url}/api/v1/logs/export?format=json&action=update&severity=WARNING`, { token: auditor });
+    const exported = JSON.parse(response.text) as LogEvent[];
+    const audit = await call(`${server.url}/api/v1/logs?action=logs.export&size=1`, { token: auditor });
+    expect(audit.body.data[0]).toMatchObject({
+      tenant_id: 'acme',
+      user_id: 'auditor-ann',
+      action: 'logs.export',
+      resource_type: 'logs',
+      severity: 'INFO',
+      metadata: {
+        parameters: { format: 'json', action: 'update', severity: 'WARNING' },
+        format: 'json',
+        count: exported.length,
+        completed: true,
+      },
+    });
+    const other = await call(`${server.url}/api/v1/logs?action=logs.export`, { token: await server.token('globex', 'viewer') });
+    expect(other.body.meta.total).toBe(0);
+  });
+
+  it('records an aborted download as not completed, with the count read so far', async () => {
+    const writer = await server.token('bulky', 'writer');
+    const admin = await server.token('bulky', 'admin');
+    const random = seededRandom(8);
+    const big = { long: 'x'.repeat(2000) };
+    await postBulk(
+      server.url,
+      writer,
+      Array.from({ length: 8000 }, () => clientEvent(random, { metadata: big })),
+    );
+    const controller = new AbortController();
+    const response = await fetch(`${server.url}/api/v1/logs/export`, {
+      headers: { authorization: `Bearer ${admin}` },
+      signal: controller.signal,
+    });
+    const reader = response.body?.getReader();
+    await reader?.read();
+    controller.abort();
+    let record: LogEvent | undefined;
+    for (let attempt = 0; attempt < 100 && !record; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      record = (await call(`${server.url}/api/v1/logs?action=logs.export`, { token: admin })).body.data[0];
+    }
+    expect(record?.metadata).toMatchObject({ format: 'ndjson', completed: false });
+    expect(record?.metadata?.count as number).toBeLessThan(8000);
+  });
+
+  it('refuses unknown parameters and formats with a 422', async () => {
+    for (const query of ['format=xml', 'size=10', 'format=csv&format=json']) {
+      const response = await call(`${server.url}/api/v1/logs/export?${query}`, { token: auditor });
+      expect(response.status, query).toBe(422);
+      expect(response.body.code).toBe(422);
+    }
+  });
+});

@@ -1,0 +1,37 @@
+import { ok } from '@logserver/shared/http/envelope';
+import { CleanupQuery } from '@logserver/shared/schemas/log-query';
+import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
+import { tenantOf } from '@logserver/shared/store/tenant-id';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { LogDeps } from '../app.js';
+import { callerOf, queryAsGiven } from '../request-caller.js';
+import { cleanupCutoff } from '../rules/cleanup.js';
+import { selfAuditEvent } from '../rules/self-audit.js';
+
+/** Cleanup (admin): deletes the tenant's older events, then records that it did as a `logs.cleanup` event. */
+export function cleanupRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.delete(
+      '/api/v1/logs/cleanup',
+      {
+        schema: {
+          tags: ['logs'],
+          summary: 'Delete the tenant’s events older than a cut-off (admin)',
+          description:
+            'Exactly one of before=<ISO date-time>, older_than_days=<N> or all=true. Events strictly older than the cut-off are deleted; one exactly at it is kept. The cleanup is then recorded as a `logs.cleanup` event with the parameters and the count.',
+          querystring: CleanupQuery,
+          response: { 200: okEnvelope(z.object({ deleted_count: z.number().int() })), ...errorResponses(401, 403, 422, 503) },
+        },
+      },
+      async (request) => {
+        const now = deps.now();
+        const before = cleanupCutoff(request.query, now);
+        const deleted_count = await deps.store.deleteOlderThan(tenantOf(request.identity), before);
+        const metadata = { parameters: queryAsGiven(request.url), before, deleted_count };
+        await deps.queue.publish([selfAuditEvent('logs.cleanup', callerOf(request), metadata, deps.newId(), deps.now())]);
+        return ok({ deleted_count });
+      },
+    );
+  };
+}

@@ -1,0 +1,62 @@
+import { LogEvent } from '@logserver/shared/schemas/log-event';
+import { ExportQuery } from '@logserver/shared/schemas/log-query';
+import { errorResponses } from '@logserver/shared/schemas/responses';
+import { tenantOf } from '@logserver/shared/store/tenant-id';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { LogDeps } from '../app.js';
+import { callerOf, queryAsGiven } from '../request-caller.js';
+import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
+import { toLogFilter } from '../rules/filters.js';
+import { selfAuditEvent } from '../rules/self-audit.js';
+
+/** Export: every matching event, streamed, and the export itself recorded as an audit event. */
+export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.get(
+      '/api/v1/logs/export',
+      {
+        schema: {
+          tags: ['logs'],
+          summary: 'Export matching events as NDJSON (default), CSV or a JSON array, streamed',
+          description:
+            'Same filters as the list; `sort` defaults to desc. Sent as an attachment (Content-Disposition). The export is recorded in the tenant as a `logs.export` event with the parameters and the count.',
+          querystring: ExportQuery,
+          response: {
+            200: {
+              description: 'The events, streamed',
+              content: {
+                'application/x-ndjson': { schema: z.string().describe('One JSON event per line') },
+                'text/csv': { schema: z.string().describe('RFC 4180, header row, nested objects as JSON text') },
+                'application/json': { schema: z.array(LogEvent) },
+              },
+            },
+            ...errorResponses(401, 403, 422),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { format, sort } = request.query;
+        const tenant = tenantOf(request.identity);
+        const filter = toLogFilter(request.query);
+        const caller = callerOf(request);
+        const parameters = queryAsGiven(request.url);
+        const now = deps.now();
+        // Recorded once the last event has been read and before the response ends, so a client that
+        // received the whole export finds it recorded; an aborted one is recorded as not completed.
+        const events = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
+          deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
+        );
+        const body = encodeExport(format, events, (error) => request.log.warn({ err: error }, 'export stream ended early'));
+        return (
+          reply
+            .header('content-type', EXPORT_MEDIA[format].contentType)
+            .header('content-disposition', `attachment; filename="${exportFileName(tenant, format, now)}"`)
+            .header('cache-control', 'no-store')
+            // A stream is sent as it is, never through the response serializer, so its type is not the schema's.
+            .send(body as unknown as string)
+        );
+      },
+    );
+  };
+}
