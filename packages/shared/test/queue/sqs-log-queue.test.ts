@@ -1,0 +1,131 @@
+import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fauxqs, startFauxqs } from '../../../../test/support/fauxqs.js';
+import { describeLogQueueContract, eventually } from '../../src/queue/log-queue.contract.js';
+import { SqsLogQueue, type SqsLogQueueOptions } from '../../src/queue/sqs-log-queue.js';
+import type { LogEvent } from '../../src/schemas/log-event.js';
+import { makeEvent } from '../../src/testing/events.js';
+
+let fauxqs: Fauxqs;
+let opened = 0;
+beforeAll(async () => {
+  fauxqs = await startFauxqs();
+});
+afterAll(async () => {
+  await fauxqs.stop();
+});
+
+/** A fresh pair of queues per test, with timings short enough for tests. */
+function options(overrides: Partial<SqsLogQueueOptions> = {}): SqsLogQueueOptions {
+  opened++;
+  return {
+    endpoint: fauxqs.endpoint,
+    region: 'us-east-1',
+    queueName: `q${opened}`,
+    dlqName: `q${opened}-dlq`,
+    maxReceiveCount: 5,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 1,
+    receivers: 2,
+    ...overrides,
+  };
+}
+
+describeLogQueueContract('SqsLogQueue on fauxqs', () => SqsLogQueue.open(options()), 10_000);
+
+describe('SqsLogQueue', () => {
+  const urlOf = async (sqs: SQSClient, name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  const client = () =>
+    new SQSClient({ region: 'us-east-1', endpoint: fauxqs.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+
+  it('creates the queue with a redrive policy to its dead-letter queue', async () => {
+    const settings = options({ maxReceiveCount: 7 });
+    const queue = await SqsLogQueue.open(settings);
+    const sqs = client();
+    try {
+      const url = await urlOf(sqs, settings.queueName);
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }));
+      expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toEqual({
+        deadLetterTargetArn: expect.stringContaining(settings.dlqName),
+        maxReceiveCount: '7',
+      });
+    } finally {
+      sqs.destroy();
+      await queue.close();
+    }
+  });
+
+  it('sends many concurrent publishes as a few SendMessageBatch requests', async () => {
+    const queue = await SqsLogQueue.open(options());
+    try {
+      const before = fauxqs.requests.SendMessageBatch ?? 0;
+      await Promise.all(Array.from({ length: 500 }, () => queue.publish([makeEvent('tenant-a')])));
+      const sent = (fauxqs.requests.SendMessageBatch ?? 0) - before;
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThanOrEqual(2);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('moves an unreadable message to the dead-letter queue with the reason, and stores the rest', async () => {
+    const settings = options();
+    const queue = await SqsLogQueue.open(settings);
+    const sqs = client();
+    try {
+      const url = await urlOf(sqs, settings.queueName);
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'not json' }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify([{ id: 'x' }]) }));
+      const good = makeEvent('tenant-a');
+      await queue.publish([good]);
+      const handled: LogEvent[] = [];
+      await queue.consume(async (events) => {
+        handled.push(...events);
+      });
+      await eventually(() => handled.length > 0 && queue.stats.messagesDeadLettered === 2, 10_000);
+      expect(handled).toEqual([good]);
+      const dlq = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: await urlOf(sqs, settings.dlqName),
+          MaxNumberOfMessages: 10,
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      const reasons = (dlq.Messages ?? []).map((message) => message.MessageAttributes?.reason?.StringValue).sort();
+      expect(reasons).toEqual([expect.stringMatching(/^not JSON/), expect.stringMatching(/^not a list of log events: 0\.tenant_id/)]);
+    } finally {
+      sqs.destroy();
+      await queue.close();
+    }
+  });
+
+  it('keeps a slow batch hidden while it is being stored, so no other receiver gets it', async () => {
+    const queue = await SqsLogQueue.open(options({ visibilityTimeoutSeconds: 1, receivers: 3 }));
+    try {
+      const event = makeEvent('tenant-a');
+      await queue.publish([event]);
+      let calls = 0;
+      await queue.consume(async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+      });
+      await eventually(() => queue.stats.messagesDeleted === 1, 10_000);
+      expect(calls).toBe(1);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('rejects with 503 within the publish timeout when SQS does not answer', async () => {
+    const other = await startFauxqs();
+    const queue = await SqsLogQueue.open({ ...options(), endpoint: other.endpoint, publishTimeoutMs: 1_000 });
+    await other.stop();
+    try {
+      const started = Date.now();
+      await expect(queue.publish([makeEvent('tenant-a')])).rejects.toMatchObject({ statusCode: 503 });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await queue.close();
+    }
+  });
+});
