@@ -62,6 +62,34 @@ export interface SqsConsumerStats {
   lastReceivedAt: string | null;
 }
 
+/** The SQS settings of DESIGN §6, as every service's config holds them. */
+export interface SqsEnv {
+  SQS_URL?: string | undefined;
+  SQS_REGION: string;
+  SQS_QUEUE_NAME: string;
+  SQS_DLQ_NAME: string;
+  SQS_MAX_RECEIVE_COUNT: number;
+  SQS_WAIT_TIME_SECONDS: number;
+  SQS_RECEIVERS: number;
+  SQS_VISIBILITY_TIMEOUT: number;
+  SQS_PUBLISH_TIMEOUT_MS: number;
+}
+
+export function sqsOptionsFromEnv(env: SqsEnv, logger?: QueueLogger): SqsLogQueueOptions {
+  return {
+    endpoint: env.SQS_URL,
+    region: env.SQS_REGION,
+    queueName: env.SQS_QUEUE_NAME,
+    dlqName: env.SQS_DLQ_NAME,
+    maxReceiveCount: env.SQS_MAX_RECEIVE_COUNT,
+    waitTimeSeconds: env.SQS_WAIT_TIME_SECONDS,
+    receivers: env.SQS_RECEIVERS,
+    visibilityTimeoutSeconds: env.SQS_VISIBILITY_TIMEOUT,
+    publishTimeoutMs: env.SQS_PUBLISH_TIMEOUT_MS,
+    logger,
+  };
+}
+
 interface QueueUrls {
   url: string;
   dlqUrl: string;
