@@ -112,7 +112,7 @@ export async function postEvents(url: string, tenant: string, body: object | obj
     headers: { 'content-type': 'application/json', 'x-auth-sub': 'writer-1', 'x-auth-tenant': tenant, 'x-auth-role': 'writer' },
     body: JSON.stringify(body),
   });
-  const parsed = await response.json();
+  const parsed = (await response.json()) as Posted['body'];
   const events: { id: string }[] = response.status === 200 ? (bulk ? parsed.data : [parsed.data]) : [];
   return { status: response.status, body: parsed, acknowledged: events.map((event) => `${tenant}/${event.id}`) };
 }
