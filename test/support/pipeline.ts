@@ -135,3 +135,18 @@ export function notStoredOnce(pipeline: Pipeline, acknowledged: Iterable<string>
   const counts = pipeline.storedCounts();
   return [...acknowledged].filter((key) => counts.get(key) !== 1);
 }
+
+/** The worker's /stats: the Python system's three fields and ours. */
+export interface WorkerStatsJson {
+  messages_received: number;
+  messages_failed: number;
+  last_received_at: string | null;
+  messages_dead_lettered: number;
+  events_stored: number;
+  events_duplicate: number;
+}
+
+export async function workerStats(worker: ServiceProcess | null): Promise<WorkerStatsJson> {
+  if (!worker) throw new Error('no worker is running');
+  return (await (await fetch(`${worker.url}/stats`)).json()) as WorkerStatsJson;
+}

@@ -15,7 +15,11 @@ function openPair() {
   const path = join(dir, 'logs.db');
   const feed = new SqliteLogFeed(path, { pollMs: 20 });
   const store = SqliteLogStore.open(path);
-  return { feed, store, close: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
+  const close = async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { feed, store, close };
 }
 
 describeLogFeedContract('SqliteLogFeed', async () => {

@@ -1,0 +1,43 @@
+import pMap from 'p-map';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
+
+const EVENTS = 4_000;
+
+describe('SQS pipeline: the worker killed with SIGKILL while storing', () => {
+  let pipeline: Pipeline;
+  beforeAll(async () => {
+    // One receive loop, so the backlog takes the worker many batches and the kill lands in the middle.
+    pipeline = await startPipeline({ worker: false, env: { SQS_RECEIVERS: '1' } });
+  }, 60_000);
+  afterAll(async () => {
+    await pipeline?.close();
+  });
+
+  it('stores every acknowledged event exactly once after a restart', async () => {
+    // Small concurrent POSTs make many small messages: a backlog of many batches for the worker.
+    const acknowledged = (
+      await pMap(
+        Array.from({ length: EVENTS }, (_, index) => index),
+        async (index) => (await postEvents(pipeline.log.url, `tenant-${index % 2}`, sampleEvent(index))).acknowledged,
+        { concurrency: 8 },
+      )
+    ).flat();
+    expect(acknowledged).toHaveLength(EVENTS);
+
+    await pipeline.startWorker();
+    await waitFor(() => pipeline.storedCounts().size > 0, 30_000, 5);
+    await pipeline.stopWorker('SIGKILL');
+    const storedAtKill = pipeline.storedCounts().size;
+    expect(storedAtKill).toBeGreaterThan(0);
+    expect(storedAtKill).toBeLessThan(EVENTS);
+
+    const restarted = await pipeline.startWorker();
+    await waitFor(() => pipeline.storedCounts().size >= EVENTS, 60_000, 250);
+    expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
+    expect(pipeline.storedCounts().size).toBe(EVENTS);
+    // Batches the killed worker had stored but not deleted came back, and were not stored twice.
+    const stats = await workerStats(restarted);
+    expect(stats.events_stored + storedAtKill).toBe(EVENTS);
+  }, 150_000);
+});
