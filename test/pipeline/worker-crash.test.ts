@@ -4,7 +4,7 @@ import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, w
 
 const EVENTS = 4_000;
 
-describe('SQS pipeline: the worker killed with SIGKILL while storing', () => {
+describe('SQS pipeline: the worker stopped while storing', () => {
   let pipeline: Pipeline;
   beforeAll(async () => {
     // One receive loop, so the backlog takes the worker many batches and the kill lands in the middle.
@@ -14,7 +14,7 @@ describe('SQS pipeline: the worker killed with SIGKILL while storing', () => {
     await pipeline?.close();
   });
 
-  it('stores every acknowledged event exactly once after a restart', async () => {
+  it('killed with SIGKILL, then restarted: stores every acknowledged event exactly once', async () => {
     // Small concurrent POSTs make many small messages: a backlog of many batches for the worker.
     const acknowledged = (
       await pMap(
@@ -39,5 +39,27 @@ describe('SQS pipeline: the worker killed with SIGKILL while storing', () => {
     // Batches the killed worker had stored but not deleted came back, and were not stored twice.
     const stats = await workerStats(restarted);
     expect(stats.events_stored + storedAtKill).toBe(EVENTS);
+  }, 150_000);
+
+  it('on SIGTERM stops receiving, finishes the batch in hand (stored and deleted) and exits 0', async () => {
+    const acknowledged = (
+      await pMap(
+        Array.from({ length: 1_000 }, (_, index) => index),
+        async (index) => (await postEvents(pipeline.log.url, 'tenant-t', sampleEvent(index))).acknowledged,
+        { concurrency: 8 },
+      )
+    ).flat();
+    const worker = await pipeline.startWorker();
+    const storedBefore = pipeline.storedCounts().size;
+    await waitFor(() => pipeline.storedCounts().size > storedBefore, 30_000, 5);
+    await pipeline.stopWorker('SIGTERM');
+    expect(worker.process.exitCode).toBe(0);
+    expect(worker.output.join('\n')).toContain('shutting down');
+
+    const restarted = await pipeline.startWorker();
+    await waitFor(() => notStoredOnce(pipeline, acknowledged).length === 0, 60_000, 250);
+    expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
+    // Nothing the first worker stored came back: it deleted every batch it had stored before it exited.
+    expect((await workerStats(restarted)).events_duplicate).toBe(0);
   }, 150_000);
 });

@@ -173,7 +173,8 @@ export class SqsLogQueue implements LogQueue {
       await queue.queueUrls();
     } catch (error) {
       await queue.close();
-      throw error;
+      const where = options.endpoint ?? `AWS SQS in ${options.region}`;
+      throw new Unavailable(`cannot reach SQS at ${where} (${error instanceof Error ? error.message : String(error)}); check SQS_URL`);
     }
     return queue;
   }
