@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
-import type { LogEvent } from '../schemas/log-event.js';
 import { openSqlite } from '../store/sqlite-database.js';
 import { COLUMNS, type Row, SqliteLogStore, toEvent } from '../store/sqlite-log-store.js';
 import type { TenantId } from '../store/tenant-id.js';
+import { InProcessLogFeed } from './in-process-log-feed.js';
 import type { FeedListener, LogFeed } from './port.js';
 
 export interface SqliteLogFeedOptions {
@@ -20,7 +20,9 @@ export interface SqliteLogFeedOptions {
  * lower seq is always committed before one with a higher seq: reading `seq > last` misses nothing.
  */
 export class SqliteLogFeed implements LogFeed {
-  private readonly listeners = new Map<string, Set<FeedListener>>();
+  /** Hands each event to its tenant's listeners, as the in-process feed does. */
+  private readonly fanOut = new InProcessLogFeed();
+  private subscribers = 0;
   private readonly db: Database.Database;
   private readonly newer: Database.Statement;
   private lastSeq = 0;
@@ -40,15 +42,13 @@ export class SqliteLogFeed implements LogFeed {
   }
 
   subscribe(tenant: TenantId, listener: FeedListener): () => void {
-    let set = this.listeners.get(tenant);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(tenant, set);
-    }
-    set.add(listener);
+    this.subscribers++;
+    const unsubscribe = this.fanOut.subscribe(tenant, listener);
+    let subscribed = true;
     return () => {
-      set.delete(listener);
-      if (set.size === 0) this.listeners.delete(tenant);
+      if (subscribed) this.subscribers--;
+      subscribed = false;
+      unsubscribe();
     };
   }
 
@@ -63,19 +63,15 @@ export class SqliteLogFeed implements LogFeed {
   /** Reads what was committed since the last poll and fans it out; with nobody listening it only moves on. */
   private poll(): void {
     try {
-      if (this.listeners.size === 0) {
+      if (this.subscribers === 0) {
         this.lastSeq = this.maxSeq();
         return;
       }
       for (;;) {
         const rows = this.newer.all(this.lastSeq, this.batchSize) as (Row & { seq: number })[];
-        for (const row of rows) {
-          this.lastSeq = row.seq;
-          const set = this.listeners.get(row.tenant_id);
-          if (!set) continue;
-          const event: LogEvent = toEvent(row);
-          for (const listener of set) listener(event);
-        }
+        const last = rows.at(-1);
+        if (last) this.lastSeq = last.seq;
+        this.fanOut.publish(rows.map(toEvent));
         if (rows.length < this.batchSize) return;
       }
     } catch (error) {
@@ -90,7 +86,7 @@ export class SqliteLogFeed implements LogFeed {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.listeners.clear();
+    await this.fanOut.close();
     if (this.db.open) this.db.close();
   }
 }
