@@ -1,8 +1,8 @@
-import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
 
 const EVENTS = 4_000;
+const BULK = 20;
 
 describe('SQS pipeline: the worker stopped while storing', () => {
   let pipeline: Pipeline;
@@ -14,15 +14,22 @@ describe('SQS pipeline: the worker stopped while storing', () => {
     await pipeline?.close();
   });
 
+  /** Small bulk POSTs one after another: each becomes a message of its own, a backlog of many batches. */
+  async function postBacklog(tenant: string, events: number): Promise<string[]> {
+    const acknowledged: string[] = [];
+    for (let index = 0; index < events; index += BULK) {
+      const posted = await postEvents(
+        pipeline.log.url,
+        tenant,
+        Array.from({ length: BULK }, (_, offset) => sampleEvent(index + offset)),
+      );
+      acknowledged.push(...posted.acknowledged);
+    }
+    return acknowledged;
+  }
+
   it('killed with SIGKILL, then restarted: stores every acknowledged event exactly once', async () => {
-    // Small concurrent POSTs make many small messages: a backlog of many batches for the worker.
-    const acknowledged = (
-      await pMap(
-        Array.from({ length: EVENTS }, (_, index) => index),
-        async (index) => (await postEvents(pipeline.log.url, `tenant-${index % 2}`, sampleEvent(index))).acknowledged,
-        { concurrency: 8 },
-      )
-    ).flat();
+    const acknowledged = await postBacklog('tenant-k', EVENTS);
     expect(acknowledged).toHaveLength(EVENTS);
 
     await pipeline.startWorker();
@@ -42,13 +49,8 @@ describe('SQS pipeline: the worker stopped while storing', () => {
   }, 150_000);
 
   it('on SIGTERM stops receiving, finishes the batch in hand (stored and deleted) and exits 0', async () => {
-    const acknowledged = (
-      await pMap(
-        Array.from({ length: 1_000 }, (_, index) => index),
-        async (index) => (await postEvents(pipeline.log.url, 'tenant-t', sampleEvent(index))).acknowledged,
-        { concurrency: 8 },
-      )
-    ).flat();
+    await pipeline.stopWorker();
+    const acknowledged = await postBacklog('tenant-t', 1_000);
     const worker = await pipeline.startWorker();
     const storedBefore = pipeline.storedCounts().size;
     await waitFor(() => pipeline.storedCounts().size > storedBefore, 30_000, 5);

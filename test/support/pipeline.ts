@@ -55,6 +55,7 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
     sqlitePath,
     env,
     async startWorker(extra = {}) {
+      if (pipeline.worker) throw new Error('a worker is already running: stop it first');
       pipeline.worker = await startService('log-worker', { ...env, ...extra });
       return pipeline.worker;
     },
