@@ -17,6 +17,8 @@ export interface Pipeline {
   stopWorker(signal?: NodeJS.Signals): Promise<void>;
   /** Replaces a killed fauxqs with a fresh one on the same port (its queues and messages are gone). */
   restartFauxqs(): Promise<void>;
+  /** The tenant's stored events as `tenant/id`, in the order they were committed (seq). */
+  storedOrder(tenant: string): string[];
   /** How many times each (tenant, id) is in the SQLite file. */
   storedCounts(): Map<string, number>;
   close(): Promise<void>;
@@ -66,6 +68,15 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
     async restartFauxqs() {
       await fauxqs.stop('SIGKILL');
       fauxqs = await startFauxqsProcess(fauxqs.port);
+    },
+    storedOrder(tenant) {
+      const db = openSqlite(sqlitePath);
+      try {
+        const rows = db.prepare('SELECT id FROM logs WHERE tenant_id = ? ORDER BY seq').all(tenant) as { id: string }[];
+        return rows.map((row) => `${tenant}/${row.id}`);
+      } finally {
+        db.close();
+      }
     },
     storedCounts() {
       const db = openSqlite(sqlitePath);
