@@ -103,6 +103,8 @@ class EntriesFailed extends Error {
 }
 
 const MAX_BATCH_ENTRIES = 10;
+
+const receiveCount = (message: Message): number => Number(message.Attributes?.ApproximateReceiveCount ?? 1);
 const quiet: QueueLogger = { warn: () => {}, error: () => {} };
 
 /**
@@ -319,6 +321,7 @@ export class SqsLogQueue implements LogQueue {
             MaxNumberOfMessages: MAX_BATCH_ENTRIES,
             WaitTimeSeconds: this.settings.waitTimeSeconds,
             VisibilityTimeout: this.settings.visibilityTimeoutSeconds,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
           }),
           { abortSignal: this.stopReceiving.signal },
         );
@@ -337,37 +340,45 @@ export class SqsLogQueue implements LogQueue {
     }
   }
 
-  /** Stores one received batch, then deletes it; what cannot be read goes to the dead-letter queue at once. */
+  /**
+   * Stores one received batch, then deletes what was stored; what cannot be read goes to the
+   * dead-letter queue at once. Messages received for the first time are stored together; one that
+   * failed before is stored on its own, so a message the store keeps refusing fails alone and
+   * reaches the dead-letter queue (redrive policy) without taking the messages received with it.
+   */
   private async processMessages(urls: QueueUrls, messages: Message[], handler: BatchHandler): Promise<void> {
     this.stats.messagesReceived += messages.length;
     this.stats.lastReceivedAt = new Date().toISOString();
-    const readable: Message[] = [];
-    const events: LogEvent[] = [];
+    const readable = new Map<Message, LogEvent[]>();
     const poison: Promise<void>[] = [];
     for (const message of messages) {
       const parsed = parseMessageBody(message.Body);
-      if (parsed.ok) {
-        readable.push(message);
-        events.push(...parsed.events);
-      } else {
-        poison.push(this.deadLetter(urls, message, parsed.reason));
-      }
+      if (parsed.ok) readable.set(message, parsed.events);
+      else poison.push(this.deadLetter(urls, message, parsed.reason));
     }
     await Promise.all(poison);
-    if (readable.length === 0) return;
-    const heartbeat = this.keepHidden(urls.url, readable);
+    if (readable.size === 0) return;
+    const fresh = [...readable.keys()].filter((message) => receiveCount(message) <= 1);
+    const retried = [...readable.keys()].filter((message) => receiveCount(message) > 1);
+    const groups = [...(fresh.length > 0 ? [fresh] : []), ...retried.map((message) => [message])];
+    const stored: Message[] = [];
+    const heartbeat = this.keepHidden(urls.url, [...readable.keys()]);
     try {
-      await handler(events);
-    } catch (error) {
-      // Not deleted: SQS shows the messages again after the visibility timeout, and moves a message
-      // that keeps failing to the dead-letter queue after SQS_MAX_RECEIVE_COUNT receives.
-      this.stats.messagesFailed += readable.length;
-      this.log.warn({ err: error, messages: readable.length }, 'storing a batch failed; SQS will deliver it again');
-      return;
+      for (const group of groups) {
+        try {
+          await handler(group.flatMap((message) => readable.get(message) ?? []));
+          stored.push(...group);
+        } catch (error) {
+          // Not deleted: SQS shows the messages again after the visibility timeout, and moves a message
+          // that keeps failing to the dead-letter queue after SQS_MAX_RECEIVE_COUNT receives.
+          this.stats.messagesFailed += group.length;
+          this.log.warn({ err: error, messages: group.length }, 'storing a batch failed; SQS will deliver it again');
+        }
+      }
     } finally {
       clearInterval(heartbeat);
     }
-    await this.deleteMessages(urls.url, readable);
+    if (stored.length > 0) await this.deleteMessages(urls.url, stored);
   }
 
   /** Extends the batch's invisibility every half timeout, so a slow store never lets SQS hand it to another worker. */

@@ -99,6 +99,37 @@ describe('SqsLogQueue', () => {
     }
   });
 
+  it('lets a message the store keeps refusing go to the dead-letter queue alone, not with the messages received with it', async () => {
+    const settings = options({ receivers: 1, maxReceiveCount: 3 });
+    const queue = await SqsLogQueue.open(settings);
+    const sqs = client();
+    try {
+      // Separate publishes, one after another: separate messages, received together in one batch.
+      const refused = makeEvent('tenant-a', { action: 'refused-by-store' });
+      await queue.publish([refused]);
+      const good = Array.from({ length: 5 }, () => makeEvent('tenant-a'));
+      for (const event of good) await queue.publish([event]);
+      const stored = new Set<string>();
+      await queue.consume(async (events) => {
+        if (events.some((event) => event.action === 'refused-by-store')) throw new Error('the store refuses this event');
+        for (const event of events) stored.add(event.id);
+      });
+      await eventually(() => good.every((event) => stored.has(event.id)), 15_000);
+      expect(good.filter((event) => !stored.has(event.id))).toEqual([]);
+      const dlqUrl = await urlOf(sqs, settings.dlqName);
+      const dead: string[] = [];
+      const deadline = Date.now() + 15_000;
+      while (dead.length === 0 && Date.now() < deadline) {
+        const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        for (const message of received.Messages ?? []) dead.push(message.Body ?? '');
+      }
+      expect(dead.map((body) => JSON.parse(body).map((event: { id: string }) => event.id))).toEqual([[refused.id]]);
+    } finally {
+      sqs.destroy();
+      await queue.close();
+    }
+  });
+
   it('keeps a slow batch hidden while it is being stored, so no other receiver gets it', async () => {
     const queue = await SqsLogQueue.open(options({ visibilityTimeoutSeconds: 1, receivers: 3 }));
     try {
