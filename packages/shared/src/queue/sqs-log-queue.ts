@@ -104,6 +104,14 @@ class EntriesFailed extends Error {
 
 const MAX_BATCH_ENTRIES = 10;
 
+/** Rejects with the signal's reason once it aborts, so a shared promise can be awaited with a deadline. */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
 const receiveCount = (message: Message): number => Number(message.Attributes?.ApproximateReceiveCount ?? 1);
 const quiet: QueueLogger = { warn: () => {}, error: () => {} };
 
@@ -277,7 +285,8 @@ export class SqsLogQueue implements LogQueue {
     const accepted: PackedMessage[] = [];
     await pRetry(
       async () => {
-        const { url } = await this.queueUrls();
+        // Making the queues again (after SQS lost them) counts against the same publish timeout.
+        const { url } = await Promise.race([this.queueUrls(), rejectOnAbort(signal)]);
         const response = await this.client.send(
           new SendMessageBatchCommand({
             QueueUrl: url,
