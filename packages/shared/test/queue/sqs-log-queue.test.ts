@@ -1,4 +1,12 @@
-import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  type SendMessageBatchCommandInput,
+  type SendMessageBatchResult,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fauxqs, startFauxqs } from '../../../../test/support/fauxqs.js';
 import { describeLogQueueContract, eventually } from '../../src/queue/log-queue.contract.js';
@@ -65,6 +73,47 @@ describe('SqsLogQueue', () => {
       expect(sent).toBeLessThanOrEqual(2);
     } finally {
       await queue.close();
+    }
+  });
+
+  it('sends again only the entries SQS failed in a batch, and resolves once they are accepted', async () => {
+    const sqs = client();
+    const sent: string[][] = [];
+    let failOne = true;
+    // Fails the first entry of the first SendMessageBatch as SQS would (not sent, reported Failed).
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+        const input = args.input as SendMessageBatchCommandInput;
+        const entries = input.Entries ?? [];
+        sent.push(entries.map((entry) => entry.Id ?? ''));
+        if (!failOne) return next(args);
+        failOne = false;
+        const [dropped, ...rest] = entries;
+        const result = await next({ ...args, input: { ...input, Entries: rest } });
+        const output = result.output as SendMessageBatchResult;
+        output.Failed = [{ Id: dropped?.Id, SenderFault: false, Code: 'InternalError' }];
+        return result;
+      },
+      { step: 'initialize', name: 'failFirstEntry' },
+    );
+    // Small messages, so one publish makes several messages in one SendMessageBatch.
+    const queue = await SqsLogQueue.open(options({ client: sqs, maxMessageBytes: 2_048 }));
+    try {
+      const events = Array.from({ length: 8 }, () => makeEvent('tenant-a'));
+      await queue.publish(events);
+      expect(sent).toHaveLength(2);
+      expect(sent[0]?.length).toBeGreaterThan(1);
+      expect(sent[1]).toEqual([sent[0]?.[0]]);
+      const handled = new Map<string, number>();
+      await queue.consume(async (batch) => {
+        for (const event of batch) handled.set(event.id, (handled.get(event.id) ?? 0) + 1);
+      });
+      await eventually(() => events.every((event) => handled.has(event.id)), 10_000);
+      expect(events.map((event) => handled.get(event.id))).toEqual(events.map(() => 1));
+    } finally {
+      await queue.close();
+      sqs.destroy();
     }
   });
 
