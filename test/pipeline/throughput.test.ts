@@ -1,6 +1,6 @@
 import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor } from '../support/pipeline.js';
+import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
 
 const SINGLES = 5_000;
 const BULKS = 15;
@@ -35,6 +35,13 @@ describe('SQS pipeline: 20 000 events posted concurrently', () => {
     const counts = pipeline.storedCounts();
     expect(counts.size).toBe(TOTAL);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
+
+    const metrics = await (await fetch(`${pipeline.worker?.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^log_worker_events_stored_total ${TOTAL}$`, 'm'));
+    expect(metrics).toMatch(/^log_worker_batch_duration_seconds_count\{outcome="stored"\} [1-9]\d*$/m);
+    const stats = await workerStats(pipeline.worker);
+    expect(stats).toMatchObject({ events_stored: TOTAL, last_received_at: expect.any(String) });
+    expect(stats.messages_received).toBeGreaterThan(0);
 
     const after = await pipeline.fauxqs.requests();
     const delta = (action: string, from = before, to = after) => (to[action] ?? 0) - (from[action] ?? 0);
