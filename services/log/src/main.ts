@@ -1,14 +1,21 @@
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
+import { resolveQueue } from '@logserver/shared/config/schemas';
+import { ConfigError } from '@logserver/shared/errors/catalogue';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
+import type { LogFeed } from '@logserver/shared/feed/port';
+import { SqliteLogFeed } from '@logserver/shared/feed/sqlite-log-feed';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
-import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
+import type { LogQueue } from '@logserver/shared/queue/port';
+import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
+import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/store/open-stores';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildLogApp } from './app.js';
 import { LogConfig, streamLimits } from './config.js';
 
@@ -16,12 +23,7 @@ async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const stores = await openStores(storeSettings(config));
-  // QUEUE=memory without a separate worker: events are written through to the store in this
-  // process, and the stream is fed from here. The SQS queue replaces both in a deployment.
-  const feed = new InProcessLogFeed();
-  const queue = new InProcessLogQueue();
-  await queue.consume(createStoreHandler(stores.logs, feed).handle);
-
+  const { queue, feed } = await openQueueAndFeed(config, stores, app.log.child({ component: 'queue' }));
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
@@ -39,6 +41,27 @@ async function main(): Promise<void> {
   });
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+/**
+ * QUEUE=sqs: publish to SQS for the log-worker to store, and learn of what it stored by polling
+ * the shared SQLite file. QUEUE=memory (no separate worker): events are written through to the
+ * store in this process, and the stream is fed from here.
+ */
+async function openQueueAndFeed(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LogFeed }> {
+  if (resolveQueue(config) === 'sqs') {
+    const settings = storeSettings(config);
+    if (settings.store !== 'sqlite') throw new ConfigError('STORE: only the SQLite store has a feed for separate processes in this build');
+    const feed = new SqliteLogFeed(sqlitePathOf(settings), {
+      onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
+    });
+    await feed.start();
+    return { queue: await SqsLogQueue.open(sqsOptionsFromEnv(config, log)), feed };
+  }
+  const feed = new InProcessLogFeed();
+  const queue = new InProcessLogQueue();
+  await queue.consume(createStoreHandler(stores.logs, feed).handle);
+  return { queue, feed };
 }
 
 main().catch((error: unknown) => {

@@ -47,7 +47,16 @@ export const queueConfig = {
   SQS_QUEUE_NAME: z.string().min(1).default('log-queue'),
   SQS_DLQ_NAME: z.string().min(1).default('log-queue-dlq'),
   SQS_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
+  SQS_WAIT_TIME_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
+  SQS_RECEIVERS: z.coerce.number().int().min(1).max(64).default(4),
+  SQS_VISIBILITY_TIMEOUT: z.coerce.number().int().min(1).max(43_200).default(30),
+  SQS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
 };
+
+/** DESIGN §6: QUEUE defaults to sqs when SQS_URL is set. */
+export function resolveQueue(config: { QUEUE?: 'sqs' | 'memory' | undefined; SQS_URL?: string | undefined }): 'sqs' | 'memory' {
+  return config.QUEUE ?? (config.SQS_URL ? 'sqs' : 'memory');
+}
 
 /** Cross-field rules run even when other fields failed (`when`), so one start reports every problem. */
 const always = () => true;

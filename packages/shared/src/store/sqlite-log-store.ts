@@ -58,10 +58,10 @@ UNION ALL SELECT tenant_id, 'resource_type', resource_type, hour, severity, sum(
 UNION ALL SELECT tenant_id, 'user_id', user_id, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5;
 `;
 
-const COLUMNS =
+export const COLUMNS =
   'id, tenant_id, user_id, action, resource_type, resource_id, ts, received_at, ip_address, user_agent, severity, before, after, metadata';
 
-interface Row {
+export interface Row {
   id: string;
   tenant_id: string;
   user_id: string;
@@ -81,7 +81,7 @@ interface Row {
 const EXPORT_BATCH = 1000;
 const DELETE_BATCH = 5000;
 
-function toEvent(row: Row): LogEvent {
+export function toEvent(row: Row): LogEvent {
   return {
     id: row.id,
     tenant_id: row.tenant_id,

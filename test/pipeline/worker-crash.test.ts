@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
+
+const EVENTS = 4_000;
+const BULK = 20;
+
+describe('SQS pipeline: the worker stopped while storing', () => {
+  let pipeline: Pipeline;
+  beforeAll(async () => {
+    // One receive loop, so the backlog takes the worker many batches and the kill lands in the middle.
+    pipeline = await startPipeline({ worker: false, env: { SQS_RECEIVERS: '1' } });
+  }, 60_000);
+  afterAll(async () => {
+    await pipeline?.close();
+  });
+
+  /** Small bulk POSTs one after another: each becomes a message of its own, a backlog of many batches. */
+  async function postBacklog(tenant: string, events: number): Promise<string[]> {
+    const acknowledged: string[] = [];
+    for (let index = 0; index < events; index += BULK) {
+      const posted = await postEvents(
+        pipeline.log.url,
+        tenant,
+        Array.from({ length: BULK }, (_, offset) => sampleEvent(index + offset)),
+      );
+      acknowledged.push(...posted.acknowledged);
+    }
+    return acknowledged;
+  }
+
+  it('killed with SIGKILL, then restarted: stores every acknowledged event exactly once', async () => {
+    const acknowledged = await postBacklog('tenant-k', EVENTS);
+    expect(acknowledged).toHaveLength(EVENTS);
+
+    await pipeline.startWorker();
+    await waitFor(() => pipeline.storedCounts().size > 0, 30_000, 5);
+    await pipeline.stopWorker('SIGKILL');
+    const storedAtKill = pipeline.storedCounts().size;
+    expect(storedAtKill).toBeGreaterThan(0);
+    expect(storedAtKill).toBeLessThan(EVENTS);
+
+    const restarted = await pipeline.startWorker();
+    await waitFor(() => pipeline.storedCounts().size >= EVENTS, 60_000, 250);
+    expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
+    expect(pipeline.storedCounts().size).toBe(EVENTS);
+    // Batches the killed worker had stored but not deleted came back, and were not stored twice.
+    const stats = await workerStats(restarted);
+    expect(stats.events_stored + storedAtKill).toBe(EVENTS);
+  }, 150_000);
+
+  it('on SIGTERM stops receiving, finishes the batch in hand (stored and deleted) and exits 0', async () => {
+    await pipeline.stopWorker();
+    const acknowledged = await postBacklog('tenant-t', 1_000);
+    const worker = await pipeline.startWorker();
+    const storedBefore = pipeline.storedCounts().size;
+    await waitFor(() => pipeline.storedCounts().size > storedBefore, 30_000, 5);
+    await pipeline.stopWorker('SIGTERM');
+    expect(worker.process.exitCode).toBe(0);
+    expect(worker.output.join('\n')).toContain('shutting down');
+
+    const restarted = await pipeline.startWorker();
+    await waitFor(() => notStoredOnce(pipeline, acknowledged).length === 0, 60_000, 250);
+    expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
+    // Nothing the first worker stored came back: it deleted every batch it had stored before it exited.
+    expect((await workerStats(restarted)).events_duplicate).toBe(0);
+  }, 150_000);
+});
