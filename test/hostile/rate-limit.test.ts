@@ -54,13 +54,13 @@ describe('per-tenant rate limit (RATE_LIMIT_PER_TENANT per RATE_LIMIT_WINDOW)', 
   it('keys on the verified tenant: x-auth-* headers neither move nor escape the count', async () => {
     const flooded = await server.token('flood-c', 'viewer');
     for (let n = 0; n < LIMIT; n++) await list(flooded);
-    const escape = await list(flooded, {
+    const disguised = await list(flooded, {
       'x-auth-tenant': 'calm-c',
       'x-auth-sub': 'x',
       'x-auth-role': 'admin',
       'x-forwarded-for': '10.1.2.3',
     });
-    expect(escape.status).toBe(429);
+    expect(disguised.status).toBe(429);
 
     const calm = await server.token('calm-c', 'viewer');
     const response = await list(calm, { 'x-auth-tenant': 'flood-c' });
