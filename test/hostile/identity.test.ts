@@ -82,9 +82,16 @@ describe('client-sent x-auth-* headers never change who a request is (all-in-one
     expectEnvelope(await call(`${server.url}/api/v1/logs`, { token: viewer, headers: spoof, body: valid }), 403);
     const tenantAdmin = await server.token('hdr-a', 'admin');
     expectEnvelope(await call(`${server.url}/api/v1/tenants`, { token: tenantAdmin, headers: spoof }), 403);
-    expectEnvelope(await call(`${server.url}/api/v1/tenants`, { token: tenantAdmin, headers: spoof, body: { key: 'pwned', name: 'x' } }), 403);
+    expectEnvelope(
+      await call(`${server.url}/api/v1/tenants`, { token: tenantAdmin, headers: spoof, body: { key: 'pwned', name: 'x' } }),
+      403,
+    );
 
-    const created = await call(`${server.url}/api/v1/logs`, { token: writer, headers: { ...spoof, 'x-auth-tenant': 'hdr-b' }, body: valid });
+    const created = await call(`${server.url}/api/v1/logs`, {
+      token: writer,
+      headers: { ...spoof, 'x-auth-tenant': 'hdr-b' },
+      body: valid,
+    });
     expect(created.body.data).toMatchObject({ tenant_id: 'hdr-a', user_id: 'walt' });
     const bulk = await call(`${server.url}/api/v1/logs/bulk`, { token: writer, headers: spoof, body: [valid] });
     expect(bulk.body.data[0]).toMatchObject({ tenant_id: 'hdr-a', user_id: 'walt' });
@@ -97,7 +104,9 @@ describe('client-sent x-auth-* headers never change who a request is (all-in-one
     const listed = await call(`${server.url}/api/v1/logs?size=100`, { token: viewer, headers: asB });
     expect(listed.body.data.length).toBeGreaterThan(0);
     for (const event of listed.body.data) expect(event.tenant_id).toBe('hdr-a');
-    expect((await call(`${server.url}/api/v1/logs/stats?group_by=action`, { token: viewer, headers: asB })).body.data['b-only']).toBeUndefined();
+    expect(
+      (await call(`${server.url}/api/v1/logs/stats?group_by=action`, { token: viewer, headers: asB })).body.data['b-only'],
+    ).toBeUndefined();
   });
 
   it('on the stream: a viewer that claims B in headers hears A only', async () => {
