@@ -42,6 +42,8 @@ export function createServer(options: ServerOptions): FastifyInstance {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Every route takes JSON: a text/plain body is told to send JSON (415), not validated as a string.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   installNotFoundHandler(app);
   return app;
