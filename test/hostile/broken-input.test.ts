@@ -34,7 +34,8 @@ describe('malformed JSON is a 400 in the envelope', () => {
     '\uFEFF{"action":"a","resource_type":"r"',
     '[{"action":"a","resource_type":"r"},]',
   ])('%j', async (text) => {
-    for (const path of ['/api/v1/logs', '/api/v1/logs/bulk']) expectEnvelope(await raw(path, text, { 'content-type': 'application/json' }), 400);
+    for (const path of ['/api/v1/logs', '/api/v1/logs/bulk'])
+      expectEnvelope(await raw(path, text, { 'content-type': 'application/json' }), 400);
     await expectNothingStored();
   });
 });
@@ -53,11 +54,13 @@ describe('wrong or missing content type is a 415 in the envelope', () => {
 
 describe('empty and wrongly shaped bodies', () => {
   it('an empty body with a JSON content type is a 400', async () => {
-    for (const path of ['/api/v1/logs', '/api/v1/logs/bulk']) expectEnvelope(await raw(path, '', { 'content-type': 'application/json' }), 400);
+    for (const path of ['/api/v1/logs', '/api/v1/logs/bulk'])
+      expectEnvelope(await raw(path, '', { 'content-type': 'application/json' }), 400);
   });
 
   it('no body at all is a 422 that says a body is expected', async () => {
-    for (const path of ['/api/v1/logs', '/api/v1/logs/bulk']) expectEnvelope(await call(`${server.url}${path}`, { method: 'POST', token: writer }), 422);
+    for (const path of ['/api/v1/logs', '/api/v1/logs/bulk'])
+      expectEnvelope(await call(`${server.url}${path}`, { method: 'POST', token: writer }), 422);
   });
 
   it.each(['null', '[]', '"event"', '42', 'true', '{}'])('single event %s is a 422', async (text) => {
@@ -155,17 +158,60 @@ describe('broken URLs and credentials', () => {
     expect(response.text).not.toContain('secret-in-query');
   });
 
-  it.each(['Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Bearer a.b.c', 'Bearer a.b', 'Bearer ....', `Bearer ${'x'.repeat(8000)}`, 'bearer eyJ.eyJ.x y'])(
-    'Authorization %j is a 401',
-    async (authorization) => {
-      const response = await call(`${server.url}/api/v1/logs`, { headers: { authorization: authorization.slice(0, 8100) } });
-      expectEnvelope(response, 401);
-    },
-  );
+  it.each([
+    'Bearer',
+    'Bearer ',
+    'Basic dXNlcjpwYXNz',
+    'Bearer a.b.c',
+    'Bearer a.b',
+    'Bearer ....',
+    `Bearer ${'x'.repeat(8000)}`,
+    'bearer eyJ.eyJ.x y',
+  ])('Authorization %j is a 401', async (authorization) => {
+    const response = await call(`${server.url}/api/v1/logs`, { headers: { authorization: authorization.slice(0, 8100) } });
+    expectEnvelope(response, 401);
+  });
 
   it('a token of a role the server does not know, or for another audience, is a 401', async () => {
     expect((await server.token('broken', 'viewer', { ttlSeconds: -10 })).length).toBeGreaterThan(0);
     expectEnvelope(await call(`${server.url}/api/v1/logs`, { token: await server.token('broken', 'viewer', { ttlSeconds: -10 }) }), 401);
-    expectEnvelope(await call(`${server.url}/api/v1/logs`, { token: await server.token('broken', 'viewer', { ttlSeconds: undefined }) }), 401);
+    expectEnvelope(
+      await call(`${server.url}/api/v1/logs`, { token: await server.token('broken', 'viewer', { ttlSeconds: undefined }) }),
+      401,
+    );
+  });
+});
+
+describe('text the store could not keep as sent', () => {
+  it.each(['action', 'resource_type', 'resource_id', 'user_agent'])(
+    'a lone surrogate half in %s is a 422, not stored as replacement characters',
+    async (field) => {
+      const response = await post({ ...event, [field]: 'a\uD800b' });
+      expectEnvelope(response, 422);
+      expect(response.body.data[0].loc).toEqual(['body', field]);
+    },
+  );
+
+  it('inside before/after/metadata it is kept exactly, escaped in the JSON text', async () => {
+    const body = { ...event, action: 'surrogate-json', metadata: { 'k\uDC00': 'v\uD800' }, after: { list: ['\uDFFF'] } };
+    const created = await post(body);
+    expect(created.status).toBe(200);
+    const fetched = await call(`${server.url}/api/v1/logs/${created.body.data.id}`, { token: viewer });
+    expect(fetched.body.data.metadata).toEqual(body.metadata);
+    expect(fetched.body.data.after).toEqual(body.after);
+  });
+
+  it('an astral character (a valid surrogate pair) is text like any other', async () => {
+    const created = await post({ ...event, action: 'emoji 😀 𝄞' });
+    expect(created.status).toBe(200);
+    const fetched = await call(`${server.url}/api/v1/logs/${created.body.data.id}`, { token: viewer });
+    expect(fetched.body.data.action).toBe('emoji 😀 𝄞');
+  });
+
+  it('a token whose subject has a lone surrogate half is a 401: it could not be stored as user_id', async () => {
+    expectEnvelope(
+      await call(`${server.url}/api/v1/logs`, { token: await server.token('broken', 'writer', { sub: 'x\uD800' }), body: event }),
+      401,
+    );
   });
 });
