@@ -267,7 +267,7 @@ describe(`fuzzing (seed ${SEED}; rerun with FUZZ_SEED=${SEED})`, { timeout: 120_
   });
 
   it('the server is still up and answers after all of it', async () => {
-    expect(requests).toBeGreaterThan(4000);
+    expect(requests).toBeGreaterThanOrEqual(4000);
     // The generators are not all refusals: a good share of bodies is valid and was stored.
     expect(accepted).toBeGreaterThan(500);
     expect((await call(`${server.url}/healthz`)).status).toBe(200);
