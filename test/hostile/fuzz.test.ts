@@ -192,78 +192,57 @@ function expectSound(response: { status: number; body: any; text: string }, allo
   if (response.status !== 200) expect(typeof response.body.msg).toBe('string');
 }
 
-const runs = (count: number) => ({ numRuns: count, seed: SEED, endOnFailure: true });
 /** Each run sends a batch at once: the server is loopback-latency bound, so batches keep thousands of requests to seconds. */
 const BATCH = 10;
-const batch = <T>(arbitrary: fc.Arbitrary<T>) => fc.array(arbitrary, { minLength: BATCH, maxLength: BATCH });
 let accepted = 0;
+
+function fuzzInBatches<T>(arbitrary: fc.Arbitrary<T>, batches: number, check: (value: T) => Promise<void>): Promise<void> {
+  return fc.assert(
+    fc.asyncProperty(fc.array(arbitrary, { minLength: BATCH, maxLength: BATCH }), async (values) => {
+      await Promise.all(values.map(check));
+    }),
+    { numRuns: batches, seed: SEED, endOnFailure: true },
+  );
+}
+
+const postJson = (path: string, body: string) =>
+  call(`${server.url}${path}`, { token: writer, body, headers: { 'content-type': 'application/json' } });
 
 // Seconds on an idle machine; the generous timeout is for a CI box shared with other suites.
 describe(`fuzzing (seed ${SEED}; rerun with FUZZ_SEED=${SEED})`, { timeout: 120_000 }, () => {
   it('POST /api/v1/logs: never 5xx; accepted events keep the token’s tenant and subject and read back as answered', async () => {
-    await fc.assert(
-      fc.asyncProperty(batch(wireBody), async (bodies) => {
-        await Promise.all(
-          bodies.map(async (body) => {
-            const response = await call(`${server.url}/api/v1/logs`, {
-              token: writer,
-              body,
-              headers: { 'content-type': 'application/json' },
-            });
-            expectSound(response, [200, 400, 413, 422]);
-            if (response.status === 200) {
-              accepted += 1;
-              expect(response.body.data).toMatchObject({ tenant_id: TENANT, user_id: SUB });
-              const stored = await call(`${server.url}/api/v1/logs/${response.body.data.id}`, { token: viewer });
-              expect(stored.body.data).toEqual(response.body.data);
-            }
-          }),
-        );
-      }),
-      runs(120),
-    );
+    await fuzzInBatches(wireBody, 120, async (body) => {
+      const response = await postJson('/api/v1/logs', body);
+      expectSound(response, [200, 400, 413, 422]);
+      if (response.status !== 200) return;
+      accepted += 1;
+      expect(response.body.data).toMatchObject({ tenant_id: TENANT, user_id: SUB });
+      const stored = await call(`${server.url}/api/v1/logs/${response.body.data.id}`, { token: viewer });
+      expect(stored.body.data).toEqual(response.body.data);
+    });
   });
 
   it('POST /api/v1/logs/bulk: never 5xx; all or nothing, every event with the token’s tenant and subject', async () => {
-    await fc.assert(
-      fc.asyncProperty(batch(bulkBody), async (bodies) => {
-        await Promise.all(
-          bodies.map(async (body) => {
-            const response = await call(`${server.url}/api/v1/logs/bulk`, {
-              token: writer,
-              body,
-              headers: { 'content-type': 'application/json' },
-            });
-            expectSound(response, [200, 400, 413, 422]);
-            if (response.status === 200) {
-              accepted += 1;
-              for (const event of response.body.data) expect(event).toMatchObject({ tenant_id: TENANT, user_id: SUB });
-            }
-          }),
-        );
-      }),
-      runs(40),
-    );
+    await fuzzInBatches(bulkBody, 40, async (body) => {
+      const response = await postJson('/api/v1/logs/bulk', body);
+      expectSound(response, [200, 400, 413, 422]);
+      if (response.status !== 200) return;
+      accepted += 1;
+      for (const event of response.body.data) expect(event).toMatchObject({ tenant_id: TENANT, user_id: SUB });
+    });
   });
 
   it('GET /api/v1/logs and /logs/stats: never 5xx, never another tenant', async () => {
-    await fc.assert(
-      fc.asyncProperty(batch(queryString), async (queries) => {
-        await Promise.all(
-          queries.map(async (query) => {
-            const listed = await call(`${server.url}/api/v1/logs?${query}`, { token: viewer });
-            expectSound(listed, [200, 400, 422]);
-            if (listed.status === 200) {
-              for (const event of listed.body.data) expect(event.tenant_id).toBe(TENANT);
-            }
-            const stats = await call(`${server.url}/api/v1/logs/stats?${query}`, { token: viewer });
-            expectSound(stats, [200, 400, 422]);
-            expect(stats.text).not.toContain('fuzz-other');
-          }),
-        );
-      }),
-      runs(120),
-    );
+    await fuzzInBatches(queryString, 120, async (query) => {
+      const listed = await call(`${server.url}/api/v1/logs?${query}`, { token: viewer });
+      expectSound(listed, [200, 400, 422]);
+      if (listed.status === 200) {
+        for (const event of listed.body.data) expect(event.tenant_id).toBe(TENANT);
+      }
+      const stats = await call(`${server.url}/api/v1/logs/stats?${query}`, { token: viewer });
+      expectSound(stats, [200, 400, 422]);
+      expect(stats.text).not.toContain('fuzz-other');
+    });
   });
 
   it('the server is still up and answers after all of it', async () => {
