@@ -121,3 +121,43 @@ describe('client-sent x-auth-* headers never change who a request is (all-in-one
     await stream.close();
   });
 });
+
+describe('tenant administration takes no hostile input', () => {
+  it('refuses a client-chosen secret, bad keys and unknown fields; never lists a secret', async () => {
+    const platform = await server.token('system', 'admin');
+    const create = (body: unknown) => call(`${server.url}/api/v1/tenants`, { token: platform, body });
+    for (const body of [
+      { key: 'chosen', name: 'x', secret: 'mine' },
+      { key: 'chosen', name: 'x', created_at: '2020-01-01T00:00:00Z' },
+      { key: 'UPPER', name: 'x' },
+      { key: '../etc', name: 'x' },
+      { key: "x' OR '1'='1", name: 'x' },
+      { key: 'a.b', name: 'x' },
+      { key: '$ne', name: 'x' },
+      { key: '', name: 'x' },
+      { key: 'k'.repeat(65), name: 'x' },
+      { key: 'ok', name: 'n'.repeat(129) },
+      { key: { $ne: null }, name: 'x' },
+    ]) {
+      expectEnvelope(await create(body), 422);
+    }
+    const created = await create({ key: 'listed', name: 'Listed' });
+    expect(created.status).toBe(200);
+    const listed = await call(`${server.url}/api/v1/tenants`, { token: platform });
+    expect(listed.status).toBe(200);
+    expect(listed.text).not.toContain(created.body.data.secret);
+    for (const tenant of listed.body.data) expect(tenant).not.toHaveProperty('secret');
+  });
+
+  it.each(['__proto__', 'constructor', 'prototype'])('a tenant keyed %s is a tenant like any other, isolated both ways', async (key) => {
+    const writer = await server.token(key, 'writer', { sub: 'proto-writer' });
+    const created = await call(`${server.url}/api/v1/logs`, { token: writer, body: { action: `in-${key}`, resource_type: 'r' } });
+    expect(created.status).toBe(200);
+    expect(created.body.data.tenant_id).toBe(key);
+    const own = await call(`${server.url}/api/v1/logs?size=100`, { token: await server.token(key, 'viewer') });
+    expect(own.body.data.map((event: { id: string }) => event.id)).toEqual([created.body.data.id]);
+    const stranger = await server.token('plain-tenant', 'admin');
+    expect((await call(`${server.url}/api/v1/logs/${created.body.data.id}`, { token: stranger })).status).toBe(404);
+    expect((await call(`${server.url}/api/v1/logs?search=in-${key}`, { token: stranger })).body.meta.total).toBe(0);
+  });
+});
