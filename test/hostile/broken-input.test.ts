@@ -152,6 +152,14 @@ describe('broken URLs and credentials', () => {
     expectEnvelope(await call(`${server.url}/api/v1/logs/%E0%A4%A`, { token: viewer }), 400);
   });
 
+  it('a plain HTTP GET of the stream is a 426 in the envelope that says to use a WebSocket', async () => {
+    const response = await call(`${server.url}/api/v1/logs/stream`, { token: viewer });
+    expectEnvelope(response, 426);
+    expect(response.headers.get('upgrade')).toBe('websocket');
+    expectEnvelope(await call(`${server.url}/api/v1/logs/stream`), 401);
+    expectEnvelope(await call(`${server.url}/api/v1/logs/stream?action[$ne]=x`, { token: viewer }), 422);
+  });
+
   it('an unknown route or method is a 404 in the envelope, with the path but never the query', async () => {
     const response = await call(`${server.url}/api/v1/nothing?token=secret-in-query`, { method: 'PUT', token: viewer });
     expectEnvelope(response, 404);
