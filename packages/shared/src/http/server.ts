@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { clientErrorHandler } from './client-error.js';
 import { failure } from './envelope.js';
 import { installErrorHandler, installNotFoundHandler } from './error-handler.js';
 import { loggerOptions } from './logger.js';
@@ -35,6 +36,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // The router refuses some URLs before any handler runs; without this they would leave in
     // Fastify's own error shape instead of the envelope.
+    clientErrorHandler,
     frameworkErrors: (error, _request, reply) => {
       const [status, msg] = ROUTER_ERRORS[error.code] ?? [400, 'Bad request'];
       (reply as FastifyReply).code(status).send(failure(status, msg));
