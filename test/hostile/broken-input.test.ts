@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../support/all-in-one.js';
-import { expectEnvelope } from './hostile-support.js';
+import { expectEnvelope, parseRawAnswer, rawRequest } from './hostile-support.js';
 
 let server: RunningServer;
 let writer: string;
@@ -150,6 +150,17 @@ describe('invalid timestamps, IPs and severities', () => {
 describe('broken URLs and credentials', () => {
   it('a path with broken percent-encoding is a 400 in the envelope', async () => {
     expectEnvelope(await call(`${server.url}/api/v1/logs/%E0%A4%A`, { token: viewer }), 400);
+  });
+
+  it('headers over the server’s limit are a 431, and a malformed request a 400, both in the envelope', async () => {
+    const overflow = await call(`${server.url}/api/v1/logs`, { token: viewer, headers: { 'x-padding': 'p'.repeat(20_000) } });
+    expectEnvelope(overflow, 431);
+    const broken = await rawRequest(
+      server.url,
+      `GET /api/v1/logs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${viewer}\r\nBad Header\r\n\r\n`,
+    );
+    expectEnvelope(parseRawAnswer(broken), 400);
+    expect((await call(`${server.url}/healthz`)).status).toBe(200);
   });
 
   it('a plain HTTP GET of the stream is a 426 in the envelope that says to use a WebSocket', async () => {

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { expect } from 'vitest';
 import WebSocket from 'ws';
 
@@ -102,4 +103,25 @@ export function upgradeStatus(
     });
     socket.once('error', reject);
   });
+}
+
+/** Sends raw bytes to the server and resolves with everything it answers before closing. */
+export function rawRequest(baseUrl: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+    });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+/** The envelope of a raw HTTP answer: its status line's code and its parsed JSON body. */
+export function parseRawAnswer(answer: string): { status: number; body: unknown; text: string } {
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
+  const text = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+  return { status, body: JSON.parse(text), text };
 }

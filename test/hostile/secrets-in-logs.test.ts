@@ -8,7 +8,7 @@ import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/all-in-one.js';
-import { upgradeStatus } from './hostile-support.js';
+import { rawRequest, upgradeStatus } from './hostile-support.js';
 
 /**
  * Runs the real all-in-one process (main.ts, as `make start` does) with LOG_LEVEL=trace, drives it with
@@ -73,6 +73,11 @@ beforeAll(async () => {
   expect((await upgradeStatus(url, `token=${forged}`)).status).toBe(401);
   expect((await upgradeStatus(url, '', { authorization: `Bearer ${viewer}` })).status).toBe(101);
 
+  // Refused by Node's HTTP parser before Fastify: the error carries the raw request, token included.
+  expect((await call(`${url}/api/v1/logs`, { token: viewer, headers: { 'x-padding': 'p'.repeat(20_000) } })).status).toBe(431);
+  const raw = await rawRequest(url, `GET /api/v1/logs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${writer}\r\nBad Header\r\n\r\n`);
+  expect(raw).toMatch(/^HTTP\/1\.1 400/);
+
   const tenant = await call(`${url}/api/v1/tenants`, { token: platform, body: { key: 'logs-new', name: 'New' } });
   expect(tenant.status).toBe(200);
   tenantSecret = tenant.body.data.secret;
@@ -109,6 +114,9 @@ describe('tokens and secrets never appear in the logs', () => {
       expect(output).not.toContain(jwt.split('.')[2]);
     }
     for (const line of logLines()) expect(JSON.stringify(line)).not.toMatch(/eyJ[\w-]+\.eyJ[\w-]+/);
+    // Node's parser errors carry the request's bytes; logged, they would hold the token as numbers.
+    expect(output).not.toContain('rawPacket');
+    expect(output).toContain('"msg":"client error"');
   });
 
   it('neither AUTH_SECRET nor a tenant secret from the create response', () => {
