@@ -66,6 +66,8 @@ describe('client-sent x-auth-* headers never change who a request is (all-in-one
       ['POST', '/api/v1/logs'],
       ['POST', '/api/v1/logs/bulk'],
       ['GET', '/api/v1/logs/stats'],
+      ['GET', '/api/v1/logs/export'],
+      ['DELETE', '/api/v1/logs/cleanup'],
       ['GET', '/api/v1/tenants'],
       ['POST', '/api/v1/tenants'],
     ] as const) {
@@ -80,6 +82,8 @@ describe('client-sent x-auth-* headers never change who a request is (all-in-one
     const writer = await server.token('hdr-a', 'writer', { sub: 'walt' });
     // A viewer that claims admin still may not write, and a tenant admin that claims the admin tenant may not manage tenants.
     expectEnvelope(await call(`${server.url}/api/v1/logs`, { token: viewer, headers: spoof, body: valid }), 403);
+    expectEnvelope(await call(`${server.url}/api/v1/logs/cleanup?all=true`, { token: viewer, method: 'DELETE', headers: spoof }), 403);
+    expectEnvelope(await call(`${server.url}/api/v1/logs/export`, { token: viewer, headers: spoof }), 403);
     const tenantAdmin = await server.token('hdr-a', 'admin');
     expectEnvelope(await call(`${server.url}/api/v1/tenants`, { token: tenantAdmin, headers: spoof }), 403);
     expectEnvelope(

@@ -114,8 +114,9 @@ describe('operator-shaped query values and keys', () => {
     'constructor[prototype][polluted]=1',
     'tenant_id=inject',
   ])('bracket and operator keys are a 422 that names the allowed parameters: %s', async (query) => {
-    for (const path of ['/api/v1/logs', '/api/v1/logs/stats']) {
-      const response = await get(`${path}?${query}`);
+    const auditor = await server.token(TENANT, 'auditor');
+    for (const path of ['/api/v1/logs', '/api/v1/logs/stats', '/api/v1/logs/export']) {
+      const response = await call(`${server.url}${path}?${query}`, { token: auditor });
       expectEnvelope(response, 422);
       expect(response.body.data[0].msg).toMatch(/allowed: .*action/);
     }
@@ -195,10 +196,14 @@ describe('JSON keys inside before, after and metadata', () => {
       expect((await call(`${server.url}/api/v1/logs`, { token: writer, body: { action: name, resource_type: name } })).status).toBe(200);
     }
     const reader = await server.token('proto-stats', 'viewer');
+    const expected = JSON.parse('{"__proto__":1,"constructor":1,"toString":1}');
     for (const group of ['action', 'user_id', 'resource_type']) {
       const response = await call(`${server.url}/api/v1/logs/stats?group_by=${group}`, { token: reader });
       expect(response.status).toBe(200);
-      expect(JSON.parse(response.text).data).toEqual(JSON.parse('{"__proto__":1,"constructor":1,"toString":1}'));
+      expect(JSON.parse(response.text).data).toEqual(expected);
+      const byDay = JSON.parse((await call(`${server.url}/api/v1/logs/stats?group_by=${group}&interval=day`, { token: reader })).text);
+      expect(byDay.data.totals).toEqual(expected);
+      expect(byDay.data.buckets.at(-1).counts).toEqual(expected);
     }
   });
 });

@@ -71,6 +71,21 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+let intruders = 0;
+/**
+ * A fresh tenant of B's kind holding one event of its own. Export and cleanup record themselves as
+ * audit events in the caller's tenant, with the caller's parameters: after B searched for A's text,
+ * B's own trail rightly holds that text. A fresh tenant per query keeps such echoes of B's own
+ * input apart from a real leak.
+ */
+async function freshIntruder(role: Role): Promise<{ tenant: string; token: string }> {
+  intruders += 1;
+  const tenant = `intruder-${intruders}`;
+  const writer = await server.token(tenant, 'writer');
+  expect((await call(`${server.url}/api/v1/logs`, { token: writer, body: { action: 'b-own', resource_type: 'b-type' } })).status).toBe(200);
+  return { tenant, token: await server.token(tenant, role) };
+}
+
 async function aStillHasEverything(): Promise<void> {
   const list = await call(`${server.url}/api/v1/logs?size=100`, { token: await server.token(A, 'admin') });
   expect(list.body.meta.total).toBe(aTotal);
@@ -129,22 +144,42 @@ describe.each(ROLES)("tenant B's %s token never reaches tenant A", (role) => {
     }
   });
 
-  it('in export, with every filter that matches A', async () => {
-    const token = await server.token(B, role);
+  it('in export, in every format, with every filter that matches A', async () => {
     for (const format of ['ndjson', 'csv', 'json']) {
       for (const query of FILTERS_MATCHING_A) {
-        const response = await call(`${server.url}/api/v1/logs/export?format=${format}&${query}`, { token });
-        expect(response.status).toBeLessThan(500);
+        const intruder = await freshIntruder(role);
+        const response = await call(`${server.url}/api/v1/logs/export?format=${format}&${query}`, { token: intruder.token });
+        expect(response.status, response.text).toBe(role === 'auditor' || role === 'admin' ? 200 : 403);
         expectNoneOf(markers, response.text, headerText(response.headers));
+        if (response.status === 200 && format === 'ndjson') {
+          for (const line of response.text.split('\n').filter(Boolean)) expect(JSON.parse(line).tenant_id).toBe(intruder.tenant);
+        }
+        if (response.status === 200 && format === 'json') {
+          for (const event of JSON.parse(response.text)) expect(event.tenant_id).toBe(intruder.tenant);
+        }
       }
     }
+    await aStillHasEverything();
   });
 
-  it('through cleanup: nothing of A is deleted, whatever B asks for', async () => {
-    const token = await server.token(B, role);
-    for (const query of ['all=true', 'before=2999-01-01T00:00:00Z', 'older_than_days=0', `all=true&tenant_id=${A}`]) {
-      const response = await call(`${server.url}/api/v1/logs/cleanup?${query}`, { token, method: 'DELETE' });
+  it('through cleanup: nothing of A is deleted, and the count is B’s own', async () => {
+    for (const query of [
+      'all=true',
+      'before=2999-01-01T00:00:00Z',
+      'older_than_days=1',
+      `all=true&tenant_id=${A}`,
+      `before=2999-01-01T00:00:00Z&user_id=writer-of-${A}`,
+    ]) {
+      const intruder = await freshIntruder(role);
+      const response = await call(`${server.url}/api/v1/logs/cleanup?${query}`, { token: intruder.token, method: 'DELETE' });
       expect(response.status).toBeLessThan(500);
+      if (role !== 'admin') expect(response.status).toBe(403);
+      else if (query.includes('tenant_id') || query.includes('user_id')) expect(response.status).toBe(422);
+      else {
+        expect(response.status, response.text).toBe(200);
+        // B held one event of its own, or none older than a day.
+        expect(response.body.data.deleted_count).toBe(query === 'older_than_days=1' ? 0 : 1);
+      }
       expectNoneOf(markers, response.text, headerText(response.headers));
     }
     await aStillHasEverything();

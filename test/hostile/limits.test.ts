@@ -102,6 +102,13 @@ describe('the documented limits of packages/shared/src/schemas/limits.ts, at and
     expectEnvelope(await list(`cursor=${'c'.repeat(513)}`), 422);
   });
 
+  it('stats buckets: a range of thousands of years by the hour is a 422, not a huge answer', async () => {
+    for (const query of ['interval=hour&from=0000-01-01&to=9999-12-31', 'interval=day&from=0000-01-01&to=9999-12-31']) {
+      expectEnvelope(await call(`${server.url}/api/v1/logs/stats?${query}`, { token: viewer }), 422);
+    }
+    expect((await call(`${server.url}/healthz`)).status).toBe(200);
+  });
+
   it('an id longer than the router allows is a 414 in the envelope, not Fastify’s own error shape', async () => {
     expectEnvelope(await call(`${server.url}/api/v1/logs/${'i'.repeat(300)}`, { token: viewer }), 414);
     expectEnvelope(await call(`${server.url}/api/v1/logs/${'i'.repeat(65)}`, { token: viewer }), 422);
