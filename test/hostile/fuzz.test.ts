@@ -148,6 +148,10 @@ const QUERY_KEYS = [
   'cursor',
   'group_by',
   'interval',
+  'format',
+  'before',
+  'older_than_days',
+  'all',
   'tenant_id',
   'action[$ne]',
   '__proto__',
@@ -157,7 +161,23 @@ const QUERY_KEYS = [
 const queryValue = fc.oneof(
   text,
   fc.integer({ min: -5, max: 200 }).map(String),
-  fc.constantFrom('asc', 'desc', 'INFO,ERROR', 'info', '2025-06-26', '2025-02-30', '2025-06-26T00:00:00Z', 'severity', 'hour', 'day', 'x'),
+  fc.constantFrom(
+    'asc',
+    'desc',
+    'INFO,ERROR',
+    'info',
+    '2025-06-26',
+    '2025-02-30',
+    '2025-06-26T00:00:00Z',
+    'severity',
+    'hour',
+    'day',
+    'csv',
+    'json',
+    'ndjson',
+    'true',
+    'x',
+  ),
 );
 /** A URL cannot carry a lone surrogate: UTF-8 encoding replaces it, as a browser would. */
 const wellFormed = (value: string) => Buffer.from(value, 'utf8').toString('utf8');
@@ -242,6 +262,27 @@ describe(`fuzzing (seed ${SEED}; rerun with FUZZ_SEED=${SEED})`, { timeout: 120_
       const stats = await call(`${server.url}/api/v1/logs/stats?${query}`, { token: viewer });
       expectSound(stats, [200, 400, 422]);
       expect(stats.text).not.toContain('fuzz-other');
+    });
+  });
+
+  it('GET /api/v1/logs/export and DELETE /api/v1/logs/cleanup: never 5xx, never another tenant', async () => {
+    // Their own tenants: every export records itself, and cleanups delete, so the others stay as they are.
+    const auditor = await server.token('fuzz-export', 'auditor');
+    const admin = await server.token('fuzz-cleanup', 'admin');
+    for (const tenant of ['fuzz-export', 'fuzz-cleanup']) {
+      const seeder = await server.token(tenant, 'writer');
+      await call(`${server.url}/api/v1/logs/bulk`, { token: seeder, body: [{ action: 'seed', resource_type: 'r' }] });
+    }
+    await fuzzInBatches(queryString, 20, async (query) => {
+      const exported = await call(`${server.url}/api/v1/logs/export?${query}`, { token: auditor });
+      expectSound(exported.status === 200 ? { ...exported, body: { code: 200 } } : exported, [200, 400, 422]);
+      // Only fuzz-export's own events, in any of the three formats: no other tenant key as a JSON value or a CSV cell.
+      for (const other of [TENANT, 'fuzz-other', 'fuzz-cleanup']) {
+        expect(exported.text).not.toContain(`"${other}"`);
+        expect(exported.text).not.toContain(`,${other},`);
+      }
+      const cleaned = await call(`${server.url}/api/v1/logs/cleanup?${query}`, { token: admin, method: 'DELETE' });
+      expectSound(cleaned, [200, 400, 422]);
     });
   });
 
