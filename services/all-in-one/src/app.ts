@@ -1,6 +1,7 @@
 import { buildAuthApp } from '@logserver/auth/app';
 import { buildLogApp, type LogDeps } from '@logserver/log/app';
 import type { StreamLimits } from '@logserver/log/stream/limits';
+import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { WorkerStats } from '@logserver/log-worker/worker';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
@@ -28,6 +29,7 @@ export interface AllInOneAppConfig {
   authSecret: string;
   keyScheme: KeyScheme;
   stream?: Partial<StreamLimits> | undefined;
+  rateLimit?: TenantRateLimit | undefined;
 }
 
 /**
@@ -44,7 +46,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(
       buildLogApp(
         { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics },
-        { adminTenant: config.adminTenant, stream: config.stream },
+        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
       ),
     );
     await app.register(buildLogWorkerApp({ stats: deps.workerStats }));

@@ -1,4 +1,4 @@
-import { streamLimits } from '@logserver/log/config';
+import { rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
@@ -53,7 +53,13 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
   await app.register(
     buildAllInOneApp(
       { verifier: createJwtVerifier(auth), logs: stores.logs, tenants: stores.tenants, queue, feed, workerStats: worker.stats, metrics },
-      { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: secret, keyScheme: config.AUTH_KEY_SCHEME, stream: streamLimits(config) },
+      {
+        adminTenant: config.AUTH_ADMIN_TENANT,
+        authSecret: secret,
+        keyScheme: config.AUTH_KEY_SCHEME,
+        stream: streamLimits(config),
+        rateLimit: rateLimitFrom(config),
+      },
     ),
   );
   app.addHook('onClose', async () => {

@@ -1,4 +1,4 @@
-import { streamConfig } from '@logserver/log/config';
+import { rateLimitConfig, streamConfig } from '@logserver/log/config';
 import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
@@ -9,6 +9,7 @@ export const AllInOneConfig = requireMongoUri(
     ...storeConfig,
     ...queueConfig,
     ...streamConfig,
+    ...rateLimitConfig,
     DEMO_TENANT: z
       .string()
       .regex(/^[a-z0-9_-]+$/)

@@ -14,6 +14,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
 import { CLOSE, DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
+import { DEFAULT_RATE_LIMIT, registerTenantRateLimit, type TenantRateLimit } from './tenant-rate-limit.js';
 
 export interface LogDeps {
   store: LogStore;
@@ -30,6 +31,8 @@ export interface LogAppConfig {
   adminTenant: string;
   /** Live-stream limits; each one left out takes its default. */
   stream?: Partial<StreamLimits> | undefined;
+  /** Per-tenant request limit; absent means the defaults of RATE_LIMIT_PER_TENANT and RATE_LIMIT_WINDOW. */
+  rateLimit?: TenantRateLimit | undefined;
 }
 
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
@@ -49,6 +52,7 @@ export function buildLogApp(
       },
     });
     requireAuth(app, full.identity, config.adminTenant);
+    await registerTenantRateLimit(app, config.rateLimit ?? DEFAULT_RATE_LIMIT);
     await app.register(ingestRoutes(full));
     await app.register(readRoutes(full));
     await app.register(exportRoutes(full));

@@ -1,6 +1,21 @@
 import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
+import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
+
+/**
+ * Per-tenant request rate limit of the log API; the all-in-one server reads the same variables.
+ * On by default, high enough for thousands of requests a second from one tenant, low enough that
+ * one runaway client cannot starve the rest.
+ */
+export const rateLimitConfig = {
+  RATE_LIMIT_PER_TENANT: z.coerce.number().int().min(0).default(DEFAULT_RATE_LIMIT.perTenant),
+  RATE_LIMIT_WINDOW: z.coerce.number().int().min(1).max(86_400).default(DEFAULT_RATE_LIMIT.windowSeconds),
+};
+
+export function rateLimitFrom(config: { RATE_LIMIT_PER_TENANT: number; RATE_LIMIT_WINDOW: number }): TenantRateLimit {
+  return { perTenant: config.RATE_LIMIT_PER_TENANT, windowSeconds: config.RATE_LIMIT_WINDOW };
+}
 
 /** The live stream's limits from the environment; the all-in-one server reads the same variables. */
 export const streamConfig = {
@@ -27,6 +42,6 @@ export function streamLimits(config: {
 }
 
 export const LogConfig = requireMongoUri(
-  z.object({ ...listenConfig(8082), ...authConfig, ...storeConfig, ...queueConfig, ...streamConfig }),
+  z.object({ ...listenConfig(8082), ...authConfig, ...storeConfig, ...queueConfig, ...streamConfig, ...rateLimitConfig }),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

@@ -17,7 +17,7 @@ import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-
 import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildLogApp } from './app.js';
-import { LogConfig, streamLimits } from './config.js';
+import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   await app.register(
     buildLogApp(
       { store: stores.logs, queue, feed, identity: gatewayIdentity(), metrics },
-      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config) },
+      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
     ),
   );
   app.addHook('onClose', async () => {

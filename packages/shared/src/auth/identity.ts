@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isWellFormedText } from '../schemas/log-event.js';
 import { TENANT_KEY_PATTERN } from '../schemas/tenant.js';
 
 export const ROLES = ['admin', 'auditor', 'viewer', 'writer'] as const;
@@ -15,7 +16,8 @@ export interface Identity {
 }
 
 export const IdentityClaims = z.object({
-  sub: z.string().min(1).max(256),
+  // The subject becomes each event's user_id column, so it must be text the store can keep as sent.
+  sub: z.string().min(1).max(256).refine(isWellFormedText),
   tenant: z.string().min(1).max(64).regex(TENANT_KEY_PATTERN),
   role: Role,
 });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { clientErrorHandler } from './client-error.js';
+import { failure } from './envelope.js';
 import { installErrorHandler, installNotFoundHandler } from './error-handler.js';
 import { loggerOptions } from './logger.js';
 
@@ -9,6 +11,11 @@ export interface ServerOptions {
   /** Largest request body in bytes; the bulk route is the one that needs the most. */
   bodyLimit?: number;
 }
+
+const ROUTER_ERRORS: Record<string, [number, string]> = {
+  FST_ERR_BAD_URL: [400, 'Malformed URL: a path segment is not valid percent-encoding'],
+  FST_ERR_MAX_PARAM_LENGTH: [414, 'URL path segment too long'],
+};
 
 /** Default body limit: 1000 bulk events of a few hundred bytes each fit with room to spare. */
 export const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
@@ -27,9 +34,18 @@ export function createServer(options: ServerOptions): FastifyInstance {
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     forceCloseConnections: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // The router refuses some URLs before any handler runs; without this they would leave in
+    // Fastify's own error shape instead of the envelope.
+    clientErrorHandler,
+    frameworkErrors: (error, _request, reply) => {
+      const [status, msg] = ROUTER_ERRORS[error.code] ?? [400, 'Bad request'];
+      (reply as FastifyReply).code(status).send(failure(status, msg));
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Every route takes JSON: a text/plain body is told to send JSON (415), not validated as a string.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   installNotFoundHandler(app);
   return app;

@@ -44,14 +44,23 @@ const isoTimestamp = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-06-26T01:23:45.678Z' })
   .transform((value) => new Date(value).toISOString());
 
+/**
+ * Text stored in a column must be well-formed Unicode: a lone surrogate half cannot be written as
+ * UTF-8, so the store would keep replacement characters instead of what was acknowledged.
+ * (before/after/metadata keep theirs, escaped in their JSON text.)
+ */
+export const isWellFormedText = (value: string): boolean => !/\p{Cs}/u.test(value);
+const WELL_FORMED = 'must be well-formed Unicode text (no lone surrogate halves)';
+const columnText = (max: number) => z.string().max(max).refine(isWellFormedText, WELL_FORMED);
+
 /** What a client sends: the Python system's fields, nothing else (DESIGN §4). */
 export const LogEventInput = z.strictObject({
-  action: z.string().trim().min(1).max(LIMITS.shortText),
-  resource_type: z.string().trim().min(1).max(LIMITS.shortText),
-  resource_id: z.string().min(1).max(LIMITS.resourceId).optional(),
+  action: z.string().trim().min(1).max(LIMITS.shortText).refine(isWellFormedText, WELL_FORMED),
+  resource_type: z.string().trim().min(1).max(LIMITS.shortText).refine(isWellFormedText, WELL_FORMED),
+  resource_id: columnText(LIMITS.resourceId).min(1).optional(),
   timestamp: isoTimestamp.optional(),
   ip_address: z.union([z.ipv4(), z.ipv6()], { message: 'must be an IPv4 or IPv6 address' }).optional(),
-  user_agent: z.string().max(LIMITS.userAgent).optional(),
+  user_agent: columnText(LIMITS.userAgent).optional(),
   before: jsonObject.optional(),
   after: jsonObject.optional(),
   metadata: jsonObject.optional(),

@@ -401,7 +401,9 @@ export class SqliteLogStore implements LogStore {
         `SELECT ${key} AS k, ${bucket} AS b, ${counted} AS total FROM ${table} WHERE ${where.sql} GROUP BY b, k HAVING total > 0 ORDER BY b`,
       )
       .all(...where.params) as { k: string; b: string; total: number }[];
-    const totals: Record<string, number> = {};
+    // Group names are client text: on a plain object an action or subject named `__proto__` would
+    // set the prototype instead of a count, and that group would vanish from the answer.
+    const totals: Record<string, number> = Object.create(null);
     for (const row of rows) totals[row.k] = (totals[row.k] ?? 0) + row.total;
     if (request.interval === undefined) return { totals };
     const buckets: NonNullable<StatsResult['buckets']> = [];
@@ -410,7 +412,7 @@ export class SqliteLogStore implements LogStore {
       const start = `${row.b}${suffix}`;
       let last = buckets.at(-1);
       if (last?.start !== start) {
-        last = { start, counts: {} };
+        last = { start, counts: Object.create(null) };
         buckets.push(last);
       }
       last.counts[row.k] = row.total;

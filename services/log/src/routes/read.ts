@@ -71,6 +71,10 @@ export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
           querystring: StatsQuery,
           response: { 200: okEnvelope(StatsData, StatsMeta.optional()), ...errorResponses(401, 403, 422, 503) },
         },
+        // Group names are client text, and zod drops a `__proto__` key when it re-parses an answer:
+        // an action or subject of that name would vanish from the counts. The schema still documents
+        // the answer at /docs; the answer itself is sent as built.
+        serializerCompiler: () => (data) => JSON.stringify(data),
       },
       async (request) => {
         const { group_by, interval } = request.query;

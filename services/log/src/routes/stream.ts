@@ -1,5 +1,6 @@
 import type { WebSocket } from '@fastify/websocket';
 import { STREAM_PATH } from '@logserver/shared/auth/rbac';
+import { failure } from '@logserver/shared/http/envelope';
 import { filterShape, strictQuery } from '@logserver/shared/schemas/log-query';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -20,7 +21,16 @@ export function streamRoutes(deps: LogDeps, limits: StreamLimits): FastifyPlugin
     const hub = new StreamHub(deps.feed, limits, deps.metrics);
     app.get(
       STREAM_PATH,
-      { websocket: true, schema: { tags: ['logs'], summary: 'Live events (WebSocket)', querystring: StreamQuery } },
+      {
+        websocket: true,
+        schema: { tags: ['logs'], summary: 'Live events (WebSocket)', querystring: StreamQuery },
+        // A plain HTTP GET (no Upgrade) is told what to do, in the envelope, instead of @fastify/websocket's empty 404.
+        preHandler: async (request, reply) => {
+          if (!request.ws) {
+            return reply.code(426).header('upgrade', 'websocket').send(failure(426, 'Upgrade Required: connect with a WebSocket client'));
+          }
+        },
+      },
       (socket: WebSocket, request) => {
         hub.serve(socket, { tenant: tenantOf(request.identity), filter: toLogFilter(request.query), exp: request.identity.exp });
         // Who watched a tenant's audit trail, and how it ended, is itself worth a log line.
