@@ -11,7 +11,8 @@ const READ_BATCH = 1000;
 const HASH_BYTES = 32;
 
 const toPosition = (seq: number): CommitPosition => String(seq);
-const fromPosition = (position: CommitPosition | null): number => (position === null ? 0 : Number(position));
+/** Null is "before everything": a row written with a zero or negative seq must not slip past the sealer or verify. */
+const fromPosition = (position: CommitPosition | null): number => (position === null ? Number.MIN_SAFE_INTEGER : Number(position));
 
 interface DigestRow {
   digest: string;
@@ -39,17 +40,23 @@ export class SqliteIntegrityStore implements IntegrityStore {
       .all(fromPosition(after)) as { tenant: string; last: number }[];
     const sealedThrough = this.db.prepare('SELECT max(last_position) AS position FROM integrity_digests WHERE tenant_id = ?');
     const tenants = rows
-      .filter((row) => row.last > ((sealedThrough.get(row.tenant) as { position: number | null }).position ?? 0))
+      .filter((row) => row.last > ((sealedThrough.get(row.tenant) as { position: number | null }).position ?? Number.MIN_SAFE_INTEGER))
       .map((row) => row.tenant as TenantId);
-    const through = rows.reduce((max, row) => Math.max(max, row.last), fromPosition(after));
-    return { tenants, through: through === 0 ? null : toPosition(through) };
+    if (rows.length === 0) return { tenants, through: after };
+    return { tenants, through: toPosition(rows.reduce((max, row) => Math.max(max, row.last), Number.MIN_SAFE_INTEGER)) };
   }
 
   async sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]> {
     const rows = this.db
-      .prepare(`SELECT seq, ${COLUMNS} FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?`)
-      .all(fromPosition(after), tenant, limit) as (Row & { seq: number })[];
-    return rows.map((row) => ({ position: toPosition(row.seq), id: row.id, hash: row.hash ?? eventHash(toEvent(row)) }));
+      .prepare('SELECT seq, id, hash FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?')
+      .all(fromPosition(after), tenant, limit) as { seq: number; id: string; hash: string | null }[];
+    const full = this.db.prepare(`SELECT ${COLUMNS} FROM logs WHERE seq = ?`);
+    // Rows written before events carried a hash are sealed with the hash of what is stored.
+    return rows.map((row) => ({
+      position: toPosition(row.seq),
+      id: row.id,
+      hash: row.hash ?? eventHash(toEvent(full.get(row.seq) as Row)),
+    }));
   }
 
   async *committed(tenant: TenantId, after: CommitPosition | null, through: CommitPosition | null): AsyncIterable<CommittedEvent> {
