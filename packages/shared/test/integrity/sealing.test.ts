@@ -23,7 +23,11 @@ const freshFile = () => join(mkdtempSync(join(tmpdir(), 'logserver-sealing-')), 
 async function open(path: string) {
   const logs = SqliteLogStore.open(path);
   const integrity = SqliteIntegrityStore.open(path);
-  return { logs, integrity, close: async () => (await integrity.close(), await logs.close()) };
+  const close = async () => {
+    await integrity.close();
+    await logs.close();
+  };
+  return { logs, integrity, close };
 }
 
 async function allDigests(store: SqliteIntegrityStore, tenant: typeof A): Promise<Digest[]> {
