@@ -1,8 +1,8 @@
 import { buildAuthApp } from '@logserver/auth/app';
 import { buildLogApp, type LogDeps } from '@logserver/log/app';
+import type { IntegrityDeps } from '@logserver/log/routes/integrity';
 import type { StreamLimits } from '@logserver/log/stream/limits';
 import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
-import type { IntegrityDeps } from '@logserver/log/routes/integrity';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { WorkerStats } from '@logserver/log-worker/worker';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
