@@ -51,6 +51,15 @@ describe('verify names what was done to the SQLite file behind the server’s ba
   });
 
   const seqOf = (event: LogEvent) => (raw.prepare('SELECT seq FROM logs WHERE id = ?').get(event.id) as { seq: number }).seq;
+  /** Swaps two rows' contents (everything but seq), as a reordering would. */
+  const swapRows = (first: LogEvent, second: LogEvent) => {
+    const [one, two] = [seqOf(first), seqOf(second)];
+    raw.transaction(() => {
+      raw.prepare('UPDATE logs SET seq = -1 WHERE seq = ?').run(one);
+      raw.prepare('UPDATE logs SET seq = ? WHERE seq = ?').run(one, two);
+      raw.prepare('UPDATE logs SET seq = ? WHERE seq = -1').run(two);
+    })();
+  };
   const verify = () => verifyTenantLog(integrity, publicKey, A);
   const at = (index: number) => eventsA[index] as LogEvent;
 
@@ -122,12 +131,7 @@ describe('verify names what was done to the SQLite file behind the server’s ba
   });
 
   it('names two events whose rows were swapped', async () => {
-    const [one, two] = [seqOf(at(5)), seqOf(at(12))];
-    raw.transaction(() => {
-      raw.prepare('UPDATE logs SET seq = -1 WHERE seq = ?').run(one);
-      raw.prepare('UPDATE logs SET seq = ? WHERE seq = ?').run(one, two);
-      raw.prepare('UPDATE logs SET seq = ? WHERE seq = -1').run(two);
-    })();
+    swapRows(at(5), at(12));
     const report = await verify();
     expect(report.problems).toEqual({ changed: 0, removed: 0, inserted: 0, reordered: 2 });
     expect(report.problem_samples.map((problem) => problem.event_id).sort()).toEqual([at(5).id, at(12).id].sort());
@@ -135,12 +139,7 @@ describe('verify names what was done to the SQLite file behind the server’s ba
   });
 
   it('names an event moved into another digest’s range', async () => {
-    const [one, two] = [seqOf(at(2)), seqOf(at(45))];
-    raw.transaction(() => {
-      raw.prepare('UPDATE logs SET seq = -1 WHERE seq = ?').run(one);
-      raw.prepare('UPDATE logs SET seq = ? WHERE seq = ?').run(one, two);
-      raw.prepare('UPDATE logs SET seq = ? WHERE seq = -1').run(two);
-    })();
+    swapRows(at(2), at(45));
     const report = await verify();
     expect(report.problems.reordered).toBe(2);
     expect(report.problems.removed + report.problems.inserted).toBe(0);
