@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * RFC 6962 (Certificate Transparency) Merkle tree hash over SHA-256, with its audit paths.
@@ -13,11 +13,9 @@ import { createHash } from 'node:crypto';
 const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
 
-const sha256 = (...parts: Uint8Array[]): Buffer => {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
-};
+// One-shot crypto.hash over the joined parts: a seal hashes about two nodes per event, and the
+// streaming createHash costs several times more per call at these sizes.
+const sha256 = (...parts: Uint8Array[]): Buffer => hash('sha256', Buffer.concat(parts), 'buffer');
 
 /** The leaf hash of one entry: here the entry is the 32-byte event hash. */
 export const leafHash = (entry: Uint8Array): Buffer => sha256(LEAF, entry);
