@@ -101,6 +101,8 @@ export class Sealer {
         digests++;
         events += batch.length;
         if (batch.length < this.maxEvents) break;
+        // A backlog is sealed a digest at a time with requests served in between.
+        await new Promise((resolve) => setImmediate(resolve));
         if (!(await this.store.acquireLease(tenant, this.holder, this.leaseMs))) break;
       }
     } finally {
