@@ -8,7 +8,7 @@
 // background load on the machine falls on both alike. `--baseline <checkout>` adds a server
 // from another checkout (e.g. main, before events were hashed) as a third setting.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -57,6 +57,15 @@ function startServer(root, env) {
   });
 }
 
+/**
+ * CPU seconds the server process has used (user + system, from /proc): on a shared machine this is
+ * steadier than throughput, which swings with whatever else is running.
+ */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const body = JSON.stringify(
   Array.from({ length: Number(values.bulk) }, (_, index) => ({
     action: 'update',
@@ -72,9 +81,11 @@ const body = JSON.stringify(
 );
 
 const results = new Map(settings.map((setting) => [setting.name, []]));
+const cpu = new Map(settings.map((setting) => [setting.name, []]));
 for (let round = 1; round <= Number(values.rounds); round++) {
   for (const setting of settings) {
     const server = await startServer(setting.root, setting.env);
+    const cpuBefore = cpuSeconds(server.child.pid);
     const run = await autocannon({
       url: `${server.url}/api/v1/logs/bulk`,
       method: 'POST',
@@ -83,18 +94,26 @@ for (let round = 1; round <= Number(values.rounds); round++) {
       connections: Number(values.connections),
       duration: Number(values.duration),
     });
+    // Let a last seal run (it is part of the cost), then read the server's CPU time.
+    await new Promise((done) => setTimeout(done, 1500));
+    const cpuPerThousand = ((cpuSeconds(server.child.pid) - cpuBefore) * 1000 * 1000) / (run.requests.total * Number(values.bulk));
+    cpu.get(setting.name).push(cpuPerThousand);
     server.child.kill('SIGTERM');
     await new Promise((done) => server.child.on('exit', done));
     const eventsPerSecond = (run.requests.average * Number(values.bulk)) | 0;
     results.get(setting.name).push(eventsPerSecond);
     process.stdout.write(
-      `round ${round}  ${setting.name.padEnd(32)} ${String(eventsPerSecond).padStart(7)} events/s  p99 ${run.latency.p99} ms  non-2xx ${run.non2xx}  errors ${run.errors}\n`,
+      `round ${round}  ${setting.name.padEnd(32)} ${String(eventsPerSecond).padStart(7)} events/s  server CPU ${cpuPerThousand.toFixed(1)} ms/1000 events  p99 ${run.latency.p99} ms  non-2xx ${run.non2xx}  errors ${run.errors}\n`,
     );
   }
 }
 const median = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
 const reference = median(results.get(settings[1].name));
-process.stdout.write('\nmedian events/s (ratio to sealing off)\n');
+const cpuReference = median(cpu.get(settings[1].name));
+process.stdout.write('\nmedians: events/s (ratio to sealing off), server CPU ms per 1000 events (ratio)\n');
 for (const [name, list] of results) {
-  process.stdout.write(`  ${name.padEnd(32)} ${String(median(list)).padStart(7)}  ${(median(list) / reference).toFixed(3)}\n`);
+  const cpuMedian = median(cpu.get(name));
+  process.stdout.write(
+    `  ${name.padEnd(32)} ${String(median(list)).padStart(7)} (${(median(list) / reference).toFixed(3)})  ${cpuMedian.toFixed(1).padStart(6)} (${(cpuMedian / cpuReference).toFixed(3)})\n`,
+  );
 }

@@ -42,7 +42,7 @@ describe('tamper evidence over HTTP', () => {
   it('answers 409 for the proof of an event that is not sealed yet', async () => {
     const response = await call(`${server.url}/api/v1/logs/${events[0]?.id}/proof`, { token: viewer });
     expect(response.status).toBe(409);
-    expect(response.body).toEqual({ code: 409, msg: `Log ${events[0]?.id} is not sealed yet: digests are written every 0 s`, data: null });
+    expect(response.body).toEqual({ code: 409, msg: `Log ${events[0]?.id} is not sealed yet: sealing is off on this server`, data: null });
   });
 
   it('proves a sealed event: its hash, Merkle path, digest and signature all check out without the server', async () => {

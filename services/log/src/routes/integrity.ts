@@ -65,7 +65,13 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
         const event = await deps.store.get(tenant, request.params.id);
         if (!event) throw new NotFound('Log');
         const proof = await proveInclusion(integrity.store, tenant, event.id);
-        if (proof === null) throw new NotSealed(event.id, String(integrity.sealIntervalSeconds));
+        if (proof === null) {
+          const when =
+            integrity.sealIntervalSeconds > 0
+              ? `digests are written every ${integrity.sealIntervalSeconds} s`
+              : 'sealing is off on this server';
+          throw new NotSealed(event.id, when);
+        }
         return ok({ event, ...proof });
       },
     );
