@@ -19,6 +19,7 @@ export function sha256Hex(data: string | Uint8Array): string {
  * any language, any key order gives the same bytes, so an auditor can recompute it from an export.
  */
 export function eventHash(event: object): string {
+  if (!('hash' in event)) return sha256Hex(canonicalJson(event));
   // `hash` is the one integrity field on an event; it is left out rather than deleted so the
   // object keeps its fast shape.
   const { hash: _integrity, ...content } = event as { hash?: unknown };

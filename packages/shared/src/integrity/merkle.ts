@@ -10,16 +10,26 @@ import { hash } from 'node:crypto';
  * vectors (test/integrity/merkle.test.ts checks them) and proofs any CT library can verify.
  */
 
-const LEAF = Buffer.from([0]);
-const NODE = Buffer.from([1]);
-
-// One-shot crypto.hash over the joined parts: a seal hashes about two nodes per event, and the
-// streaming createHash costs several times more per call at these sizes.
-const sha256 = (...parts: Uint8Array[]): Buffer => hash('sha256', Buffer.concat(parts), 'buffer');
+// A seal hashes about two nodes per event, so the inputs are laid out in reused scratch buffers
+// (no allocation per node) and hashed with the one-shot crypto.hash.
+const scratch = Buffer.alloc(65);
 
 /** The leaf hash of one entry: here the entry is the 32-byte event hash. */
-export const leafHash = (entry: Uint8Array): Buffer => sha256(LEAF, entry);
-const nodeHash = (left: Uint8Array, right: Uint8Array): Buffer => sha256(NODE, left, right);
+export function leafHash(entry: Uint8Array): Buffer {
+  if (entry.length > 64) return hash('sha256', Buffer.concat([Buffer.from([0]), entry]), 'buffer');
+  scratch[0] = 0;
+  scratch.set(entry, 1);
+  return hash('sha256', scratch.subarray(0, entry.length + 1), 'buffer');
+}
+
+function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
+  scratch[0] = 1;
+  scratch.set(left, 1);
+  scratch.set(right, 33);
+  return hash('sha256', scratch, 'buffer');
+}
+
+const emptyHash = (): Buffer => hash('sha256', Buffer.alloc(0), 'buffer');
 
 /** The largest power of two strictly below n (n >= 2): RFC 6962's split point. */
 function split(n: number): number {
@@ -30,7 +40,7 @@ function split(n: number): number {
 
 /** MTH(D[n]) of RFC 6962 §2.1 over the given entries; the empty tree hashes to SHA-256(""). */
 export function merkleRoot(entries: readonly Uint8Array[]): Buffer {
-  if (entries.length === 0) return sha256();
+  if (entries.length === 0) return emptyHash();
   // Bottom-up over levels gives the same tree as the recursive definition: an odd node at the
   // end of a level is carried up unchanged, which is what the power-of-two split does.
   let level: Buffer[] = entries.map(leafHash);
