@@ -60,6 +60,17 @@ export function describeIntegrityStoreContract(name: string, open: () => Promise
       expect((await fixture.integrity.tenantsWithEventsAfter(through)).tenants).toEqual([B]);
     });
 
+    it('keeps the sealed-through watermark, which only moves forward', async () => {
+      expect(await fixture.integrity.loadWatermark()).toBeNull();
+      await append(A, 3);
+      const [, second, third] = await fixture.integrity.sealable(A, null, 10);
+      await fixture.integrity.saveWatermark(third?.position as string);
+      await fixture.integrity.saveWatermark(second?.position as string);
+      expect(await fixture.integrity.loadWatermark()).toBe(third?.position);
+      await append(B, 1);
+      expect((await fixture.integrity.tenantsWithEventsAfter(await fixture.integrity.loadWatermark())).tenants).toEqual([B]);
+    });
+
     it('appends a digest only where it follows the head, so two sealers cannot fork the chain', async () => {
       const events = await append(A, 2);
       const leaves = { ids: events.map((event) => event.id), hashes: events.map((event) => event.hash as string) };

@@ -41,6 +41,13 @@ export interface CleanupRecord {
 export interface IntegrityStore {
   /** Tenants with events committed after `after` (null: any), and the position read up to. */
   tenantsWithEventsAfter(after: CommitPosition | null): Promise<{ tenants: TenantId[]; through: CommitPosition | null }>;
+  /**
+   * The position up to which every tenant's events are known to be sealed, saved by a sealer after
+   * a round that left no tenant behind; a restarted sealer scans from here, not from the start.
+   */
+  loadWatermark(): Promise<CommitPosition | null>;
+  /** Saves the watermark; it only ever moves forward. */
+  saveWatermark(position: CommitPosition): Promise<void>;
   /** Up to `limit` of the tenant's events committed after `after` (null: from the first), in commit order. */
   sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]>;
   /** The tenant's events with positions in (after, through], in commit order, as stored (through null: to the end). */

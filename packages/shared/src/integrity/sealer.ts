@@ -37,7 +37,7 @@ export class Sealer {
   private readonly holder: string;
   private readonly now: () => Date;
   /** Every tenant's events up to here were sealed when last looked at; scans start after it. */
-  private watermark: CommitPosition | null = null;
+  private watermark: CommitPosition | null | undefined;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<SealRound> | null = null;
 
@@ -60,6 +60,7 @@ export class Sealer {
 
   private async round(): Promise<SealRound> {
     const total: SealRound = { digests: 0, events: 0, skipped: 0 };
+    if (this.watermark === undefined) this.watermark = await this.store.loadWatermark();
     const { tenants, through } = await this.store.tenantsWithEventsAfter(this.watermark);
     for (const tenant of tenants) {
       const result = await this.sealTenant(tenant);
@@ -70,7 +71,10 @@ export class Sealer {
       }
     }
     // Only move past what every tenant has had sealed, by us or by another sealer.
-    if (total.skipped === 0) this.watermark = through;
+    if (total.skipped === 0 && through !== null && through !== this.watermark) {
+      this.watermark = through;
+      await this.store.saveWatermark(through);
+    }
     return total;
   }
 

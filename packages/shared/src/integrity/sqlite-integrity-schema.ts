@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS integrity_leases (
   holder TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS integrity_watermark (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  position INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS integrity_cleanups (
   cleanup_id INTEGER PRIMARY KEY AUTOINCREMENT,
   tenant_id TEXT NOT NULL,

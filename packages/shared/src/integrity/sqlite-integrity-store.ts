@@ -46,6 +46,19 @@ export class SqliteIntegrityStore implements IntegrityStore {
     return { tenants, through: toPosition(rows.reduce((max, row) => Math.max(max, row.last), Number.MIN_SAFE_INTEGER)) };
   }
 
+  async loadWatermark(): Promise<CommitPosition | null> {
+    const row = this.db.prepare('SELECT position FROM integrity_watermark WHERE id = 1').get() as { position: number } | undefined;
+    return row ? toPosition(row.position) : null;
+  }
+
+  async saveWatermark(position: CommitPosition): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO integrity_watermark (id, position) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET position = max(position, excluded.position)',
+      )
+      .run(fromPosition(position));
+  }
+
   async sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]> {
     const rows = this.db
       .prepare('SELECT seq, id, hash FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?')
