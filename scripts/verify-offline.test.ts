@@ -87,7 +87,7 @@ describe('scripts/verify-offline.mjs', () => {
   });
 
   it('rejects an event slipped in with a time before the last seal', async () => {
-    const template = JSON.parse(lines[0] as string);
+    const template = lines.map((line) => JSON.parse(line)).find((event) => event.action === 'update');
     const forged = { ...template, id: '01900000-0000-7000-8000-000000000000', action: 'backdated' };
     const { code, report } = await run('check', withEvents([...lines, JSON.stringify(forged)]));
     expect(code).toBe(1);

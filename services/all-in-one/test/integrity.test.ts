@@ -150,3 +150,32 @@ describe('sealing on the timer and across restarts of the server', () => {
     await second.close();
   });
 });
+
+describe('cleanup through the API, then verify', () => {
+  it('reports events deleted by DELETE /api/v1/logs/cleanup as cleanup, naming its logs.cleanup audit event', async () => {
+    const server = await startAllInOne({ SEAL_INTERVAL: '0' });
+    const admin = await server.token('acme', 'admin');
+    const old = Array.from({ length: 10 }, (_, index) => ({
+      action: 'update',
+      resource_type: 'invoice',
+      timestamp: `2020-01-0${1 + (index % 9)}T00:00:00Z`,
+    }));
+    const recent = Array.from({ length: 5 }, () => ({ action: 'update', resource_type: 'invoice' }));
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: [...old, ...recent] });
+    await server.seal();
+    const cleanup = await call(`${server.url}/api/v1/logs/cleanup?before=2021-01-01T00:00:00Z`, { method: 'DELETE', token: admin });
+    expect(cleanup.body.data).toEqual({ deleted_count: 10 });
+    const audit = await call(`${server.url}/api/v1/logs?action=logs.cleanup`, { token: admin });
+    expect(audit.body.data).toHaveLength(1);
+    const report = (await call(`${server.url}/api/v1/logs/verify`, { token: admin })).body.data;
+    expect(report).toMatchObject({ status: 'intact', deleted_by_cleanup: 10, events_verified: 5, events_unsealed: 1 });
+    expect(report.cleanups).toEqual([expect.objectContaining({ deleted_count: 10, audit_event_id: audit.body.data[0].id })]);
+    await server.seal();
+    expect((await call(`${server.url}/api/v1/logs/verify`, { token: admin })).body.data).toMatchObject({
+      status: 'intact',
+      events_verified: 6,
+      events_unsealed: 0,
+    });
+    await server.close();
+  });
+});
