@@ -11,7 +11,7 @@ describe('SQS pipeline: two log-worker replicas seal the same SQLite file', () =
   let pipeline: Pipeline;
   let second: ServiceProcess;
   beforeAll(async () => {
-    pipeline = await startPipeline({ worker: false });
+    pipeline = await startPipeline({ worker: false, env: { INTEGRITY_PUBLIC_KEY: signingKeyFromPem(pem).publicKeyPem } });
     const sealing = { INTEGRITY_SIGNING_KEY: pem, SEAL_INTERVAL: '0.2' };
     await pipeline.startWorker(sealing);
     second = await startService('log-worker', { ...pipeline.env, ...sealing });
@@ -53,5 +53,10 @@ describe('SQS pipeline: two log-worker replicas seal the same SQLite file', () =
     const digests = await store.digests(tenantOf({ tenant: 'tenant-s' }), 0, 1000);
     expect(digests.map((digest) => digest.seq)).toEqual(digests.map((_, index) => index + 1));
     await store.close();
+    // The log service serves verify from the same file with only the public key.
+    const response = await fetch(`${pipeline.log.url}/api/v1/logs/verify`, {
+      headers: { 'x-auth-sub': 'auditor-1', 'x-auth-tenant': 'tenant-s', 'x-auth-role': 'auditor' },
+    });
+    expect(((await response.json()) as { data: VerifyReport }).data).toMatchObject({ status: 'intact', events_verified: 200 });
   }, 60_000);
 });
