@@ -66,7 +66,8 @@ const isoTimestamp = z.iso
 /**
  * Text stored in a column must be well-formed Unicode: a lone surrogate half cannot be written as
  * UTF-8, so the store would keep replacement characters instead of what was acknowledged.
- * (before/after/metadata keep theirs, escaped in their JSON text.)
+ * (Inside before/after/metadata they are refused as well: the event hash is over RFC 8785 JSON,
+ * which has no form for them.)
  */
 export const isWellFormedText = (value: string): boolean => !/\p{Cs}/u.test(value);
 const WELL_FORMED = 'must be well-formed Unicode text (no lone surrogate halves)';
