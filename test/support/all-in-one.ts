@@ -17,6 +17,8 @@ export interface RunningServer {
   dataDir: string;
   /** A token the server accepts; ttlSeconds undefined means no exp claim. */
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
+  /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
+  seal(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -34,13 +36,13 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health } = await composeAllInOne(config);
+  const { app, auth, health, sealer } = await composeAllInOne(config);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,
     app,
     health,
-    dataDir,
+    dataDir: config.DATA_DIR,
     token: (tenant, role, options = {}) =>
       mintToken({
         ...auth,
@@ -49,6 +51,7 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
         sub: options.sub ?? `${role}-of-${tenant}`,
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
       }),
+    seal: async () => sealer?.sealAll(),
     close: () => app.close(),
   };
 }

@@ -2,9 +2,16 @@ import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { makeEvent } from '@logserver/shared/testing/events';
 import { call } from './all-in-one.js';
 
-/** A client's event body made from the shared test generator: the server's own fields and nulls left out. */
+/** A client's event body made from the shared test generator: the server's own fields (hash included) and nulls left out. */
 export function clientEvent(random: () => number, overrides: Partial<LogEvent> = {}): Record<string, unknown> {
-  const { id: _id, tenant_id: _tenant, user_id: _user, received_at: _received, ...fields } = makeEvent('unused', overrides, random);
+  const {
+    id: _id,
+    tenant_id: _tenant,
+    user_id: _user,
+    received_at: _received,
+    hash: _hash,
+    ...fields
+  } = makeEvent('unused', overrides, random);
   return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== null));
 }
 

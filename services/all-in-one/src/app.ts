@@ -1,5 +1,6 @@
 import { buildAuthApp } from '@logserver/auth/app';
 import { buildLogApp, type LogDeps } from '@logserver/log/app';
+import type { IntegrityDeps } from '@logserver/log/routes/integrity';
 import type { StreamLimits } from '@logserver/log/stream/limits';
 import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
@@ -22,6 +23,7 @@ export interface AllInOneDeps {
   feed: LogFeed;
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
+  integrity?: IntegrityDeps | undefined;
 }
 
 export interface AllInOneAppConfig {
@@ -45,7 +47,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
       buildLogApp(
-        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics },
+        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },
         { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
       ),
     );

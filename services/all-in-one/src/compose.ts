@@ -6,18 +6,22 @@ import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
+import { Sealer } from '@logserver/shared/integrity/sealer';
+import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import { openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
-import { loadOrCreateSecret } from './secret.js';
+import { loadOrCreateSecret, loadOrCreateSigningKey } from './secret.js';
 
 export interface AllInOne {
   app: FastifyInstance;
   auth: JwtSettings;
   stores: Stores;
   health: Health;
+  /** Seals on its timer (SEAL_INTERVAL > 0); tests call sealAll() to seal now. */
+  sealer: Sealer | null;
 }
 
 /**
@@ -47,12 +51,37 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
   const worker = createStoreHandler(stores.logs, feed);
   await queue.consume(worker.handle);
 
+  // The sealer shares the process and the SQLite file; its lease still makes it safe beside others.
+  const signingKey = signingKeyFromPem(config.INTEGRITY_SIGNING_KEY ?? loadOrCreateSigningKey(config.DATA_DIR));
+  const integrityStore = stores.integrity;
+  const sealer = integrityStore
+    ? new Sealer({
+        store: integrityStore,
+        key: signingKey,
+        onError: (err) => app.log.error({ err, component: 'sealer' }, 'sealing failed'),
+      })
+    : null;
+  if (sealer && config.SEAL_INTERVAL > 0) sealer.start(config.SEAL_INTERVAL * 1000);
+
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await app.register(
     buildAllInOneApp(
-      { verifier: createJwtVerifier(auth), logs: stores.logs, tenants: stores.tenants, queue, feed, workerStats: worker.stats, metrics },
+      {
+        verifier: createJwtVerifier(auth),
+        logs: stores.logs,
+        tenants: stores.tenants,
+        queue,
+        feed,
+        workerStats: worker.stats,
+        metrics,
+        integrity: integrityStore && {
+          store: integrityStore,
+          publicKeyPem: signingKey.publicKeyPem,
+          sealIntervalSeconds: config.SEAL_INTERVAL,
+        },
+      },
       {
         adminTenant: config.AUTH_ADMIN_TENANT,
         authSecret: secret,
@@ -63,10 +92,12 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
     ),
   );
   app.addHook('onClose', async () => {
+    await sealer?.stop();
     await queue.close();
     await feed.close();
     await stores.logs.close();
     await stores.tenants.close();
+    await stores.integrity?.close();
   });
-  return { app, auth, stores, health };
+  return { app, auth, stores, health, sealer };
 }

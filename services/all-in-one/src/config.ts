@@ -1,5 +1,5 @@
 import { rateLimitConfig, streamConfig } from '@logserver/log/config';
-import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import { authConfig, integrityConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
 export const AllInOneConfig = requireMongoUri(
@@ -10,6 +10,7 @@ export const AllInOneConfig = requireMongoUri(
     ...queueConfig,
     ...streamConfig,
     ...rateLimitConfig,
+    ...integrityConfig,
     DEMO_TENANT: z
       .string()
       .regex(/^[a-z0-9_-]+$/)

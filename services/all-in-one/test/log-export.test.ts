@@ -104,7 +104,7 @@ describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list
     const response = await call(`${server.url}/api/v1/logs/export?format=csv&user_agent=second line`, { token: auditor });
     const [header] = response.text.split('\r\n');
     expect(header).toBe(
-      'id,tenant_id,user_id,action,resource_type,resource_id,timestamp,received_at,ip_address,user_agent,before,after,metadata,severity',
+      'id,tenant_id,user_id,action,resource_type,resource_id,timestamp,received_at,ip_address,user_agent,before,after,metadata,severity,hash',
     );
     expect(response.text).toContain('"Agent ""Q"", v1\r\nsecond line"');
     expect(response.text.endsWith('\r\n')).toBe(true);

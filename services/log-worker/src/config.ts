@@ -1,5 +1,5 @@
-import { listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import { integrityConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
-export const LogWorkerConfig = requireMongoUri(z.object({ ...listenConfig(8084), ...storeConfig, ...queueConfig }));
+export const LogWorkerConfig = requireMongoUri(z.object({ ...listenConfig(8084), ...storeConfig, ...queueConfig, ...integrityConfig }));
 export type LogWorkerConfig = z.infer<typeof LogWorkerConfig>;

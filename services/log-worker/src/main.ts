@@ -5,6 +5,8 @@ import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
+import { Sealer } from '@logserver/shared/integrity/sealer';
+import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import type { BatchHandler } from '@logserver/shared/queue/port';
 import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
 import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
@@ -36,13 +38,30 @@ async function main(): Promise<void> {
     }
   };
 
+  // Each worker replica may seal: the per-tenant lease lets one act at a time (README "Tamper evidence").
+  let sealer: Sealer | null = null;
+  if (stores.integrity && config.SEAL_INTERVAL > 0) {
+    if (config.INTEGRITY_SIGNING_KEY) {
+      sealer = new Sealer({
+        store: stores.integrity,
+        key: signingKeyFromPem(config.INTEGRITY_SIGNING_KEY),
+        onError: (err) => log.error({ err, component: 'sealer' }, 'sealing failed'),
+      });
+      sealer.start(config.SEAL_INTERVAL * 1000);
+    } else {
+      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not seal digests (README "Tamper evidence")');
+    }
+  }
+
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   await app.register(buildLogWorkerApp({ stats: workerStats(queue, worker.stats) }));
   app.addHook('onClose', async () => {
     // Stops receiving and finishes the batches in hand (stored and deleted) before the store closes.
     await queue.close();
+    await sealer?.stop();
     await stores.logs.close();
     await stores.tenants.close();
+    await stores.integrity?.close();
   });
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });

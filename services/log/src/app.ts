@@ -11,6 +11,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
+import { type IntegrityDeps, integrityRoutes } from './routes/integrity.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
 import { CLOSE, DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
@@ -25,6 +26,8 @@ export interface LogDeps {
   now: () => Date;
   /** Where the stream's Prometheus series go; the process's /metrics registry. */
   metrics?: Registry | undefined;
+  /** Tamper-evidence routes are served when the store keeps digests. */
+  integrity?: IntegrityDeps | undefined;
 }
 
 export interface LogAppConfig {
@@ -58,5 +61,6 @@ export function buildLogApp(
     await app.register(exportRoutes(full));
     await app.register(cleanupRoutes(full));
     await app.register(streamRoutes(full, { ...DEFAULT_STREAM_LIMITS, ...config.stream }));
+    if (full.integrity) await app.register(integrityRoutes(full, full.integrity));
   };
 }

@@ -1,4 +1,4 @@
-import { authConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
@@ -41,7 +41,24 @@ export function streamLimits(config: {
   };
 }
 
+/**
+ * The tamper-evidence routes need only the public key: the API-facing service never holds the
+ * signing key (the log-worker seals). SEAL_INTERVAL here is only what a 409 tells the caller.
+ */
+export const integrityRoutesConfig = {
+  INTEGRITY_PUBLIC_KEY: optionalString,
+  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
+};
+
 export const LogConfig = requireMongoUri(
-  z.object({ ...listenConfig(8082), ...authConfig, ...storeConfig, ...queueConfig, ...streamConfig, ...rateLimitConfig }),
+  z.object({
+    ...listenConfig(8082),
+    ...authConfig,
+    ...storeConfig,
+    ...queueConfig,
+    ...streamConfig,
+    ...rateLimitConfig,
+    ...integrityRoutesConfig,
+  }),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

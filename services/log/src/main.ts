@@ -29,7 +29,21 @@ async function main(): Promise<void> {
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
   await app.register(
     buildLogApp(
-      { store: stores.logs, queue, feed, identity: gatewayIdentity(), metrics },
+      {
+        store: stores.logs,
+        queue,
+        feed,
+        identity: gatewayIdentity(),
+        metrics,
+        integrity:
+          stores.integrity && config.INTEGRITY_PUBLIC_KEY
+            ? {
+                store: stores.integrity,
+                publicKeyPem: config.INTEGRITY_PUBLIC_KEY.replace(/\\n/g, '\n'),
+                sealIntervalSeconds: config.SEAL_INTERVAL,
+              }
+            : undefined,
+      },
       { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
     ),
   );
@@ -38,6 +52,7 @@ async function main(): Promise<void> {
     await feed.close();
     await stores.logs.close();
     await stores.tenants.close();
+    await stores.integrity?.close();
   });
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -12,6 +12,7 @@ export interface RouteRule {
 
 const READERS: readonly Role[] = ['viewer', 'auditor', 'admin'];
 const WRITERS: readonly Role[] = ['writer', 'admin'];
+const EVERY_ROLE: readonly Role[] = ['writer', 'viewer', 'auditor', 'admin'];
 
 export const STREAM_PATH = '/api/v1/logs/stream';
 
@@ -28,7 +29,11 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/api/v1/logs/stats', who: READERS },
   { method: 'GET', path: STREAM_PATH, who: READERS },
   { method: 'DELETE', path: '/api/v1/logs/cleanup', who: ['admin'] },
+  { method: 'GET', path: '/api/v1/logs/verify', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/:id', who: READERS },
+  { method: 'GET', path: '/api/v1/logs/:id/proof', who: READERS },
+  { method: 'GET', path: '/api/v1/integrity/public-key', who: EVERY_ROLE },
+  { method: 'GET', path: '/api/v1/integrity/digests', who: READERS },
   { method: 'GET', path: '/api/v1/tenants', who: 'platform-admin' },
   { method: 'POST', path: '/api/v1/tenants', who: 'platform-admin' },
 ];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withHash } from '../integrity/event-hash.js';
 import { LIMITS } from './limits.js';
 
 export const SEVERITIES = ['INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
@@ -8,11 +9,25 @@ export type Severity = z.infer<typeof Severity>;
 export type JsonObject = { [key: string]: unknown };
 
 /**
+ * Every stored event is hashed over its RFC 8785 canonical JSON, which has no form for an
+ * infinite number (JSON.parse turns 1e400 into one) or a lone UTF-16 surrogate; such input is a 422.
+ */
+function hashable(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (typeof value === 'string') return isWellFormedText(value);
+  return true;
+}
+
+/**
  * Why keys are checked: `$`-prefixed and dotted keys are operators and paths to MongoDB,
  * and an audit event must be stored exactly as sent, in every store.
  */
 function checkJsonObject(value: JsonObject, ctx: z.RefinementCtx): void {
   const visit = (node: unknown, depth: number, path: (string | number)[]): boolean => {
+    if (!hashable(node)) {
+      ctx.addIssue({ code: 'custom', path, message: 'must be finite numbers and well-formed Unicode text (RFC 8785 JSON)' });
+      return false;
+    }
     if (node === null || typeof node !== 'object') return true;
     if (depth > LIMITS.objectDepth) {
       ctx.addIssue({ code: 'custom', path, message: `nesting deeper than ${LIMITS.objectDepth} levels` });
@@ -22,6 +37,10 @@ function checkJsonObject(value: JsonObject, ctx: z.RefinementCtx): void {
     for (const [key, child] of Object.entries(node)) {
       if (key.startsWith('$') || key.includes('.')) {
         ctx.addIssue({ code: 'custom', path: [...path, key], message: "object keys may not start with '$' or contain '.'" });
+        return false;
+      }
+      if (!hashable(key)) {
+        ctx.addIssue({ code: 'custom', path, message: 'object keys must be well-formed Unicode text' });
         return false;
       }
       if (key.length > LIMITS.objectKeyLength) {
@@ -47,7 +66,8 @@ const isoTimestamp = z.iso
 /**
  * Text stored in a column must be well-formed Unicode: a lone surrogate half cannot be written as
  * UTF-8, so the store would keep replacement characters instead of what was acknowledged.
- * (before/after/metadata keep theirs, escaped in their JSON text.)
+ * (Inside before/after/metadata they are refused as well: the event hash is over RFC 8785 JSON,
+ * which has no form for them.)
  */
 export const isWellFormedText = (value: string): boolean => !/\p{Cs}/u.test(value);
 const WELL_FORMED = 'must be well-formed Unicode text (no lone surrogate halves)';
@@ -86,6 +106,8 @@ export const LogEvent = z.object({
   after: z.record(z.string(), z.unknown()).nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   severity: Severity,
+  /** SHA-256 of the event's RFC 8785 canonical JSON without this field (README "Tamper evidence"). */
+  hash: z.string().optional(),
 });
 export type LogEvent = z.infer<typeof LogEvent>;
 
@@ -98,7 +120,7 @@ export interface Actor {
 /** Turns a validated input into the stored event: the server's id, the token's tenant and subject. */
 export function toLogEvent(input: LogEventInput, actor: Actor, id: string, now: Date): LogEvent {
   const receivedAt = now.toISOString();
-  return {
+  return withHash({
     id,
     tenant_id: actor.tenant,
     user_id: actor.sub,
@@ -113,5 +135,5 @@ export function toLogEvent(input: LogEventInput, actor: Actor, id: string, now: 
     after: input.after ?? null,
     metadata: input.metadata ?? null,
     severity: input.severity,
-  };
+  });
 }

@@ -3,7 +3,7 @@ import { LIMITS } from './limits.js';
 import { SEVERITIES, type Severity } from './log-event.js';
 
 /** One value per parameter: a repeated parameter is ambiguous, so it is refused, not guessed. */
-const single = <T extends z.ZodType>(schema: T) =>
+export const single = <T extends z.ZodType>(schema: T) =>
   z.preprocess((value, ctx) => {
     if (Array.isArray(value)) {
       ctx.addIssue({ code: 'custom', message: 'may be given only once' });

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { Unavailable } from '../errors/catalogue.js';
+import type { IntegrityStore } from '../integrity/port.js';
+import { SqliteIntegrityStore } from '../integrity/sqlite-integrity-store.js';
 import type { TenantStore } from '../tenant-store/port.js';
 import { SqliteTenantStore } from '../tenant-store/sqlite-tenant-store.js';
 import type { LogStore } from './port.js';
@@ -16,6 +18,8 @@ export interface StoreSettings {
 export interface Stores {
   logs: LogStore;
   tenants: TenantStore;
+  /** Digests, leases and cleanup records beside the events; undefined where the store has none yet. */
+  integrity?: IntegrityStore | undefined;
 }
 
 export function sqlitePathOf(settings: Pick<StoreSettings, 'dataDir' | 'sqlitePath'>): string {
@@ -45,5 +49,7 @@ export async function openStores(settings: StoreSettings): Promise<Stores> {
     throw new Unavailable('the MongoDB store is not built into this version; set STORE=sqlite');
   }
   const path = sqlitePathOf(settings);
-  return { logs: SqliteLogStore.open(path), tenants: SqliteTenantStore.open(path) };
+  // The log store first: it creates the logs table that the integrity store reads.
+  const logs = SqliteLogStore.open(path);
+  return { logs, tenants: SqliteTenantStore.open(path), integrity: SqliteIntegrityStore.open(path) };
 }

@@ -61,6 +61,11 @@ export interface AppendResult {
   duplicates: number;
 }
 
+/** Why a cleanup ran: the audit event that records it, when the caller wrote one. */
+export interface DeleteCause {
+  auditEventId?: string | undefined;
+}
+
 export interface LogStore {
   /**
    * Stores events for one tenant, all or none. Idempotent by (tenant, id): an event already
@@ -81,9 +86,10 @@ export interface LogStore {
   stats(tenant: TenantId, filter: LogFilter, request: StatsRequest): Promise<StatsResult>;
   /**
    * Deletes the tenant's events with timestamp strictly before `before` (one exactly at it stays),
-   * or all of them when null, keeping stats consistent; returns how many.
+   * or all of them when null, keeping stats consistent; returns how many. Records which events a
+   * cleanup deleted, so integrity verify reports them as cleanup, not tampering.
    */
-  deleteOlderThan(tenant: TenantId, before: string | null): Promise<number>;
+  deleteOlderThan(tenant: TenantId, before: string | null, cause?: DeleteCause): Promise<number>;
   /** Throws when the store cannot serve; /readyz calls it. */
   ping(): Promise<void>;
   close(): Promise<void>;

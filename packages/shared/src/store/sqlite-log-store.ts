@@ -1,6 +1,19 @@
 import type Database from 'better-sqlite3';
+import { eventHash } from '../integrity/event-hash.js';
+import { INTEGRITY_SCHEMA, startCleanup } from '../integrity/sqlite-integrity-schema.js';
 import type { LogEvent, Severity } from '../schemas/log-event.js';
-import type { AppendResult, LogFilter, LogPage, LogStore, PageRequest, Position, SortOrder, StatsRequest, StatsResult } from './port.js';
+import type {
+  AppendResult,
+  DeleteCause,
+  LogFilter,
+  LogPage,
+  LogStore,
+  PageRequest,
+  Position,
+  SortOrder,
+  StatsRequest,
+  StatsResult,
+} from './port.js';
 import { openSqlite } from './sqlite-database.js';
 import type { TenantId } from './tenant-id.js';
 
@@ -20,7 +33,8 @@ CREATE TABLE IF NOT EXISTS logs (
   severity TEXT NOT NULL,
   before TEXT,
   after TEXT,
-  metadata TEXT
+  metadata TEXT,
+  hash TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS logs_tenant_id ON logs (tenant_id, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_ts ON logs (tenant_id, ts, id);
@@ -59,7 +73,7 @@ UNION ALL SELECT tenant_id, 'user_id', user_id, hour, severity, sum(n) FROM log_
 `;
 
 export const COLUMNS =
-  'id, tenant_id, user_id, action, resource_type, resource_id, ts, received_at, ip_address, user_agent, severity, before, after, metadata';
+  'id, tenant_id, user_id, action, resource_type, resource_id, ts, received_at, ip_address, user_agent, severity, before, after, metadata, hash';
 
 export interface Row {
   id: string;
@@ -76,13 +90,14 @@ export interface Row {
   before: string | null;
   after: string | null;
   metadata: string | null;
+  hash: string | null;
 }
 
 const EXPORT_BATCH = 1000;
 const DELETE_BATCH = 5000;
 
 export function toEvent(row: Row): LogEvent {
-  return {
+  const event: LogEvent = {
     id: row.id,
     tenant_id: row.tenant_id,
     user_id: row.user_id,
@@ -98,6 +113,8 @@ export function toEvent(row: Row): LogEvent {
     metadata: row.metadata === null ? null : JSON.parse(row.metadata),
     severity: row.severity,
   };
+  // Rows written before events carried a hash get theirs computed from what is stored.
+  return { ...event, hash: row.hash ?? eventHash(event) };
 }
 
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
@@ -280,9 +297,12 @@ export class SqliteLogStore implements LogStore {
   private constructor(private readonly db: Database.Database) {
     const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollup_dims'").get() !== undefined;
     db.exec(SCHEMA);
+    const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];
+    if (!columns.some((column) => column.name === 'hash')) db.exec('ALTER TABLE logs ADD COLUMN hash TEXT');
+    db.exec(INTEGRITY_SCHEMA);
     if (!hadRollups) db.transaction(() => db.exec(`DELETE FROM log_rollups; ${BACKFILL_ROLLUPS}`))();
     this.insert = db.prepare(
-      `INSERT INTO logs (${COLUMNS}) VALUES (@id, @tenant_id, @user_id, @action, @resource_type, @resource_id, @timestamp, @received_at, @ip_address, @user_agent, @severity, @before, @after, @metadata) ON CONFLICT (tenant_id, id) DO NOTHING`,
+      `INSERT INTO logs (${COLUMNS}) VALUES (@id, @tenant_id, @user_id, @action, @resource_type, @resource_id, @timestamp, @received_at, @ip_address, @user_agent, @severity, @before, @after, @metadata, @hash) ON CONFLICT (tenant_id, id) DO NOTHING`,
     );
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE tenant_id = ? AND id = ?`);
     this.addToRollup = db.prepare(
@@ -314,13 +334,15 @@ export class SqliteLogStore implements LogStore {
       const inserted: LogEvent[] = [];
       for (const event of batch) {
         if (event.tenant_id !== tenant) throw new Error('event tenant does not match the tenant it is appended to');
+        // The hash is computed once, when the event is built; only an event that arrives without one gets it here.
+        const stored = event.hash === undefined ? { ...event, hash: eventHash(event) } : event;
         const result = this.insert.run({
-          ...event,
+          ...stored,
           before: json(event.before),
           after: json(event.after),
           metadata: json(event.metadata),
         });
-        if (result.changes === 1) inserted.push(event);
+        if (result.changes === 1) inserted.push(stored);
       }
       this.adjustRollups(inserted, 1);
       return inserted;
@@ -420,27 +442,34 @@ export class SqliteLogStore implements LogStore {
     return { totals, buckets };
   }
 
-  async deleteOlderThan(tenant: TenantId, before: string | null): Promise<number> {
+  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {
     const doomed = this.db.prepare(
-      `SELECT seq, tenant_id, ts AS timestamp, severity, action, resource_type, user_id FROM logs WHERE tenant_id = ?${before === null ? '' : ' AND ts < ?'} LIMIT ?`,
+      `SELECT seq, id, tenant_id, ts AS timestamp, severity, action, resource_type, user_id FROM logs WHERE tenant_id = ?${before === null ? '' : ' AND ts < ?'} LIMIT ?`,
     );
     const remove = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT value FROM json_each(?))');
-    // Each slice leaves the rollups matching the events in one transaction.
+    const cleanup = startCleanup(this.db, { tenant, before, auditEventId: cause.auditEventId ?? null, now: new Date() });
+    // Each slice leaves the rollups matching the events, and the record of which ids went, in one transaction.
     const slice = this.db.transaction(() => {
       const rows = (before === null ? doomed.all(tenant, DELETE_BATCH) : doomed.all(tenant, before, DELETE_BATCH)) as (RollupSource & {
         seq: number;
+        id: string;
       })[];
       if (rows.length === 0) return 0;
       this.adjustRollups(rows, -1);
+      cleanup.remember(rows);
       return remove.run(JSON.stringify(rows.map((row) => row.seq))).changes;
     });
     let deleted = 0;
-    // Deleting in slices keeps each write transaction short, so ingest is never stalled for long.
-    for (;;) {
-      const changes = slice();
-      deleted += changes;
-      if (changes < DELETE_BATCH) return deleted;
-      await new Promise((resolve) => setImmediate(resolve));
+    try {
+      // Deleting in slices keeps each write transaction short, so ingest is never stalled for long.
+      for (;;) {
+        const changes = slice();
+        deleted += changes;
+        if (changes < DELETE_BATCH) return deleted;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      cleanup.finish(deleted);
     }
   }
 

@@ -1,4 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
+import { withHash } from '../integrity/event-hash.js';
 import { type LogEvent, SEVERITIES } from '../schemas/log-event.js';
 
 /** Deterministic pseudo-random numbers, so a failing conformance case can be replayed. */
@@ -14,11 +15,12 @@ const ACTIONS = ['create', 'update', 'delete', 'login', 'export'];
 const TYPES = ['user', 'invoice', 'project'];
 const AGENTS = ['Mozilla/5.0 (Windows NT 10.0)', 'curl/8.5.0', 'PostmanRuntime/7.36', null];
 
-/** A stored-shape event for tests: tenant and overrides as given, the rest varied from the seed. */
+/** A stored-shape event for tests, hash included: tenant and overrides as given, the rest varied from the seed. */
 export function makeEvent(tenant: string, overrides: Partial<LogEvent> = {}, random: () => number = Math.random): LogEvent {
   const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
   const when = new Date(Date.UTC(2025, 0, 1) + Math.floor(random() * 90 * 86_400_000)).toISOString();
-  return {
+  const { hash: _given, ...content }: Partial<LogEvent> = overrides;
+  return withHash({
     id: uuidv7(),
     tenant_id: tenant,
     user_id: pick(['u1', 'u2', 'u3']),
@@ -33,6 +35,6 @@ export function makeEvent(tenant: string, overrides: Partial<LogEvent> = {}, ran
     after: random() < 0.5 ? { email: 'new@example.com', note: 'Price (a+)+$ .* 100%_off' } : null,
     metadata: random() < 0.5 ? { source: pick(['dashboard', 'api']) } : null,
     severity: pick(SEVERITIES),
-    ...overrides,
-  };
+    ...content,
+  });
 }

@@ -27,9 +27,11 @@ export function cleanupRoutes(deps: LogDeps): FastifyPluginAsyncZod {
       async (request) => {
         const now = deps.now();
         const before = cleanupCutoff(request.query, now);
-        const deleted_count = await deps.store.deleteOlderThan(tenantOf(request.identity), before);
+        // The audit event's id is known before the delete, so the store's record of what went names it (README "Tamper evidence").
+        const auditEventId = deps.newId();
+        const deleted_count = await deps.store.deleteOlderThan(tenantOf(request.identity), before, { auditEventId });
         const metadata = { parameters: queryAsGiven(request.url), before, deleted_count };
-        await deps.queue.publish([selfAuditEvent('logs.cleanup', callerOf(request), metadata, deps.newId(), deps.now())]);
+        await deps.queue.publish([selfAuditEvent('logs.cleanup', callerOf(request), metadata, auditEventId, deps.now())]);
         return ok({ deleted_count });
       },
     );

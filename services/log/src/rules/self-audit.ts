@@ -1,3 +1,4 @@
+import { withHash } from '@logserver/shared/integrity/event-hash';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import type { LogEvent, Severity } from '@logserver/shared/schemas/log-event';
 
@@ -21,7 +22,7 @@ export function selfAuditEvent(
 ): LogEvent {
   const at = now.toISOString();
   const severity: Severity = action === 'logs.cleanup' ? 'WARNING' : 'INFO';
-  return {
+  return withHash({
     id,
     tenant_id: caller.tenant,
     user_id: caller.sub,
@@ -36,5 +37,5 @@ export function selfAuditEvent(
     after: null,
     metadata,
     severity,
-  };
+  });
 }

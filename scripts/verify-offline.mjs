@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+// Checks a tenant's exported events against its signed digests without trusting the server.
+//
+//   node scripts/verify-offline.mjs fetch --url http://localhost:8080 --token <auditor token> --out ./audit
+//   node scripts/verify-offline.mjs check ./audit            (events.ndjson, digests.json, public-key.pem)
+//   node scripts/verify-offline.mjs check --events e.ndjson --digests d.json --public-key k.pem [--partial]
+//
+// `check` needs no server and no code of the server: it re-implements the checks from the
+// published rules (RFC 8785 JSON, SHA-256, RFC 6962 Merkle tree, Ed25519), so an auditor can read
+// all of it here. Exit 0 when intact, 1 when something does not hold, 2 on bad usage.
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import canonicalize from 'canonicalize';
+
+const sha256 = (...parts) => {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+};
+
+/** RFC 6962 §2.1: leaf = H(0x00 || entry), node = H(0x01 || left || right), split at the largest power of two below n. */
+function merkleRoot(entries) {
+  if (entries.length === 0) return sha256();
+  if (entries.length === 1) return sha256(Buffer.from([0]), entries[0]);
+  let k = 1;
+  while (k * 2 < entries.length) k *= 2;
+  return sha256(Buffer.from([1]), merkleRoot(entries.slice(0, k)), merkleRoot(entries.slice(k)));
+}
+
+function eventHash(event) {
+  const { hash: _hash, ...content } = event;
+  return createHash('sha256').update(canonicalize(content)).digest('hex');
+}
+
+/** Every check; returns the report. Pure over its inputs so the tests can call it too. */
+export function checkExport({ events, digests, publicKeyPem, partial = false }) {
+  const key = createPublicKey(publicKeyPem);
+  const keyId = createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 32);
+  const problems = [];
+  let chainBreak = null;
+  const byId = new Map(events.map((event) => [event.id, event]));
+  const sealedIds = new Set();
+  let previous = null;
+  let verified = 0;
+  let missing = 0;
+  const ordered = [...digests].sort((a, b) => a.seq - b.seq);
+  for (const digest of ordered) {
+    const { hash, signature, leaves, ...body } = digest;
+    const text = canonicalize(body);
+    const expectedSeq = previous ? previous.seq + 1 : 1;
+    const broken =
+      digest.seq !== expectedSeq
+        ? `digest ${expectedSeq} is missing before digest ${digest.seq}`
+        : digest.prev_hash !== (previous ? previous.hash : null)
+          ? `its prev_hash does not match digest ${previous ? previous.seq : 0}`
+          : createHash('sha256').update(text).digest('hex') !== hash
+            ? 'its hash does not match its contents'
+            : digest.key_id !== keyId
+              ? `it is signed by key ${digest.key_id}, not by ${keyId}`
+              : !verify(null, Buffer.from(text), key, Buffer.from(signature, 'base64'))
+                ? 'its signature does not verify'
+                : !leaves || leaves.ids.length !== digest.count || leaves.hashes.length !== digest.count
+                  ? 'its sealed event list is missing or the wrong length'
+                  : merkleRoot(leaves.hashes.map((h) => Buffer.from(h, 'hex'))).toString('hex') !== digest.merkle_root
+                    ? 'its sealed event hashes do not give its Merkle root'
+                    : null;
+    if (broken) chainBreak ??= { digest_seq: digest.seq, reason: broken };
+    previous = digest;
+    if (!leaves) continue;
+    leaves.ids.forEach((id, index) => {
+      sealedIds.add(id);
+      const event = byId.get(id);
+      if (!event) {
+        missing++;
+        if (!partial)
+          problems.push({
+            kind: 'removed',
+            event_id: id,
+            digest_seq: digest.seq,
+            detail: `sealed as number ${index + 1} of digest ${digest.seq}, not in the export`,
+          });
+      } else if (eventHash(event) !== leaves.hashes[index]) {
+        problems.push({
+          kind: 'changed',
+          event_id: id,
+          digest_seq: digest.seq,
+          detail: 'its content does not give the hash it was sealed with',
+        });
+      } else verified++;
+    });
+  }
+  // An exported event no digest sealed: fine if it arrived after the last seal, else it was slipped in.
+  const lastSeal = previous ? previous.sealed_at : null;
+  let unsealed = 0;
+  for (const event of events) {
+    if (sealedIds.has(event.id)) continue;
+    if (lastSeal !== null && event.received_at < lastSeal) {
+      problems.push({
+        kind: 'inserted',
+        event_id: event.id,
+        digest_seq: null,
+        detail: `received ${event.received_at}, before the last seal (${lastSeal}), yet sealed by no digest`,
+      });
+    } else unsealed++;
+  }
+  return {
+    status: problems.length === 0 && chainBreak === null ? 'intact' : 'tampered',
+    digests_checked: ordered.length,
+    events_in_export: events.length,
+    events_verified: verified,
+    events_unsealed: unsealed,
+    sealed_events_not_in_export: missing,
+    first_problem: problems[0] ?? null,
+    problems: problems.slice(0, 20),
+    problem_count: problems.length,
+    chain: { intact: chainBreak === null, first_break: chainBreak },
+  };
+}
+
+async function getJson(url, token) {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${await response.text()}`);
+  return response.json();
+}
+
+/** Downloads what `check` needs: the public key, every digest with its leaves, every event. */
+async function fetchBundle({ url, token, out }) {
+  mkdirSync(out, { recursive: true });
+  const key = (await getJson(`${url}/api/v1/integrity/public-key`, token)).data;
+  writeFileSync(join(out, 'public-key.pem'), key.public_key_pem);
+  const digests = [];
+  for (let page = 1; ; page++) {
+    const body = await getJson(`${url}/api/v1/integrity/digests?leaves=true&size=10&page=${page}`, token);
+    digests.push(...body.data);
+    if (page >= body.meta.pages) break;
+  }
+  writeFileSync(join(out, 'digests.json'), JSON.stringify(digests));
+  const exported = await fetch(`${url}/api/v1/logs/export?format=ndjson`, { headers: { authorization: `Bearer ${token}` } });
+  let lines;
+  if (exported.ok) lines = (await exported.text()).split('\n').filter((line) => line.trim() !== '');
+  else {
+    // Servers without the export route: page through the list API instead.
+    lines = [];
+    let cursor = null;
+    do {
+      const query = new URLSearchParams({ size: '100', sort: 'asc', ...(cursor ? { cursor } : {}) });
+      const body = await getJson(`${url}/api/v1/logs?${query}`, token);
+      lines.push(...body.data.map((event) => JSON.stringify(event)));
+      cursor = body.meta.next_cursor;
+    } while (cursor);
+  }
+  writeFileSync(join(out, 'events.ndjson'), `${lines.join('\n')}\n`);
+  process.stderr.write(`wrote ${lines.length} events, ${digests.length} digests and the public key to ${out}\n`);
+}
+
+function readBundle(values, dir) {
+  const path = (name, fallback) => values[name] ?? (dir ? join(dir, fallback) : undefined);
+  const files = {
+    events: path('events', 'events.ndjson'),
+    digests: path('digests', 'digests.json'),
+    key: path('public-key', 'public-key.pem'),
+  };
+  for (const [name, file] of Object.entries(files))
+    if (!file) throw new UsageError(`missing --${name === 'key' ? 'public-key' : name} (or a folder)`);
+  const text = readFileSync(files.events, 'utf8');
+  const events = text.trim().startsWith('[')
+    ? JSON.parse(text)
+    : text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line));
+  return { events, digests: JSON.parse(readFileSync(files.digests, 'utf8')), publicKeyPem: readFileSync(files.key, 'utf8') };
+}
+
+class UsageError extends Error {}
+
+async function main(argv) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      out: { type: 'string' },
+      events: { type: 'string' },
+      digests: { type: 'string' },
+      'public-key': { type: 'string' },
+      partial: { type: 'boolean', default: false },
+    },
+  });
+  const [command, dir] = positionals;
+  if (command === 'fetch') {
+    if (!values.url || !values.token || !values.out) throw new UsageError('fetch needs --url, --token (auditor or admin) and --out');
+    await fetchBundle({ url: values.url.replace(/\/$/, ''), token: values.token, out: values.out });
+    return 0;
+  }
+  if (command === 'check') {
+    const report = checkExport({ ...readBundle(values, dir), partial: values.partial });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return report.status === 'intact' ? 0 : 1;
+  }
+  throw new UsageError('usage: verify-offline.mjs fetch --url URL --token TOKEN --out DIR | check DIR [--partial]');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(error instanceof UsageError ? 2 : 1);
+    },
+  );
+}
