@@ -152,7 +152,7 @@ describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list
     await reader?.read();
     controller.abort();
     let record: LogEvent | undefined;
-    for (let attempt = 0; attempt < 100 && !record; attempt++) {
+    for (let attempt = 0; attempt < 300 && !record; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       record = (await call(`${server.url}/api/v1/logs?action=logs.export`, { token: admin })).body.data[0];
     }
