@@ -26,28 +26,80 @@ export interface LoadOptions {
   amount?: number;
 }
 
-/** Drives HTTP load with autocannon from this process (not a shell loop) and returns what a target needs. */
-export async function hammer(options: LoadOptions): Promise<LoadResult> {
+// @types/autocannon leaves out aggregateResult, which merges runs made with skipAggregateResult.
+const merge = (
+  autocannon as unknown as { aggregateResult(results: unknown[], options: { url: string; connections: number }): autocannon.Result }
+).aggregateResult;
+
+interface Run {
+  raw: unknown;
+  seconds: number;
+}
+
+async function run(options: LoadOptions, seconds?: number): Promise<Run> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const result = await autocannon({
+  const started = performance.now();
+  const raw = await autocannon({
     url: options.url,
     method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
     headers,
     ...(options.body === undefined ? {} : { body: options.body }),
     connections: options.connections,
-    ...(options.amount === undefined ? { duration: options.duration ?? 5 } : { amount: options.amount }),
+    ...(options.amount === undefined ? { duration: seconds ?? options.duration ?? 5 } : { amount: options.amount }),
     timeout: 30,
+    skipAggregateResult: true,
   });
-  const ok2xx = result['2xx'];
+  return { raw, seconds: (performance.now() - started) / 1000 };
+}
+
+function summarize(runs: Run[], options: LoadOptions): LoadResult {
+  const result = merge(
+    runs.map((one) => one.raw),
+    { url: options.url, connections: options.connections },
+  );
+  const seconds = runs.reduce((sum, one) => sum + one.seconds, 0);
   return {
     requests: result.requests.total,
-    seconds: result.duration,
-    ok2xxPerSecond: ok2xx / result.duration,
+    seconds,
+    ok2xxPerSecond: result['2xx'] / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
     errors: result.errors + result.non2xx,
   };
+}
+
+/** Drives HTTP load with autocannon from this process (not a shell loop) and returns what a target needs. */
+export async function hammer(options: LoadOptions): Promise<LoadResult> {
+  return summarize([await run(options)], options);
+}
+
+/**
+ * Runs ours and its baseline in alternating slices and merges each side's slices (latency
+ * histograms included). Other work on the machine then weighs on both sides alike, so the ratio
+ * holds even when the absolute numbers move.
+ */
+export async function sideBySide(options: {
+  ours: LoadOptions;
+  baseline: LoadOptions;
+  seconds: number;
+  rounds?: number;
+  /** Opens a measurement window on the server around each of our slices; the result is the worst window. */
+  watch?: () => Promise<() => Promise<number | null>>;
+}): Promise<{ ours: LoadResult; baseline: LoadResult; watched: number | null }> {
+  const rounds = options.rounds ?? 4;
+  const slice = options.seconds / rounds;
+  const oursRuns: Run[] = [];
+  const baselineRuns: Run[] = [];
+  let watched: number | null = null;
+  for (let round = 0; round < rounds; round++) {
+    baselineRuns.push(await run(options.baseline, slice));
+    const stop = await options.watch?.();
+    oursRuns.push(await run(options.ours, slice));
+    const value = stop ? await stop() : null;
+    if (value !== null) watched = Math.max(watched ?? 0, value);
+  }
+  return { ours: summarize(oursRuns, options.ours), baseline: summarize(baselineRuns, options.baseline), watched };
 }
 
 /** Latencies measured in this process, in ms, kept in Node's own HDR histogram. */

@@ -121,3 +121,17 @@ export function sampleRss(pid: number, everyMs = 20): () => { start: number; pea
     return { start, peak };
   };
 }
+
+/** Clock ticks per second for /proc/<pid>/stat; 100 on every Linux this runs on (USER_HZ). */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds (user + system) a process has used, from /proc (Linux). CPU per request is far
+ * steadier than requests per second when other work shares the machine.
+ */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}

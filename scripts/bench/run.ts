@@ -112,7 +112,9 @@ async function main(): Promise<void> {
       ['6 export', exportTenant(sqlitePath)],
       ['7 stream', streamFanOut],
     ];
+    const only = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
     for (const [name, run] of scenarios) {
+      if (only && !only.some((number) => name.startsWith(`${number} `))) continue;
       say(`scenario ${name}`);
       try {
         figures.push(...(await run(context)));

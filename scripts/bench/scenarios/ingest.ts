@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { type BenchContext, bearer, loopFigure } from '../context.js';
 import { eventInputs, PYTHON_EVENT, rawInsertRowsPerSecond } from '../data.js';
-import { hammer } from '../http-load.js';
-import { watchLoopDelay } from '../processes.js';
+import { hammer, sideBySide } from '../http-load.js';
+import { cpuSecondsOf, watchLoopDelay } from '../processes.js';
 import type { Figure } from '../report.js';
 
 const WARMUP_SECONDS = 1;
@@ -18,9 +18,18 @@ export async function singlePost(context: BenchContext): Promise<Figure[]> {
   const ourUrl = `${context.server.url}/api/v1/logs`;
   await hammer({ url: echoUrl, body, connections: 100, duration: WARMUP_SECONDS });
   await hammer({ url: ourUrl, body, headers, connections: 100, duration: WARMUP_SECONDS });
-  const echo = await hammer({ url: echoUrl, body, connections: 100, duration: context.sizes.postSeconds });
-  const loop = await watchLoopDelay(context.server.url);
-  const ours = await hammer({ url: ourUrl, body, headers, connections: 100, duration: context.sizes.postSeconds });
+  const cpuBefore = { ours: cpuSecondsOf(context.server.pid), echo: cpuSecondsOf(context.echo.pid) };
+  const {
+    ours,
+    baseline: echo,
+    watched,
+  } = await sideBySide({
+    ours: { url: ourUrl, body, headers, connections: 100 },
+    baseline: { url: echoUrl, body, connections: 100 },
+    seconds: context.sizes.postSeconds,
+    watch: () => watchLoopDelay(context.server.url),
+  });
+  const cpuPerRequest = (pid: number, before: number, requests: number) => ((cpuSecondsOf(pid) - before) / requests) * 1e6;
   return [
     {
       scenario,
@@ -31,7 +40,13 @@ export async function singlePost(context: BenchContext): Promise<Figure[]> {
     },
     { scenario, figure: 'p99 latency (ms)', value: ours.p99, baseline: echo.p99, target: { of: 'value', op: '<=', limit: 50, unit: 'ms' } },
     { scenario, figure: 'errors', value: ours.errors, baseline: echo.errors, target: { of: 'value', op: '<=', limit: 0 } },
-    loopFigure(scenario, await loop()),
+    {
+      scenario,
+      figure: 'server CPU per request (µs)',
+      value: cpuPerRequest(context.server.pid, cpuBefore.ours, ours.requests),
+      baseline: cpuPerRequest(context.echo.pid, cpuBefore.echo, echo.requests),
+    },
+    loopFigure(scenario, watched),
   ];
 }
 
