@@ -89,6 +89,8 @@ async function main(): Promise<void> {
           AUTH_ISSUER: auth.issuer,
           AUTH_REQUIRE_EXP: 'true',
           LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+          // Scenario 7 puts every subscriber on one tenant; the default allows 100 per tenant and replica.
+          STREAM_MAX_CONNECTIONS_PER_TENANT: String(Math.max(100, sizes.subscribers)),
         },
         logFile: join(workDir, 'server.log'),
         readyPath: '/readyz',
