@@ -71,7 +71,7 @@ export async function stats(context: BenchContext): Promise<Figure[]> {
   const headers = bearer(await context.token(context.bigTenant, 'viewer'));
   const seconds = context.sizes.readSeconds;
   const bySeverity = `${context.server.url}/api/v1/logs/stats`;
-  // The loaded events span 2025-01-01 to 2025-04-01 (see makeEvent).
+  // The loaded events span 2025-01-01 to 2025-04-01 (see loadTenant).
   const byDay = `${context.server.url}/api/v1/logs/stats?interval=day&from=2025-01-01&to=2025-04-01`;
   const baseline = { url: `${context.echo.url}/page?size=0`, connections: 1 };
   const watch = () => watchLoopDelay(context.server.url);
