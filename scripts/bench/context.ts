@@ -9,6 +9,10 @@ export interface BenchContext {
   server: Service;
   echo: Service;
   workDir: string;
+  /** The repository root. */
+  root: string;
+  /** AUTH_SECRET of every server the benchmark starts. */
+  authSecret: string;
   /** The tenant loaded with `sizes.bigTenantEvents` events before the server started. */
   bigTenant: string;
   token(tenant: string, role: Role): Promise<string>;

@@ -16,6 +16,7 @@ import { evaluate, type Figure, renderTable, tally } from './report.js';
 import { sizesFor } from './scale.js';
 import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
 import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
+import { sqsPath } from './scenarios/sqs.js';
 import { streamFanOut } from './scenarios/stream.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -102,6 +103,8 @@ async function main(): Promise<void> {
       server,
       echo,
       workDir,
+      root: ROOT,
+      authSecret: auth.secret,
       bigTenant: BIG_TENANT,
       token: (tenant, role) => mintToken({ ...auth, tenant, role, sub: 'bench', ttlSeconds: 3600 }),
     };
@@ -113,6 +116,7 @@ async function main(): Promise<void> {
       ['5 stats', stats],
       ['6 export', exportTenant(sqlitePath)],
       ['7 stream', streamFanOut],
+      ['8 SQS path', sqsPath],
     ];
     const only = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
     for (const [name, run] of scenarios) {

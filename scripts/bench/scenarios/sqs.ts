@@ -1,0 +1,115 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type BenchContext, loopFigure } from '../context.js';
+import { PYTHON_EVENT } from '../data.js';
+import { sideBySide } from '../http-load.js';
+import { freePort, type Service, startService, watchLoopDelay } from '../processes.js';
+import type { Figure } from '../report.js';
+
+const CONNECTIONS = 100;
+/** The Python system sent one SendMessage per event. */
+const PYTHON_REQUESTS_PER_1000 = 1000;
+
+async function json<T>(url: string): Promise<T> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  return (await response.json()) as T;
+}
+
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, count) => sum + count, 0);
+
+/**
+ * 8: the Kubernetes path as separate processes: the log service publishing to fauxqs (SQS on
+ * loopback) and the log-worker storing into SQLite. Single POSTs at c=100 beside the bare echo,
+ * and every SQS request fauxqs served, per 1000 events stored.
+ */
+export async function sqsPath(context: BenchContext): Promise<Figure[]> {
+  const scenario = `8 SQS path (log + log-worker + fauxqs), single POST, c=${CONNECTIONS}`;
+  const fauxqsMain = join(context.root, 'test/support/fauxqs-server.ts');
+  const logMain = join(context.root, 'services/log/dist/main.js');
+  const workerMain = join(context.root, 'services/log-worker/dist/main.js');
+  if (![fauxqsMain, logMain, workerMain].every(existsSync)) {
+    return [{ scenario, figure: 'requests/s', value: null, note: 'no SQS services on this build (issue 5)' }];
+  }
+  const services: Service[] = [];
+  try {
+    const fauxqsPort = await freePort();
+    const fauxqs = await startService({
+      name: 'fauxqs',
+      args: ['--conditions=development', '--import', 'tsx', fauxqsMain],
+      port: fauxqsPort,
+      env: { FAUXQS_PORT: String(fauxqsPort) },
+      logFile: join(context.workDir, 'fauxqs.log'),
+      readyPath: '/_test/requests',
+    });
+    services.push(fauxqs);
+    const shared = {
+      HOST: '127.0.0.1',
+      SQS_URL: fauxqs.url,
+      SQLITE_PATH: join(context.workDir, 'sqs-path.db'),
+      AUTH_SECRET: context.authSecret,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    };
+    const workerPort = await freePort();
+    const worker = await startService({
+      name: 'log-worker',
+      args: [workerMain],
+      port: workerPort,
+      env: { ...shared, PORT: String(workerPort) },
+      logFile: join(context.workDir, 'log-worker.log'),
+      readyPath: '/readyz',
+    });
+    services.push(worker);
+    const logPort = await freePort();
+    const log = await startService({
+      name: 'log',
+      args: [logMain],
+      port: logPort,
+      env: { ...shared, PORT: String(logPort) },
+      logFile: join(context.workDir, 'log.log'),
+      readyPath: '/readyz',
+    });
+    services.push(log);
+
+    // Behind the gateway the log service trusts these headers from ingress-nginx; here the harness is the gateway.
+    const headers = { 'x-auth-sub': 'bench', 'x-auth-tenant': 'bench-sqs', 'x-auth-role': 'writer' };
+    const body = JSON.stringify(PYTHON_EVENT);
+    const before = await json<Record<string, number>>(`${fauxqs.url}/_test/requests`);
+    const { ours, baseline, watched } = await sideBySide({
+      ours: { url: `${log.url}/api/v1/logs`, body, headers, connections: CONNECTIONS },
+      baseline: { url: `${context.echo.url}/echo`, body, connections: CONNECTIONS },
+      seconds: context.sizes.sqsSeconds,
+      watch: () => watchLoopDelay(log.url),
+    });
+    const accepted = Math.round(ours.ok2xxPerSecond * ours.seconds);
+    // Every accepted event must be stored before the requests are counted, consumption included.
+    const deadline = Date.now() + 60_000;
+    let stored = 0;
+    while (Date.now() < deadline) {
+      stored = (await json<{ events_stored: number }>(`${worker.url}/stats`)).events_stored;
+      if (stored >= accepted) break;
+      await sleep(200);
+    }
+    const after = await json<Record<string, number>>(`${fauxqs.url}/_test/requests`);
+    const per1000 = (count: number) => (count / Math.max(1, accepted)) * 1000;
+    const sent = (after.SendMessageBatch ?? 0) - (before.SendMessageBatch ?? 0) + (after.SendMessage ?? 0) - (before.SendMessage ?? 0);
+    return [
+      { scenario, figure: 'requests/s', value: ours.ok2xxPerSecond, baseline: baseline.ok2xxPerSecond },
+      { scenario, figure: 'p99 latency (ms)', value: ours.p99, baseline: baseline.p99 },
+      { scenario, figure: 'errors', value: ours.errors, target: { of: 'value', op: '<=', limit: 0 } },
+      { scenario, figure: 'events stored of accepted', value: stored, baseline: accepted, target: { of: 'ratio', op: '>=', limit: 1 } },
+      { scenario, figure: 'SQS publish requests per 1000 events', value: per1000(sent), baseline: PYTHON_REQUESTS_PER_1000 },
+      {
+        scenario,
+        figure: 'SQS requests per 1000 events, all (send, receive, delete)',
+        value: per1000(total(after) - total(before)),
+        baseline: PYTHON_REQUESTS_PER_1000,
+        target: { of: 'value', op: '<=', limit: 20 },
+      },
+      loopFigure(scenario, watched),
+    ];
+  } finally {
+    for (const service of services.reverse()) await service.stop();
+  }
+}
