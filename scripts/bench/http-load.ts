@@ -5,7 +5,8 @@ export interface LoadResult {
   /** Answered requests, of any status. */
   requests: number;
   seconds: number;
-  /** 2xx answers per second. */
+  /** 2xx answers, and per second. */
+  ok2xx: number;
   ok2xxPerSecond: number;
   /** Latency in ms. */
   p50: number;
@@ -62,6 +63,7 @@ function summarize(runs: Run[], options: LoadOptions): LoadResult {
   return {
     requests: result.requests.total,
     seconds,
+    ok2xx: result['2xx'],
     ok2xxPerSecond: result['2xx'] / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,

@@ -82,17 +82,19 @@ export async function sqsPath(context: BenchContext): Promise<Figure[]> {
       seconds: context.sizes.sqsSeconds,
       watch: () => watchLoopDelay(log.url),
     });
-    const accepted = Math.round(ours.ok2xxPerSecond * ours.seconds);
     // Every accepted event must be stored before the requests are counted, consumption included.
+    // Requests still in flight when the load stopped are stored too, so wait until the count settles.
+    const accepted = ours.ok2xx;
     const deadline = Date.now() + 60_000;
-    let stored = 0;
-    while (Date.now() < deadline) {
-      stored = (await json<{ events_stored: number }>(`${worker.url}/stats`)).events_stored;
-      if (stored >= accepted) break;
-      await sleep(200);
+    let stored = -1;
+    for (;;) {
+      const now = (await json<{ events_stored: number }>(`${worker.url}/stats`)).events_stored;
+      if ((now >= accepted && now === stored) || Date.now() > deadline) break;
+      stored = now;
+      await sleep(500);
     }
     const after = await json<Record<string, number>>(`${fauxqs.url}/_test/requests`);
-    const per1000 = (count: number) => (count / Math.max(1, accepted)) * 1000;
+    const per1000 = (count: number) => (count / Math.max(1, stored)) * 1000;
     const sent = (after.SendMessageBatch ?? 0) - (before.SendMessageBatch ?? 0) + (after.SendMessage ?? 0) - (before.SendMessage ?? 0);
     return [
       { scenario, figure: 'requests/s', value: ours.ok2xxPerSecond, baseline: baseline.ok2xxPerSecond },
