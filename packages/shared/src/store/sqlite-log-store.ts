@@ -406,6 +406,10 @@ export class SqliteLogStore implements LogStore {
       for (const item of page.items) yield item;
       if (page.next === null) return;
       position = page.next;
+      // Each page is read synchronously and a fast reader takes the events in microtasks, so without
+      // this the whole export ran in one turn of the event loop: make benchmark measured a 27 s
+      // event-loop stall while one tenant exported 1 000 000 events, every other request waiting.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 
