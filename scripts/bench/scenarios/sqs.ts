@@ -34,16 +34,21 @@ export async function sqsPath(context: BenchContext): Promise<Figure[]> {
   }
   const services: Service[] = [];
   try {
-    const fauxqsPort = await freePort();
-    const fauxqs = await startService({
-      name: 'fauxqs',
-      args: ['--conditions=development', '--import', 'tsx', fauxqsMain],
-      port: fauxqsPort,
-      env: { FAUXQS_PORT: String(fauxqsPort) },
-      logFile: join(context.workDir, 'fauxqs.log'),
-      readyPath: '/_test/requests',
-    });
-    services.push(fauxqs);
+    const start = async (name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<Service> => {
+      const port = await freePort();
+      const service = await startService({
+        name,
+        args,
+        port,
+        // The services read PORT, fauxqs-server FAUXQS_PORT.
+        env: { ...env, PORT: String(port), FAUXQS_PORT: String(port) },
+        logFile: join(context.workDir, `${name}.log`),
+        readyPath,
+      });
+      services.push(service);
+      return service;
+    };
+    const fauxqs = await start('fauxqs', ['--conditions=development', '--import', 'tsx', fauxqsMain], {}, '/_test/requests');
     const shared = {
       HOST: '127.0.0.1',
       SQS_URL: fauxqs.url,
@@ -51,26 +56,8 @@ export async function sqsPath(context: BenchContext): Promise<Figure[]> {
       AUTH_SECRET: context.authSecret,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     };
-    const workerPort = await freePort();
-    const worker = await startService({
-      name: 'log-worker',
-      args: [workerMain],
-      port: workerPort,
-      env: { ...shared, PORT: String(workerPort) },
-      logFile: join(context.workDir, 'log-worker.log'),
-      readyPath: '/readyz',
-    });
-    services.push(worker);
-    const logPort = await freePort();
-    const log = await startService({
-      name: 'log',
-      args: [logMain],
-      port: logPort,
-      env: { ...shared, PORT: String(logPort) },
-      logFile: join(context.workDir, 'log.log'),
-      readyPath: '/readyz',
-    });
-    services.push(log);
+    const worker = await start('log-worker', [workerMain], shared, '/readyz');
+    const log = await start('log', [logMain], shared, '/readyz');
 
     // Behind the gateway the log service trusts these headers from ingress-nginx; here the harness is the gateway.
     const headers = { 'x-auth-sub': 'bench', 'x-auth-tenant': 'bench-sqs', 'x-auth-role': 'writer' };
