@@ -89,8 +89,9 @@ export async function sideBySide(options: {
   /** Opens a measurement window on the server around each of our slices; the result is the worst window. */
   watch?: () => Promise<() => Promise<number | null>>;
 }): Promise<{ ours: LoadResult; baseline: LoadResult; watched: number | null }> {
-  const rounds = options.rounds ?? 4;
-  const slice = options.seconds / rounds;
+  // autocannon counts its duration in whole seconds, so a slice is never shorter than one.
+  const rounds = options.rounds ?? Math.min(4, Math.max(1, Math.floor(options.seconds)));
+  const slice = Math.max(1, Math.round(options.seconds / rounds));
   const oursRuns: Run[] = [];
   const baselineRuns: Run[] = [];
   let watched: number | null = null;

@@ -127,8 +127,10 @@ async function main(): Promise<void> {
     for (const [name, run] of scenarios) {
       if (!selected(name)) continue;
       say(`scenario ${name}`);
+      const started = performance.now();
       try {
         figures.push(...(await run(context)));
+        say(`scenario ${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
       } catch (error) {
         failed = true;
         const message = error instanceof Error ? error.message : String(error);

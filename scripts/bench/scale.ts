@@ -21,7 +21,7 @@ export interface Sizes {
 
 const FULL: Sizes = {
   scale: 'full',
-  postSeconds: 10,
+  postSeconds: 12,
   pythonRequests: 10_000,
   pythonConnections: 1000,
   bulkRequests: 400,
@@ -29,17 +29,17 @@ const FULL: Sizes = {
   readSeconds: 8,
   subscribers: 1000,
   streamEvents: 200,
-  sqsSeconds: 10,
+  sqsSeconds: 12,
 };
 
 const QUICK: Sizes = {
   scale: 'quick',
   postSeconds: 2,
-  pythonRequests: 2000,
+  pythonRequests: 1500,
   pythonConnections: 1000,
-  bulkRequests: 40,
+  bulkRequests: 20,
   bigTenantEvents: 20_000,
-  readSeconds: 1.5,
+  readSeconds: 1,
   subscribers: 200,
   streamEvents: 40,
   sqsSeconds: 2,
