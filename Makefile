@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PNPM_VERSION := 10.34.9
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: help check-node install start test lint typecheck build clean
+.PHONY: help check-node install start test lint typecheck build clean benchmark
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -39,6 +39,10 @@ test: install lint typecheck ## lint, typecheck and every test; prints 'N passed
 build: install ## compile every package to dist/ (node services/<name>/dist/main.js)
 	@echo "==> tsc -b"
 	@$(PNPM) exec tsc -b tsconfig.build.json
+
+benchmark: build ## every scenario beside its baseline: markdown table + bench-results.json (BENCH_SCALE=quick: under a minute)
+	@echo "==> benchmark (BENCH_SCALE=$${BENCH_SCALE:-full}): scripts/bench/run.ts"
+	@node --conditions=development --import tsx scripts/bench/run.ts
 
 clean: ## remove build output and local data
 	rm -rf packages/*/dist services/*/dist data .vitest-report.json

@@ -28,8 +28,12 @@ export function tokenFrom(authorization: string | undefined, path: string, query
 /** All-in-one: verify the token in-process, on the same verifier the auth service uses. */
 export function verifiedIdentity(verifier: JwtVerifier): IdentityResolver {
   return async (request) => {
-    const url = new URL(request.url, 'http://local');
-    const token = tokenFrom(request.headers.authorization, url.pathname, url.searchParams);
+    // Split by hand rather than `new URL()`: a WHATWG URL parse on every request showed in the
+    // benchmark's profile, and only the path and the query string are needed.
+    const at = request.url.indexOf('?');
+    const path = at === -1 ? request.url : request.url.slice(0, at);
+    const query = new URLSearchParams(at === -1 ? '' : request.url.slice(at + 1));
+    const token = tokenFrom(request.headers.authorization, path, query);
     if (!token) throw new Unauthorized();
     return verifier.verify(token);
   };

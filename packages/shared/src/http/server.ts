@@ -4,7 +4,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import { clientErrorHandler } from './client-error.js';
 import { failure } from './envelope.js';
 import { installErrorHandler, installNotFoundHandler } from './error-handler.js';
-import { loggerOptions } from './logger.js';
+import { loggerOptions, RequestLogController } from './logger.js';
 
 export interface ServerOptions {
   logLevel: string;
@@ -29,6 +29,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const logger = loggerOptions(options.logLevel) as Record<string, unknown>;
   const app = Fastify({
     logger: pretty ? { ...logger, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss' } } } : logger,
+    logController: new RequestLogController(),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,

@@ -382,9 +382,7 @@ export class SqliteLogStore implements LogStore {
       const rows = this.db
         .prepare(`SELECT ${COLUMNS} FROM logs WHERE ${where.sql} ORDER BY ${orderBy(page.sort)} LIMIT ? OFFSET ?`)
         .all(...where.params, page.size, (page.page - 1) * page.size) as Row[];
-      const { total } = this.db.prepare(`SELECT count(*) AS total FROM logs WHERE ${where.sql}`).get(...where.params) as {
-        total: number;
-      };
+      const total = this.count(tenant, filter);
       const items = rows.map(toEvent);
       const last = items.at(-1);
       const more = (page.page - 1) * page.size + items.length < total;
@@ -399,6 +397,23 @@ export class SqliteLogStore implements LogStore {
     return { items, total: null, next: rows.length > page.size && last ? { timestamp: last.timestamp, id: last.id } : null };
   }
 
+  /**
+   * Matching events in all, for the offset page's meta. From the rollups whenever they can answer,
+   * as stats does: counting the rows cost 400 ms a first page on a tenant of 1 000 000 events
+   * (make benchmark, scenario 4), the rollups a few rows per hour.
+   */
+  private count(tenant: TenantId, filter: LogFilter): number {
+    if (rollupsCanAnswer(filter)) {
+      const plan = rollupPlan(filter, 'severity');
+      const where = rollupWhere(tenant, filter, plan);
+      const table = plan.table === 'dims' ? 'log_rollup_dims' : 'log_rollups';
+      const row = this.db.prepare(`SELECT coalesce(sum(n), 0) AS total FROM ${table} WHERE ${where.sql}`).get(...where.params);
+      return (row as { total: number }).total;
+    }
+    const where = whereClause(tenant, filter);
+    return (this.db.prepare(`SELECT count(*) AS total FROM logs WHERE ${where.sql}`).get(...where.params) as { total: number }).total;
+  }
+
   async *export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent> {
     let position: Position | null = null;
     for (;;) {
@@ -406,6 +421,10 @@ export class SqliteLogStore implements LogStore {
       for (const item of page.items) yield item;
       if (page.next === null) return;
       position = page.next;
+      // Each page is read synchronously and a fast reader takes the events in microtasks, so without
+      // this the whole export ran in one turn of the event loop: make benchmark measured a 27 s
+      // event-loop stall while one tenant exported 1 000 000 events, every other request waiting.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   }
 

@@ -1,0 +1,42 @@
+/**
+ * The baseline: a bare Fastify server with no auth, validation, storage or logging. Whatever the
+ * real server costs beyond this is ours. Run as its own process, like the server it is compared to.
+ */
+import { makeEvent, seededRandom } from '@logserver/shared/testing/events';
+import Fastify from 'fastify';
+import { WebSocketServer } from 'ws';
+
+const app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024 });
+
+// Parses the body and sends it back: the floor under POST /api/v1/logs.
+app.post('/echo', async (request) => request.body);
+
+// A page of events already in memory, in the envelope: the floor under GET /api/v1/logs and stats.
+const random = seededRandom(1);
+const events = Array.from({ length: 100 }, () => makeEvent('echo', {}, random));
+app.get<{ Querystring: { size?: string } }>('/page', async (request) => {
+  const size = Math.min(Number(request.query.size ?? 10), events.length);
+  return { code: 200, msg: 'ok', data: events.slice(0, size), meta: { size } };
+});
+
+app.get('/healthz', async () => ({ status: 'ok' }));
+
+// The fan-out floor under the stream: every POST body goes to every connected socket.
+const sockets = new WebSocketServer({ server: app.server, path: '/stream' });
+sockets.on('connection', (socket) => {
+  socket.on('message', (data, isBinary) => {
+    if (!isBinary && data.toString() === 'ping') socket.send('pong');
+  });
+});
+app.post('/broadcast', async (request) => {
+  const frame = JSON.stringify({ ...(request.body as object), id: crypto.randomUUID() });
+  for (const socket of sockets.clients) socket.send(frame);
+  return { code: 200, msg: 'ok', data: null };
+});
+
+process.once('SIGTERM', () => {
+  for (const socket of sockets.clients) socket.terminate();
+  app.close().then(() => process.exit(0));
+});
+
+await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });

@@ -1,0 +1,134 @@
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+
+export interface LoadResult {
+  /** Answered requests, of any status. */
+  requests: number;
+  seconds: number;
+  /** 2xx answers, and per second. */
+  ok2xx: number;
+  ok2xxPerSecond: number;
+  /** Latency in ms. */
+  p50: number;
+  p99: number;
+  /** Connection errors, timeouts and non-2xx answers. */
+  errors: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  connections: number;
+  /** Seconds to run; ignored when `amount` is set. */
+  duration?: number;
+  /** Total requests to send. */
+  amount?: number;
+}
+
+// @types/autocannon leaves out aggregateResult, which merges runs made with skipAggregateResult.
+const merge = (
+  autocannon as unknown as { aggregateResult(results: unknown[], options: { url: string; connections: number }): autocannon.Result }
+).aggregateResult;
+
+interface Run {
+  raw: unknown;
+  seconds: number;
+}
+
+async function run(options: LoadOptions, seconds?: number): Promise<Run> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const started = performance.now();
+  const raw = await autocannon({
+    url: options.url,
+    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+    headers,
+    ...(options.body === undefined ? {} : { body: options.body }),
+    connections: options.connections,
+    ...(options.amount === undefined ? { duration: seconds ?? options.duration ?? 5 } : { amount: options.amount }),
+    timeout: 30,
+    skipAggregateResult: true,
+  });
+  return { raw, seconds: (performance.now() - started) / 1000 };
+}
+
+function summarize(runs: Run[], options: LoadOptions): LoadResult {
+  const result = merge(
+    runs.map((one) => one.raw),
+    { url: options.url, connections: options.connections },
+  );
+  const seconds = runs.reduce((sum, one) => sum + one.seconds, 0);
+  return {
+    requests: result.requests.total,
+    seconds,
+    ok2xx: result['2xx'],
+    ok2xxPerSecond: result['2xx'] / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+/** Drives HTTP load with autocannon from this process (not a shell loop) and returns what a target needs. */
+export async function hammer(options: LoadOptions): Promise<LoadResult> {
+  return summarize([await run(options)], options);
+}
+
+/**
+ * Runs ours and its baseline in alternating slices and merges each side's slices (latency
+ * histograms included). Other work on the machine then weighs on both sides alike, so the ratio
+ * holds even when the absolute numbers move.
+ */
+export async function sideBySide(options: {
+  ours: LoadOptions;
+  baseline: LoadOptions;
+  seconds: number;
+  rounds?: number;
+  /** Opens a measurement window on the server around each of our slices; the result is the worst window. */
+  watch?: () => Promise<() => Promise<number | null>>;
+}): Promise<{ ours: LoadResult; baseline: LoadResult; watched: number | null }> {
+  // autocannon counts its duration in whole seconds, so a slice is never shorter than one.
+  const rounds = options.rounds ?? Math.min(4, Math.max(1, Math.floor(options.seconds)));
+  const slice = Math.max(1, Math.round(options.seconds / rounds));
+  const oursRuns: Run[] = [];
+  const baselineRuns: Run[] = [];
+  let watched: number | null = null;
+  for (let round = 0; round < rounds; round++) {
+    baselineRuns.push(await run(options.baseline, slice));
+    const stop = await options.watch?.();
+    oursRuns.push(await run(options.ours, slice));
+    const value = stop ? await stop() : null;
+    if (value !== null) watched = Math.max(watched ?? 0, value);
+  }
+  return { ours: summarize(oursRuns, options.ours), baseline: summarize(baselineRuns, options.baseline), watched };
+}
+
+/** Latencies measured in this process, in ms, kept in Node's own HDR histogram. */
+export class Latencies {
+  private readonly histogram: RecordableHistogram = createHistogram();
+
+  record(ms: number): void {
+    this.histogram.record(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  get count(): number {
+    return this.histogram.count;
+  }
+
+  percentile(p: number): number {
+    return this.histogram.count === 0 ? Number.NaN : this.histogram.percentile(p) / 1000;
+  }
+}
+
+/** Times `run` `times` times, one after another, and returns the latencies. */
+export async function timeEach(times: number, run: () => unknown): Promise<Latencies> {
+  const latencies = new Latencies();
+  for (let index = 0; index < times; index++) {
+    const start = performance.now();
+    await run();
+    latencies.record(performance.now() - start);
+  }
+  return latencies;
+}

@@ -1,0 +1,165 @@
+/**
+ * `make benchmark`: starts the all-in-one server and a bare Fastify baseline as separate processes,
+ * loads the large tenant, runs every scenario beside its baseline, stops everything, prints a
+ * markdown table and writes bench-results.json. BENCH_SCALE=quick runs it all in under a minute.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
+import type { BenchContext, Scenario } from './context.js';
+import { loadTenant } from './data.js';
+import { freePort, type Service, startService } from './processes.js';
+import { evaluate, type Figure, renderTable, tally } from './report.js';
+import { sizesFor } from './scale.js';
+import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
+import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
+import { sqsPath } from './scenarios/sqs.js';
+import { streamFanOut } from './scenarios/stream.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const SERVER_MAIN = join(ROOT, 'services/all-in-one/dist/main.js');
+const BIG_TENANT = 'bench-big';
+
+const say = (line: string) => console.log(`==> ${line}`);
+
+function machine() {
+  return {
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memory_gb: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+  };
+}
+
+async function main(): Promise<void> {
+  const sizes = sizesFor(process.env.BENCH_SCALE);
+  if (!existsSync(SERVER_MAIN)) throw new Error(`${SERVER_MAIN} is missing: run make build first (make benchmark does it for you)`);
+  const workDir = mkdtempSync(join(tmpdir(), 'logserver-bench-'));
+  const dataDir = join(workDir, 'data');
+  mkdirSync(dataDir);
+  const sqlitePath = join(dataDir, 'logserver.db');
+  const auth: JwtSettings = {
+    secret: randomBytes(32).toString('hex'),
+    scheme: 'hmac-sha256',
+    audience: 'logserver',
+    issuer: 'issuer',
+    requireExp: true,
+  };
+  say(`scale ${sizes.scale}; machine ${JSON.stringify(machine())}; work folder ${workDir}`);
+
+  const only = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
+  const selected = (name: string) => !only || only.some((number) => name.startsWith(`${number} `));
+  // Only scenarios 4 to 6 read the large tenant; a run without them skips the load.
+  let cursor = '';
+  if (['4 ', '5 ', '6 '].some(selected)) {
+    say(
+      `loading ${sizes.bigTenantEvents.toLocaleString('en-US')} events into tenant ${BIG_TENANT} through SqliteLogStore, before the server starts`,
+    );
+    const loadSeconds = await loadTenant(sqlitePath, BIG_TENANT, sizes.bigTenantEvents);
+    say(`loaded in ${loadSeconds.toFixed(1)} s (${Math.round(sizes.bigTenantEvents / loadSeconds).toLocaleString('en-US')} events/s)`);
+    cursor = await deepCursor(sqlitePath, BIG_TENANT);
+  }
+
+  const services: Service[] = [];
+  const figures: Figure[] = [];
+  let failed = false;
+  try {
+    const profileDir = process.env.BENCH_PROFILE;
+    say('starting the bare Fastify baseline and the all-in-one server (node services/all-in-one/dist/main.js)');
+    const echoPort = await freePort();
+    services.push(
+      await startService({
+        name: 'baseline',
+        args: ['--conditions=development', '--import', 'tsx', join(ROOT, 'scripts/bench/echo-server.ts')],
+        port: echoPort,
+        env: { PORT: String(echoPort) },
+        logFile: join(workDir, 'baseline.log'),
+        readyPath: '/healthz',
+      }),
+    );
+    const serverPort = await freePort();
+    services.push(
+      await startService({
+        name: 'all-in-one',
+        args: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []), SERVER_MAIN],
+        port: serverPort,
+        env: {
+          DATA_DIR: dataDir,
+          PORT: String(serverPort),
+          HOST: '127.0.0.1',
+          AUTH_SECRET: auth.secret,
+          AUTH_KEY_SCHEME: auth.scheme,
+          AUTH_AUDIENCE: auth.audience,
+          AUTH_ISSUER: auth.issuer,
+          AUTH_REQUIRE_EXP: 'true',
+          LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+          // Scenario 7 puts every subscriber on one tenant; the default allows 100 per tenant and replica.
+          STREAM_MAX_CONNECTIONS_PER_TENANT: String(Math.max(100, sizes.subscribers)),
+        },
+        logFile: join(workDir, 'server.log'),
+        readyPath: '/readyz',
+      }),
+    );
+    const [echo, server] = services as [Service, Service];
+    const context: BenchContext = {
+      sizes,
+      server,
+      echo,
+      workDir,
+      root: ROOT,
+      authSecret: auth.secret,
+      bigTenant: BIG_TENANT,
+      token: (tenant, role) => mintToken({ ...auth, tenant, role, sub: 'bench', ttlSeconds: 3600 }),
+    };
+    const scenarios: [string, Scenario][] = [
+      ['1 single POST', singlePost],
+      ['2 the Python load test', pythonLoadTest],
+      ['3 bulk ingest', bulkIngest],
+      ['4 list pages', listPages(cursor)],
+      ['5 stats', stats],
+      ['6 export', exportTenant(sqlitePath)],
+      ['7 stream', streamFanOut],
+      ['8 SQS path', sqsPath],
+    ];
+    for (const [name, run] of scenarios) {
+      if (!selected(name)) continue;
+      say(`scenario ${name}`);
+      const started = performance.now();
+      try {
+        figures.push(...(await run(context)));
+        say(`scenario ${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      } catch (error) {
+        failed = true;
+        const message = error instanceof Error ? error.message : String(error);
+        console.error(`scenario ${name} failed: ${message}`);
+        figures.push({ scenario: name, figure: 'run', value: null, note: `failed: ${message.split('\n')[0]}` });
+      }
+    }
+  } finally {
+    say('stopping the servers');
+    for (const service of services.reverse()) await service.stop();
+  }
+
+  const results = figures.map(evaluate);
+  const table = renderTable(results);
+  const { passed, failed: missed, unchecked } = tally(results);
+  console.log(`\n${table}\n`);
+  console.log(`targets: ${passed} met, ${missed} missed, ${unchecked} not measured`);
+  const output = join(process.cwd(), 'bench-results.json');
+  writeFileSync(
+    output,
+    `${JSON.stringify({ scale: sizes.scale, date: new Date().toISOString(), machine: machine(), results }, null, 2)}\n`,
+  );
+  say(`wrote ${output}`);
+  if (failed || process.env.BENCH_KEEP) say(`kept the work folder with the server's log: ${workDir}`);
+  else rmSync(workDir, { recursive: true, force: true });
+  if (failed) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+/** How big each scenario runs. `full` is the issue's sizes; `quick` finishes the whole run in under a minute. */
+export interface Sizes {
+  scale: 'quick' | 'full';
+  /** Scenario 1: seconds of single POSTs at c=100, each side. */
+  postSeconds: number;
+  /** Scenario 2: the Python system's `hey -n 10000 -c 1000`. */
+  pythonRequests: number;
+  pythonConnections: number;
+  /** Scenario 3: bulk requests of 500 events. */
+  bulkRequests: number;
+  /** Scenarios 4–6: events in the large tenant, loaded before the server starts. */
+  bigTenantEvents: number;
+  /** Scenarios 4 and 5: seconds per figure. */
+  readSeconds: number;
+  /** Scenario 7. */
+  subscribers: number;
+  streamEvents: number;
+  /** Scenario 8: single POSTs through SQS. */
+  sqsSeconds: number;
+}
+
+const FULL: Sizes = {
+  scale: 'full',
+  postSeconds: 12,
+  pythonRequests: 10_000,
+  pythonConnections: 1000,
+  bulkRequests: 400,
+  bigTenantEvents: 1_000_000,
+  readSeconds: 8,
+  subscribers: 1000,
+  streamEvents: 200,
+  sqsSeconds: 12,
+};
+
+const QUICK: Sizes = {
+  scale: 'quick',
+  postSeconds: 2,
+  pythonRequests: 1500,
+  pythonConnections: 1000,
+  bulkRequests: 20,
+  bigTenantEvents: 20_000,
+  readSeconds: 1,
+  subscribers: 200,
+  streamEvents: 40,
+  sqsSeconds: 2,
+};
+
+/** BENCH_SCALE: unset or `full` for the issue's sizes, `quick` for a short run. */
+export function sizesFor(scale: string | undefined): Sizes {
+  if (scale === undefined || scale === '' || scale === 'full') return FULL;
+  if (scale === 'quick') return QUICK;
+  throw new Error(`BENCH_SCALE=${scale} is not a scale: use BENCH_SCALE=quick, or leave it unset for the full run`);
+}

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { type BenchContext, bearer, loopFigure } from '../context.js';
+import { eventInputs, PYTHON_EVENT, rawInsertRowsPerSecond } from '../data.js';
+import { hammer, sideBySide } from '../http-load.js';
+import { cpuSecondsOf, watchLoopDelay } from '../processes.js';
+import type { Figure } from '../report.js';
+
+const WARMUP_SECONDS = 1;
+const BULK_SIZE = 500;
+const BULK_CONNECTIONS = 4;
+
+/** 1: the Python README's event, c=100, beside a bare Fastify route that parses and echoes it. */
+export async function singlePost(context: BenchContext): Promise<Figure[]> {
+  const scenario = '1 single POST, c=100';
+  const body = JSON.stringify(PYTHON_EVENT);
+  const headers = bearer(await context.token('bench-ingest', 'writer'));
+  const echoUrl = `${context.echo.url}/echo`;
+  const ourUrl = `${context.server.url}/api/v1/logs`;
+  await hammer({ url: echoUrl, body, connections: 100, duration: WARMUP_SECONDS });
+  await hammer({ url: ourUrl, body, headers, connections: 100, duration: WARMUP_SECONDS });
+  const cpuBefore = { ours: cpuSecondsOf(context.server.pid), echo: cpuSecondsOf(context.echo.pid) };
+  const {
+    ours,
+    baseline: echo,
+    watched,
+  } = await sideBySide({
+    ours: { url: ourUrl, body, headers, connections: 100 },
+    baseline: { url: echoUrl, body, connections: 100 },
+    seconds: context.sizes.postSeconds,
+    watch: () => watchLoopDelay(context.server.url),
+  });
+  const cpuPerRequest = (pid: number, before: number, requests: number) => ((cpuSecondsOf(pid) - before) / requests) * 1e6;
+  return [
+    {
+      scenario,
+      figure: 'requests/s',
+      value: ours.ok2xxPerSecond,
+      baseline: echo.ok2xxPerSecond,
+      target: { of: 'ratio', op: '>=', limit: 0.6 },
+    },
+    { scenario, figure: 'p99 latency (ms)', value: ours.p99, baseline: echo.p99, target: { of: 'value', op: '<=', limit: 50, unit: 'ms' } },
+    { scenario, figure: 'errors', value: ours.errors, baseline: echo.errors, target: { of: 'value', op: '<=', limit: 0 } },
+    {
+      scenario,
+      figure: 'server CPU per request (µs)',
+      value: cpuPerRequest(context.server.pid, cpuBefore.ours, ours.requests),
+      baseline: cpuPerRequest(context.echo.pid, cpuBefore.echo, echo.requests),
+    },
+    loopFigure(scenario, watched),
+  ];
+}
+
+/** 2: the Python system's own load test, `hey -n 10000 -c 1000`, beside the same against the echo. */
+export async function pythonLoadTest(context: BenchContext): Promise<Figure[]> {
+  const { pythonRequests: amount, pythonConnections: connections } = context.sizes;
+  const scenario = `2 ${amount.toLocaleString('en-US')} POSTs, c=${connections}`;
+  const body = JSON.stringify(PYTHON_EVENT);
+  const headers = bearer(await context.token('bench-ingest', 'writer'));
+  const echo = await hammer({ url: `${context.echo.url}/echo`, body, connections, amount });
+  const loop = await watchLoopDelay(context.server.url);
+  const ours = await hammer({ url: `${context.server.url}/api/v1/logs`, body, headers, connections, amount });
+  return [
+    { scenario, figure: 'errors', value: ours.errors, baseline: echo.errors, target: { of: 'value', op: '<=', limit: 0 } },
+    { scenario, figure: 'p99 latency (ms)', value: ours.p99, baseline: echo.p99, target: { of: 'value', op: '<', limit: 100, unit: 'ms' } },
+    { scenario, figure: 'requests/s', value: ours.ok2xxPerSecond, baseline: echo.ok2xxPerSecond },
+    loopFigure(scenario, await loop()),
+  ];
+}
+
+/** 3: bulk POSTs of 500 events beside raw better-sqlite3 inserts of the same rows in transactions of 500. */
+export async function bulkIngest(context: BenchContext): Promise<Figure[]> {
+  const scenario = `3 bulk ingest, ${BULK_SIZE} events a request, c=${BULK_CONNECTIONS}`;
+  const inputs = eventInputs(BULK_SIZE, 3);
+  const body = JSON.stringify(inputs);
+  const headers = bearer(await context.token('bench-bulk', 'writer'));
+  const url = `${context.server.url}/api/v1/logs/bulk`;
+  const raw = await rawInsertRowsPerSecond(join(context.workDir, 'raw-baseline.db'), inputs, context.sizes.bulkRequests);
+  await hammer({ url, body, headers, connections: BULK_CONNECTIONS, amount: BULK_CONNECTIONS * 2 });
+  const loop = await watchLoopDelay(context.server.url);
+  const ours = await hammer({ url, body, headers, connections: BULK_CONNECTIONS, amount: context.sizes.bulkRequests });
+  return [
+    { scenario, figure: 'rows/s', value: ours.ok2xxPerSecond * BULK_SIZE, baseline: raw, target: { of: 'ratio', op: '>=', limit: 0.5 } },
+    { scenario, figure: 'p99 latency (ms)', value: ours.p99 },
+    { scenario, figure: 'errors', value: ours.errors, target: { of: 'value', op: '<=', limit: 0 } },
+    loopFigure(scenario, await loop()),
+  ];
+}

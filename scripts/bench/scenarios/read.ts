@@ -1,0 +1,144 @@
+import { encodeCursor } from '@logserver/log/rules/filters';
+import { openSqlite } from '@logserver/shared/store/sqlite-database';
+import { SqliteLogStore } from '@logserver/shared/store/sqlite-log-store';
+import { tenantOf } from '@logserver/shared/store/tenant-id';
+import { type BenchContext, bearer, loopFigure } from '../context.js';
+import { hammer, sideBySide } from '../http-load.js';
+import { sampleRss, watchLoopDelay } from '../processes.js';
+import type { Figure } from '../report.js';
+
+const PAGE_SIZE = 50;
+const LIST_CONNECTIONS = 10;
+/** How deep the deep page starts, as a share of the matching events. */
+const DEEP_SHARE = 0.9;
+const MB = 1024 * 1024;
+
+const worst = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
+
+/**
+ * The cursor a client holds after paging 90% of the way through the tenant's ERROR events, found
+ * through the store itself before the server starts (one slow offset query instead of 18 000 pages).
+ */
+export async function deepCursor(sqlitePath: string, tenant: string): Promise<string> {
+  const store = SqliteLogStore.open(sqlitePath);
+  try {
+    const filter = { severity: ['ERROR'] as const };
+    const { total } = await store.query(tenantOf({ tenant }), filter, { kind: 'offset', page: 1, size: 1, sort: 'desc' });
+    const page = Math.max(1, Math.floor(((total ?? 0) * DEEP_SHARE) / PAGE_SIZE));
+    const { next } = await store.query(tenantOf({ tenant }), filter, { kind: 'offset', page, size: PAGE_SIZE, sort: 'desc' });
+    if (!next) throw new Error(`the tenant ${tenant} has too few ERROR events for a deep page`);
+    return encodeCursor(next, 'desc');
+  } finally {
+    await store.close();
+  }
+}
+
+/** 4: the first page with a severity filter and a deep cursor page, c=10, beside a bare GET of a page the same size. */
+export function listPages(cursor: string) {
+  return async (context: BenchContext): Promise<Figure[]> => {
+    const scenario = `4 list ${PAGE_SIZE} a page, severity=ERROR, c=${LIST_CONNECTIONS}`;
+    const headers = bearer(await context.token(context.bigTenant, 'viewer'));
+    const first = `${context.server.url}/api/v1/logs?severity=ERROR&size=${PAGE_SIZE}`;
+    const deep = `${context.server.url}/api/v1/logs?severity=ERROR&size=${PAGE_SIZE}&cursor=${cursor}`;
+    const seconds = context.sizes.readSeconds;
+    const baseline = { url: `${context.echo.url}/page?size=${PAGE_SIZE}`, connections: LIST_CONNECTIONS };
+    const watch = () => watchLoopDelay(context.server.url);
+    await hammer({ url: first, headers, connections: LIST_CONNECTIONS, duration: 1 });
+    const firstRun = await sideBySide({ ours: { url: first, headers, connections: LIST_CONNECTIONS }, baseline, seconds, watch });
+    const deepRun = await sideBySide({ ours: { url: deep, headers, connections: LIST_CONNECTIONS }, baseline, seconds, watch });
+    const [firstPage, deepPage, echo] = [firstRun.ours, deepRun.ours, firstRun.baseline];
+    const p99 = { of: 'value', op: '<=', limit: 20, unit: 'ms' } as const;
+    return [
+      { scenario, figure: 'first page p99 (ms)', value: firstPage.p99, baseline: echo.p99, target: p99 },
+      { scenario, figure: `deep page (${DEEP_SHARE * 100}% in) p99 (ms)`, value: deepPage.p99, baseline: echo.p99, target: p99 },
+      {
+        scenario,
+        figure: 'deep page p50 ÷ first page p50',
+        value: deepPage.p50,
+        baseline: firstPage.p50,
+        target: { of: 'ratio', op: '<=', limit: 2 },
+      },
+      { scenario, figure: 'first page requests/s', value: firstPage.ok2xxPerSecond, baseline: echo.ok2xxPerSecond },
+      { scenario, figure: 'errors', value: firstPage.errors + deepPage.errors, target: { of: 'value', op: '<=', limit: 0 } },
+      loopFigure(scenario, worst(firstRun.watched, deepRun.watched)),
+    ];
+  };
+}
+
+/** 5: stats by severity and by day over the large tenant, one client at a time (a dashboard), beside a bare GET. */
+export async function stats(context: BenchContext): Promise<Figure[]> {
+  const scenario = '5 stats over the large tenant, c=1';
+  const headers = bearer(await context.token(context.bigTenant, 'viewer'));
+  const seconds = context.sizes.readSeconds;
+  const bySeverity = `${context.server.url}/api/v1/logs/stats`;
+  // The loaded events span 2025-01-01 to 2025-04-01 (see loadTenant).
+  const byDay = `${context.server.url}/api/v1/logs/stats?interval=day&from=2025-01-01&to=2025-04-01`;
+  const baseline = { url: `${context.echo.url}/page?size=0`, connections: 1 };
+  const watch = () => watchLoopDelay(context.server.url);
+  await hammer({ url: bySeverity, headers, connections: 1, amount: 3 });
+  const severityRun = await sideBySide({ ours: { url: bySeverity, headers, connections: 1 }, baseline, seconds, watch });
+  const dayRun = await sideBySide({ ours: { url: byDay, headers, connections: 1 }, baseline, seconds, watch });
+  const [severity, day, echo] = [severityRun.ours, dayRun.ours, severityRun.baseline];
+  const p50 = { of: 'value', op: '<=', limit: 10, unit: 'ms' } as const;
+  return [
+    { scenario, figure: 'by severity p50 (ms)', value: severity.p50, baseline: echo.p50, target: p50 },
+    { scenario, figure: 'by day p50 (ms)', value: day.p50, baseline: echo.p50, target: p50 },
+    { scenario, figure: 'errors', value: severity.errors + day.errors, target: { of: 'value', op: '<=', limit: 0 } },
+    loopFigure(scenario, worst(severityRun.watched, dayRun.watched)),
+  ];
+}
+
+/** The physical limit under export: raw rows read with better-sqlite3 and written as JSON lines, in this process. */
+function rawExportEventsPerSecond(sqlitePath: string, tenant: string): number {
+  const db = openSqlite(sqlitePath);
+  try {
+    const started = performance.now();
+    let count = 0;
+    let bytes = 0;
+    for (const row of db.prepare('SELECT * FROM logs WHERE tenant_id = ? ORDER BY ts, id').iterate(tenant)) {
+      bytes += JSON.stringify(row).length + 1;
+      count++;
+    }
+    if (bytes === 0) throw new Error('the raw export read nothing');
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    db.close();
+  }
+}
+
+/** 6: export of the large tenant as NDJSON, with the server's peak RSS growth, beside a raw read of the same rows. */
+export function exportTenant(sqlitePath: string) {
+  return async (context: BenchContext): Promise<Figure[]> => {
+    const scenario = '6 export the large tenant as NDJSON';
+    const headers = bearer(await context.token(context.bigTenant, 'auditor'));
+    const loop = await watchLoopDelay(context.server.url);
+    const rss = sampleRss(context.server.pid);
+    const started = performance.now();
+    const response = await fetch(`${context.server.url}/api/v1/logs/export?format=ndjson`, { headers });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      rss();
+      return [{ scenario, figure: 'events/s', value: null, note: 'no export route on this build (issue 3)' }];
+    }
+    if (!response.ok || !response.body) throw new Error(`export answered ${response.status}: ${await response.text()}`);
+    let lines = 0;
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      for (const byte of chunk) if (byte === 10) lines++;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const memory = rss();
+    const eventLoop = await loop();
+    const raw = rawExportEventsPerSecond(sqlitePath, context.bigTenant);
+    return [
+      { scenario, figure: 'events/s', value: lines / seconds, baseline: raw, target: { of: 'value', op: '>=', limit: 100_000 } },
+      { scenario, figure: 'events exported', value: lines, baseline: context.sizes.bigTenantEvents },
+      {
+        scenario,
+        figure: 'peak RSS growth (MB)',
+        value: (memory.peak - memory.start) / MB,
+        target: { of: 'value', op: '<=', limit: 100, unit: 'MB' },
+      },
+      loopFigure(scenario, eventLoop),
+    ];
+  };
+}
