@@ -1,0 +1,236 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Role } from '@logserver/shared/auth/identity';
+import { mintToken } from '@logserver/shared/auth/jwt-verifier';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { call } from '../support/all-in-one.js';
+import { type Gateway, REPO_ROOT, type ServiceProcess, startGateway, startService, stopService } from './topology.js';
+
+const curl = promisify(execFile);
+
+/** shared/ lies beside the clone in CI and beside the main checkout for a worktree further down. */
+function findUp(relative: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`${relative} not found above ${from}`);
+  }
+}
+
+// The Python system's README is the fixture: its token (tenant abc, role admin, no exp, md5-legacy
+// key with AUTH_SECRET=secret) and its example body, sent with curl through the gateway.
+const readme = readFileSync(findUp('shared/original/README.md', REPO_ROOT), 'utf8');
+const readmeToken = /Bearer (eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(readme)?.[1] as string;
+const readmeBody = /--data-raw '(\{[\s\S]*?\})'/.exec(readme)?.[1] as string;
+
+const AUTH = { AUTH_SECRET: 'secret', AUTH_KEY_SCHEME: 'md5-legacy', AUTH_REQUIRE_EXP: 'false', AUTH_ADMIN_TENANT: 'system' };
+const token = (tenant: string, role: Role, sub = `${role}-of-${tenant}`) =>
+  mintToken({ secret: 'secret', scheme: 'md5-legacy', audience: 'logserver', issuer: 'issuer', tenant, role, sub, ttlSeconds: 600 });
+
+let dataDir: string;
+const services: ServiceProcess[] = [];
+let gateway: Gateway;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'logserver-e2e-'));
+  const store = { STORE: 'sqlite', SQLITE_PATH: join(dataDir, 'logserver.db'), DATA_DIR: dataDir };
+  const auth = startService('auth', AUTH);
+  // tenant first: it creates the SQLite schema that log then opens.
+  const tenant = await startService('tenant', { ...AUTH, ...store });
+  services.push(tenant);
+  // QUEUE=memory: the log service writes through to the store and feeds its own stream.
+  const log = await startService('log', { ...AUTH, ...store, QUEUE: 'memory' });
+  services.push(log, await auth);
+  gateway = await startGateway({ auth: (await auth).url, log: log.url, tenant: tenant.url });
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await Promise.all(services.map(stopService));
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the Python system’s README through the gateway, with curl', () => {
+  it('POSTs the example event, reads the stats, and streams it to a ?token= WebSocket', async () => {
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`);
+    const frame = new Promise<string>((resolve, reject) => {
+      socket.once('message', (data) => resolve(data.toString()));
+      socket.once('error', reject);
+    });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+
+    const { stdout: posted } = await curl('curl', [
+      '-sS',
+      '--location',
+      `${gateway.url}/api/v1/logs`,
+      '--header',
+      'Content-Type: application/json',
+      '--header',
+      `Authorization: Bearer ${readmeToken}`,
+      '--data-raw',
+      readmeBody,
+    ]);
+    const created = JSON.parse(posted);
+    expect(created).toMatchObject({ code: 200, msg: 'ok', data: { ...JSON.parse(readmeBody), tenant_id: 'abc', user_id: '01' } });
+
+    expect(JSON.parse(await frame)).toMatchObject({ id: created.data.id, tenant_id: 'abc', action: 'update' });
+    socket.close();
+
+    const { stdout: stats } = await curl('curl', [
+      '-sS',
+      '--location',
+      `${gateway.url}/api/v1/logs/stats`,
+      '--header',
+      `Authorization: Bearer ${readmeToken}`,
+    ]);
+    expect(JSON.parse(stats)).toEqual({ code: 200, msg: 'ok', data: { INFO: 0, WARNING: 1, ERROR: 0, CRITICAL: 0 } });
+  });
+});
+
+describe('identity comes from the token, never from the client’s x-auth-* headers', () => {
+  it('stores the token’s tenant and subject when the client claims another', async () => {
+    const writer = await token('acme', 'writer', 'alice');
+    const created = await call(`${gateway.url}/api/v1/logs`, {
+      token: writer,
+      body: { action: 'login', resource_type: 'session' },
+      headers: { 'x-auth-tenant': 'globex', 'x-auth-sub': 'mallory', 'x-auth-role': 'admin' },
+    });
+    expect(created.status).toBe(200);
+    expect(created.body.data).toMatchObject({ tenant_id: 'acme', user_id: 'alice' });
+
+    const globex = await call(`${gateway.url}/api/v1/logs`, { token: await token('globex', 'viewer') });
+    expect(globex.body.data).toEqual([]);
+  });
+
+  it('keeps a viewer a viewer when it claims x-auth-role: admin', async () => {
+    const viewer = await token('acme', 'viewer');
+    const cleanup = await call(`${gateway.url}/api/v1/logs/cleanup?all=true`, {
+      method: 'DELETE',
+      token: viewer,
+      headers: { 'x-auth-role': 'admin' },
+    });
+    expect(cleanup.status).toBe(403);
+    expect(cleanup.body).toEqual({ code: 403, msg: 'Forbidden', data: null });
+  });
+
+  it('refuses x-auth-* headers without a token', async () => {
+    const forged = await call(`${gateway.url}/api/v1/logs`, {
+      headers: { 'x-auth-tenant': 'acme', 'x-auth-sub': 'mallory', 'x-auth-role': 'admin' },
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+  });
+});
+
+describe('401 and 403 at the gateway', () => {
+  it('answers 401 for a missing, malformed, forged or wrongly signed token', async () => {
+    const otherSecret = await mintToken({
+      secret: 'not-the-secret',
+      scheme: 'md5-legacy',
+      audience: 'logserver',
+      issuer: 'issuer',
+      tenant: 'acme',
+      role: 'admin',
+      sub: 'x',
+      ttlSeconds: 600,
+    });
+    for (const bad of [undefined, 'not-a-jwt', `${readmeToken.slice(0, -4)}AAAA`, otherSecret]) {
+      const response = await call(`${gateway.url}/api/v1/logs/stats`, bad ? { token: bad } : {});
+      expect(response.status, `token ${bad}`).toBe(401);
+      expect(response.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+    }
+  });
+
+  it('answers 403 when the role may not call the route', async () => {
+    const cases: [tenant: string, role: Role, method: string, path: string][] = [
+      ['acme', 'viewer', 'POST', '/api/v1/logs'],
+      ['acme', 'writer', 'GET', '/api/v1/logs'],
+      ['acme', 'viewer', 'GET', '/api/v1/logs/export'],
+      ['acme', 'auditor', 'DELETE', '/api/v1/logs/cleanup'],
+      ['acme', 'admin', 'GET', '/api/v1/tenants'],
+    ];
+    for (const [tenant, role, method, path] of cases) {
+      const response = await call(`${gateway.url}${path}`, {
+        method,
+        token: await token(tenant, role),
+        ...(method === 'POST' ? { body: { action: 'a', resource_type: 'b' } } : {}),
+      });
+      expect(response.status, `${role} ${method} ${path}`).toBe(403);
+    }
+  });
+
+  it('refuses a WebSocket upgrade without a token and for a writer', async () => {
+    const status = (url: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(url);
+        socket.on('open', () => {
+          socket.close();
+          resolve(101);
+        });
+        socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.on('error', reject);
+      });
+    const ws = `${gateway.url.replace('http', 'ws')}/api/v1/logs/stream`;
+    expect(await status(ws)).toBe(401);
+    expect(await status(`${ws}?token=${await token('acme', 'writer')}`)).toBe(403);
+  });
+
+  it('answers 404 in the envelope for paths no service serves', async () => {
+    const response = await call(`${gateway.url}/internal/metrics`, { token: await token('acme', 'admin') });
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({ code: 404, msg: 'Not found', data: null });
+  });
+});
+
+describe('the tenant service through the gateway', () => {
+  it('lets the platform admin create a tenant whose returned secret signs tokens the gateway accepts', async () => {
+    const platform = await token('system', 'admin');
+    const created = await call(`${gateway.url}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Initech' } });
+    expect(created.status).toBe(200);
+    expect(created.body.data).toMatchObject({ key: 'initech', name: 'Initech' });
+
+    const listed = await call(`${gateway.url}/api/v1/tenants`, { token: platform });
+    expect(listed.body.data.map((tenant: { key: string }) => tenant.key)).toContain('initech');
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.data.secret);
+
+    const duplicate = await call(`${gateway.url}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Again' } });
+    expect(duplicate.status).toBe(409);
+
+    const writer = await token('initech', 'writer');
+    const event = await call(`${gateway.url}/api/v1/logs`, { token: writer, body: { action: 'hire', resource_type: 'employee' } });
+    expect(event.body.data).toMatchObject({ tenant_id: 'initech' });
+  });
+});
+
+describe('the WebSocket stream through the gateway', () => {
+  it('delivers an event posted through the gateway to a Bearer-authenticated stream of that tenant only', async () => {
+    const ws = `${gateway.url.replace('http', 'ws')}/api/v1/logs/stream`;
+    const open = async (tenant: string) => {
+      const socket = new WebSocket(ws, { headers: { authorization: `Bearer ${await token(tenant, 'viewer')}` } });
+      const frames: string[] = [];
+      socket.on('message', (data) => frames.push(data.toString()));
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      return { socket, frames };
+    };
+    const hooli = await open('hooli');
+    const other = await open('piedpiper');
+
+    const pong = new Promise((resolve) => hooli.socket.once('message', (data) => resolve(data.toString())));
+    hooli.socket.send('ping');
+    expect(await pong).toBe('pong');
+
+    const next = new Promise<string>((resolve) => hooli.socket.once('message', (data) => resolve(data.toString())));
+    const created = await call(`${gateway.url}/api/v1/logs`, {
+      token: await token('hooli', 'writer'),
+      body: { action: 'deploy', resource_type: 'service', severity: 'ERROR' },
+    });
+    expect(JSON.parse(await next)).toMatchObject({ id: created.body.data.id, tenant_id: 'hooli', severity: 'ERROR' });
+    expect(other.frames).toEqual([]);
+    hooli.socket.close();
+    other.socket.close();
+  });
+});

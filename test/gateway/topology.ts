@@ -1,0 +1,106 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import getPort from 'get-port';
+import { renderGatewayConf } from '../../scripts/deploy/gateway-routes.js';
+
+const run = promisify(execFile);
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ServiceProcess {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  /** Everything the process wrote, for the failure message when it dies early. */
+  output: string[];
+}
+
+/**
+ * Starts `services/<name>/src/main.ts` as its own Node process (as a container would run its
+ * dist/main.js) and resolves with its URL once Fastify logs that it listens. PORT=0 lets the
+ * kernel pick a free port; the listening line says which.
+ */
+export function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', `services/${name}/src/main.ts`], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  return new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => output.push(line));
+    lines.on('line', (line) => {
+      output.push(line);
+      const listening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+      if (listening?.[1]) resolve({ name, url: listening[1], child, output });
+    });
+    child.on('exit', (code) => reject(new Error(`${name} exited with ${code} before listening:\n${output.join('\n')}`)));
+  });
+}
+
+export async function stopService(service: ServiceProcess | undefined): Promise<void> {
+  if (!service || service.child.exitCode !== null) return;
+  const exited = new Promise((resolve) => service.child.once('exit', resolve));
+  service.child.kill('SIGTERM');
+  await exited;
+}
+
+export interface Gateway {
+  url: string;
+  prefix: string;
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+/** nginx's command line for a prefix of our own: no root-owned paths, the current user. */
+function nginxArgs(prefix: string, conf: string, extra: string): string[] {
+  // As root, nginx would hand its workers to `nobody`, who cannot write our temp folder.
+  const user = process.getuid?.() === 0 ? `user ${userInfo().username};` : '';
+  return ['-p', prefix, '-c', conf, '-g', `pid ${join(prefix, 'nginx.pid')}; error_log ${join(prefix, 'error.log')} info; ${user}${extra}`];
+}
+
+/** `nginx -t` on a config file: resolves with nginx's output, rejects with it when the test fails. */
+export async function nginxTest(conf: string): Promise<string> {
+  const prefix = mkdtempSync(join(tmpdir(), 'logserver-nginx-t-'));
+  try {
+    const { stderr } = await run('nginx', ['-t', ...nginxArgs(prefix, conf, '')]);
+    return stderr;
+  } finally {
+    rmSync(prefix, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs Debian's nginx with the gateway config rendered for these upstreams. nginx daemonizes
+ * only once it has bound its port, so when the command returns the gateway takes requests.
+ */
+export async function startGateway(upstreams: { auth: string; log: string; tenant: string }): Promise<Gateway> {
+  const prefix = mkdtempSync(join(tmpdir(), 'logserver-gateway-'));
+  const port = await getPort({ host: '127.0.0.1' });
+  const conf = join(prefix, 'gateway.conf');
+  writeFileSync(conf, renderGatewayConf({ listen: `127.0.0.1:${port}`, upstreams, tempDir: prefix, websocketTimeout: 60 }));
+  await run('nginx', nginxArgs(prefix, conf, ''));
+  const errorLog = () => {
+    try {
+      return readFileSync(join(prefix, 'error.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    prefix,
+    errorLog,
+    stop: async () => {
+      const pid = Number(readFileSync(join(prefix, 'nginx.pid'), 'utf8'));
+      // Fast shutdown closes the WebSockets too; quit (graceful) would wait for them.
+      process.kill(pid, 'SIGTERM');
+      rmSync(conf);
+    },
+  };
+}
