@@ -188,9 +188,9 @@ export function renderGatewayConf(options: GatewayOptions): string {
   return lines.join('\n');
 }
 
-/** What docker-compose.yml runs: the services by their compose names, Docker's DNS. */
+/** What docker-compose.yml runs: the services by their compose names on the image's port 8080, Docker's DNS. */
 export const COMPOSE_GATEWAY: GatewayOptions = {
   listen: '8080',
-  upstreams: { auth: 'http://auth:8081', log: 'http://log:8082', tenant: 'http://tenant:8083' },
+  upstreams: { auth: 'http://auth:8080', log: 'http://log:8080', tenant: 'http://tenant:8080' },
   resolver: '127.0.0.11',
 };
