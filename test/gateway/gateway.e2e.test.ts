@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Role } from '@logserver/shared/auth/identity';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
@@ -12,20 +12,11 @@ import { type Gateway, REPO_ROOT, type ServiceProcess, startGateway, startServic
 
 const curl = promisify(execFile);
 
-/** shared/ lies beside the clone in CI and beside the main checkout for a worktree further down. */
-function findUp(relative: string, from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, relative);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`${relative} not found above ${from}`);
-  }
-}
-
-// The Python system's README is the fixture: its token (tenant abc, role admin, no exp, md5-legacy
-// key with AUTH_SECRET=secret) and its example body, sent with curl through the gateway.
-const readme = readFileSync(findUp('shared/original/README.md', REPO_ROOT), 'utf8');
-const readmeToken = /Bearer (eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(readme)?.[1] as string;
-const readmeBody = /--data-raw '(\{[\s\S]*?\})'/.exec(readme)?.[1] as string;
+// The Python system's README token (tenant abc, role admin, no exp, md5-legacy key with
+// AUTH_SECRET=secret) and its example body, from the fixture copied from that README.
+const fixture = JSON.parse(readFileSync(`${REPO_ROOT}test/fixtures/python-readme-example.json`, 'utf8'));
+const readmeToken = fixture.token as string;
+const readmeBody = JSON.stringify(fixture.body, null, 2);
 
 const AUTH = { AUTH_SECRET: 'secret', AUTH_KEY_SCHEME: 'md5-legacy', AUTH_REQUIRE_EXP: 'false', AUTH_ADMIN_TENANT: 'system' };
 const JWT = { secret: 'secret', scheme: 'md5-legacy', audience: 'logserver', issuer: 'issuer', requireExp: false } as const;
@@ -38,14 +29,15 @@ let gateway: Gateway;
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'logserver-e2e-'));
   const store = { STORE: 'sqlite', SQLITE_PATH: join(dataDir, 'logserver.db'), DATA_DIR: dataDir };
-  const auth = startService('auth', AUTH);
-  // tenant first: it creates the SQLite schema that log then opens.
+  const auth = await startService('auth', AUTH);
+  services.push(auth);
+  // tenant before log: it creates the SQLite schema that log then opens.
   const tenant = await startService('tenant', { ...AUTH, ...store });
   services.push(tenant);
   // QUEUE=memory: the log service writes through to the store and feeds its own stream.
   const log = await startService('log', { ...AUTH, ...store, QUEUE: 'memory' });
-  services.push(log, await auth);
-  gateway = await startGateway({ auth: (await auth).url, log: log.url, tenant: tenant.url });
+  services.push(log);
+  gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
 }, 60_000);
 
 afterAll(async () => {
