@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { type KubeObject, kustomize, validateKubeObject } from '../../scripts/deploy/kustomize.js';
 import { REPO_ROOT } from '../gateway/topology.js';
 
@@ -126,5 +128,21 @@ describe('the prod overlay', () => {
       metadata: { queueURL: expect.stringContaining('/log-queue') },
     });
     expect(find(objects, 'TriggerAuthentication', scaled?.spec.triggers[0].authenticationRef.name)).toBeDefined();
+  });
+});
+
+describe('the benchmark Job (make benchmark-cluster)', () => {
+  const [job] = parseAllDocuments(readFileSync(`${REPO_ROOT}k8s/benchmark/job.yaml`, 'utf8')).map((d) => d.toJS() as KubeObject);
+
+  it('validates, and sends the Python system’s scenario through the ingress controller with autocannon', async () => {
+    await expect(validateKubeObject(job as KubeObject)).resolves.toBeUndefined();
+    const container = job?.spec.template.spec.containers[0];
+    const script: string = container.args[0];
+    expect(script).toMatch(/autocannon@[\d.]+ --amount 10000 --connections 1000 /);
+    expect(script).toContain('--method POST');
+    const target = container.env.find((env: { name: string }) => env.name === 'TARGET').value;
+    expect(new URL(target).hostname).toBe('ingress-nginx-controller.ingress-nginx.svc.cluster.local');
+    expect(new URL(target).pathname).toBe('/api/v1/logs');
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true });
   });
 });

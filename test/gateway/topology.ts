@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -57,6 +57,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** Debian puts nginx in /usr/sbin, which is on root's PATH but often not on a developer's. */
+const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+
 /** nginx's command line for a prefix of our own: no root-owned paths, the current user. */
 function nginxArgs(prefix: string, conf: string, extra: string): string[] {
   // As root, nginx would hand its workers to `nobody`, who cannot write our temp folder.
@@ -68,7 +71,7 @@ function nginxArgs(prefix: string, conf: string, extra: string): string[] {
 export async function nginxTest(conf: string): Promise<string> {
   const prefix = mkdtempSync(join(tmpdir(), 'logserver-nginx-t-'));
   try {
-    const { stderr } = await run('nginx', ['-t', ...nginxArgs(prefix, conf, '')]);
+    const { stderr } = await run(NGINX, ['-t', ...nginxArgs(prefix, conf, '')]);
     return stderr;
   } finally {
     rmSync(prefix, { recursive: true, force: true });
@@ -84,7 +87,7 @@ export async function startGateway(upstreams: { auth: string; log: string; tenan
   const port = await getPort({ host: '127.0.0.1' });
   const conf = join(prefix, 'gateway.conf');
   writeFileSync(conf, renderGatewayConf({ listen: `127.0.0.1:${port}`, upstreams, tempDir: prefix, websocketTimeout: 60 }));
-  await run('nginx', nginxArgs(prefix, conf, ''));
+  await run(NGINX, nginxArgs(prefix, conf, ''));
   const errorLog = () => {
     try {
       return readFileSync(join(prefix, 'error.log'), 'utf8');
