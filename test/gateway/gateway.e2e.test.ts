@@ -48,10 +48,15 @@ afterAll(async () => {
 
 describe('the Python system’s README through the gateway, with curl', () => {
   it('POSTs the example event, reads the stats, and streams it to a ?token= WebSocket', async () => {
-    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`);
+    // The token has no exp, so the auth answer has no x-auth-exp: the gateway must drop the one the
+    // client sends (already past), or the log service would close the stream at once.
+    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`, {
+      headers: { 'x-auth-exp': '1' },
+    });
     const frame = new Promise<string>((resolve, reject) => {
       socket.once('message', (data) => resolve(data.toString()));
       socket.once('error', reject);
+      socket.once('close', (code, reason) => reject(new Error(`stream closed before the event: ${code} ${reason}`)));
     });
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
 
