@@ -5,9 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Role } from '@logserver/shared/auth/identity';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
+import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { call } from '../support/all-in-one.js';
+import { POSTMAN_COLLECTION, runCollection } from '../support/newman.js';
 import { type Gateway, REPO_ROOT, type ServiceProcess, startGateway, startService, stopService } from './topology.js';
 
 const curl = promisify(execFile);
@@ -220,5 +222,21 @@ describe('the WebSocket stream through the gateway', () => {
     expect(other.frames).toEqual([]);
     hooli.socket.close();
     other.socket.close();
+  });
+});
+
+describe('the Postman collection (extra/) through the gateway, with newman', () => {
+  it('passes every request’s tests with the cluster environment file', async () => {
+    const summary = await runCollection('logserver-cluster.postman_environment.json', {
+      host: gateway.url,
+      tenant: 'postman',
+      secret: deriveTenantKey('md5-legacy', 'secret', 'postman'),
+      platform_secret: deriveTenantKey('md5-legacy', 'secret', 'system'),
+    });
+    expect(summary.run.failures.map((failure) => `${failure.source?.name}: ${failure.error.message}`)).toEqual([]);
+    const collection = JSON.parse(readFileSync(POSTMAN_COLLECTION, 'utf8')) as { item: unknown[] };
+    expect(summary.run.executions).toHaveLength(collection.item.length);
+    for (const execution of summary.run.executions)
+      expect(execution.assertions?.length ?? 0, execution.item.name).toBeGreaterThanOrEqual(2);
   });
 });
