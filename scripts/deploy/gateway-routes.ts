@@ -25,6 +25,12 @@ export interface GatewayLocation {
   websocket: boolean;
 }
 
+/**
+ * Paths anyone may read, without a token (DESIGN §3: `/docs` is for anyone): the log service's
+ * OpenAPI page and document. The Ingress `logserver-public` serves the same without auth-url.
+ */
+export const PUBLIC_PREFIXES: readonly { prefix: string; service: Upstream }[] = [{ prefix: '/docs', service: 'log' }];
+
 export function serviceFor(path: string): Upstream {
   const found = SERVICE_PREFIXES.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`));
   if (!found) throw new Error(`no service serves ${path}: add its prefix to SERVICE_PREFIXES in scripts/deploy/gateway-routes.ts`);
@@ -99,6 +105,18 @@ const PROXY_COMMON = [
   'proxy_set_header X-Forwarded-Proto $scheme;',
 ];
 
+/** A public prefix: no auth subrequest, and any x-auth-* header a client sends is dropped all the same. */
+function publicLocation(prefix: string, service: Upstream): string[] {
+  return [
+    `    # ${prefix} (public) -> ${service}`,
+    `    location ~ ^${prefix}(/|$) {`,
+    ...authHeaderVariables().map(({ header }) => `      proxy_set_header ${header} "";`),
+    ...PROXY_COMMON.map((line) => `      ${line}`),
+    `      proxy_pass ${upstreamVar(service)};`,
+    '    }',
+  ];
+}
+
 function proxiedLocation(location: GatewayLocation, options: GatewayOptions): string[] {
   const headers = authHeaderVariables();
   const timeout = options.websocketTimeout ?? 3600;
@@ -164,6 +182,7 @@ export function renderGatewayConf(options: GatewayOptions): string {
     '    }',
     '',
     ...gatewayLocations().flatMap((location) => [...proxiedLocation(location, options), '']),
+    ...PUBLIC_PREFIXES.flatMap(({ prefix, service }) => [...publicLocation(prefix, service), '']),
     '    location / {',
     `      return 404 ${ENVELOPE(404, 'Not found')};`,
     '    }',

@@ -2,25 +2,30 @@ import { readFileSync } from 'node:fs';
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import { ROUTE_RULES } from '@logserver/shared/auth/rbac';
 import { describe, expect, it } from 'vitest';
-import { COMPOSE_GATEWAY, gatewayLocations, renderGatewayConf } from '../../scripts/deploy/gateway-routes.js';
+import { COMPOSE_GATEWAY, gatewayLocations, PUBLIC_PREFIXES, renderGatewayConf } from '../../scripts/deploy/gateway-routes.js';
 import { kustomize } from '../../scripts/deploy/kustomize.js';
 import { GATEWAY_CONF_PATH } from '../../scripts/render-gateway.js';
 import { nginxTest, REPO_ROOT } from '../gateway/topology.js';
 
 const committed = readFileSync(GATEWAY_CONF_PATH, 'utf8');
-const ingress = kustomize(`${REPO_ROOT}k8s/base`).find((object) => object.kind === 'Ingress');
-const ingressPaths: { path: string; pathType: 'Prefix' | 'Exact'; service: string }[] = ingress?.spec.rules[0].http.paths.map(
-  (entry: { path: string; pathType: 'Prefix' | 'Exact'; backend: { service: { name: string } } }) => ({
-    path: entry.path,
-    pathType: entry.pathType,
-    service: entry.backend.service.name,
-  }),
-);
+type IngressPath = { path: string; pathType: 'Prefix' | 'Exact'; service: string; authenticated: boolean };
+const ingressPaths: IngressPath[] = kustomize(`${REPO_ROOT}k8s/base`)
+  .filter((object) => object.kind === 'Ingress')
+  .flatMap((ingress) =>
+    ingress.spec.rules[0].http.paths.map(
+      (entry: { path: string; pathType: 'Prefix' | 'Exact'; backend: { service: { name: string } } }) => ({
+        path: entry.path,
+        pathType: entry.pathType,
+        service: entry.backend.service.name,
+        authenticated: Boolean(ingress.metadata.annotations?.['nginx.ingress.kubernetes.io/auth-url']),
+      }),
+    ),
+  );
 
 /** The Service ingress-nginx picks for a request path: the longest matching Exact or Prefix (by whole segments). */
 function ingressServiceFor(path: string): string | undefined {
-  const matching = ingressPaths.filter(({ path: rule, pathType }) =>
-    pathType === 'Exact' ? path === rule : path === rule || path.startsWith(`${rule.replace(/\/$/, '')}/`),
+  const matching = ingressPaths.filter(({ path: rule, pathType, authenticated }) =>
+    authenticated && pathType === 'Exact' ? path === rule : path === rule || path.startsWith(`${rule.replace(/\/$/, '')}/`),
   );
   return matching.sort((a, b) => b.path.length - a.path.length)[0]?.service;
 }
@@ -53,14 +58,29 @@ describe('the gateway config (deploy/nginx/gateway.conf)', () => {
     }
   });
 
-  it('covers every Ingress path with a gateway location for the same service', () => {
-    expect(ingressPaths.length).toBeGreaterThan(0);
-    for (const { path, service } of ingressPaths) expect(gatewayServiceFor(path), path).toBe(service);
+  it('covers every authenticated Ingress path with a gateway location for the same service', () => {
+    const authenticated = ingressPaths.filter((entry) => entry.authenticated);
+    expect(authenticated.length).toBeGreaterThan(0);
+    for (const { path, service } of authenticated) expect(gatewayServiceFor(path), path).toBe(service);
+  });
+
+  it('serves the same public paths as the Ingress without auth-url, and nothing else without auth', () => {
+    const open = ingressPaths.filter((entry) => !entry.authenticated);
+    expect(open.map(({ path, service }) => ({ prefix: path, service }))).toEqual([...PUBLIC_PREFIXES]);
+    for (const { prefix } of PUBLIC_PREFIXES) {
+      const block = new RegExp(`location ~ \\^${prefix}\\(/\\|\\$\\) \\{[^}]*\\}`).exec(committed)?.[0] ?? '';
+      expect(block).not.toContain('auth_request');
+      for (const header of Object.values(AUTH_HEADERS)) expect(block).toContain(`proxy_set_header ${header} "";`);
+    }
+    const withoutAuth = [...committed.matchAll(/location (?:= |~ )?(\S+) \{([^}]*)\}/g)].filter(
+      ([, path, body]) => !body?.includes('auth_request') && !body?.includes('return ') && path !== '/_auth',
+    );
+    expect(withoutAuth).toHaveLength(PUBLIC_PREFIXES.length);
   });
 
   it('asks the auth service on every API location and overwrites each x-auth-* header from its answer', () => {
     const locations = [...committed.matchAll(/location (?:= |~ )(\S+) \{[^}]*\}/g)]
-      .filter(([, path]) => path !== '/_auth')
+      .filter(([, path]) => path !== '/_auth' && !PUBLIC_PREFIXES.some(({ prefix }) => path?.startsWith(`^${prefix}`)))
       .map(([block]) => block);
     expect(locations).toHaveLength(gatewayLocations().length);
     for (const block of locations) {

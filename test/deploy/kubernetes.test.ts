@@ -51,6 +51,14 @@ describe.each(Object.entries(overlays))('k8s/overlays/%s', (overlay, objects) =>
     expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThan(60);
   });
 
+  it('serves only the OpenAPI document without auth-url', () => {
+    const open = objects.filter((o) => o.kind === 'Ingress' && !o.metadata.annotations?.['nginx.ingress.kubernetes.io/auth-url']);
+    expect(open.map((o) => o.metadata.name)).toEqual(['logserver-public']);
+    expect(open[0]?.spec.rules.flatMap((rule: { http: { paths: { path: string }[] } }) => rule.http.paths.map((p) => p.path))).toEqual([
+      '/docs',
+    ]);
+  });
+
   it('denies all ingress by default and lets only ingress-nginx reach the API services', () => {
     const deny = find(objects, 'NetworkPolicy', 'default-deny-ingress');
     expect(deny?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });

@@ -169,6 +169,13 @@ describe('401 and 403 at the gateway', () => {
     expect(await status(`${ws}?token=${await token('acme', 'writer')}`)).toBe(403);
   });
 
+  it('serves the OpenAPI document to anyone, and nothing else without a token', async () => {
+    const docs = await call(`${gateway.url}/docs/json`);
+    expect(docs.status).toBe(200);
+    expect(docs.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(docs.body.paths)).toContain('/api/v1/logs');
+  });
+
   it('answers 404 in the envelope for paths no service serves', async () => {
     const response = await call(`${gateway.url}/internal/metrics`, { token: await token('acme', 'admin') });
     expect(response.status).toBe(404);
