@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { call } from '../support/all-in-one.js';
 import { POSTMAN_COLLECTION, runCollection } from '../support/newman.js';
-import { type Gateway, REPO_ROOT, type ServiceProcess, startGateway, startService, stopService } from './topology.js';
+import { type FauxqsProcess, type ServiceProcess, startFauxqsProcess, startService } from '../support/processes.js';
+import { type Gateway, REPO_ROOT, startGateway } from './topology.js';
 
 const curl = promisify(execFile);
 
@@ -25,26 +26,35 @@ const JWT = { secret: 'secret', scheme: 'md5-legacy', audience: 'logserver', iss
 const token = (tenant: string, role: Role, sub = `${role}-of-${tenant}`) => mintToken({ ...JWT, tenant, role, sub, ttlSeconds: 600 });
 
 let dataDir: string;
+let fauxqs: FauxqsProcess | undefined;
 const services: ServiceProcess[] = [];
-let gateway: Gateway;
+let gateway: Gateway | undefined;
+const gatewayUrl = () => (gateway as Gateway).url;
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'logserver-e2e-'));
+  fauxqs = await startFauxqsProcess();
   const store = { STORE: 'sqlite', SQLITE_PATH: join(dataDir, 'logserver.db'), DATA_DIR: dataDir };
-  const auth = await startService('auth', AUTH);
-  services.push(auth);
-  // tenant before log: it creates the SQLite schema that log then opens.
-  const tenant = await startService('tenant', { ...AUTH, ...store });
-  services.push(tenant);
-  // QUEUE=memory: the log service writes through to the store and feeds its own stream.
-  const log = await startService('log', { ...AUTH, ...store, QUEUE: 'memory' });
-  services.push(log);
+  // The Kubernetes shape: log publishes to SQS (fauxqs), log-worker stores into the shared SQLite
+  // file, and log streams what was stored from that file. Short polls keep the test quick.
+  const queue = { QUEUE: 'sqs', SQS_URL: fauxqs.endpoint, SQS_WAIT_TIME_SECONDS: '1', SQS_VISIBILITY_TIMEOUT: '5' };
+  const start = async (name: Parameters<typeof startService>[0], env: Record<string, string>) => {
+    const service = await startService(name, env);
+    services.push(service);
+    return service;
+  };
+  const auth = await start('auth', AUTH);
+  // tenant before log and log-worker: it creates the SQLite schema that they then open.
+  const tenant = await start('tenant', { ...AUTH, ...store });
+  const log = await start('log', { ...AUTH, ...store, ...queue });
+  await start('log-worker', { ...store, ...queue });
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
 }, 60_000);
 
 afterAll(async () => {
   await gateway?.stop();
-  await Promise.all(services.map(stopService));
+  await Promise.all(services.map((service) => service.stop()));
+  await fauxqs?.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -52,7 +62,7 @@ describe('the Python system’s README through the gateway, with curl', () => {
   it('POSTs the example event, reads the stats, and streams it to a ?token= WebSocket', async () => {
     // The token has no exp, so the auth answer has no x-auth-exp: the gateway must drop the one the
     // client sends (already past), or the log service would close the stream at once.
-    const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`, {
+    const socket = new WebSocket(`${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`, {
       headers: { 'x-auth-exp': '1' },
     });
     const frame = new Promise<string>((resolve, reject) => {
@@ -65,7 +75,7 @@ describe('the Python system’s README through the gateway, with curl', () => {
     const { stdout: posted } = await curl('curl', [
       '-sS',
       '--location',
-      `${gateway.url}/api/v1/logs`,
+      `${gatewayUrl()}/api/v1/logs`,
       '--header',
       'Content-Type: application/json',
       '--header',
@@ -82,7 +92,7 @@ describe('the Python system’s README through the gateway, with curl', () => {
     const { stdout: stats } = await curl('curl', [
       '-sS',
       '--location',
-      `${gateway.url}/api/v1/logs/stats`,
+      `${gatewayUrl()}/api/v1/logs/stats`,
       '--header',
       `Authorization: Bearer ${readmeToken}`,
     ]);
@@ -93,7 +103,7 @@ describe('the Python system’s README through the gateway, with curl', () => {
 describe('identity comes from the token, never from the client’s x-auth-* headers', () => {
   it('stores the token’s tenant and subject when the client claims another', async () => {
     const writer = await token('acme', 'writer', 'alice');
-    const created = await call(`${gateway.url}/api/v1/logs`, {
+    const created = await call(`${gatewayUrl()}/api/v1/logs`, {
       token: writer,
       body: { action: 'login', resource_type: 'session' },
       headers: { 'x-auth-tenant': 'globex', 'x-auth-sub': 'mallory', 'x-auth-role': 'admin' },
@@ -101,13 +111,13 @@ describe('identity comes from the token, never from the client’s x-auth-* head
     expect(created.status).toBe(200);
     expect(created.body.data).toMatchObject({ tenant_id: 'acme', user_id: 'alice' });
 
-    const globex = await call(`${gateway.url}/api/v1/logs`, { token: await token('globex', 'viewer') });
+    const globex = await call(`${gatewayUrl()}/api/v1/logs`, { token: await token('globex', 'viewer') });
     expect(globex.body.data).toEqual([]);
   });
 
   it('keeps a viewer a viewer when it claims x-auth-role: admin', async () => {
     const viewer = await token('acme', 'viewer');
-    const cleanup = await call(`${gateway.url}/api/v1/logs/cleanup?all=true`, {
+    const cleanup = await call(`${gatewayUrl()}/api/v1/logs/cleanup?all=true`, {
       method: 'DELETE',
       token: viewer,
       headers: { 'x-auth-role': 'admin' },
@@ -117,7 +127,7 @@ describe('identity comes from the token, never from the client’s x-auth-* head
   });
 
   it('refuses x-auth-* headers without a token', async () => {
-    const forged = await call(`${gateway.url}/api/v1/logs`, {
+    const forged = await call(`${gatewayUrl()}/api/v1/logs`, {
       headers: { 'x-auth-tenant': 'acme', 'x-auth-sub': 'mallory', 'x-auth-role': 'admin' },
     });
     expect(forged.status).toBe(401);
@@ -129,7 +139,7 @@ describe('401 and 403 at the gateway', () => {
   it('answers 401 for a missing, malformed, forged or wrongly signed token', async () => {
     const otherSecret = await mintToken({ ...JWT, secret: 'not-the-secret', tenant: 'acme', role: 'admin', sub: 'x', ttlSeconds: 600 });
     for (const bad of [undefined, 'not-a-jwt', `${readmeToken.slice(0, -4)}AAAA`, otherSecret]) {
-      const response = await call(`${gateway.url}/api/v1/logs/stats`, bad ? { token: bad } : {});
+      const response = await call(`${gatewayUrl()}/api/v1/logs/stats`, bad ? { token: bad } : {});
       expect(response.status, `token ${bad}`).toBe(401);
       expect(response.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
     }
@@ -144,7 +154,7 @@ describe('401 and 403 at the gateway', () => {
       ['acme', 'admin', 'GET', '/api/v1/tenants'],
     ];
     for (const [tenant, role, method, path] of cases) {
-      const response = await call(`${gateway.url}${path}`, {
+      const response = await call(`${gatewayUrl()}${path}`, {
         method,
         token: await token(tenant, role),
         ...(method === 'POST' ? { body: { action: 'a', resource_type: 'b' } } : {}),
@@ -164,20 +174,20 @@ describe('401 and 403 at the gateway', () => {
         socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
         socket.on('error', reject);
       });
-    const ws = `${gateway.url.replace('http', 'ws')}/api/v1/logs/stream`;
+    const ws = `${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream`;
     expect(await status(ws)).toBe(401);
     expect(await status(`${ws}?token=${await token('acme', 'writer')}`)).toBe(403);
   });
 
   it('serves the OpenAPI document to anyone, and nothing else without a token', async () => {
-    const docs = await call(`${gateway.url}/docs/json`);
+    const docs = await call(`${gatewayUrl()}/docs/json`);
     expect(docs.status).toBe(200);
     expect(docs.body.openapi).toMatch(/^3\./);
     expect(Object.keys(docs.body.paths)).toContain('/api/v1/logs');
   });
 
   it('answers 404 in the envelope for paths no service serves', async () => {
-    const response = await call(`${gateway.url}/internal/metrics`, { token: await token('acme', 'admin') });
+    const response = await call(`${gatewayUrl()}/internal/metrics`, { token: await token('acme', 'admin') });
     expect(response.status).toBe(404);
     expect(response.body).toEqual({ code: 404, msg: 'Not found', data: null });
   });
@@ -186,26 +196,26 @@ describe('401 and 403 at the gateway', () => {
 describe('the tenant service through the gateway', () => {
   it('lets the platform admin create a tenant whose returned secret signs tokens the gateway accepts', async () => {
     const platform = await token('system', 'admin');
-    const created = await call(`${gateway.url}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Initech' } });
+    const created = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Initech' } });
     expect(created.status).toBe(200);
     expect(created.body.data).toMatchObject({ key: 'initech', name: 'Initech' });
 
-    const listed = await call(`${gateway.url}/api/v1/tenants`, { token: platform });
+    const listed = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform });
     expect(listed.body.data.map((tenant: { key: string }) => tenant.key)).toContain('initech');
     expect(JSON.stringify(listed.body)).not.toContain(created.body.data.secret);
 
-    const duplicate = await call(`${gateway.url}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Again' } });
+    const duplicate = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Again' } });
     expect(duplicate.status).toBe(409);
 
     const writer = await token('initech', 'writer');
-    const event = await call(`${gateway.url}/api/v1/logs`, { token: writer, body: { action: 'hire', resource_type: 'employee' } });
+    const event = await call(`${gatewayUrl()}/api/v1/logs`, { token: writer, body: { action: 'hire', resource_type: 'employee' } });
     expect(event.body.data).toMatchObject({ tenant_id: 'initech' });
   });
 });
 
 describe('the WebSocket stream through the gateway', () => {
   it('delivers an event posted through the gateway to a Bearer-authenticated stream of that tenant only', async () => {
-    const ws = `${gateway.url.replace('http', 'ws')}/api/v1/logs/stream`;
+    const ws = `${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream`;
     const open = async (tenant: string) => {
       const socket = new WebSocket(ws, { headers: { authorization: `Bearer ${await token(tenant, 'viewer')}` } });
       const frames: string[] = [];
@@ -221,7 +231,7 @@ describe('the WebSocket stream through the gateway', () => {
     expect(await pong).toBe('pong');
 
     const next = new Promise<string>((resolve) => hooli.socket.once('message', (data) => resolve(data.toString())));
-    const created = await call(`${gateway.url}/api/v1/logs`, {
+    const created = await call(`${gatewayUrl()}/api/v1/logs`, {
       token: await token('hooli', 'writer'),
       body: { action: 'deploy', resource_type: 'service', severity: 'ERROR' },
     });
@@ -235,7 +245,7 @@ describe('the WebSocket stream through the gateway', () => {
 describe('the Postman collection (extra/) through the gateway, with newman', () => {
   it('passes every request’s tests with the cluster environment file', async () => {
     const summary = await runCollection('logserver-cluster.postman_environment.json', {
-      host: gateway.url,
+      host: gatewayUrl(),
       tenant: 'postman',
       secret: deriveTenantKey('md5-legacy', 'secret', 'postman'),
       platform_secret: deriveTenantKey('md5-legacy', 'secret', 'system'),

@@ -1,8 +1,7 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import getPort from 'get-port';
@@ -10,45 +9,6 @@ import { renderGatewayConf } from '../../scripts/deploy/gateway-routes.js';
 
 const run = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-export interface ServiceProcess {
-  name: string;
-  url: string;
-  child: ChildProcess;
-  /** Everything the process wrote, for the failure message when it dies early. */
-  output: string[];
-}
-
-/**
- * Starts `services/<name>/src/main.ts` as its own Node process (as a container would run its
- * dist/main.js) and resolves with its URL once Fastify logs that it listens. PORT=0 lets the
- * kernel pick a free port; the listening line says which.
- */
-export function startService(name: string, env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', `services/${name}/src/main.ts`], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => output.push(line));
-    lines.on('line', (line) => {
-      output.push(line);
-      const listening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (listening?.[1]) resolve({ name, url: listening[1], child, output });
-    });
-    child.on('exit', (code) => reject(new Error(`${name} exited with ${code} before listening:\n${output.join('\n')}`)));
-  });
-}
-
-export async function stopService(service: ServiceProcess | undefined): Promise<void> {
-  if (!service || service.child.exitCode !== null) return;
-  const exited = new Promise((resolve) => service.child.once('exit', resolve));
-  service.child.kill('SIGTERM');
-  await exited;
-}
 
 export interface Gateway {
   url: string;
