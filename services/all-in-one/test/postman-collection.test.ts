@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
-import { POSTMAN_COLLECTION, runCollection } from '../../../test/support/newman.js';
+import { readCollection, runCollection } from '../../../test/support/newman.js';
 
 const secret = randomBytes(24).toString('hex');
 
@@ -26,7 +25,7 @@ describe('the Postman collection in extra/, run by newman against the all-in-one
       const failures = summary.run.failures.map((failure) => `${failure.source?.name}: ${failure.error.message}`);
       expect(failures).toEqual([]);
       const executions = summary.run.executions;
-      const collection = JSON.parse(readFileSync(POSTMAN_COLLECTION, 'utf8')) as { item: unknown[] };
+      const collection = readCollection();
       expect(executions).toHaveLength(collection.item.length);
       // Every request ran its own tests: at least a status check and a shape check each.
       for (const execution of executions) {
