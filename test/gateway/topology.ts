@@ -6,15 +6,23 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import getPort from 'get-port';
 import { renderGatewayConf } from '../../scripts/deploy/gateway-routes.js';
+import { waitFor } from '../support/pipeline.js';
 
 const run = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface Gateway {
   url: string;
-  prefix: string;
-  errorLog(): string;
   stop(): Promise<void>;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Debian puts nginx in /usr/sbin, which is on root's PATH but often not on a developer's. */
@@ -48,22 +56,15 @@ export async function startGateway(upstreams: { auth: string; log: string; tenan
   const conf = join(prefix, 'gateway.conf');
   writeFileSync(conf, renderGatewayConf({ listen: `127.0.0.1:${port}`, upstreams, tempDir: prefix, websocketTimeout: 60 }));
   await run(NGINX, nginxArgs(prefix, conf, ''));
-  const errorLog = () => {
-    try {
-      return readFileSync(join(prefix, 'error.log'), 'utf8');
-    } catch {
-      return '';
-    }
-  };
   return {
     url: `http://127.0.0.1:${port}`,
-    prefix,
-    errorLog,
     stop: async () => {
       const pid = Number(readFileSync(join(prefix, 'nginx.pid'), 'utf8'));
       // Fast shutdown closes the WebSockets too; quit (graceful) would wait for them.
       process.kill(pid, 'SIGTERM');
-      rmSync(conf);
+      // nginx daemonized, so it is not our child to wait for: watch its pid go, then tidy up.
+      await waitFor(() => !isRunning(pid), 5_000);
+      rmSync(prefix, { recursive: true, force: true });
     },
   };
 }
