@@ -61,7 +61,14 @@ describe('the gateway config (deploy/nginx/gateway.conf)', () => {
   it('covers every authenticated Ingress path with a gateway location for the same service', () => {
     const authenticated = ingressPaths.filter((entry) => entry.authenticated);
     expect(authenticated.length).toBeGreaterThan(0);
-    for (const { path, service } of authenticated) expect(gatewayServiceFor(path), path).toBe(service);
+    for (const { path, pathType, service } of authenticated) {
+      // A Prefix path is covered when the gateway sends the matrix routes under it to the same service.
+      const routes = ROUTE_RULES.map((rule) => sample(rule.path)).filter((route) =>
+        pathType === 'Exact' ? route === path : route === path || route.startsWith(`${path}/`),
+      );
+      expect(routes.length, path).toBeGreaterThan(0);
+      for (const route of routes) expect(gatewayServiceFor(route), route).toBe(service);
+    }
   });
 
   it('serves the same public paths as the Ingress without auth-url, and nothing else without auth', () => {
