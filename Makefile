@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PNPM_VERSION := 10.34.9
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: help check-node install start test lint typecheck build clean benchmark
+.PHONY: help check-node install start test lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -46,3 +46,44 @@ benchmark: build ## every scenario beside its baseline: markdown table + bench-r
 
 clean: ## remove build output and local data
 	rm -rf packages/*/dist services/*/dist data .vitest-report.json
+
+# --- Deployment (README "Deployment") ---------------------------------------------------------
+NAMESPACE := logserver
+
+define require
+	@command -v $(1) >/dev/null 2>&1 || { echo "$(1) is not installed: $(2)" >&2; exit 1; }
+endef
+
+up: ## Minikube + ingress-nginx + Tilt: the dev overlay with live builds (Ctrl-C stops Tilt; make down removes it)
+	$(call require,minikube,install it from https://minikube.sigs.k8s.io/docs/start/)
+	$(call require,tilt,install it from https://docs.tilt.dev/install.html)
+	@echo "==> starting Minikube (Calico CNI, so that the NetworkPolicies are enforced)"
+	@minikube status >/dev/null 2>&1 || minikube start --cni=calico --cpus=2 --memory=4g
+	@echo "==> enabling the ingress addon (ingress-nginx)"
+	@minikube addons enable ingress
+	@echo "==> tilt up (dev overlay, images built into Minikube's Docker); the API is at http://$$(minikube ip)/api/v1/logs"
+	@eval $$(minikube docker-env) && tilt up
+
+down: ## remove what make up deployed (tilt down); Minikube keeps running (minikube stop to stop it)
+	$(call require,tilt,install it from https://docs.tilt.dev/install.html)
+	@echo "==> tilt down"
+	@tilt down
+
+compose: ## docker compose: MongoDB, ElasticMQ, the four services and the nginx gateway on http://localhost:8080
+	$(call require,docker,install Docker with the compose plugin)
+	@echo "==> docker compose up --build (gateway on http://localhost:8080; Ctrl-C stops)"
+	@docker compose -p logserver up --build
+
+benchmark-cluster: install ## 10 000 POSTs at concurrency 1000 through the cluster's ingress, from a Job in the cluster (autocannon)
+	$(call require,kubectl,install kubectl; make up starts the cluster)
+	@echo "==> minting a writer token with the cluster's AUTH_SECRET"
+	@secret=$$(kubectl -n $(NAMESPACE) get secret logserver-auth -o jsonpath='{.data.AUTH_SECRET}' | base64 -d); \
+	  [ -n "$$secret" ] || { echo "no Secret logserver-auth in namespace $(NAMESPACE): run make up first" >&2; exit 1; }; \
+	  token=$$(AUTH_SECRET=$$secret $(PNPM) -s mint-token --tenant bench --role writer --sub benchmark --ttl 1h) || exit 1; \
+	  kubectl -n $(NAMESPACE) create secret generic benchmark-token --from-literal=TOKEN=$$token --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+	@echo "==> running the benchmark Job (k8s/benchmark/job.yaml)"
+	@kubectl -n $(NAMESPACE) delete job benchmark --ignore-not-found >/dev/null
+	@kubectl apply -f k8s/benchmark/job.yaml >/dev/null
+	@kubectl -n $(NAMESPACE) wait --for=condition=complete job/benchmark --timeout=15m \
+	  || { kubectl -n $(NAMESPACE) logs job/benchmark; echo "the benchmark Job did not complete: see its logs above" >&2; exit 1; }
+	@kubectl -n $(NAMESPACE) logs job/benchmark

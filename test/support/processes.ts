@@ -117,7 +117,7 @@ export interface ServiceProcess extends Child {
  * Starts a service the way an operator does (`pnpm --filter @logserver/<name> start`: node with
  * tsx on src/main.ts), on 127.0.0.1 and a free port, and waits until /readyz answers 200.
  */
-export async function startService(name: 'log' | 'log-worker', env: Record<string, string>): Promise<ServiceProcess> {
+export async function startService(name: 'auth' | 'log' | 'log-worker' | 'tenant', env: Record<string, string>): Promise<ServiceProcess> {
   const child = launch(['--conditions=development', '--import', 'tsx', 'src/main.ts'], join(ROOT, 'services', name), {
     PORT: '0',
     HOST: '127.0.0.1',

@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
-import { type NewmanRunSummary, run } from 'newman';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+import { readCollection, runCollection } from '../../../test/support/newman.js';
 
-const extra = new URL('../../../extra/', import.meta.url);
-const collectionPath = new URL('logserver.postman_collection.json', extra);
 const secret = randomBytes(24).toString('hex');
 
 let server: RunningServer;
@@ -14,21 +11,6 @@ beforeAll(async () => {
   server = await startAllInOne({ AUTH_SECRET: secret, AUTH_ADMIN_TENANT: 'system' });
 });
 afterAll(() => server.close());
-
-function runCollection(environment: string, overrides: Record<string, string>): Promise<NewmanRunSummary> {
-  return new Promise((resolve, reject) => {
-    run(
-      {
-        collection: JSON.parse(readFileSync(collectionPath, 'utf8')),
-        environment: JSON.parse(readFileSync(new URL(environment, extra), 'utf8')),
-        envVar: Object.entries(overrides).map(([key, value]) => ({ key, value })),
-        reporters: [],
-        timeoutRequest: 10_000,
-      },
-      (error, summary) => (error ? reject(error) : resolve(summary)),
-    );
-  });
-}
 
 describe('the Postman collection in extra/, run by newman against the all-in-one server', () => {
   it('passes every request’s status and body-shape tests, with both environment files', async () => {
@@ -43,7 +25,7 @@ describe('the Postman collection in extra/, run by newman against the all-in-one
       const failures = summary.run.failures.map((failure) => `${failure.source?.name}: ${failure.error.message}`);
       expect(failures).toEqual([]);
       const executions = summary.run.executions;
-      const collection = JSON.parse(readFileSync(collectionPath, 'utf8')) as { item: unknown[] };
+      const collection = readCollection();
       expect(executions).toHaveLength(collection.item.length);
       // Every request ran its own tests: at least a status check and a shape check each.
       for (const execution of executions) {

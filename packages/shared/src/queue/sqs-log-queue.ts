@@ -116,6 +116,20 @@ const receiveCount = (message: Message): number => Number(message.Attributes?.Ap
 const quiet: QueueLogger = { warn: () => {}, error: () => {} };
 
 /**
+ * A local SQS (ElasticMQ, fauxqs) accepts any key, so one is made up when none is configured. On
+ * AWS (an amazonaws.com endpoint) the default provider chain finds the real ones: keys in the
+ * environment, or the pod's IAM role (IRSA) in the prod overlay.
+ */
+export function localCredentials(
+  endpoint: string | undefined,
+  env: Record<string, string | undefined>,
+): { credentials?: { accessKeyId: string; secretAccessKey: string } } {
+  if (!endpoint || env.AWS_ACCESS_KEY_ID) return {};
+  if (/(^|\.)amazonaws\.com(\.cn)?$/.test(new URL(endpoint).hostname)) return {};
+  return { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+}
+
+/**
  * LogQueue on SQS (AWS SQS, ElasticMQ, fauxqs). Publishing packs many events into each message and
  * up to ten messages into each SendMessageBatch, so the cost per event is a small fraction of a
  * request; a publish resolves only once SQS accepted every message that carries its events.
@@ -161,8 +175,7 @@ export class SqsLogQueue implements LogQueue {
       new SQSClient({
         region: options.region,
         endpoint: options.endpoint,
-        // A local server accepts any key; on AWS the default provider chain finds the real ones.
-        ...(options.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
+        ...localCredentials(options.endpoint, process.env),
         // The SDK retries transport failures itself (standard strategy, with backoff).
         maxAttempts: 3,
         // Longer than a long poll, so only a server that stopped answering times out.

@@ -1,0 +1,216 @@
+import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
+import { ROUTE_RULES, type RouteRule, STREAM_PATH } from '@logserver/shared/auth/rbac';
+
+/** The services a gateway forwards to; auth only answers the gateway's own subrequests. */
+export type Upstream = 'log' | 'tenant';
+
+/**
+ * Which service serves a path prefix. The role matrix says who may call a route; this says where
+ * it lives. The Ingress (k8s/base/ingress.yaml) routes the same prefixes to the same Services,
+ * and test/deploy/gateway-config.test.ts checks that both cover every rule.
+ */
+export const SERVICE_PREFIXES: readonly { prefix: string; service: Upstream }[] = [
+  { prefix: '/api/v1/logs', service: 'log' },
+  { prefix: '/api/v1/integrity', service: 'log' },
+  { prefix: '/api/v1/tenants', service: 'tenant' },
+];
+
+export interface GatewayLocation {
+  /** The route pattern from the role matrix (`/api/v1/logs/:id`). */
+  path: string;
+  /** The nginx location modifier and argument: `= /api/v1/logs` or `~ ^/api/v1/logs/[^/]+$`. */
+  match: string;
+  service: Upstream;
+  /** Methods the matrix allows here; the auth service refuses the rest with 403. */
+  methods: string[];
+  websocket: boolean;
+}
+
+/**
+ * Paths anyone may read, without a token (DESIGN §3: `/docs` is for anyone): the log service's
+ * OpenAPI page and document. The Ingress `logserver-public` serves the same without auth-url.
+ */
+export const PUBLIC_PREFIXES: readonly { prefix: string; service: Upstream }[] = [{ prefix: '/docs', service: 'log' }];
+
+export function serviceFor(path: string): Upstream {
+  const found = SERVICE_PREFIXES.find(({ prefix }) => path === prefix || path.startsWith(`${prefix}/`));
+  if (!found) throw new Error(`no service serves ${path}: add its prefix to SERVICE_PREFIXES in scripts/deploy/gateway-routes.ts`);
+  return found.service;
+}
+
+/** nginx location for a matrix path: exact for literal paths, an anchored regex for `:param` segments. */
+function locationMatch(path: string): string {
+  if (!path.includes('/:')) return `= ${path}`;
+  const pattern = path
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return `~ ^${pattern}$`;
+}
+
+/** One location per distinct path of the role matrix, literal paths first (nginx checks `=` before regexes anyway). */
+export function gatewayLocations(rules: readonly RouteRule[] = ROUTE_RULES): GatewayLocation[] {
+  const byPath = new Map<string, GatewayLocation>();
+  for (const rule of rules) {
+    const known = byPath.get(rule.path);
+    if (known) {
+      if (!known.methods.includes(rule.method)) known.methods.push(rule.method);
+      continue;
+    }
+    byPath.set(rule.path, {
+      path: rule.path,
+      match: locationMatch(rule.path),
+      service: serviceFor(rule.path),
+      methods: [rule.method],
+      websocket: rule.path === STREAM_PATH,
+    });
+  }
+  return [...byPath.values()].sort((a, b) => Number(a.match.startsWith('~')) - Number(b.match.startsWith('~')));
+}
+
+export interface GatewayOptions {
+  /** nginx `listen` argument: `8080` in compose, `127.0.0.1:<port>` in the end-to-end test. */
+  listen: string;
+  /** Base URLs without a path, e.g. `http://auth:8081`. */
+  upstreams: Record<Upstream | 'auth', string>;
+  /** DNS server for host names in `upstreams` (Docker's is 127.0.0.11); omit for IP addresses. */
+  resolver?: string;
+  /** Where nginx keeps request bodies and buffers when it runs without root (tests); omit for the image defaults. */
+  tempDir?: string;
+  /** Seconds a WebSocket may stay idle; the stream pings every 30 s, so anything above that keeps it open. */
+  websocketTimeout?: number;
+}
+
+/** The nginx variable holding a service's base URL, so that host names resolve at request time, not at start. */
+const upstreamVar = (service: string) => `$${service.replace(/-/g, '_')}_upstream`;
+
+const ENVELOPE = (code: number, msg: string) => `'{"code":${code},"msg":"${msg}","data":null}'`;
+
+/** The `x-auth-*` headers as nginx variable names (`x-auth-tenant` -> `$auth_tenant`). */
+function authHeaderVariables(): { header: string; variable: string; upstreamVariable: string }[] {
+  return Object.values(AUTH_HEADERS).map((header) => {
+    const name = header.replace(/^x-/, '').replace(/-/g, '_');
+    return { header, variable: `$${name}`, upstreamVariable: `$upstream_http_${header.replace(/-/g, '_')}` };
+  });
+}
+
+/** What every proxied location sets besides the x-auth-* headers. */
+const PROXY_COMMON = [
+  'proxy_http_version 1.1;',
+  'proxy_set_header Host $host;',
+  'proxy_set_header Upgrade $http_upgrade;',
+  'proxy_set_header Connection $connection_upgrade;',
+  'proxy_set_header X-Request-ID $request_id;',
+  'proxy_set_header X-Real-IP $remote_addr;',
+  'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+  'proxy_set_header X-Forwarded-Proto $scheme;',
+];
+
+/** A public prefix: no auth subrequest, and any x-auth-* header a client sends is dropped all the same. */
+function publicLocation(prefix: string, service: Upstream): string[] {
+  return [
+    `    # ${prefix} (public) -> ${service}`,
+    `    location ~ ^${prefix}(/|$) {`,
+    ...authHeaderVariables().map(({ header }) => `      proxy_set_header ${header} "";`),
+    ...PROXY_COMMON.map((line) => `      ${line}`),
+    `      proxy_pass ${upstreamVar(service)};`,
+    '    }',
+  ];
+}
+
+function proxiedLocation(location: GatewayLocation, options: GatewayOptions): string[] {
+  const headers = authHeaderVariables();
+  const timeout = options.websocketTimeout ?? 3600;
+  return [
+    `    # ${location.methods.join(', ')} ${location.path} -> ${location.service}`,
+    `    location ${location.match} {`,
+    '      auth_request /_auth;',
+    ...headers.map(({ variable, upstreamVariable }) => `      auth_request_set ${variable} ${upstreamVariable};`),
+    // proxy_set_header replaces whatever the client sent under these names, and an empty value
+    // drops the header altogether: the service sees the auth service's answer or nothing.
+    ...headers.map(({ header, variable }) => `      proxy_set_header ${header} ${variable};`),
+    ...PROXY_COMMON.map((line) => `      ${line}`),
+    ...(location.websocket ? [`      proxy_read_timeout ${timeout}s;`, `      proxy_send_timeout ${timeout}s;`] : []),
+    `      proxy_pass ${upstreamVar(location.service)};`,
+    '    }',
+  ];
+}
+
+/**
+ * The docker-compose gateway: what the Ingress does, in plain nginx. Every API path of the role
+ * matrix asks the auth service first (`auth_request`, as ingress-nginx's `auth-url`), copies the
+ * x-auth-* headers of its answer onto the upstream request, and upgrades WebSockets.
+ */
+export function renderGatewayConf(options: GatewayOptions): string {
+  const temp = options.tempDir
+    ? ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map(
+        (directive) => `  ${directive} ${options.tempDir}/${directive.replace('_temp_path', '')};`,
+      )
+    : [];
+  const lines = [
+    '# Generated by `pnpm render:gateway` from the role matrix in packages/shared/src/auth/rbac.ts.',
+    '# Do not edit: test/deploy/gateway-config.test.ts fails when this file differs from the render.',
+    'worker_processes auto;',
+    'events {',
+    '  worker_connections 4096;',
+    '}',
+    'http {',
+    '  access_log off;',
+    '  server_tokens off;',
+    '  client_max_body_size 6m;',
+    ...temp,
+    ...(options.resolver ? [`  resolver ${options.resolver} valid=10s ipv6=off;`] : []),
+    '  map $http_upgrade $connection_upgrade {',
+    '    default upgrade;',
+    "    '' close;",
+    '  }',
+    '  server {',
+    `    listen ${options.listen};`,
+    '    default_type application/json;',
+    ...(['auth', 'log', 'tenant'] as const).map((service) => `    set ${upstreamVar(service)} ${options.upstreams[service]};`),
+    '',
+    '    # The forward-auth subrequest, as ingress-nginx sends it: the original method and URL, the',
+    '    # client headers (Authorization), no body.',
+    '    location = /_auth {',
+    '      internal;',
+    '      proxy_pass_request_body off;',
+    '      proxy_set_header Content-Length "";',
+    '      proxy_set_header Upgrade "";',
+    '      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;',
+    '      proxy_set_header X-Original-Method $request_method;',
+    '      proxy_set_header X-Request-ID $request_id;',
+    `      proxy_pass ${upstreamVar('auth')}/auth/verify;`,
+    '    }',
+    '',
+    ...gatewayLocations().flatMap((location) => [...proxiedLocation(location, options), '']),
+    ...PUBLIC_PREFIXES.flatMap(({ prefix, service }) => [...publicLocation(prefix, service), '']),
+    '    location / {',
+    `      return 404 ${ENVELOPE(404, 'Not found')};`,
+    '    }',
+    '',
+    '    # Refusals and gateway failures in the envelope; upstream answers pass through untouched.',
+    '    error_page 401 = @unauthorized;',
+    '    error_page 403 = @forbidden;',
+    '    error_page 500 502 503 504 = @unavailable;',
+    '    location @unauthorized {',
+    `      return 401 ${ENVELOPE(401, 'Unauthorized')};`,
+    '    }',
+    '    location @forbidden {',
+    `      return 403 ${ENVELOPE(403, 'Forbidden')};`,
+    '    }',
+    '    location @unavailable {',
+    `      return 503 ${ENVELOPE(503, 'Service unavailable')};`,
+    '    }',
+    '  }',
+    '}',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** What docker-compose.yml runs: the services by their compose names on the image's port 8080, Docker's DNS. */
+export const COMPOSE_GATEWAY: GatewayOptions = {
+  listen: '8080',
+  upstreams: { auth: 'http://auth:8080', log: 'http://log:8080', tenant: 'http://tenant:8080' },
+  resolver: '127.0.0.11',
+};

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { composeValidator } from '../../scripts/deploy/compose-schema.js';
+import { COMPOSE_GATEWAY } from '../../scripts/deploy/gateway-routes.js';
+import { REPO_ROOT } from '../gateway/topology.js';
+
+const text = readFileSync(`${REPO_ROOT}docker-compose.yml`, 'utf8');
+// biome-ignore lint/suspicious/noExplicitAny: the compose file is read field by field
+const compose: any = parse(text, { merge: true });
+
+describe('docker-compose.yml', () => {
+  it('validates against the Compose Specification schema', () => {
+    const validate = composeValidator();
+    expect(validate(compose)).toEqual([]);
+    // The validator does reject what the spec does not allow.
+    expect(validate({ ...compose, services: { ...compose.services, log: { ...compose.services.log, bogus: 1 } } })).not.toEqual([]);
+  });
+
+  it('runs MongoDB as a replica set, ElasticMQ, the four services and the gateway', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['auth', 'elasticmq', 'gateway', 'log', 'log-worker', 'mongodb', 'tenant']);
+    expect(compose.services.mongodb.command).toEqual(['--replSet', 'rs0', '--bind_ip_all']);
+    expect(compose.services.log.environment.MONGODB_URI).toBe('mongodb://mongodb:27017/?replicaSet=rs0');
+    for (const name of ['auth', 'log', 'log-worker', 'tenant']) {
+      expect(compose.services[name].build.args.SERVICE).toBe(name);
+      expect(compose.services[name].read_only).toBe(true);
+    }
+  });
+
+  it('publishes only the gateway, with the rendered config, and keeps the data stores off its network', () => {
+    const published = Object.entries(compose.services).filter(([, service]) => (service as { ports?: unknown }).ports);
+    expect(published.map(([name]) => name)).toEqual(['gateway']);
+    expect(compose.services.gateway.ports).toEqual([`${COMPOSE_GATEWAY.listen}:8080`]);
+    expect(compose.services.gateway.volumes).toContain('./deploy/nginx/gateway.conf:/etc/nginx/nginx.conf:ro');
+    expect(compose.services.gateway.networks).toEqual(['edge']);
+    for (const store of ['mongodb', 'elasticmq']) expect(compose.services[store].networks).toEqual(['data']);
+    for (const [upstream, url] of Object.entries(COMPOSE_GATEWAY.upstreams)) {
+      expect(new URL(url).hostname).toBe(upstream);
+      expect(compose.services[upstream].networks).toContain('edge');
+    }
+  });
+});

@@ -1,0 +1,285 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Role } from '@logserver/shared/auth/identity';
+import { mintToken } from '@logserver/shared/auth/jwt-verifier';
+import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { call } from '../support/all-in-one.js';
+import { readCollection, runCollection } from '../support/newman.js';
+import { waitFor } from '../support/pipeline.js';
+import { type FauxqsProcess, type ServiceProcess, startFauxqsProcess, startService } from '../support/processes.js';
+import { type Gateway, REPO_ROOT, startGateway } from './topology.js';
+
+const curl = promisify(execFile);
+
+// The Python system's README token (tenant abc, role admin, no exp, md5-legacy key with
+// AUTH_SECRET=secret) and its example body, from the fixture copied from that README.
+const fixture = JSON.parse(readFileSync(`${REPO_ROOT}test/fixtures/python-readme-example.json`, 'utf8'));
+const readmeToken = fixture.token as string;
+const readmeBody = JSON.stringify(fixture.body, null, 2);
+
+const AUTH = { AUTH_SECRET: 'secret', AUTH_KEY_SCHEME: 'md5-legacy', AUTH_REQUIRE_EXP: 'false', AUTH_ADMIN_TENANT: 'system' };
+const JWT = { secret: 'secret', scheme: 'md5-legacy', audience: 'logserver', issuer: 'issuer', requireExp: false } as const;
+const token = (tenant: string, role: Role, sub = `${role}-of-${tenant}`) => mintToken({ ...JWT, tenant, role, sub, ttlSeconds: 600 });
+
+let dataDir: string;
+let fauxqs: FauxqsProcess | undefined;
+const services: ServiceProcess[] = [];
+let gateway: Gateway | undefined;
+const gatewayUrl = () => (gateway as Gateway).url;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'logserver-e2e-'));
+  fauxqs = await startFauxqsProcess();
+  const store = { STORE: 'sqlite', SQLITE_PATH: join(dataDir, 'logserver.db'), DATA_DIR: dataDir };
+  // The Kubernetes shape: log publishes to SQS (fauxqs), log-worker stores into the shared SQLite
+  // file, and log streams what was stored from that file. Short polls keep the test quick.
+  const queue = { QUEUE: 'sqs', SQS_URL: fauxqs.endpoint, SQS_WAIT_TIME_SECONDS: '1', SQS_VISIBILITY_TIMEOUT: '5' };
+  const start = async (name: Parameters<typeof startService>[0], env: Record<string, string>) => {
+    const service = await startService(name, env);
+    services.push(service);
+    return service;
+  };
+  const auth = await start('auth', AUTH);
+  // tenant before log and log-worker: it creates the SQLite schema that they then open.
+  const tenant = await start('tenant', { ...AUTH, ...store });
+  const log = await start('log', { ...AUTH, ...store, ...queue });
+  await start('log-worker', { ...store, ...queue });
+  gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
+}, 60_000);
+
+afterAll(async () => {
+  await gateway?.stop();
+  await Promise.all(services.map((service) => service.stop()));
+  await fauxqs?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the Python system’s README through the gateway, with curl', () => {
+  it('POSTs the example event, reads the stats, and streams it to a ?token= WebSocket', async () => {
+    // The token has no exp, so the auth answer has no x-auth-exp: the gateway must drop the one the
+    // client sends (already past), or the log service would close the stream at once.
+    const socket = new WebSocket(`${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`, {
+      headers: { 'x-auth-exp': '1' },
+    });
+    const frame = new Promise<string>((resolve, reject) => {
+      socket.once('message', (data) => resolve(data.toString()));
+      socket.once('error', reject);
+      socket.once('close', (code, reason) => reject(new Error(`stream closed before the event: ${code} ${reason}`)));
+    });
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+
+    const { stdout: posted } = await curl('curl', [
+      '-sS',
+      '--location',
+      `${gatewayUrl()}/api/v1/logs`,
+      '--header',
+      'Content-Type: application/json',
+      '--header',
+      `Authorization: Bearer ${readmeToken}`,
+      '--data-raw',
+      readmeBody,
+    ]);
+    const created = JSON.parse(posted);
+    expect(created).toMatchObject({ code: 200, msg: 'ok', data: { ...JSON.parse(readmeBody), tenant_id: 'abc', user_id: '01' } });
+
+    expect(JSON.parse(await frame)).toMatchObject({ id: created.data.id, tenant_id: 'abc', action: 'update' });
+    socket.close();
+
+    const { stdout: stats } = await curl('curl', [
+      '-sS',
+      '--location',
+      `${gatewayUrl()}/api/v1/logs/stats`,
+      '--header',
+      `Authorization: Bearer ${readmeToken}`,
+    ]);
+    expect(JSON.parse(stats)).toEqual({ code: 200, msg: 'ok', data: { INFO: 0, WARNING: 1, ERROR: 0, CRITICAL: 0 } });
+  });
+});
+
+describe('identity comes from the token, never from the client’s x-auth-* headers', () => {
+  it('stores the token’s tenant and subject when the client claims another', async () => {
+    const writer = await token('acme', 'writer', 'alice');
+    const created = await call(`${gatewayUrl()}/api/v1/logs`, {
+      token: writer,
+      body: { action: 'login', resource_type: 'session' },
+      headers: { 'x-auth-tenant': 'globex', 'x-auth-sub': 'mallory', 'x-auth-role': 'admin' },
+    });
+    expect(created.status).toBe(200);
+    expect(created.body.data).toMatchObject({ tenant_id: 'acme', user_id: 'alice' });
+
+    const globex = await call(`${gatewayUrl()}/api/v1/logs`, { token: await token('globex', 'viewer') });
+    expect(globex.body.data).toEqual([]);
+  });
+
+  it('keeps a viewer a viewer when it claims x-auth-role: admin', async () => {
+    const viewer = await token('acme', 'viewer');
+    const cleanup = await call(`${gatewayUrl()}/api/v1/logs/cleanup?all=true`, {
+      method: 'DELETE',
+      token: viewer,
+      headers: { 'x-auth-role': 'admin' },
+    });
+    expect(cleanup.status).toBe(403);
+    expect(cleanup.body).toEqual({ code: 403, msg: 'Forbidden', data: null });
+  });
+
+  it('refuses x-auth-* headers without a token', async () => {
+    const forged = await call(`${gatewayUrl()}/api/v1/logs`, {
+      headers: { 'x-auth-tenant': 'acme', 'x-auth-sub': 'mallory', 'x-auth-role': 'admin' },
+    });
+    expect(forged.status).toBe(401);
+    expect(forged.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+  });
+});
+
+describe('401 and 403 at the gateway', () => {
+  it('answers 401 for a missing, malformed, forged or wrongly signed token', async () => {
+    const otherSecret = await mintToken({ ...JWT, secret: 'not-the-secret', tenant: 'acme', role: 'admin', sub: 'x', ttlSeconds: 600 });
+    for (const bad of [undefined, 'not-a-jwt', `${readmeToken.slice(0, -4)}AAAA`, otherSecret]) {
+      const response = await call(`${gatewayUrl()}/api/v1/logs/stats`, bad ? { token: bad } : {});
+      expect(response.status, `token ${bad}`).toBe(401);
+      expect(response.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+    }
+  });
+
+  it('answers 403 when the role may not call the route', async () => {
+    const cases: [tenant: string, role: Role, method: string, path: string][] = [
+      ['acme', 'viewer', 'POST', '/api/v1/logs'],
+      ['acme', 'writer', 'GET', '/api/v1/logs'],
+      ['acme', 'viewer', 'GET', '/api/v1/logs/export'],
+      ['acme', 'auditor', 'DELETE', '/api/v1/logs/cleanup'],
+      ['acme', 'admin', 'GET', '/api/v1/tenants'],
+    ];
+    for (const [tenant, role, method, path] of cases) {
+      const response = await call(`${gatewayUrl()}${path}`, {
+        method,
+        token: await token(tenant, role),
+        ...(method === 'POST' ? { body: { action: 'a', resource_type: 'b' } } : {}),
+      });
+      expect(response.status, `${role} ${method} ${path}`).toBe(403);
+    }
+  });
+
+  it('refuses a WebSocket upgrade without a token and for a writer', async () => {
+    const status = (url: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(url);
+        socket.on('open', () => {
+          socket.close();
+          resolve(101);
+        });
+        socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.on('error', reject);
+      });
+    const ws = `${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream`;
+    expect(await status(ws)).toBe(401);
+    expect(await status(`${ws}?token=${await token('acme', 'writer')}`)).toBe(403);
+  });
+
+  it('serves the OpenAPI document to anyone, and nothing else without a token', async () => {
+    const docs = await call(`${gatewayUrl()}/docs/json`);
+    expect(docs.status).toBe(200);
+    expect(docs.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(docs.body.paths)).toContain('/api/v1/logs');
+  });
+
+  it('answers 404 in the envelope for paths no service serves', async () => {
+    const response = await call(`${gatewayUrl()}/internal/metrics`, { token: await token('acme', 'admin') });
+    expect(response.status).toBe(404);
+    expect(response.body).toEqual({ code: 404, msg: 'Not found', data: null });
+  });
+});
+
+describe('the tenant service through the gateway', () => {
+  it('lets the platform admin create a tenant whose returned secret signs tokens the gateway accepts', async () => {
+    const platform = await token('system', 'admin');
+    const created = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Initech' } });
+    expect(created.status).toBe(200);
+    expect(created.body.data).toMatchObject({ key: 'initech', name: 'Initech' });
+
+    const listed = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform });
+    expect(listed.body.data.map((tenant: { key: string }) => tenant.key)).toContain('initech');
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.data.secret);
+
+    const duplicate = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key: 'initech', name: 'Again' } });
+    expect(duplicate.status).toBe(409);
+
+    const writer = await token('initech', 'writer');
+    const event = await call(`${gatewayUrl()}/api/v1/logs`, { token: writer, body: { action: 'hire', resource_type: 'employee' } });
+    expect(event.body.data).toMatchObject({ tenant_id: 'initech' });
+  });
+});
+
+describe('the WebSocket stream through the gateway', () => {
+  it('delivers an event posted through the gateway to a Bearer-authenticated stream of that tenant only', async () => {
+    const ws = `${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream`;
+    const open = async (tenant: string) => {
+      const socket = new WebSocket(ws, { headers: { authorization: `Bearer ${await token(tenant, 'viewer')}` } });
+      const frames: string[] = [];
+      socket.on('message', (data) => frames.push(data.toString()));
+      await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      return { socket, frames };
+    };
+    const hooli = await open('hooli');
+    const other = await open('piedpiper');
+
+    const pong = new Promise((resolve) => hooli.socket.once('message', (data) => resolve(data.toString())));
+    hooli.socket.send('ping');
+    expect(await pong).toBe('pong');
+
+    const next = new Promise<string>((resolve) => hooli.socket.once('message', (data) => resolve(data.toString())));
+    const created = await call(`${gatewayUrl()}/api/v1/logs`, {
+      token: await token('hooli', 'writer'),
+      body: { action: 'deploy', resource_type: 'service', severity: 'ERROR' },
+    });
+    expect(JSON.parse(await next)).toMatchObject({ id: created.body.data.id, tenant_id: 'hooli', severity: 'ERROR' });
+    expect(other.frames).toEqual([]);
+    hooli.socket.close();
+    other.socket.close();
+  });
+});
+
+describe('the Postman collection (extra/) through the gateway, with newman', () => {
+  it('passes every request’s tests with the cluster environment file', async () => {
+    const overrides = {
+      host: gatewayUrl(),
+      tenant: 'postman',
+      secret: deriveTenantKey('md5-legacy', 'secret', 'postman'),
+      platform_secret: deriveTenantKey('md5-legacy', 'secret', 'system'),
+    };
+    // Behind the gateway a 200 on POST means queued, not yet stored: the worker stores a moment
+    // later. The collection reads back what it wrote, so it runs in two parts, and the reads start
+    // once the worker has stored every event the writes were acknowledged for.
+    const requests = readCollection().item as { request: { method: string; url: { raw: string } } }[];
+    const firstRead = requests.findIndex((item) => item.request.method === 'GET' && item.request.url.raw.includes('/api/v1/logs'));
+    const writes = await runCollection('logserver-cluster.postman_environment.json', overrides, { items: [0, firstRead] });
+    let acknowledged = 0;
+    // The one collection variable the writes set for the reads: Log add stores its event's id.
+    let logId = '';
+    for (const execution of writes.run.executions) {
+      if (execution.response?.code !== 200 || !execution.request.url.getPath().startsWith('/api/v1/logs')) continue;
+      const data = JSON.parse(execution.response.stream?.toString() ?? 'null')?.data;
+      acknowledged += Array.isArray(data) ? data.length : 1;
+      if (!Array.isArray(data)) logId = data.id;
+    }
+    expect(acknowledged).toBeGreaterThan(1);
+    const viewer = await token('postman', 'viewer');
+    const stored = async () => (await call(`${gatewayUrl()}/api/v1/logs?size=1`, { token: viewer })).body?.meta?.total;
+    await waitFor(async () => (await stored()) === acknowledged, 10_000);
+    expect(await stored()).toBe(acknowledged);
+
+    const reads = await runCollection('logserver-cluster.postman_environment.json', overrides, {
+      items: [firstRead],
+      variables: { log_id: logId },
+    });
+    const failures = [...writes.run.failures, ...reads.run.failures].map((failure) => `${failure.source?.name}: ${failure.error.message}`);
+    expect(failures).toEqual([]);
+    const executions = [...writes.run.executions, ...reads.run.executions];
+    expect(executions).toHaveLength(requests.length);
+    for (const execution of executions) expect(execution.assertions?.length ?? 0, execution.item.name).toBeGreaterThanOrEqual(2);
+  });
+});
