@@ -103,7 +103,7 @@ class ChangeStreamDouble<C> implements MongoChangeStream<C> {
       return;
     }
     const token = Number((this.resumeAfter as { _data?: string })._data);
-    if (token < this.source.historyStart - 1) {
+    if (token <= this.source.forgottenUpTo) {
       throw new ServerError(
         'Resume of change stream was not possible, as the resume point may no longer be in the oplog.',
         286,
@@ -175,7 +175,8 @@ class CollectionDouble<T extends Document> implements MongoCollection<T> {
   readonly indexes: IndexDescription[] = [];
   private readonly unique = new Map<string, { fields: string[]; keys: Set<string> }>();
   private readonly changes: Change[] = [];
-  historyStart = 1;
+  /** Resume tokens up to this one point at history the oplog no longer has. */
+  forgottenUpTo = -1;
   readonly streams = new Set<ChangeStreamDouble<unknown>>();
 
   constructor(
@@ -285,7 +286,7 @@ class CollectionDouble<T extends Document> implements MongoCollection<T> {
   }
 
   latestToken(): number {
-    return this.changes.at(-1)?.token ?? this.historyStart - 1;
+    return this.changes.at(-1)?.token ?? Math.max(0, this.forgottenUpTo);
   }
 
   changesAfter(token: number): Change[] {
@@ -309,7 +310,7 @@ class CollectionDouble<T extends Document> implements MongoCollection<T> {
 
   /** As if the oplog rolled over: every token handed out so far can no longer be resumed from. */
   forgetHistory(): void {
-    this.historyStart = this.latestToken() + 1;
+    this.forgottenUpTo = this.latestToken();
     this.changes.length = 0;
   }
 
