@@ -63,36 +63,42 @@ const PROJECTION = { _id: 0, search_text: 0 };
 /** A request's text as a regular expression that matches exactly that text, nothing more. */
 const literal = (text: string): string => escapeStringRegexp(text);
 
+/** Types do not survive a cast: a value that is not a string never reaches a filter document. */
+function text(value: string): string {
+  if (typeof value !== 'string') throw new TypeError('filter values must be strings');
+  return value;
+}
+
 /**
  * LogFilter to a filter document. Every value from the request is placed under an operator this
  * function chose ($eq, $in, $gte, $lt, $regex of escaped text), so no request text can become an
  * operator or a field path, whatever it contains.
  */
 export function buildLogFilter(tenant: TenantId, filter: LogFilter): Filter<LogDocument> {
-  const where: Filter<LogDocument> = { tenant_id: { $eq: tenant } };
-  if (filter.action !== undefined) where.action = { $eq: filter.action };
-  if (filter.resource_type !== undefined) where.resource_type = { $eq: filter.resource_type };
-  if (filter.resource_id !== undefined) where.resource_id = { $eq: filter.resource_id };
-  if (filter.user_id !== undefined) where.user_id = { $eq: filter.user_id };
-  if (filter.ip_address !== undefined) where.ip_address = { $eq: filter.ip_address };
-  if (filter.severity !== undefined) where.severity = { $in: [...filter.severity] };
-  if (filter.user_agent !== undefined) where.user_agent = { $regex: literal(filter.user_agent), $options: 'i' };
+  const where: Filter<LogDocument> = { tenant_id: { $eq: text(tenant) } };
+  if (filter.action !== undefined) where.action = { $eq: text(filter.action) };
+  if (filter.resource_type !== undefined) where.resource_type = { $eq: text(filter.resource_type) };
+  if (filter.resource_id !== undefined) where.resource_id = { $eq: text(filter.resource_id) };
+  if (filter.user_id !== undefined) where.user_id = { $eq: text(filter.user_id) };
+  if (filter.ip_address !== undefined) where.ip_address = { $eq: text(filter.ip_address) };
+  if (filter.severity !== undefined) where.severity = { $in: filter.severity.map(text) as Severity[] };
+  if (filter.user_agent !== undefined) where.user_agent = { $regex: literal(text(filter.user_agent)), $options: 'i' };
   if (filter.from !== undefined || filter.to !== undefined) {
     where.timestamp = {
-      ...(filter.from === undefined ? {} : { $gte: new Date(filter.from) }),
-      ...(filter.to === undefined ? {} : { $lt: new Date(filter.to) }),
+      ...(filter.from === undefined ? {} : { $gte: new Date(text(filter.from)) }),
+      ...(filter.to === undefined ? {} : { $lt: new Date(text(filter.to)) }),
     };
   }
   // Lower-cased on both sides in JavaScript, as matchesFilter does, so every store agrees on case.
-  if (filter.search !== undefined) where.search_text = { $regex: literal(filter.search.toLowerCase()) };
+  if (filter.search !== undefined) where.search_text = { $regex: literal(text(filter.search).toLowerCase()) };
   return where;
 }
 
 /** Strictly after a position in (timestamp, id) order, in the direction of the sort. */
 export function buildAfterFilter(sort: SortOrder, position: Position): Filter<LogDocument> {
-  const at = new Date(position.timestamp);
+  const at = new Date(text(position.timestamp));
   const beyond = sort === 'desc' ? '$lt' : '$gt';
-  return { $or: [{ timestamp: { [beyond]: at } }, { timestamp: { $eq: at }, id: { [beyond]: position.id } }] };
+  return { $or: [{ timestamp: { [beyond]: at } }, { timestamp: { $eq: at }, id: { [beyond]: text(position.id) } }] };
 }
 
 const GROUP_FIELDS: Record<StatsGroup, string> = {
