@@ -117,7 +117,8 @@ export function buildStatsPipeline(tenant: TenantId, filter: LogFilter, request:
       ? { group: GROUP_FIELDS[request.groupBy] }
       : {
           group: GROUP_FIELDS[request.groupBy],
-          start: { $dateToString: { date: '$timestamp', format: BUCKET_FORMATS[request.interval], timezone: 'UTC' } },
+          // Without a timezone $dateToString formats in UTC, as every bucket start is given.
+          start: { $dateToString: { date: '$timestamp', format: BUCKET_FORMATS[request.interval] } },
         };
   return [{ $match: buildLogFilter(tenant, filter) }, { $group: { _id: key, n: { $sum: 1 } } }];
 }
