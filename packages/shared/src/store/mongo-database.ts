@@ -82,6 +82,15 @@ export async function connectMongo(settings: MongoSettings): Promise<MongoConnec
     retryWrites: true,
     retryReads: true,
   });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.close().catch(() => {});
+    // The URI is left out on purpose: it may carry a password.
+    throw new Error(
+      `MongoDB did not answer within ${settings.serverSelectionTimeoutMs} ms (${error instanceof Error ? error.message : String(error)}): start it (docker compose up mongodb) or check MONGODB_URI`,
+      { cause: error },
+    );
+  }
   return { db: client.db(settings.database), close: () => client.close() };
 }
