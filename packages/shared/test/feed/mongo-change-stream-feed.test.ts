@@ -1,15 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeLogFeedContract } from '../../src/feed/log-feed.contract.js';
 import { MongoChangeStreamFeed, uuidv7Floor } from '../../src/feed/mongo-change-stream-feed.js';
 import { eventually } from '../../src/queue/log-queue.contract.js';
 import type { LogEvent } from '../../src/schemas/log-event.js';
-import { connectMongo, type MongoDatabase } from '../../src/store/mongo-database.js';
+import type { MongoDatabase } from '../../src/store/mongo-database.js';
 import { LOGS_COLLECTION, MongoLogStore } from '../../src/store/mongo-log-store.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
 import { makeEvent } from '../../src/testing/events.js';
 import { MingoMongoDatabase, ServerError } from '../../src/testing/mingo-mongo-database.js';
+import { connectFreshDatabase, REAL_MONGODB_URI } from '../../src/testing/real-mongo.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 
@@ -152,23 +152,10 @@ describe('MongoChangeStreamFeed on the double', () => {
   });
 });
 
-const uri = process.env.MONGODB_URI;
-
-// Real change streams need a replica set (docker compose's mongodb service runs a single-node one).
-describe.skipIf(!uri)('against the MongoDB server at MONGODB_URI', () => {
+// Real change streams need a replica set (a single-node one will do).
+describe.skipIf(!REAL_MONGODB_URI)('against the MongoDB server at MONGODB_URI', () => {
   describeLogFeedContract('MongoChangeStreamFeed (real server)', async () => {
-    const connection = await connectMongo({
-      uri: uri as string,
-      database: `logserver_test_${randomBytes(6).toString('hex')}`,
-      maxPoolSize: 5,
-      minPoolSize: 0,
-      connectTimeoutMs: 5_000,
-      serverSelectionTimeoutMs: 5_000,
-      socketTimeoutMs: 0,
-    });
-    return harnessOn(connection.db, async () => {
-      await connection.db.command({ dropDatabase: 1 });
-      await connection.close();
-    });
+    const connection = await connectFreshDatabase();
+    return harnessOn(connection.db, connection.close);
   });
 });

@@ -1,0 +1,25 @@
+import { randomBytes } from 'node:crypto';
+import { connectMongo, type MongoConnection } from '../store/mongo-database.js';
+
+/** The MongoDB server the real-server suites run against; unset in CI, where they are skipped. */
+export const REAL_MONGODB_URI = process.env.MONGODB_URI;
+
+/** A connection to a fresh, uniquely named database on that server; `close` drops it. */
+export async function connectFreshDatabase(): Promise<MongoConnection> {
+  const connection = await connectMongo({
+    uri: REAL_MONGODB_URI ?? 'mongodb://127.0.0.1:27017',
+    database: `logserver_test_${randomBytes(6).toString('hex')}`,
+    maxPoolSize: 5,
+    minPoolSize: 0,
+    connectTimeoutMs: 5_000,
+    serverSelectionTimeoutMs: 5_000,
+    socketTimeoutMs: 0,
+  });
+  return {
+    db: connection.db,
+    close: async () => {
+      await connection.db.command({ dropDatabase: 1 });
+      await connection.close();
+    },
+  };
+}
