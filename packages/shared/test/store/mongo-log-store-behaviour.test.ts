@@ -85,6 +85,18 @@ describe('MongoLogStore append', () => {
 });
 
 describe('MongoLogStore reads', () => {
+  it('includes an event exactly at from, and excludes one exactly at to or at the cleanup boundary', async () => {
+    const { store } = await open();
+    const at = (timestamp: string) => makeEvent(A, { timestamp });
+    const [early, from, to] = [at('2025-01-31T23:59:59.999Z'), at('2025-02-01T00:00:00.000Z'), at('2025-03-01T00:00:00.000Z')];
+    await store.append(A, [early, from, to]);
+    const page = await store.query(A, { from: from.timestamp, to: to.timestamp }, { kind: 'offset', page: 1, size: 10, sort: 'asc' });
+    expect(page.items.map((event) => event.id)).toEqual([from.id]);
+    expect(await store.deleteOlderThan(A, from.timestamp)).toBe(1);
+    expect(await store.get(A, early.id)).toBeNull();
+    expect(await store.get(A, from.id)).toEqual(from);
+  });
+
   it('bounds search and user_agent queries with maxTimeMS, and not the indexed ones', async () => {
     const { store, operations } = await open();
     await store.query(A, { search: 'x' }, { kind: 'offset', page: 1, size: 10, sort: 'desc' });
