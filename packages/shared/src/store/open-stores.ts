@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import type { Logger } from 'pino';
-import type { z } from 'zod';
-import type { storeConfig } from '../config/schemas.js';
+import { type Logger, pino } from 'pino';
+import { z } from 'zod';
+import { storeConfig } from '../config/schemas.js';
 import { MongoChangeStreamFeed } from '../feed/mongo-change-stream-feed.js';
 import type { LogFeed } from '../feed/port.js';
 import type { IntegrityStore } from '../integrity/port.js';
@@ -32,7 +32,8 @@ export interface StoreSettings {
   sqlitePath?: string | undefined;
   mongodbUri?: string | undefined;
   mongodbDb: string;
-  mongo: MongoTuning;
+  /** Pool, timeouts and feed settings; storeConfig's defaults when absent. */
+  mongo?: MongoTuning | undefined;
 }
 
 export interface Stores {
@@ -50,7 +51,7 @@ export interface Stores {
 type StoreConfig = z.infer<z.ZodObject<typeof storeConfig>>;
 
 /** The store settings from a service's parsed environment (DESIGN §6: STORE follows MONGODB_URI). */
-export function storeSettings(config: StoreConfig): StoreSettings {
+export function storeSettings(config: StoreConfig): StoreSettings & { mongo: MongoTuning } {
   return {
     store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
     dataDir: config.DATA_DIR,
@@ -82,7 +83,7 @@ export interface OpenStoresOptions {
 }
 
 /** Builds the configured store adapters; main.ts files call this and close them on shutdown. */
-export async function openStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
+export async function openStores(settings: StoreSettings, options: OpenStoresOptions = { log: pino() }): Promise<Stores> {
   if (settings.store === 'mongodb') return openMongoStores(settings, options);
   const path = sqlitePathOf(settings);
   // The log store first: it creates the logs table that the integrity store reads.
@@ -91,7 +92,7 @@ export async function openStores(settings: StoreSettings, options: OpenStoresOpt
 }
 
 async function openMongoStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
-  const tuning = settings.mongo;
+  const tuning = settings.mongo ?? storeSettings(z.object(storeConfig).parse({})).mongo;
   let db = options.mongoDatabase;
   let release: (() => Promise<void>) | undefined;
   if (db === undefined) {
