@@ -3,11 +3,12 @@ import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { MongoChangeStreamFeed } from '@logserver/shared/feed/mongo-change-stream-feed';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
+import { eventually } from '@logserver/shared/queue/log-queue.contract';
 import { MongoLogStore } from '@logserver/shared/store/mongo-log-store';
 import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { openStream, type StreamClient, streamUrl } from '../../../test/support/stream-client.js';
 import { buildLogApp } from '../src/app.js';
 
 const silent = { info: () => {}, warn: () => {} };
@@ -35,9 +36,9 @@ async function startReplica(db: MingoMongoDatabase): Promise<{ app: FastifyInsta
 
 describe('two log-service replicas on one MongoDB', () => {
   const running: FastifyInstance[] = [];
-  const sockets: WebSocket[] = [];
+  const clients: StreamClient[] = [];
   afterEach(async () => {
-    for (const socket of sockets.splice(0)) socket.terminate();
+    for (const client of clients.splice(0)) await client.close();
     for (const app of running.splice(0)) await app.close();
   });
 
@@ -47,14 +48,8 @@ describe('two log-service replicas on one MongoDB', () => {
       const [one, two] = [await startReplica(db), await startReplica(db)];
       running.push(one.app, two.app);
 
-      const socket = new WebSocket(`${two.url.replace('http', 'ws')}/api/v1/logs/stream`, { headers: gateway('viewer') });
-      sockets.push(socket);
-      const frames: string[] = [];
-      socket.on('message', (data) => frames.push(data.toString()));
-      await new Promise((resolve, reject) => {
-        socket.once('open', resolve);
-        socket.once('error', reject);
-      });
+      const client = await openStream(streamUrl(two.url), { headers: gateway('viewer') });
+      clients.push(client);
 
       const response = await fetch(`${one.url}/api/v1/logs`, {
         method: 'POST',
@@ -64,9 +59,8 @@ describe('two log-service replicas on one MongoDB', () => {
       expect(response.status).toBe(200);
       const created = ((await response.json()) as { data: { id: string } }).data;
 
-      const deadline = Date.now() + 5_000;
-      while (frames.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(frames.map((frame) => JSON.parse(frame))).toEqual([created]);
+      await eventually(() => client.frames.length > 0, 5_000);
+      expect(client.frames).toEqual([created]);
     });
   }
 });
