@@ -45,7 +45,7 @@ export interface MongoCollection<T extends Document> {
   insertMany(documents: OptionalUnlessRequiredId<T>[], options: { ordered: false }): Promise<{ insertedCount: number }>;
   find(filter: Filter<T>, options?: MongoFindOptions): MongoCursor<T>;
   countDocuments(filter: Filter<T>, options?: { maxTimeMS?: number }): Promise<number>;
-  aggregate<R extends Document>(pipeline: Document[], options?: { maxTimeMS?: number }): MongoCursor<R>;
+  aggregate<R extends Document>(pipeline: Document[], options?: { maxTimeMS?: number; hint?: string }): MongoCursor<R>;
   deleteMany(filter: Filter<T>): Promise<{ deletedCount: number }>;
   createIndexes(indexes: IndexDescription[]): Promise<string[]>;
   watch(pipeline: Document[], options?: { resumeAfter?: unknown }): MongoChangeStream<ChangeStreamDocument<T>>;

@@ -233,8 +233,12 @@ class CollectionDouble<T extends Document> implements MongoCollection<T> {
     return new Query(filter as Document).find(this.documents).all().length;
   }
 
-  aggregate<R extends Document>(pipeline: Document[], options: { maxTimeMS?: number } = {}): MongoCursor<R> {
+  aggregate<R extends Document>(pipeline: Document[], options: { maxTimeMS?: number; hint?: string } = {}): MongoCursor<R> {
     this.record({ method: 'aggregate', pipeline, options });
+    if (options.hint !== undefined && !this.indexes.some((index) => index.name === options.hint)) {
+      // As the server answers a hint that names no index.
+      throw new ServerError(`hint provided does not correspond to an existing index: ${options.hint}`, 2, 'BadValue');
+    }
     return new ArrayCursor(() => {
       this.database.failIfAsked();
       return clone(aggregate(this.documents, pipeline)) as R[];

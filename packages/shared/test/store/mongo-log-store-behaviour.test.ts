@@ -107,6 +107,20 @@ describe('MongoLogStore reads', () => {
     expect(operations('aggregate').map((op) => op.options?.maxTimeMS)).toEqual([1_234]);
   });
 
+  it('hints the group’s index when only time narrows the stats, so the count reads the index alone', async () => {
+    const { store, operations } = await open();
+    await store.stats(A, {}, { groupBy: 'severity' });
+    await store.stats(A, { from: '2025-01-01T00:00:00.000Z' }, { groupBy: 'resource_type', interval: 'day' });
+    await store.stats(A, { severity: ['ERROR'] }, { groupBy: 'severity' });
+    await store.stats(A, { action: 'login' }, { groupBy: 'severity' });
+    expect(operations('aggregate').map((op) => op.options?.hint)).toEqual([
+      'tenant_severity_timestamp',
+      'tenant_resource_timestamp',
+      'tenant_severity_timestamp',
+      undefined,
+    ]);
+  });
+
   it('turns a query the server stopped at maxTimeMS into a 503 that says how to narrow it', async () => {
     const { db, store } = await open();
     db.failNextOperation(new MongoServerError({ message: 'operation exceeded time limit', code: 50, codeName: 'MaxTimeMSExpired' }));
