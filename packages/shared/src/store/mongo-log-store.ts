@@ -188,10 +188,8 @@ export function toLogEvent(document: Omit<LogDocument, 'search_text'>): LogEvent
 }
 
 interface BulkWriteFailure {
-  code?: unknown;
   writeErrors?: { index: number; code: number }[] | { index: number; code: number };
   writeConcernError?: unknown;
-  errorLabels?: string[];
 }
 
 /**
@@ -253,7 +251,7 @@ export class MongoLogStore implements LogStore {
 
   async get(tenant: TenantId, id: string): Promise<LogEvent | null> {
     const [document] = await this.run(() =>
-      this.logs.find({ tenant_id: { $eq: tenant }, id: { $eq: id } }, { projection: PROJECTION, limit: 1 }).toArray(),
+      this.logs.find({ tenant_id: { $eq: text(tenant) }, id: { $eq: text(id) } }, { projection: PROJECTION, limit: 1 }).toArray(),
     );
     return document ? toLogEvent(document) : null;
   }
