@@ -9,6 +9,7 @@ import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
 import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
+import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -33,6 +34,12 @@ export async function startAllInOne(
   options: { mongoDatabase?: MongoDatabase } = {},
 ): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'logserver-test-'));
+  // LOGSERVER_TEST_STORE=mongodb-double runs every suite that uses this helper on the MongoDB
+  // store over the mingo double (README: MongoDB), without changing any test.
+  if (process.env.LOGSERVER_TEST_STORE === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
+    options = { mongoDatabase: new MingoMongoDatabase() };
+    env = { STORE: 'mongodb', MONGODB_URI: 'mongodb://127.0.0.1:9/never-dialled', ...env };
+  }
   const config = loadConfig(AllInOneConfig, {
     DATA_DIR: dataDir,
     PORT: '0',
