@@ -305,13 +305,14 @@ export class MongoLogStore implements LogStore {
         })
         .toArray(),
     );
-    const totals: Record<string, number> = {};
+    // Prototype-free: a group may be named __proto__ or constructor, and must count as itself.
+    const totals: Record<string, number> = Object.create(null);
     const buckets = new Map<string, Record<string, number>>();
     for (const row of rows) {
       const group = row._id.group ?? '';
       totals[group] = (totals[group] ?? 0) + row.n;
       if (row._id.start === undefined) continue;
-      const counts = buckets.get(row._id.start) ?? {};
+      const counts = buckets.get(row._id.start) ?? Object.create(null);
       counts[group] = row.n;
       buckets.set(row._id.start, counts);
     }
