@@ -1,6 +1,7 @@
 import escapeStringRegexp from 'escape-string-regexp';
 import type { Document, Filter, IndexDescription, Sort } from 'mongodb';
 import { QueryTimeout, Unavailable } from '../errors/catalogue.js';
+import { eventHash, withHash } from '../integrity/event-hash.js';
 import type { LogEvent, Severity } from '../schemas/log-event.js';
 import { searchableTexts } from './filter.js';
 import type { MongoCollection, MongoDatabase } from './mongo-database.js';
@@ -34,6 +35,8 @@ export interface LogDocument {
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
   metadata: Record<string, unknown> | null;
+  /** The event's integrity hash (RFC 8785 canonical JSON, SHA-256), as it was appended. */
+  hash?: string | undefined;
   /** searchableTexts(event): `search` is a substring test over these, never over the raw fields. */
   search_text: string[];
 }
@@ -163,13 +166,14 @@ function toDocument(event: LogEvent): LogDocument {
     before: event.before,
     after: event.after,
     metadata: event.metadata,
+    hash: event.hash,
     search_text: searchableTexts(event),
   };
 }
 
 /** A stored document back to the API's event: dates as the same ISO strings that were appended. */
 export function toLogEvent(document: Omit<LogDocument, 'search_text'>): LogEvent {
-  return {
+  const event: LogEvent = {
     id: document.id,
     tenant_id: document.tenant_id,
     user_id: document.user_id,
@@ -185,6 +189,8 @@ export function toLogEvent(document: Omit<LogDocument, 'search_text'>): LogEvent
     metadata: document.metadata,
     severity: document.severity,
   };
+  // Documents written before events carried a hash get theirs computed from what is stored.
+  return { ...event, hash: document.hash ?? eventHash(event) };
 }
 
 interface BulkWriteFailure {
@@ -237,15 +243,17 @@ export class MongoLogStore implements LogStore {
   async append(tenant: TenantId, events: readonly LogEvent[]): Promise<AppendResult> {
     if (events.some((event) => event.tenant_id !== tenant)) throw new Error('event tenant does not match the tenant it is appended to');
     if (events.length === 0) return { inserted: [], duplicates: 0 };
+    // The hash is computed once, when the event is built; only an event that arrives without one gets it here.
+    const stored = events.map((event) => (event.hash === undefined ? withHash(event) : event));
     // Fresh documents each time: the driver writes an _id into what it is given.
-    const documents = events.map(toDocument);
+    const documents = stored.map(toDocument);
     try {
       await this.logs.insertMany(documents, { ordered: false });
-      return { inserted: [...events], duplicates: 0 };
+      return { inserted: stored, duplicates: 0 };
     } catch (error) {
       const duplicates = duplicatePositions(error);
       if (duplicates === null) throw this.translate(error);
-      return { inserted: events.filter((_, index) => !duplicates.has(index)), duplicates: duplicates.size };
+      return { inserted: stored.filter((_, index) => !duplicates.has(index)), duplicates: duplicates.size };
     }
   }
 
