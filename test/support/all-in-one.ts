@@ -8,6 +8,8 @@ import type { Role } from '@logserver/shared/auth/identity';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
+import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
+import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {
@@ -26,8 +28,18 @@ export interface RunningServer {
  * Starts the real all-in-one server in this process on a free loopback port, with a fresh SQLite
  * file on disk and a random secret. Tests talk to it over real HTTP and WebSocket.
  */
-export async function startAllInOne(env: Record<string, string> = {}): Promise<RunningServer> {
+export async function startAllInOne(
+  env: Record<string, string> = {},
+  /** A MongoDB database to run on (with STORE=mongodb), such as the mingo double; the test closes it. */
+  options: { mongoDatabase?: MongoDatabase } = {},
+): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'logserver-test-'));
+  // LOGSERVER_TEST_STORE=mongodb-double runs every suite that uses this helper on the MongoDB
+  // store over the mingo double (README: MongoDB), without changing any test.
+  if (process.env.LOGSERVER_TEST_STORE === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
+    options = { mongoDatabase: new MingoMongoDatabase() };
+    env = { STORE: 'mongodb', MONGODB_URI: 'mongodb://127.0.0.1:9/never-dialled', ...env };
+  }
   const config = loadConfig(AllInOneConfig, {
     DATA_DIR: dataDir,
     PORT: '0',
@@ -36,7 +48,7 @@ export async function startAllInOne(env: Record<string, string> = {}): Promise<R
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health, sealer } = await composeAllInOne(config);
+  const { app, auth, health, sealer } = await composeAllInOne(config, options);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,

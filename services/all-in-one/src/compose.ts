@@ -9,6 +9,7 @@ import { createServer } from '@logserver/shared/http/server';
 import { Sealer } from '@logserver/shared/integrity/sealer';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
+import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
 import { openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
@@ -28,7 +29,7 @@ export interface AllInOne {
  * Builds the whole all-in-one server from its config, ready to listen: the embedded adapters,
  * the worker attached to the in-process queue, health and metrics. main.ts and the tests share it.
  */
-export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne> {
+export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const secret = config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret;
   if (config.AUTH_KEY_SCHEME === 'md5-legacy') {
@@ -43,9 +44,10 @@ export async function composeAllInOne(config: AllInOneConfig): Promise<AllInOne>
     issuer: config.AUTH_ISSUER,
     requireExp: config.AUTH_REQUIRE_EXP,
   };
-  const stores = await openStores(storeSettings(config));
+  const stores = await openStores(storeSettings(config), { log: app.log, mongoDatabase: options.mongoDatabase });
   // The queue writes through to the worker's handler in this process, so a POST is answered
-  // once its events are committed, and the stream hears of them without reading them back.
+  // once its events are committed, and the stream hears of them without reading them back
+  // (also on MongoDB: one process stores every event it streams, so no change stream is needed).
   const feed = new InProcessLogFeed();
   const queue = new InProcessLogQueue();
   const worker = createStoreHandler(stores.logs, feed);

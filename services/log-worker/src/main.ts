@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   }
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const log = app.log.child({ component: 'log-worker' });
-  const stores = await openStores(storeSettings(config));
+  const stores = await openStores(storeSettings(config), { log });
   const queue = await SqsLogQueue.open(sqsOptionsFromEnv(config, log));
   // No stream in this process: the log service learns of stored events from the store's own feed.
   const worker = createStoreHandler(stores.logs);

@@ -2,7 +2,6 @@ import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { resolveQueue } from '@logserver/shared/config/schemas';
-import { ConfigError } from '@logserver/shared/errors/catalogue';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import type { LogFeed } from '@logserver/shared/feed/port';
 import { SqliteLogFeed } from '@logserver/shared/feed/sqlite-log-feed';
@@ -22,7 +21,7 @@ import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  const stores = await openStores(storeSettings(config));
+  const stores = await openStores(storeSettings(config), { log: app.log });
   const { queue, feed } = await openQueueAndFeed(config, stores, app.log.child({ component: 'queue' }));
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
@@ -59,24 +58,26 @@ async function main(): Promise<void> {
 }
 
 /**
- * QUEUE=sqs: publish to SQS for the log-worker to store, and learn of what it stored by polling
- * the shared SQLite file. QUEUE=memory (no separate worker): events are written through to the
- * store in this process, and the stream is fed from here.
+ * QUEUE=sqs: publish to SQS for the log-worker to store. QUEUE=memory (no separate worker):
+ * events are written through to the store in this process. Either way, on MongoDB the stream
+ * follows the change feed, which hears of events stored by any process; on SQLite with SQS it
+ * polls the shared file, and with the in-process queue this process announces what it stores.
  */
 async function openQueueAndFeed(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LogFeed }> {
+  await stores.sharedFeed?.start();
   if (resolveQueue(config) === 'sqs') {
-    const settings = storeSettings(config);
-    if (settings.store !== 'sqlite') throw new ConfigError('STORE: only the SQLite store has a feed for separate processes in this build');
-    const feed = new SqliteLogFeed(sqlitePathOf(settings), {
+    const queue = await SqsLogQueue.open(sqsOptionsFromEnv(config, log));
+    if (stores.sharedFeed) return { queue, feed: stores.sharedFeed };
+    const feed = new SqliteLogFeed(sqlitePathOf(storeSettings(config)), {
       onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
     });
     await feed.start();
-    return { queue: await SqsLogQueue.open(sqsOptionsFromEnv(config, log)), feed };
+    return { queue, feed };
   }
-  const feed = new InProcessLogFeed();
+  const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
   const queue = new InProcessLogQueue();
-  await queue.consume(createStoreHandler(stores.logs, feed).handle);
-  return { queue, feed };
+  await queue.consume(createStoreHandler(stores.logs, local).handle);
+  return { queue, feed: stores.sharedFeed ?? (local as InProcessLogFeed) };
 }
 
 main().catch((error: unknown) => {

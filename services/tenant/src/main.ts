@@ -12,7 +12,7 @@ import { TenantConfig } from './config.js';
 async function main(): Promise<void> {
   const config = loadConfig(TenantConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  const stores = await openStores(storeSettings(config));
+  const stores = await openStores(storeSettings(config), { log: app.log });
   const health = registerHealth(app, { tenants: () => stores.tenants.ping() });
   registerMetrics(app);
   await registerDocs(app, { title: 'logserver tenant service', description: 'Multi-tenant audit-log API' });

@@ -38,6 +38,15 @@ export const storeConfig = {
   SQLITE_PATH: optionalString,
   MONGODB_URI: optionalString,
   MONGODB_DB: z.string().min(1).default('logdb'),
+  MONGODB_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  MONGODB_MIN_POOL_SIZE: z.coerce.number().int().min(0).max(1000).default(0),
+  MONGODB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  MONGODB_SOCKET_TIMEOUT_MS: z.coerce.number().int().min(0).default(0),
+  MONGODB_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  MONGODB_PING_TIMEOUT_MS: z.coerce.number().int().min(50).default(2_000),
+  MONGODB_FEED_POLL_MS: z.coerce.number().int().min(10).default(1_000),
+  MONGODB_FEED_LOOKBACK_MS: z.coerce.number().int().min(0).default(30_000),
 };
 
 export const queueConfig = {

@@ -12,6 +12,11 @@ export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
 export const RateLimited = createError('LOGSERVER_ERR_RATE_LIMITED', 'Too many requests for this tenant: retry in %d s', 429);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
 export const Unavailable = createError('LOGSERVER_ERR_UNAVAILABLE', 'Service unavailable: %s', 503);
+export const QueryTimeout = createError(
+  'LOGSERVER_ERR_QUERY_TIMEOUT',
+  'The query did not finish within %d ms: narrow it with from/to or more filters',
+  503,
+);
 
 /** Thrown by loadConfig with every problem in one message. */
 export class ConfigError extends Error {

@@ -22,6 +22,11 @@ export class InProcessLogFeed implements LocalLogFeed {
     };
   }
 
+  /** Tenants with at least one subscriber: a feed that polls asks only for these. */
+  tenants(): string[] {
+    return [...this.listeners.keys()];
+  }
+
   publish(events: readonly LogEvent[]): void {
     for (const event of events) {
       const set = this.listeners.get(event.tenant_id);

@@ -23,11 +23,26 @@ export function matchesFilter(event: LogEvent, filter: LogFilter): boolean {
   if (filter.to !== undefined && event.timestamp >= filter.to) return false;
   if (filter.search !== undefined) {
     const needle = filter.search.toLowerCase();
-    const inText = SEARCHED_TEXT.some((field) => (event[field] ?? '').toLowerCase().includes(needle));
-    const inJson = SEARCHED_JSON.some((field) => event[field] !== null && JSON.stringify(event[field]).toLowerCase().includes(needle));
-    if (!inText && !inJson) return false;
+    if (!searchableTexts(event).some((text) => text.includes(needle))) return false;
   }
   return true;
+}
+
+/**
+ * What `search` looks in, lower-cased: each text field, and each JSON object as its JSON text.
+ * A store that cannot run the substring test itself keeps this list beside the event.
+ */
+export function searchableTexts(event: LogEvent): string[] {
+  const texts: string[] = [];
+  for (const field of SEARCHED_TEXT) {
+    const value = event[field];
+    if (value !== null) texts.push(value.toLowerCase());
+  }
+  for (const field of SEARCHED_JSON) {
+    const value = event[field];
+    if (value !== null) texts.push(JSON.stringify(value).toLowerCase());
+  }
+  return texts;
 }
 
 /** Orders events as every store pages them: by timestamp, then id. */

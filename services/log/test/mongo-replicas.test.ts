@@ -1,0 +1,66 @@
+import { createStoreHandler } from '@logserver/log-worker/worker';
+import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
+import { MongoChangeStreamFeed } from '@logserver/shared/feed/mongo-change-stream-feed';
+import { createServer } from '@logserver/shared/http/server';
+import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
+import { eventually } from '@logserver/shared/queue/log-queue.contract';
+import { MongoLogStore } from '@logserver/shared/store/mongo-log-store';
+import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStream, type StreamClient, streamUrl } from '../../../test/support/stream-client.js';
+import { buildLogApp } from '../src/app.js';
+
+const silent = { info: () => {}, warn: () => {} };
+const gateway = (role: string) => ({ 'x-auth-tenant': 'acme', 'x-auth-sub': `${role}-1`, 'x-auth-role': role });
+
+/**
+ * One log-service replica as main.ts builds it on MongoDB: the stream follows the change feed,
+ * and the write-through queue announces nothing itself.
+ */
+async function startReplica(db: MingoMongoDatabase): Promise<{ app: FastifyInstance; url: string }> {
+  const app = createServer({ logLevel: 'silent' });
+  const store = await MongoLogStore.open(db, { queryTimeoutMs: 5_000, pingTimeoutMs: 500 });
+  const feed = new MongoChangeStreamFeed(db, { log: silent, pollIntervalMs: 20, lookbackMs: 30_000 });
+  await feed.start();
+  const queue = new InProcessLogQueue();
+  await queue.consume(createStoreHandler(store).handle);
+  await app.register(buildLogApp({ store, queue, feed, identity: gatewayIdentity() }, { adminTenant: 'system' }));
+  app.addHook('onClose', async () => {
+    await queue.close();
+    await feed.close();
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, url };
+}
+
+describe('two log-service replicas on one MongoDB', () => {
+  const running: FastifyInstance[] = [];
+  const clients: StreamClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.close();
+    for (const app of running.splice(0)) await app.close();
+  });
+
+  for (const replicaSet of [true, false]) {
+    it(`stream an event posted to one replica to a client of the other (${replicaSet ? 'change stream' : 'standalone: polling'})`, async () => {
+      const db = new MingoMongoDatabase({ replicaSet });
+      const [one, two] = [await startReplica(db), await startReplica(db)];
+      running.push(one.app, two.app);
+
+      const client = await openStream(streamUrl(two.url), { headers: gateway('viewer') });
+      clients.push(client);
+
+      const response = await fetch(`${one.url}/api/v1/logs`, {
+        method: 'POST',
+        headers: { ...gateway('writer'), 'content-type': 'application/json' },
+        body: JSON.stringify({ action: 'login', resource_type: 'session', severity: 'WARNING' }),
+      });
+      expect(response.status).toBe(200);
+      const created = ((await response.json()) as { data: { id: string } }).data;
+
+      await eventually(() => client.frames.length > 0, 5_000);
+      expect(client.frames).toEqual([created]);
+    });
+  }
+});
