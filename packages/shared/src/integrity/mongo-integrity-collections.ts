@@ -37,7 +37,11 @@ export const DELETED_INDEXES: IndexDescription[] = [{ name: 'tenant_event_unique
 export async function reserve(db: MongoDatabase, name: string, count: number): Promise<number> {
   const counter = await db
     .collection<CounterDocument>(INTEGRITY_COLLECTIONS.counters)
-    .findOneAndUpdate({ _id: { $eq: name } }, { $inc: { value: count } }, { upsert: true, returnDocument: 'after', includeResultMetadata: false });
+    .findOneAndUpdate(
+      { _id: { $eq: name } },
+      { $inc: { value: count } },
+      { upsert: true, returnDocument: 'after', includeResultMetadata: false },
+    );
   if (counter === null) throw new Error(`counter ${name} was not returned`);
   return counter.value - count + 1;
 }

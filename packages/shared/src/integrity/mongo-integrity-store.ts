@@ -284,9 +284,7 @@ export class MongoIntegrityStore implements IntegrityStore {
   async deletedByCleanup(tenant: TenantId, ids: readonly string[]): Promise<Map<string, CleanupRecord>> {
     const found = new Map<string, CleanupRecord>();
     if (ids.length === 0) return found;
-    const rows = await this.deleted
-      .find({ tenant_id: { $eq: tenant }, event_id: { $in: [...ids] } }, { projection: { _id: 0 } })
-      .toArray();
+    const rows = await this.deleted.find({ tenant_id: { $eq: tenant }, event_id: { $in: [...ids] } }, { projection: { _id: 0 } }).toArray();
     const records = new Map<number, CleanupRecord>();
     const cleanupIds = [...new Set(rows.map((row) => row.cleanup_id))];
     for (const cleanup of await this.cleanups.find({ _id: { $in: cleanupIds }, tenant_id: { $eq: tenant } }).toArray()) {

@@ -1,4 +1,4 @@
-import { update as applyUpdate, aggregate, Query } from 'mingo';
+import { aggregate, update as applyUpdate, Query } from 'mingo';
 import type { ChangeStreamDocument, Document, Filter, IndexDescription, OptionalUnlessRequiredId, UpdateFilter, WithId } from 'mongodb';
 import type { MongoChangeStream, MongoCollection, MongoCursor, MongoDatabase, MongoFindOptions } from '../store/mongo-database.js';
 
