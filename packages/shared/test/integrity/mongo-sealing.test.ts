@@ -7,6 +7,7 @@ import { MongoLogStore } from '../../src/store/mongo-log-store.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
 import { makeEvent } from '../../src/testing/events.js';
 import { MingoMongoDatabase } from '../../src/testing/mingo-mongo-database.js';
+import { expectOneChain } from './one-chain.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
@@ -17,18 +18,6 @@ const options = { queryTimeoutMs: 5_000, pingTimeoutMs: 1_000 };
 /** A process's stores on a shared database: a second open is a second worker, or the same one restarted. */
 async function open(db: MingoMongoDatabase) {
   return { logs: await MongoLogStore.open(db, options), integrity: await MongoIntegrityStore.open(db) };
-}
-
-/** No fork: seqs 1..n, each prev_hash the hash before it, and every event sealed exactly once. */
-async function expectOneChain(store: MongoIntegrityStore, tenant: typeof A, events: number) {
-  const digests = await store.digests(tenant, 0, 1_000_000);
-  expect(digests.map((digest) => digest.seq)).toEqual(digests.map((_, index) => index + 1));
-  expect(digests.map((digest) => digest.prev_hash)).toEqual([null, ...digests.slice(0, -1).map((digest) => digest.hash)]);
-  const sealed: string[] = [];
-  for (const digest of digests) sealed.push(...((await store.digestLeaves(tenant, digest.seq))?.ids ?? []));
-  expect(sealed).toHaveLength(events);
-  expect(new Set(sealed).size).toBe(events);
-  return digests;
 }
 
 describe('sealing on MongoDB (mingo double)', () => {
