@@ -21,6 +21,8 @@ export interface RunningServer {
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
   seal(): Promise<unknown>;
+  /** The MongoDB database the server runs on (the double under LOGSERVER_TEST_STORE=mongodb-double), if any. */
+  mongoDatabase?: MongoDatabase | undefined;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export async function startAllInOne(
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
       }),
     seal: async () => sealer?.sealAll(),
+    mongoDatabase: options.mongoDatabase,
     close: () => app.close(),
   };
 }

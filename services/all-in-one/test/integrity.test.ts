@@ -98,12 +98,20 @@ describe('tamper evidence over HTTP', () => {
     expect((await call(`${server.url}/api/v1/logs/verify?tenant=globex`, { token: auditor })).status).toBe(422);
   });
 
-  it('verifies intact, then names an event changed in the SQLite file behind its back', async () => {
+  it('verifies intact, then names an event changed in the store behind its back', async () => {
     const intact = await call(`${server.url}/api/v1/logs/verify`, { token: auditor });
     expect(intact.body.data).toMatchObject({ status: 'intact', digests_checked: 1, events_verified: 30, events_unsealed: 0 });
-    const raw = new Database(join(server.dataDir, 'logserver.db'));
-    raw.prepare('UPDATE logs SET after = \'{"total":0}\' WHERE id = ?').run(events[12]?.id);
-    raw.close();
+    if (server.mongoDatabase) {
+      // The MongoDB pass of make test: the change is made in the logs collection, past the API.
+      const changed = await server.mongoDatabase
+        .collection('logs')
+        .updateOne({ id: { $eq: events[12]?.id } }, { $set: { after: { total: 0 } } });
+      expect(changed.modifiedCount).toBe(1);
+    } else {
+      const raw = new Database(join(server.dataDir, 'logserver.db'));
+      raw.prepare('UPDATE logs SET after = \'{"total":0}\' WHERE id = ?').run(events[12]?.id);
+      raw.close();
+    }
     const tampered = await call(`${server.url}/api/v1/logs/verify`, { token: admin });
     expect(tampered.body.data).toMatchObject({
       status: 'tampered',
@@ -139,7 +147,11 @@ describe('sealing on the timer and across restarts of the server', () => {
     await first.close();
 
     // AUTH_SECRET differs per start in the test helper; the signing key stays in the data folder.
-    const second = await startAllInOne(env);
+    // On the MongoDB pass the restarted server gets the same database, as a restart against one server would.
+    const second = await startAllInOne(
+      first.mongoDatabase ? { ...env, STORE: 'mongodb', MONGODB_URI: 'mongodb://127.0.0.1:9/never-dialled' } : env,
+      first.mongoDatabase ? { mongoDatabase: first.mongoDatabase } : {},
+    );
     expect(readFileSync(join(second.dataDir, 'integrity-signing-key.pem'), 'utf8')).toBe(signingKey);
     await post(second);
     const chain = await waitForDigests(second, 2);

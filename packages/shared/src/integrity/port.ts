@@ -4,7 +4,7 @@ import type { Digest, DigestLeaves } from './digest.js';
 
 /**
  * A place in the store's commit order, opaque outside the adapter (SQLite: the logs row seq;
- * MongoDB: a per-tenant sequence in change-stream order). Positions only ever grow.
+ * MongoDB: a global counter value given to each event when it is first seen committed). Positions only ever grow.
  */
 export type CommitPosition = string;
 

@@ -6,6 +6,8 @@ import {
   MongoClient,
   type OptionalUnlessRequiredId,
   type Sort,
+  type UpdateFilter,
+  type WithId,
 } from 'mongodb';
 
 /**
@@ -49,6 +51,15 @@ export interface MongoCollection<T extends Document> {
   deleteMany(filter: Filter<T>): Promise<{ deletedCount: number }>;
   createIndexes(indexes: IndexDescription[]): Promise<string[]>;
   watch(pipeline: Document[], options?: { resumeAfter?: unknown }): MongoChangeStream<ChangeStreamDocument<T>>;
+  /** Throws a MongoServerError with code 11000 when a unique index refuses the document. */
+  insertOne(document: OptionalUnlessRequiredId<T>): Promise<unknown>;
+  updateOne(filter: Filter<T>, update: UpdateFilter<T>): Promise<{ matchedCount: number; modifiedCount: number }>;
+  /** Atomic on one document; with upsert and no match it inserts, and a unique index may refuse that (11000). */
+  findOneAndUpdate(
+    filter: Filter<T>,
+    update: UpdateFilter<T>,
+    options: { upsert?: boolean; returnDocument: 'before' | 'after'; includeResultMetadata: false },
+  ): Promise<WithId<T> | null>;
 }
 
 export interface MongoSettings {

@@ -2,11 +2,13 @@ import escapeStringRegexp from 'escape-string-regexp';
 import type { Document, Filter, IndexDescription, Sort } from 'mongodb';
 import { QueryTimeout, Unavailable } from '../errors/catalogue.js';
 import { eventHash, withHash } from '../integrity/event-hash.js';
+import { startMongoCleanup } from '../integrity/mongo-integrity-collections.js';
 import type { LogEvent, Severity } from '../schemas/log-event.js';
 import { searchableTexts } from './filter.js';
 import type { MongoCollection, MongoDatabase } from './mongo-database.js';
 import type {
   AppendResult,
+  DeleteCause,
   LogFilter,
   LogPage,
   LogStore,
@@ -60,6 +62,7 @@ export const LOG_INDEXES: IndexDescription[] = [
 const DUPLICATE_KEY = 11000;
 const MAX_TIME_EXPIRED = 50;
 const EXPORT_BATCH = 1000;
+const DELETE_BATCH = 1000;
 /** Returned documents never carry the storage-only fields. */
 const PROJECTION = { _id: 0, search_text: 0 };
 
@@ -331,11 +334,25 @@ export class MongoLogStore implements LogStore {
     };
   }
 
-  async deleteOlderThan(tenant: TenantId, before: string | null): Promise<number> {
+  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {
     const where: Filter<LogDocument> =
       before === null ? { tenant_id: { $eq: tenant } } : { tenant_id: { $eq: tenant }, timestamp: { $lt: new Date(before) } };
-    const result = await this.run(() => this.logs.deleteMany(where));
-    return result.deletedCount;
+    return this.run(async () => {
+      const cleanup = await startMongoCleanup(this.db, { tenant, before, auditEventId: cause.auditEventId ?? null, now: new Date() });
+      let deleted = 0;
+      try {
+        // In slices, each recorded before it is deleted, so verify can tell the cleanup from tampering.
+        for (;;) {
+          const ids = (await this.logs.find(where, { projection: { _id: 0, id: 1 }, limit: DELETE_BATCH }).toArray()).map((row) => row.id);
+          if (ids.length === 0) return deleted;
+          await cleanup.remember(ids);
+          deleted += (await this.logs.deleteMany({ tenant_id: { $eq: tenant }, id: { $in: ids } })).deletedCount;
+          if (ids.length < DELETE_BATCH) return deleted;
+        }
+      } finally {
+        await cleanup.finish(deleted);
+      }
+    });
   }
 
   async ping(): Promise<void> {

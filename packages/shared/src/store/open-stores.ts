@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { storeConfig } from '../config/schemas.js';
 import { MongoChangeStreamFeed } from '../feed/mongo-change-stream-feed.js';
 import type { LogFeed } from '../feed/port.js';
+import { MongoIntegrityStore } from '../integrity/mongo-integrity-store.js';
 import type { IntegrityStore } from '../integrity/port.js';
 import { SqliteIntegrityStore } from '../integrity/sqlite-integrity-store.js';
 import { MongoTenantStore } from '../tenant-store/mongo-tenant-store.js';
@@ -39,7 +40,7 @@ export interface StoreSettings {
 export interface Stores {
   logs: LogStore;
   tenants: TenantStore;
-  /** Digests, leases and cleanup records beside the events; undefined where the store has none yet. */
+  /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
   integrity?: IntegrityStore | undefined;
   /**
    * A feed that hears of events stored by any process (MongoDB change streams), or null when the
@@ -114,6 +115,8 @@ async function openMongoStores(settings: StoreSettings, options: OpenStoresOptio
     pollIntervalMs: tuning.feedPollMs,
     lookbackMs: tuning.feedLookbackMs,
   });
+  // After the log store: it owns the logs collection the integrity store adds its position indexes to.
+  const integrity = await MongoIntegrityStore.open(db);
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, sharedFeed };
+  return { logs, tenants, integrity, sharedFeed };
 }

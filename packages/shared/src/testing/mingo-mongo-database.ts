@@ -1,5 +1,5 @@
-import { aggregate, Query } from 'mingo';
-import type { ChangeStreamDocument, Document, Filter, IndexDescription, OptionalUnlessRequiredId } from 'mongodb';
+import { aggregate, update as applyUpdate, Query } from 'mingo';
+import type { ChangeStreamDocument, Document, Filter, IndexDescription, OptionalUnlessRequiredId, UpdateFilter, WithId } from 'mongodb';
 import type { MongoChangeStream, MongoCollection, MongoCursor, MongoDatabase, MongoFindOptions } from '../store/mongo-database.js';
 
 /**
@@ -213,6 +213,91 @@ class CollectionDouble<T extends Document> implements MongoCollection<T> {
     });
     if (writeErrors.length > 0) throw new BulkWriteError(writeErrors, insertedCount);
     return { insertedCount };
+  }
+
+  /** The unique index this document would collide on in the collection (itself left out), if any. */
+  private collision(document: Document, self?: Document): string | null {
+    for (const [name, index] of this.unique) {
+      const key = keyOf(document, index.fields);
+      if (!index.keys.has(key)) continue;
+      if (self !== undefined && keyOf(self, index.fields) === key) continue;
+      return name;
+    }
+    return null;
+  }
+
+  private duplicate(name: string): ServerError {
+    return new ServerError(`E11000 duplicate key error collection: ${this.name} index: ${name}`, 11000, 'DuplicateKey');
+  }
+
+  private store(document: Document): void {
+    for (const index of this.unique.values()) index.keys.add(keyOf(document, index.fields));
+    this.documents.push(document);
+    this.announce(document);
+  }
+
+  async insertOne(given: OptionalUnlessRequiredId<T>): Promise<unknown> {
+    this.record({ method: 'insertOne' });
+    this.database.failIfAsked();
+    const target = given as Document;
+    target._id ??= this.nextId++;
+    const document = clone(target);
+    const name = this.collision(document);
+    if (name !== null) throw this.duplicate(name);
+    this.store(document);
+    return { insertedId: document._id };
+  }
+
+  /** Applies the update to the first match in place, as one atomic step (the double is single-threaded). */
+  private modify(filter: Filter<T>, update: UpdateFilter<T>, upsert: boolean): { before: Document | null; after: Document | null } {
+    this.database.failIfAsked();
+    const query = new Query(filter as Document);
+    const found = this.documents.find((document) => query.test(document));
+    if (found === undefined) {
+      if (!upsert) return { before: null, after: null };
+      // As the server does: the filter's equality fields seed the new document, then the update applies.
+      const seed: Document = {};
+      for (const [field, value] of Object.entries(filter as Document)) {
+        if (field.startsWith('$')) continue;
+        if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+          if ('$eq' in value) seed[field] = clone(value.$eq);
+          continue;
+        }
+        seed[field] = clone(value);
+      }
+      applyUpdate(seed, clone(update) as never);
+      seed._id ??= this.nextId++;
+      const name = this.collision(seed);
+      if (name !== null) throw this.duplicate(name);
+      this.store(seed);
+      return { before: null, after: clone(seed) };
+    }
+    const next = clone(found);
+    applyUpdate(next, clone(update) as never);
+    const name = this.collision(next, found);
+    if (name !== null) throw this.duplicate(name);
+    const before = clone(found);
+    for (const index of this.unique.values()) index.keys.delete(keyOf(found, index.fields));
+    for (const key of Object.keys(found)) delete found[key];
+    Object.assign(found, next);
+    for (const index of this.unique.values()) index.keys.add(keyOf(found, index.fields));
+    return { before, after: clone(found) };
+  }
+
+  async updateOne(filter: Filter<T>, update: UpdateFilter<T>): Promise<{ matchedCount: number; modifiedCount: number }> {
+    this.record({ method: 'updateOne', filter, options: { update } });
+    const { before } = this.modify(filter, update, false);
+    return before === null ? { matchedCount: 0, modifiedCount: 0 } : { matchedCount: 1, modifiedCount: 1 };
+  }
+
+  async findOneAndUpdate(
+    filter: Filter<T>,
+    update: UpdateFilter<T>,
+    options: { upsert?: boolean; returnDocument: 'before' | 'after'; includeResultMetadata: false },
+  ): Promise<WithId<T> | null> {
+    this.record({ method: 'findOneAndUpdate', filter, options: { update, ...options } });
+    const { before, after } = this.modify(filter, update, options.upsert ?? false);
+    return (options.returnDocument === 'after' ? after : before) as WithId<T> | null;
   }
 
   find(filter: Filter<T>, options: MongoFindOptions = {}): MongoCursor<T> {

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import type { Digest } from '../../src/integrity/digest.js';
 import { Sealer } from '../../src/integrity/sealer.js';
 import { generateSigningKeyPem, signingKeyFromPem, verifyingKeyFromPem } from '../../src/integrity/signing-key.js';
 import { SqliteIntegrityStore } from '../../src/integrity/sqlite-integrity-store.js';
@@ -12,6 +11,7 @@ import { verifyTenantLog } from '../../src/integrity/verify.js';
 import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
 import { makeEvent, seededRandom } from '../../src/testing/events.js';
+import { expectOneChain } from './one-chain.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
@@ -28,22 +28,6 @@ async function open(path: string) {
     await logs.close();
   };
   return { logs, integrity, close };
-}
-
-async function allDigests(store: SqliteIntegrityStore, tenant: typeof A): Promise<Digest[]> {
-  return store.digests(tenant, 0, 1_000_000);
-}
-
-/** No fork: seqs 1..n, each prev_hash the hash before it, and every event sealed exactly once. */
-async function expectOneChain(store: SqliteIntegrityStore, tenant: typeof A, events: number) {
-  const digests = await allDigests(store, tenant);
-  expect(digests.map((digest) => digest.seq)).toEqual(digests.map((_, index) => index + 1));
-  expect(digests.map((digest) => digest.prev_hash)).toEqual([null, ...digests.slice(0, -1).map((digest) => digest.hash)]);
-  const sealed: string[] = [];
-  for (const digest of digests) sealed.push(...((await store.digestLeaves(tenant, digest.seq))?.ids ?? []));
-  expect(sealed).toHaveLength(events);
-  expect(new Set(sealed).size).toBe(events);
-  return digests;
 }
 
 describe('sealing', () => {
