@@ -27,6 +27,15 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it('gives the integrity signing key to the worker only, keeping every shared setting', () => {
+    expect(Object.keys(compose.services['log-worker'].environment)).toContain('INTEGRITY_SIGNING_KEY');
+    expect(Object.keys(compose.services.log.environment)).toContain('INTEGRITY_PUBLIC_KEY');
+    for (const name of ['auth', 'log', 'tenant']) {
+      expect(Object.keys(compose.services[name].environment)).not.toContain('INTEGRITY_SIGNING_KEY');
+    }
+    for (const name of ['log', 'log-worker']) expect(compose.services[name].environment.MONGODB_URI).toContain('replicaSet=rs0');
+  });
+
   it('publishes only the gateway, with the rendered config, and keeps the data stores off its network', () => {
     const published = Object.entries(compose.services).filter(([, service]) => (service as { ports?: unknown }).ports);
     expect(published.map(([name]) => name)).toEqual(['gateway']);

@@ -73,6 +73,17 @@ describe.each(Object.entries(overlays))('k8s/overlays/%s', (overlay, objects) =>
     ]);
   });
 
+  it('gives the integrity signing key to the worker only, and the public key to the log service', () => {
+    const envOf = (name: string): { name: string; valueFrom?: { secretKeyRef?: { name: string; optional?: boolean } } }[] =>
+      find(objects, 'Deployment', name)?.spec.template.spec.containers[0].env ?? [];
+    const names = (name: string) => envOf(name).map((variable) => variable.name);
+    expect(names('log-worker')).toContain('INTEGRITY_SIGNING_KEY');
+    expect(names('log')).toContain('INTEGRITY_PUBLIC_KEY');
+    for (const service of ['auth', 'log', 'tenant']) expect(names(service)).not.toContain('INTEGRITY_SIGNING_KEY');
+    const signing = envOf('log-worker').find((variable) => variable.name === 'INTEGRITY_SIGNING_KEY');
+    expect(signing?.valueFrom?.secretKeyRef).toMatchObject({ name: 'logserver-integrity', optional: true });
+  });
+
   it('keeps disruptions to one pod of auth and log at a time', () => {
     for (const name of ['auth', 'log']) expect(find(objects, 'PodDisruptionBudget', name)?.spec.maxUnavailable).toBe(1);
   });
