@@ -1,5 +1,6 @@
 import { buildAuthApp } from '@logserver/auth/app';
 import { buildLogApp, type LogDeps } from '@logserver/log/app';
+import type { ExportLimits } from '@logserver/log/export/export-slots';
 import type { IntegrityDeps } from '@logserver/log/routes/integrity';
 import type { StreamLimits } from '@logserver/log/stream/limits';
 import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
@@ -32,6 +33,7 @@ export interface AllInOneAppConfig {
   keyScheme: KeyScheme;
   stream?: Partial<StreamLimits> | undefined;
   rateLimit?: TenantRateLimit | undefined;
+  exports?: Partial<ExportLimits> | undefined;
 }
 
 /**
@@ -48,7 +50,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(
       buildLogApp(
         { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },
-        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
+        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, exports: config.exports },
       ),
     );
     await app.register(buildLogWorkerApp({ stats: deps.workerStats }));

@@ -1,4 +1,4 @@
-import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { exportLimits, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
@@ -90,6 +90,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         keyScheme: config.AUTH_KEY_SCHEME,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        exports: exportLimits(config),
       },
     ),
   );

@@ -8,6 +8,7 @@ import type { LogStore } from '@logserver/shared/store/port';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
+import { DEFAULT_EXPORT_LIMITS, type ExportLimits, ExportSlots } from './export/export-slots.js';
 import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -36,6 +37,8 @@ export interface LogAppConfig {
   stream?: Partial<StreamLimits> | undefined;
   /** Per-tenant request limit; absent means the defaults of RATE_LIMIT_PER_TENANT and RATE_LIMIT_WINDOW. */
   rateLimit?: TenantRateLimit | undefined;
+  /** Concurrent exports and the idle cut-off; each one left out takes its default. */
+  exports?: Partial<ExportLimits> | undefined;
 }
 
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
@@ -58,7 +61,8 @@ export function buildLogApp(
     await registerTenantRateLimit(app, config.rateLimit ?? DEFAULT_RATE_LIMIT);
     await app.register(ingestRoutes(full));
     await app.register(readRoutes(full));
-    await app.register(exportRoutes(full));
+    const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...config.exports };
+    await app.register(exportRoutes(full, new ExportSlots(exportLimits), exportLimits));
     await app.register(cleanupRoutes(full));
     await app.register(streamRoutes(full, { ...DEFAULT_STREAM_LIMITS, ...config.stream }));
     if (full.integrity) await app.register(integrityRoutes(full, full.integrity));

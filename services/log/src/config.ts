@@ -1,5 +1,6 @@
 import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
+import { DEFAULT_EXPORT_LIMITS, type ExportLimits } from './export/export-slots.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
 
@@ -41,6 +42,25 @@ export function streamLimits(config: {
   };
 }
 
+/** Export bounds (README "Export"): concurrent exports per tenant and per replica, idle cut-off. */
+export const exportConfig = {
+  EXPORT_MAX_PER_TENANT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_EXPORT_LIMITS.perTenant),
+  EXPORT_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_EXPORT_LIMITS.perProcess),
+  EXPORT_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_EXPORT_LIMITS.idleTimeoutMs),
+};
+
+export function exportLimits(config: {
+  EXPORT_MAX_PER_TENANT: number;
+  EXPORT_MAX_CONCURRENT: number;
+  EXPORT_IDLE_TIMEOUT_MS: number;
+}): ExportLimits {
+  return {
+    perTenant: config.EXPORT_MAX_PER_TENANT,
+    perProcess: config.EXPORT_MAX_CONCURRENT,
+    idleTimeoutMs: config.EXPORT_IDLE_TIMEOUT_MS,
+  };
+}
+
 /**
  * The tamper-evidence routes need only the public key: the API-facing service never holds the
  * signing key (the log-worker seals). SEAL_INTERVAL here is only what a 409 tells the caller.
@@ -58,6 +78,7 @@ export const LogConfig = requireMongoUri(
     ...queueConfig,
     ...streamConfig,
     ...rateLimitConfig,
+    ...exportConfig,
     ...integrityRoutesConfig,
   }),
 );

@@ -16,7 +16,7 @@ import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-
 import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildLogApp } from './app.js';
-import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { exportLimits, LogConfig, rateLimitFrom, streamLimits } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
@@ -43,7 +43,12 @@ async function main(): Promise<void> {
               }
             : undefined,
       },
-      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
+      {
+        adminTenant: config.AUTH_ADMIN_TENANT,
+        stream: streamLimits(config),
+        rateLimit: rateLimitFrom(config),
+        exports: exportLimits(config),
+      },
     ),
   );
   app.addHook('onClose', async () => {

@@ -10,6 +10,11 @@ export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 4
 export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);
 export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
 export const RateLimited = createError('LOGSERVER_ERR_RATE_LIMITED', 'Too many requests for this tenant: retry in %d s', 429);
+export const TooManyExports = createError(
+  'LOGSERVER_ERR_TOO_MANY_EXPORTS',
+  'Too many exports running %s: retry when one has finished',
+  429,
+);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
 export const Unavailable = createError('LOGSERVER_ERR_UNAVAILABLE', 'Service unavailable: %s', 503);
 export const QueryTimeout = createError(

@@ -31,6 +31,8 @@ const ERRORS = {
   413: errorEnvelope('Request body larger than the route’s limit'),
   415: errorEnvelope('Body is not application/json'),
   422: validationEnvelope,
+  429: errorEnvelope('Too many requests or concurrent operations for this tenant or server; retry after Retry-After seconds'),
+  431: errorEnvelope('Request header (such as the token) larger than allowed'),
   503: errorEnvelope('The store or queue cannot accept work right now; nothing was stored'),
 } as const;
 

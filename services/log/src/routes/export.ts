@@ -1,3 +1,4 @@
+import { TooManyExports } from '@logserver/shared/errors/catalogue';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
 import { ExportQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses } from '@logserver/shared/schemas/responses';
@@ -5,13 +6,19 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LogDeps } from '../app.js';
+import type { ExportLimits, ExportSlots } from '../export/export-slots.js';
+import { watchIdle } from '../export/idle-watchdog.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
 import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 
-/** Export: every matching event, streamed, and the export itself recorded as an audit event. */
-export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+/**
+ * Export: every matching event, streamed, and the export itself recorded as an audit event. Each
+ * export takes a slot (per tenant and per process, 429 when none is free) until its response closes,
+ * and a client that stops reading is cut off after the idle timeout and recorded as incomplete.
+ */
+export function exportRoutes(deps: LogDeps, slots: ExportSlots, limits: ExportLimits): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs/export',
@@ -31,7 +38,7 @@ export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
                 'application/json': { schema: z.array(LogEvent) },
               },
             },
-            ...errorResponses(401, 403, 422),
+            ...errorResponses(401, 403, 422, 429),
           },
         },
       },
@@ -42,10 +49,35 @@ export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
         const caller = callerOf(request);
         const parameters = queryAsGiven(request.url);
         const now = deps.now();
+        const slot = slots.acquire(tenant);
+        if ('refused' in slot) {
+          reply.header('retry-after', '5');
+          throw new TooManyExports(
+            slot.refused === 'tenant' ? `for this tenant (${limits.perTenant})` : `on this server (${limits.perProcess})`,
+          );
+        }
+        let timedOut = false;
+        const stopWatching = watchIdle(request.raw.socket, limits.idleTimeoutMs, () => {
+          timedOut = true;
+          request.log.info({ idleMs: limits.idleTimeoutMs }, 'export client stopped reading; closing it');
+          reply.raw.destroy();
+        });
+        reply.raw.once('close', () => {
+          stopWatching();
+          slot.release();
+        });
         // Recorded once the last event has been read and before the response ends, so a client that
         // received the whole export finds it recorded; an aborted one is recorded as not completed.
         const events = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
-          deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
+          deps.queue.publish([
+            selfAuditEvent(
+              'logs.export',
+              caller,
+              { parameters, format, count, completed, ...(timedOut ? { timed_out: true } : {}) },
+              deps.newId(),
+              deps.now(),
+            ),
+          ]),
         );
         const body = encodeExport(format, events, (error) => request.log.warn({ err: error }, 'export stream ended early'));
         return (
