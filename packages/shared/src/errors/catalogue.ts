@@ -46,3 +46,16 @@ export interface ValidationDetail {
   msg: string;
   type: string;
 }
+
+/**
+ * Events the queue cannot carry however often it is tried: too large for one message, or refused
+ * by the queue when sent alone. A 422 that names each one by its index in what was published.
+ */
+export class NotQueueable extends ValidationFailed {
+  constructor(
+    readonly indexes: number[],
+    reason: string,
+  ) {
+    super(indexes.map((index) => ({ loc: ['body', index], msg: `cannot be queued: ${reason}`, type: 'not_queueable' })));
+  }
+}

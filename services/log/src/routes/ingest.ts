@@ -1,3 +1,4 @@
+import { NotQueueable, ValidationFailed } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { LogEvent, LogEventBulkInput, LogEventInput, toLogEvent } from '@logserver/shared/schemas/log-event';
@@ -22,7 +23,11 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const event = toLogEvent(request.body, request.identity, deps.newId(), deps.now());
-        await deps.queue.publish([event]);
+        await deps.queue.publish([event]).catch((error: unknown) => {
+          // One event: the problem is the body itself, not an item of it.
+          if (error instanceof NotQueueable) throw new ValidationFailed(error.details.map((detail) => ({ ...detail, loc: ['body'] })));
+          throw error;
+        });
         return ok(event);
       },
     );
