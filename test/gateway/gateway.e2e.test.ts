@@ -50,6 +50,12 @@ beforeAll(async () => {
   const log = await start('log', { ...AUTH, ...store, ...queue });
   await start('log-worker', { ...store, ...queue });
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
+  // AUTH_REQUIRE_REGISTERED_TENANT is on: the tenants the tests write to exist first, made by the platform admin.
+  const platform = await token('system', 'admin');
+  for (const key of ['abc', 'acme', 'globex', 'hooli', 'postman']) {
+    const created = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key, name: key } });
+    if (created.status !== 200) throw new Error(`creating tenant ${key}: ${created.text}`);
+  }
 }, 60_000);
 
 afterAll(async () => {

@@ -38,7 +38,14 @@ async function start(env: Record<string, string>): Promise<ServiceProcess> {
   return server;
 }
 
+/** Creates the tenant as the platform admin would (AUTH_REQUIRE_REGISTERED_TENANT is on). */
+async function register(url: string, tenant: string): Promise<void> {
+  const response = await call(`${url}/api/v1/tenants`, { token: await token('system', 'admin'), body: { key: tenant, name: tenant } });
+  expect(response.status, response.text).toBe(200);
+}
+
 async function seedHeavy(url: string, tenant: string, events: number): Promise<void> {
+  await register(url, tenant);
   const writer = await token(tenant, 'writer');
   for (let first = 0; first < events; first += 200) {
     const body = Array.from({ length: Math.min(200, events - first) }, (_, offset) => heavyEvent(first + offset));
@@ -90,6 +97,7 @@ describe('stalled exports hold a page each, not the whole export', () => {
     for (const { head } of exports) expect(await head).toBe('HTTP/1.1 200');
     // Each export reads ahead until its client's buffers are full, then waits.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await register(server.url, 'bystander');
     const latencies = await postLatencies(server.url, 'bystander', 200);
     const during = await heapUsedBytes(server.url);
     console.log(

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { composeAllInOne } from '@logserver/all-in-one/compose';
 import { AllInOneConfig } from '@logserver/all-in-one/config';
 import type { Role } from '@logserver/shared/auth/identity';
-import { mintToken } from '@logserver/shared/auth/jwt-verifier';
+import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
 import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
@@ -17,6 +17,8 @@ export interface RunningServer {
   app: FastifyInstance;
   health: Health;
   dataDir: string;
+  /** The server's token settings, to mint a token without registering its tenant. */
+  auth: JwtSettings;
   /** A token the server accepts; ttlSeconds undefined means no exp claim. */
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
@@ -50,21 +52,26 @@ export async function startAllInOne(
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health, sealer } = await composeAllInOne(config, options);
+  const { app, auth, health, sealer, stores } = await composeAllInOne(config, options);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,
     app,
     health,
     dataDir: config.DATA_DIR,
-    token: (tenant, role, options = {}) =>
-      mintToken({
+    auth,
+    token: async (tenant, role, options = {}) => {
+      // AUTH_REQUIRE_REGISTERED_TENANT is on by default: a tenant a test names exists, as it would after POST /api/v1/tenants.
+      if (tenant !== config.AUTH_ADMIN_TENANT && (await stores.tenants.get(tenant)) === null)
+        await stores.tenants.create({ key: tenant, name: tenant }).catch(() => {});
+      return mintToken({
         ...auth,
         tenant,
         role,
         sub: options.sub ?? `${role}-of-${tenant}`,
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
-      }),
+      });
+    },
     seal: async () => sealer?.sealAll(),
     mongoDatabase: options.mongoDatabase,
     close: () => app.close(),

@@ -7,13 +7,14 @@ import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { WorkerStats } from '@logserver/log-worker/worker';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
+import { registeredIdentity, type TenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
 import type { LogFeed } from '@logserver/shared/feed/port';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
-import { buildTenantApp } from '@logserver/tenant/app';
+import { buildTenantApp, hasEventsIn } from '@logserver/tenant/app';
 import type { FastifyPluginAsync } from 'fastify';
 
 export interface AllInOneDeps {
@@ -25,6 +26,8 @@ export interface AllInOneDeps {
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
+  /** AUTH_REQUIRE_REGISTERED_TENANT: tokens of other tenants are refused; undefined accepts any tenant key. */
+  registry?: TenantRegistry | undefined;
 }
 
 export interface AllInOneAppConfig {
@@ -43,10 +46,13 @@ export interface AllInOneAppConfig {
 export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig): FastifyPluginAsync {
   // Auth runs as a hook on the same verifier and role matrix instead of a forward-auth hop:
   // there is no gateway in front of one process, so the token is checked where it arrives.
-  const identity = verifiedIdentity(deps.verifier);
+  const verified = verifiedIdentity(deps.verifier);
+  const identity = deps.registry ? registeredIdentity(verified, deps.registry) : verified;
   return async (app) => {
     await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant }));
-    await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
+    await app.register(
+      buildTenantApp({ tenants: deps.tenants, identity, hasEvents: hasEventsIn(deps.logs), registry: deps.registry }, config),
+    );
     await app.register(
       buildLogApp(
         { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },

@@ -1,6 +1,7 @@
 import { exportLimits, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
+import { tenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
@@ -78,6 +79,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         feed,
         workerStats: worker.stats,
         metrics,
+        registry: config.AUTH_REQUIRE_REGISTERED_TENANT ? tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT) : undefined,
         integrity: integrityStore && {
           store: integrityStore,
           publicKeyPem: signingKey.publicKeyPem,

@@ -1,4 +1,5 @@
 import { createStoreHandler } from '@logserver/log-worker/worker';
+import { registeredIdentity, tenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { resolveQueue } from '@logserver/shared/config/schemas';
@@ -32,7 +33,11 @@ async function main(): Promise<void> {
         store: stores.logs,
         queue,
         feed,
-        identity: gatewayIdentity(),
+        // The gateway's auth service checks signatures; whether the tenant exists is checked here,
+        // where the tenant store is (the auth service holds no store).
+        identity: config.AUTH_REQUIRE_REGISTERED_TENANT
+          ? registeredIdentity(gatewayIdentity(), tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT))
+          : gatewayIdentity(),
         metrics,
         integrity:
           stores.integrity && config.INTEGRITY_PUBLIC_KEY

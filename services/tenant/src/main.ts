@@ -6,7 +6,7 @@ import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
-import { buildTenantApp } from './app.js';
+import { buildTenantApp, hasEventsIn } from './app.js';
 import { TenantConfig } from './config.js';
 
 async function main(): Promise<void> {
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   await registerDocs(app, { title: 'logserver tenant service', description: 'Multi-tenant audit-log API' });
   await app.register(
     buildTenantApp(
-      { tenants: stores.tenants, identity: gatewayIdentity() },
+      { tenants: stores.tenants, identity: gatewayIdentity(), hasEvents: hasEventsIn(stores.logs) },
       { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: config.AUTH_SECRET as string, keyScheme: config.AUTH_KEY_SCHEME },
     ),
   );

@@ -6,7 +6,7 @@ export const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
-const booleanFromEnv = (fallback: boolean) =>
+export const booleanFromEnv = (fallback: boolean) =>
   z
     .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
     .optional()
@@ -30,6 +30,8 @@ export const authConfig = {
     .default('system'),
   AUTH_KEY_SCHEME: z.enum(['hmac-sha256', 'md5-legacy']).default('hmac-sha256'),
   AUTH_REQUIRE_EXP: booleanFromEnv(true),
+  /** Tokens of tenants not created through POST /api/v1/tenants are refused (401); false for a migration. */
+  AUTH_REQUIRE_REGISTERED_TENANT: booleanFromEnv(true),
 };
 
 export const storeConfig = {
