@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from './limits.js';
-import { SEVERITIES, type Severity } from './log-event.js';
+import { isFourDigitYear, SEVERITIES, type Severity, UTC_YEAR_RANGE } from './log-event.js';
 
 /** One value per parameter: a repeated parameter is ambiguous, so it is refused, not guessed. */
 export const single = <T extends z.ZodType>(schema: T) =>
@@ -29,7 +29,8 @@ const dateOrDateTime = single(
         message: 'must be an ISO 8601 date (2025-06-26) or date-time with a time zone (2025-06-26T01:23:45Z)',
       },
     )
-    .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString()),
+    .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString())
+    .refine(isFourDigitYear, UTC_YEAR_RANGE),
 );
 
 const severityList = single(
@@ -133,7 +134,8 @@ export type ExportQuery = z.infer<typeof ExportQuery>;
 const isoDateTime = single(
   z.iso
     .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-06-26T00:00:00Z' })
-    .transform((value) => new Date(value).toISOString()),
+    .transform((value) => new Date(value).toISOString())
+    .refine(isFourDigitYear, UTC_YEAR_RANGE),
 );
 
 /** Cleanup needs exactly one cut-off, or all=true: a bare DELETE must never purge a tenant by accident. */
