@@ -1,5 +1,13 @@
 import { exportConfig, rateLimitConfig, streamConfig } from '@logserver/log/config';
-import { authConfig, integrityConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  authConfig,
+  booleanFromEnv,
+  integrityConfig,
+  listenConfig,
+  queueConfig,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
 export const AllInOneConfig = requireMongoUri(
@@ -12,6 +20,8 @@ export const AllInOneConfig = requireMongoUri(
     ...rateLimitConfig,
     ...exportConfig,
     ...integrityConfig,
+    /** Print the banner's tokens when stdout is not a terminal (a container's log); off by default. */
+    BANNER_TOKENS: booleanFromEnv(false),
     DEMO_TENANT: z
       .string()
       .regex(/^[a-z0-9_-]+$/)
