@@ -52,7 +52,7 @@ beforeAll(async () => {
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
   // AUTH_REQUIRE_REGISTERED_TENANT is on: the tenants the tests write to exist first, made by the platform admin.
   const platform = await token('system', 'admin');
-  for (const key of ['abc', 'acme', 'globex', 'hooli', 'postman']) {
+  for (const key of ['abc', 'acme', 'globex', 'hooli', 'piedpiper', 'postman', 'hardened']) {
     const created = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key, name: key } });
     if (created.status !== 200) throw new Error(`creating tenant ${key}: ${created.text}`);
   }
@@ -287,5 +287,98 @@ describe('the Postman collection (extra/) through the gateway, with newman', () 
     const executions = [...writes.run.executions, ...reads.run.executions];
     expect(executions).toHaveLength(requests.length);
     for (const execution of executions) expect(execution.assertions?.length ?? 0, execution.item.name).toBeGreaterThanOrEqual(2);
+  });
+});
+
+// Issue 13: what an outside attack on the gateway topology found (items 2, 6, 9 and 13).
+describe('hardening: the gateway topology after the attack', () => {
+  /** A GET through the gateway with curl, which (unlike fetch) sends any Host header it is given. */
+  async function curlGet(path: string, headers: string[]): Promise<{ status: number; body: string }> {
+    const { stdout } = await curl('curl', [
+      '-sS',
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code}',
+      '--path-as-is',
+      ...headers.flatMap((h) => ['-H', h]),
+      `${gatewayUrl()}${path}`,
+    ]);
+    const at = stdout.lastIndexOf('\n');
+    return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
+  }
+
+  it('stores a subject of any text exactly as the all-in-one does (李雷, emoji, newline, NUL, José, padding)', async () => {
+    const viewer = await token('hardened', 'viewer');
+    for (const sub of ['李雷', 'emoji 😀', 'line\nbreak', 'nul\u0000byte', 'José', ' padded ']) {
+      const created = await call(`${gatewayUrl()}/api/v1/logs`, {
+        token: await token('hardened', 'writer', sub),
+        body: { action: 'login', resource_type: 'session' },
+      });
+      expect(created.status, `${JSON.stringify(sub)}: ${created.text}`).toBe(200);
+      expect(created.body.data.user_id).toBe(sub);
+      await waitFor(
+        async () => (await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).status === 200,
+        10_000,
+      );
+      expect((await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).body.data.user_id).toBe(sub);
+    }
+  });
+
+  it('queues an event holding U+FFFF, U+FFFE and an emoji through SQS and stores it unchanged', async () => {
+    const metadata = { text: 'a\uffffb\ufffec 😀' };
+    const created = await call(`${gatewayUrl()}/api/v1/logs`, {
+      token: await token('hardened', 'writer'),
+      body: { action: 'x', resource_type: 'y', metadata },
+    });
+    expect(created.status, created.text).toBe(200);
+    const viewer = await token('hardened', 'viewer');
+    await waitFor(
+      async () => (await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).status === 200,
+      10_000,
+    );
+    expect((await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).body.data.metadata).toEqual(metadata);
+  });
+
+  it('decides on the path nginx routes, never on the client’s Host header', async () => {
+    const viewer = await token('hardened', 'viewer');
+    const platform = await token('system', 'admin');
+    const trick = 'Host: h\\api\\v1\\logs\\stream?';
+    // A query token is honoured on the stream only: here it must not reach the event or the tenant list.
+    const event = await curlGet(`/api/v1/logs/0198c0de-0000-7000-8000-000000000000?token=${viewer}`, [trick]);
+    expect(event.status, event.body).toBe(401);
+    const tenants = await curlGet(`/api/v1/tenants?token=${platform}`, [trick]);
+    expect(tenants.status, tenants.body).toBe(401);
+    // nginx routes %65xport to the export: the auth service decides on the export too (a viewer may not).
+    const hidden = await curlGet('/api/v1/logs/%65xport', [`Authorization: Bearer ${viewer}`]);
+    expect(hidden.status, hidden.body).toBe(403);
+    expect(JSON.parse(hidden.body)).toEqual({ code: 403, msg: 'Forbidden', data: null });
+    const auditor = await curlGet('/api/v1/logs/%65xport?action=none', [`Authorization: Bearer ${await token('hardened', 'auditor')}`]);
+    expect(auditor.status, auditor.body).toBe(200);
+    // Encoded separators and backslashes are refused, not guessed.
+    for (const path of ['/api/v1/logs%2Fexport', '/api/v1/logs/%5Cexport', '/api/v1/logs\\export']) {
+      const refused = await curlGet(path, [`Authorization: Bearer ${await token('hardened', 'auditor')}`]);
+      expect([403, 404], `${path}: ${refused.body}`).toContain(refused.status);
+      expect(JSON.parse(refused.body).code).toBe(refused.status);
+    }
+  });
+
+  it('takes a bulk body up to the service’s 10 MiB limit, and refuses a larger one in the envelope', async () => {
+    const writer = await token('hardened', 'writer');
+    const big = Array.from({ length: 1000 }, (_, index) => ({
+      action: 'bulk',
+      resource_type: 'r',
+      resource_id: `b${index}`,
+      metadata: { pad: 'x'.repeat(8_000) },
+    }));
+    expect(JSON.stringify(big).length).toBeGreaterThan(7 * 1024 * 1024);
+    const accepted = await call(`${gatewayUrl()}/api/v1/logs/bulk`, { token: writer, body: big });
+    expect(accepted.status, accepted.text.slice(0, 200)).toBe(200);
+    const tooBig = await call(`${gatewayUrl()}/api/v1/logs/bulk`, {
+      token: writer,
+      body: JSON.stringify(big).replace(/x{8000}/g, 'x'.repeat(11_000)),
+    });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body).toMatchObject({ code: 413, data: null });
   });
 });

@@ -1,4 +1,4 @@
-import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
+import { AUTH_HEADERS, encodeSubjectHeader } from '@logserver/shared/auth/identity';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { failure, ok } from '@logserver/shared/http/envelope';
 import { useZod } from '@logserver/shared/http/server';
@@ -33,7 +33,7 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
         return reply.code(decision.status).send(failure(decision.status, msg));
       }
       const { sub, tenant, role, exp } = decision.identity;
-      reply.header(AUTH_HEADERS.sub, sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
+      reply.header(AUTH_HEADERS.sub, encodeSubjectHeader(sub)).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
       if (exp !== undefined) reply.header(AUTH_HEADERS.exp, String(exp));
       return ok({ sub, tenant, role });
     }

@@ -27,3 +27,21 @@ export const IdentityClaims = z.object({
  * (`auth-response-headers`). `x-auth-exp` is the token's exp, so that the stream can close when it passes.
  */
 export const AUTH_HEADERS = { sub: 'x-auth-sub', tenant: 'x-auth-tenant', role: 'x-auth-role', exp: 'x-auth-exp' } as const;
+
+/**
+ * A subject is any text up to 256 characters (李雷, an emoji, a newline, a leading space), but a
+ * header value is Latin-1 without control characters, and proxies trim it: raw, `José` arrived as
+ * `JosÃ©`, `李雷` made the auth service throw, `" padded "` lost its spaces. So the auth service
+ * percent-encodes x-auth-sub (UTF-8) and the services decode it: both topologies store the same subject.
+ */
+export const encodeSubjectHeader = (sub: string): string => encodeURIComponent(sub);
+
+/** The subject from x-auth-sub, or undefined when it is not valid percent-encoded UTF-8 (a broken gateway). */
+export function decodeSubjectHeader(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}

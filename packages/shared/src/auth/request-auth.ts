@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors/catalogue.js';
-import { AUTH_HEADERS, type Identity, IdentityClaims } from './identity.js';
+import { AUTH_HEADERS, decodeSubjectHeader, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import { findRule, isAllowed, STREAM_PATH } from './rbac.js';
 
@@ -47,7 +47,7 @@ export function verifiedIdentity(verifier: JwtVerifier): IdentityResolver {
 export function gatewayIdentity(): IdentityResolver {
   return async (request) => {
     const claims = IdentityClaims.safeParse({
-      sub: request.headers[AUTH_HEADERS.sub],
+      sub: decodeSubjectHeader(request.headers[AUTH_HEADERS.sub]),
       tenant: request.headers[AUTH_HEADERS.tenant],
       role: request.headers[AUTH_HEADERS.role],
     });
