@@ -1,6 +1,6 @@
-import { LOGS_COLLECTION } from '@logserver/shared/store/mongo-log-store';
-import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
-import { connectFreshDatabase, freshDatabaseName, REAL_MONGODB_URI } from '@logserver/shared/testing/real-mongo';
+import { LOGS_COLLECTION } from '@logserver/shared/mongo/logs-collection';
+import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
+import { connectFreshDatabase, freshDatabaseName, REAL_MONGODB_URI } from '@logserver/testing/real-mongo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 

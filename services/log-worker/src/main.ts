@@ -7,13 +7,13 @@ import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { Sealer } from '@logserver/shared/integrity/sealer';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
+import { createStoreHandler, type WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { BatchHandler } from '@logserver/shared/queue/port';
-import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
-import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
+import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { openStores, storeSettings } from '@logserver/shared/stores';
 import { buildLogWorkerApp } from './app.js';
 import { LogWorkerConfig } from './config.js';
 import { registerWorkerMetrics } from './metrics.js';
-import { createStoreHandler, type WorkerStats } from './worker.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(LogWorkerConfig);

@@ -5,7 +5,7 @@ import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
-import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
+import { openStores, storeSettings } from '@logserver/shared/stores';
 import { buildTenantApp } from './app.js';
 import { TenantConfig } from './config.js';
 

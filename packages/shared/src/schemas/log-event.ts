@@ -118,7 +118,7 @@ export interface Actor {
 }
 
 /** Turns a validated input into the stored event: the server's id, the token's tenant and subject. */
-export function toLogEvent(input: LogEventInput, actor: Actor, id: string, now: Date): LogEvent {
+export function inputToEvent(input: LogEventInput, actor: Actor, id: string, now: Date): LogEvent {
   const receivedAt = now.toISOString();
   return withHash({
     id,

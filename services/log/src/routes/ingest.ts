@@ -1,6 +1,6 @@
 import { ok } from '@logserver/shared/http/envelope';
 import { LIMITS } from '@logserver/shared/schemas/limits';
-import { LogEvent, LogEventBulkInput, LogEventInput, toLogEvent } from '@logserver/shared/schemas/log-event';
+import { inputToEvent, LogEvent, LogEventBulkInput, LogEventInput } from '@logserver/shared/schemas/log-event';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -21,7 +21,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const event = toLogEvent(request.body, request.identity, deps.newId(), deps.now());
+        const event = inputToEvent(request.body, request.identity, deps.newId(), deps.now());
         await deps.queue.publish([event]);
         return ok(event);
       },
@@ -45,7 +45,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const now = deps.now();
-        const events = request.body.map((input) => toLogEvent(input, request.identity, deps.newId(), now));
+        const events = request.body.map((input) => inputToEvent(input, request.identity, deps.newId(), now));
         await deps.queue.publish(events);
         return ok(events, { count: events.length });
       },
