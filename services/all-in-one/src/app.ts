@@ -1,8 +1,5 @@
 import { buildAuthApp } from '@logserver/auth/app';
-import { buildLogApp, type LogDeps } from '@logserver/log/app';
-import type { IntegrityDeps } from '@logserver/log/routes/integrity';
-import type { StreamLimits } from '@logserver/log/stream/limits';
-import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
+import { buildLogApp, type IntegrityDeps, type LogDeps, type StreamLimits, type TenantRateLimit } from '@logserver/log/app';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { verifiedIdentity } from '@logserver/shared/auth/request-auth';

@@ -106,7 +106,7 @@ export const LogEvent = z.object({
   after: z.record(z.string(), z.unknown()).nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   severity: Severity,
-  /** SHA-256 of the event's RFC 8785 canonical JSON without this field (README "Tamper evidence"). */
+  /** SHA-256 of the event's RFC 8785 canonical JSON without this field (docs/tamper-evidence.md). */
   hash: z.string().optional(),
 });
 export type LogEvent = z.infer<typeof LogEvent>;

@@ -1,17 +1,26 @@
+import { WRITERS } from '@logserver/shared/auth/rbac';
 import { ok } from '@logserver/shared/http/envelope';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { inputToEvent, LogEvent, LogEventBulkInput, LogEventInput } from '@logserver/shared/schemas/log-event';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
+
+/** What the ingest routes use: the queue, and where ids and times come from. */
+export interface IngestDeps {
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
 
 /** POST one event or a bulk array; answered only once the queue says the events are durable. */
-export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function ingestRoutes(deps: IngestDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/api/v1/logs',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.singleBodyBytes,
         schema: {
           tags: ['logs'],
@@ -30,6 +39,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/logs/bulk',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.bulkBodyBytes,
         schema: {
           tags: ['logs'],
