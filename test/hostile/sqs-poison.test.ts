@@ -6,9 +6,9 @@ import {
 } from '@aws-sdk/client-sqs';
 import { NotQueueable } from '@logserver/shared/errors/catalogue';
 import { eventually } from '@logserver/shared/queue/log-queue.contract';
-import { SqsLogQueue, type SqsLogQueueOptions } from '@logserver/shared/queue/sqs-log-queue';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
-import { makeEvent } from '@logserver/shared/testing/events';
+import { SqsLogQueue, type SqsLogQueueOptions } from '@logserver/shared/sqs/log-queue';
+import { makeEvent } from '@logserver/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fauxqs, startFauxqs } from '../support/fauxqs.js';
 

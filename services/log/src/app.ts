@@ -41,6 +41,8 @@ export interface LogAppConfig {
   exports?: Partial<ExportLimits> | undefined;
 }
 
+export type { ExportLimits, IntegrityDeps, StreamLimits, TenantRateLimit };
+
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
 export function buildLogApp(
   deps: Omit<LogDeps, 'newId' | 'now'> & Partial<Pick<LogDeps, 'newId' | 'now'>>,

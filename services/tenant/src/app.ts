@@ -1,3 +1,4 @@
+import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
 import type { TenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { type IdentityResolver, requireAuth } from '@logserver/shared/auth/request-auth';
 import { deriveTenantKey, type KeyScheme } from '@logserver/shared/auth/tenant-key';
@@ -47,6 +48,7 @@ export function buildTenantApp(deps: TenantDeps, config: TenantAppConfig): Fasti
     app.get(
       '/api/v1/tenants',
       {
+        config: { audience: PLATFORM_ADMIN },
         schema: {
           tags: ['tenants'],
           summary: 'List tenants (platform admin)',
@@ -59,6 +61,7 @@ export function buildTenantApp(deps: TenantDeps, config: TenantAppConfig): Fasti
     app.post(
       '/api/v1/tenants',
       {
+        config: { audience: PLATFORM_ADMIN },
         schema: {
           tags: ['tenants'],
           summary: 'Create a tenant (platform admin)',

@@ -1,11 +1,13 @@
+import { AUDITORS } from '@logserver/shared/auth/rbac';
 import { TooManyExports } from '@logserver/shared/errors/catalogue';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
 import { ExportQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses } from '@logserver/shared/schemas/responses';
+import type { LogStore } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import type { ExportLimits, ExportSlots } from '../export/export-slots.js';
 import { watchIdle } from '../export/idle-watchdog.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
@@ -13,16 +15,25 @@ import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../
 import { toLogFilter } from '../rules/filters.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 
+/** What export uses: the store to read, the queue for its own audit record, ids and times. */
+export interface ExportDeps {
+  store: Pick<LogStore, 'export'>;
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
+
 /**
  * Export: every matching event, streamed, and the export itself recorded as an audit event. Each
  * export takes a slot (per tenant and per process, 429 when none is free) until its response closes,
  * and a client that stops reading is cut off after the idle timeout and recorded as incomplete.
  */
-export function exportRoutes(deps: LogDeps, slots: ExportSlots, limits: ExportLimits): FastifyPluginAsyncZod {
+export function exportRoutes(deps: ExportDeps, slots: ExportSlots, limits: ExportLimits): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs/export',
       {
+        config: { audience: AUDITORS },
         schema: {
           tags: ['logs'],
           summary: 'Export matching events as NDJSON (default), CSV or a JSON array, streamed',

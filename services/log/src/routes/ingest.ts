@@ -1,18 +1,27 @@
+import { WRITERS } from '@logserver/shared/auth/rbac';
 import { NotQueueable, ValidationFailed } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { LIMITS } from '@logserver/shared/schemas/limits';
-import { LogEvent, LogEventBulkInput, LogEventInput, toLogEvent } from '@logserver/shared/schemas/log-event';
+import { inputToEvent, LogEvent, LogEventBulkInput, LogEventInput } from '@logserver/shared/schemas/log-event';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
+
+/** What the ingest routes use: the queue, and where ids and times come from. */
+export interface IngestDeps {
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
 
 /** POST one event or a bulk array; answered only once the queue says the events are durable. */
-export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function ingestRoutes(deps: IngestDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/api/v1/logs',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.singleBodyBytes,
         schema: {
           tags: ['logs'],
@@ -22,7 +31,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const event = toLogEvent(request.body, request.identity, deps.newId(), deps.now());
+        const event = inputToEvent(request.body, request.identity, deps.newId(), deps.now());
         await deps.queue.publish([event]).catch((error: unknown) => {
           // One event: the problem is the body itself, not an item of it.
           if (error instanceof NotQueueable) throw new ValidationFailed(error.details.map((detail) => ({ ...detail, loc: ['body'] })));
@@ -35,6 +44,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/logs/bulk',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.bulkBodyBytes,
         schema: {
           tags: ['logs'],
@@ -50,7 +60,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const now = deps.now();
-        const events = request.body.map((input) => toLogEvent(input, request.identity, deps.newId(), now));
+        const events = request.body.map((input) => inputToEvent(input, request.identity, deps.newId(), now));
         await deps.queue.publish(events);
         return ok(events, { count: events.length });
       },
