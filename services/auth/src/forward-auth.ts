@@ -6,7 +6,8 @@ import { tokenFrom } from '@logserver/shared/auth/request-auth';
 export interface OriginalRequest {
   method: string;
   path: string;
-  query: URLSearchParams;
+  /** The raw query string, without `?`. */
+  query: string;
   authorization: string | undefined;
   /** Why the original URL cannot be decided on (a separator hidden in an escape, a backslash): refused. */
   malformed?: string | undefined;
@@ -53,7 +54,7 @@ export function originalRequest(headers: Record<string, string | string[] | unde
   // Only the path and query are read, never the authority: with `Host: h\api\v1\logs\stream?`
   // a URL parser took the client's Host header for the path and accepted a query token elsewhere.
   const parts = /^(?:[a-z][a-z0-9+.-]*:\/\/[^/?#\\]*)?(\/[^?#]*)(?:\?([^#]*))?(?:#.*)?$/i.exec(raw);
-  const refuse = (malformed: string): OriginalRequest => ({ method, path: '/', query: new URLSearchParams(), authorization, malformed });
+  const refuse = (malformed: string): OriginalRequest => ({ method, path: '/', query: '', authorization, malformed });
   if (!parts) return refuse('the original URL is not a path');
   const rawPath = parts[1] ?? '/';
   if (AMBIGUOUS.test(rawPath)) return refuse('the path holds a backslash or an encoded separator');
@@ -61,7 +62,7 @@ export function originalRequest(headers: Record<string, string | string[] | unde
   const given = first('x-original-path');
   const path = given ?? normalisedPath(rawPath);
   if (path === undefined || path.includes('\\')) return refuse('the path is not valid percent-encoding');
-  return { method, path, query: new URLSearchParams(parts[2] ?? ''), authorization };
+  return { method, path, query: parts[2] ?? '', authorization };
 }
 
 /** The forward-auth decision as a plain function: which token, whose identity, and whether the role may. */

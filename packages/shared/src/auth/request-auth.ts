@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors/catalogue.js';
+import { isCredentialName, rawParameters } from '../http/query-names.js';
 import { AUTH_HEADERS, decodeSubjectHeader, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import { isAllowed, STREAM_PATH } from './rbac.js';
@@ -18,11 +19,26 @@ export type IdentityResolver = (request: FastifyRequest) => Promise<Identity>;
  * The bearer token, or for the WebSocket stream only, `?token=`: browsers cannot set headers on a
  * WebSocket, and keeping query tokens off every other route keeps them out of access logs.
  */
-export function tokenFrom(authorization: string | undefined, path: string, query: URLSearchParams): string | undefined {
+export function tokenFrom(authorization: string | undefined, path: string, rawQuery: string): string | undefined {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (bearer) return bearer[1];
-  if (path.replace(/\/+$/, '') === STREAM_PATH) return query.get('token') ?? undefined;
+  if (path.replace(/\/+$/, '') === STREAM_PATH) return queryToken(rawQuery);
   return undefined;
+}
+
+/**
+ * `?token=` only as exactly one parameter spelled `token`: a second one, or one whose name is
+ * encoded (`%74oken`), is no token at all (401), so every reader of the URL sees the same credential.
+ */
+export function queryToken(rawQuery: string): string | undefined {
+  const tokens = rawParameters(rawQuery).filter(({ name }) => isCredentialName(name));
+  const [only] = tokens;
+  if (tokens.length !== 1 || only?.rawName !== 'token') return undefined;
+  try {
+    return decodeURIComponent(only.value.replace(/\+/g, ' ')) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** All-in-one: verify the token in-process, on the same verifier the auth service uses. */
@@ -32,8 +48,7 @@ export function verifiedIdentity(verifier: JwtVerifier): IdentityResolver {
     // benchmark's profile, and only the path and the query string are needed.
     const at = request.url.indexOf('?');
     const path = at === -1 ? request.url : request.url.slice(0, at);
-    const query = new URLSearchParams(at === -1 ? '' : request.url.slice(at + 1));
-    const token = tokenFrom(request.headers.authorization, path, query);
+    const token = tokenFrom(request.headers.authorization, path, at === -1 ? '' : request.url.slice(at + 1));
     if (!token) throw new Unauthorized();
     return verifier.verify(token);
   };

@@ -110,7 +110,7 @@ function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params
     params.push(...filter.severity);
   }
   if (filter.user_agent !== undefined) {
-    clauses.push("instr(lower(coalesce(user_agent, '')), ?) > 0");
+    clauses.push("instr(fold(coalesce(user_agent, '')), ?) > 0");
     params.push(filter.user_agent.toLowerCase());
   }
   if (filter.from !== undefined) {
@@ -135,7 +135,7 @@ function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params
       'after',
       'metadata',
     ];
-    clauses.push(`(${fields.map((field) => `instr(lower(coalesce(${field}, '')), ?) > 0`).join(' OR ')})`);
+    clauses.push(`(${fields.map((field) => `instr(fold(coalesce(${field}, '')), ?) > 0`).join(' OR ')})`);
     params.push(...fields.map(() => filter.search?.toLowerCase()));
   }
   return { sql: clauses.join(' AND '), params };
@@ -267,6 +267,9 @@ export class SqliteLogStore implements LogStore {
   private readonly dropEmptyDimRollup: Database.Statement;
 
   private constructor(private readonly db: Database.Database) {
+    // SQLite's lower() folds ASCII only, so `search=ÉCOLE` missed `ÉCOLE` while the stream (and
+    // MongoDB, whose search_text is folded in JS) found it. fold() is the stream's own toLowerCase.
+    db.function('fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
     const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollup_dims'").get() !== undefined;
     db.exec(SCHEMA);
     const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];
