@@ -33,7 +33,7 @@ typecheck: install ## tsc over the whole workspace
 	@$(PNPM) exec tsc -p tsconfig.json
 
 # The all-in-one suites that exercise the store, run a second time on MongoDB through the double.
-MONGODB_DOUBLE_SUITES := $(addprefix services/all-in-one/test/,log-list.test.ts log-export.test.ts log-stats.test.ts log-cleanup.test.ts log-ingest.test.ts isolation.test.ts postman-collection.test.ts role-matrix.test.ts integrity.test.ts) \
+MONGODB_DOUBLE_SUITES := $(addprefix services/all-in-one/test/,log-list.test.ts log-export.test.ts log-stats.test.ts log-cleanup.test.ts log-ingest.test.ts isolation.test.ts postman-collection.test.ts role-matrix.test.ts integrity.test.ts idempotency.test.ts) \
   $(addprefix test/hostile/,injection.test.ts isolation.test.ts fuzz.test.ts)
 
 test: install lint typecheck ## lint, typecheck and every test; prints 'N passed, N failed'

@@ -9,6 +9,7 @@ import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
 import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
+import type { TenantId } from '@logserver/shared/store/tenant-id';
 import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 
@@ -21,6 +22,8 @@ export interface RunningServer {
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
   seal(): Promise<unknown>;
+  /** How many Idempotency-Keys the server keeps for the tenant now. */
+  idempotencyKeys(tenant: TenantId): Promise<number>;
   /** The MongoDB database the server runs on (the double under LOGSERVER_TEST_STORE=mongodb-double), if any. */
   mongoDatabase?: MongoDatabase | undefined;
   close(): Promise<void>;
@@ -50,7 +53,7 @@ export async function startAllInOne(
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health, sealer } = await composeAllInOne(config, options);
+  const { app, auth, health, sealer, stores } = await composeAllInOne(config, options);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,
@@ -66,6 +69,7 @@ export async function startAllInOne(
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
       }),
     seal: async () => sealer?.sealAll(),
+    idempotencyKeys: (tenant) => stores.idempotency.count(tenant, Date.now()),
     mongoDatabase: options.mongoDatabase,
     close: () => app.close(),
   };

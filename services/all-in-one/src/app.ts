@@ -1,5 +1,5 @@
 import { buildAuthApp } from '@logserver/auth/app';
-import { buildLogApp, type LogDeps } from '@logserver/log/app';
+import { buildLogApp, type LogAppConfig, type LogDeps } from '@logserver/log/app';
 import type { IntegrityDeps } from '@logserver/log/routes/integrity';
 import type { StreamLimits } from '@logserver/log/stream/limits';
 import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
@@ -21,6 +21,7 @@ export interface AllInOneDeps {
   tenants: TenantStore;
   queue: LogQueue;
   feed: LogFeed;
+  idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
@@ -32,6 +33,7 @@ export interface AllInOneAppConfig {
   keyScheme: KeyScheme;
   stream?: Partial<StreamLimits> | undefined;
   rateLimit?: TenantRateLimit | undefined;
+  idempotency?: LogAppConfig['idempotency'];
 }
 
 /**
@@ -47,8 +49,16 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
       buildLogApp(
-        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },
-        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
+        {
+          store: deps.logs,
+          queue: deps.queue,
+          feed: deps.feed,
+          identity,
+          idempotency: deps.idempotency,
+          metrics: deps.metrics,
+          integrity: deps.integrity,
+        },
+        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, idempotency: config.idempotency },
       ),
     );
     await app.register(buildLogWorkerApp({ stats: deps.workerStats }));

@@ -1,4 +1,4 @@
-import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
@@ -76,6 +76,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
+        idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
         integrity: integrityStore && {
@@ -90,6 +91,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         keyScheme: config.AUTH_KEY_SCHEME,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
       },
     ),
   );
@@ -100,6 +102,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     await stores.logs.close();
     await stores.tenants.close();
     await stores.integrity?.close();
+    await stores.idempotency.close();
   });
   return { app, auth, stores, health, sealer };
 }

@@ -16,7 +16,7 @@ import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-
 import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildLogApp } from './app.js';
-import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { idempotencyFrom, LogConfig, rateLimitFrom, streamLimits } from './config.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
@@ -33,6 +33,7 @@ async function main(): Promise<void> {
         queue,
         feed,
         identity: gatewayIdentity(),
+        idempotency: stores.idempotency,
         metrics,
         integrity:
           stores.integrity && config.INTEGRITY_PUBLIC_KEY
@@ -43,7 +44,12 @@ async function main(): Promise<void> {
               }
             : undefined,
       },
-      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
+      {
+        adminTenant: config.AUTH_ADMIN_TENANT,
+        stream: streamLimits(config),
+        rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
+      },
     ),
   );
   app.addHook('onClose', async () => {
@@ -52,6 +58,7 @@ async function main(): Promise<void> {
     await stores.logs.close();
     await stores.tenants.close();
     await stores.integrity?.close();
+    await stores.idempotency.close();
   });
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });

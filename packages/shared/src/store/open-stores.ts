@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { storeConfig } from '../config/schemas.js';
 import { MongoChangeStreamFeed } from '../feed/mongo-change-stream-feed.js';
 import type { LogFeed } from '../feed/port.js';
+import { MongoIdempotencyStore } from '../idempotency/mongo-idempotency-store.js';
+import type { IdempotencyStore } from '../idempotency/port.js';
+import { SqliteIdempotencyStore } from '../idempotency/sqlite-idempotency-store.js';
 import { MongoIntegrityStore } from '../integrity/mongo-integrity-store.js';
 import type { IntegrityStore } from '../integrity/port.js';
 import { SqliteIntegrityStore } from '../integrity/sqlite-integrity-store.js';
@@ -42,6 +45,8 @@ export interface Stores {
   tenants: TenantStore;
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
   integrity?: IntegrityStore | undefined;
+  /** Idempotency-Keys of ingest requests, beside the events. */
+  idempotency: IdempotencyStore;
   /**
    * A feed that hears of events stored by any process (MongoDB change streams), or null when the
    * store has none and the process that stores the events must announce them itself.
@@ -89,7 +94,13 @@ export async function openStores(settings: StoreSettings, options: OpenStoresOpt
   const path = sqlitePathOf(settings);
   // The log store first: it creates the logs table that the integrity store reads.
   const logs = SqliteLogStore.open(path);
-  return { logs, tenants: SqliteTenantStore.open(path), integrity: SqliteIntegrityStore.open(path), sharedFeed: null };
+  return {
+    logs,
+    tenants: SqliteTenantStore.open(path),
+    integrity: SqliteIntegrityStore.open(path),
+    idempotency: SqliteIdempotencyStore.open(path),
+    sharedFeed: null,
+  };
 }
 
 async function openMongoStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
@@ -117,6 +128,7 @@ async function openMongoStores(settings: StoreSettings, options: OpenStoresOptio
   });
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
+  const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, integrity, sharedFeed };
+  return { logs, tenants, integrity, idempotency, sharedFeed };
 }
