@@ -1,5 +1,6 @@
 import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
+import { jwtSettingsFrom } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { registerDocs } from '@logserver/shared/http/docs';
@@ -37,13 +38,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
       'AUTH_KEY_SCHEME=md5-legacy: tenant keys are md5(tenant + secret), as the Python system made them. Migrate to hmac-sha256.',
     );
   }
-  const auth: JwtSettings = {
-    secret,
-    scheme: config.AUTH_KEY_SCHEME,
-    audience: config.AUTH_AUDIENCE,
-    issuer: config.AUTH_ISSUER,
-    requireExp: config.AUTH_REQUIRE_EXP,
-  };
+  const auth = jwtSettingsFrom(config, secret);
   const stores = await openStores(storeSettings(config), { log: app.log, mongoDatabase: options.mongoDatabase });
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the stream hears of them without reading them back

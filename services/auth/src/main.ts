@@ -1,3 +1,4 @@
+import { jwtSettingsFrom } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { registerHealth } from '@logserver/shared/http/health';
@@ -11,13 +12,7 @@ async function main(): Promise<void> {
   const config = loadConfig(AuthConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
   if (config.AUTH_KEY_SCHEME === 'md5-legacy') app.log.warn('AUTH_KEY_SCHEME=md5-legacy is weak: migrate tokens to hmac-sha256.');
-  const verifier = createJwtVerifier({
-    secret: config.AUTH_SECRET as string,
-    scheme: config.AUTH_KEY_SCHEME,
-    audience: config.AUTH_AUDIENCE,
-    issuer: config.AUTH_ISSUER,
-    requireExp: config.AUTH_REQUIRE_EXP,
-  });
+  const verifier = createJwtVerifier(jwtSettingsFrom(config, config.AUTH_SECRET as string));
   const health = registerHealth(app, {});
   registerMetrics(app);
   await app.register(buildAuthApp({ verifier }, { adminTenant: config.AUTH_ADMIN_TENANT }));
