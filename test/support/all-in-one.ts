@@ -38,7 +38,7 @@ export async function startAllInOne(
   /** A MongoDB database to run on (with STORE=mongodb), such as the mingo double; the test closes it. */
   options: { mongoDatabase?: MongoDatabase } = {},
 ): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'logserver-test-'));
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'logserver-test-'));
   // LOGSERVER_TEST_STORE=mongodb-double runs every suite that uses this helper on the MongoDB
   // store over the mingo double (README: MongoDB), without changing any test.
   if (process.env.LOGSERVER_TEST_STORE === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
@@ -54,7 +54,8 @@ export async function startAllInOne(
     ...env,
   });
   const { app, auth, health, sealer, stores } = await composeAllInOne(config, options);
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  // PORT=0 unless the test asks for one (to restart a server where its clients look for it).
+  const url = await app.listen({ port: config.PORT, host: '127.0.0.1' });
   return {
     url,
     app,
