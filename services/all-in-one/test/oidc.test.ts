@@ -1,10 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { buildAuthApp } from '@logserver/auth/app';
+import { composeAuth } from '@logserver/auth/compose';
 import { AuthConfig } from '@logserver/auth/config';
-import { jwtSettingsFrom } from '@logserver/shared/auth/jwt-settings';
-import { createJwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
-import { createServer } from '@logserver/shared/http/server';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,10 +38,8 @@ describe('OIDC / JWKS: tokens of an external identity provider, in the all-in-on
       AUTH_JWKS_COOLDOWN: '0',
     };
     server = await startAllInOne(env);
-    // The forward-auth service, built from the same environment as its main.ts does.
-    const config = loadConfig(AuthConfig, { ...env, LOG_LEVEL: 'silent' });
-    auth = createServer({ logLevel: 'silent' });
-    await auth.register(buildAuthApp({ verifier: createJwtVerifier(jwtSettingsFrom(config, SECRET)) }, { adminTenant: 'system' }));
+    // The forward-auth service, composed from the same environment as its main.ts does.
+    auth = (await composeAuth(loadConfig(AuthConfig, { ...env, LOG_LEVEL: 'silent' }))).app;
     await auth.ready();
   });
   afterAll(async () => {

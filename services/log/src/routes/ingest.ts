@@ -1,12 +1,13 @@
+import { WRITERS } from '@logserver/shared/auth/rbac';
 import { ok } from '@logserver/shared/http/envelope';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { LIMITS } from '@logserver/shared/schemas/limits';
-import { LogEvent, LogEventBulkInput, LogEventInput, toLogEvent } from '@logserver/shared/schemas/log-event';
+import { inputToEvent, LogEvent, LogEventBulkInput, LogEventInput } from '@logserver/shared/schemas/log-event';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import { fingerprintOf, type IdempotentIngest, idempotencyKeyOf, REPLAYED_HEADER } from '../idempotent-ingest.js';
 
 const IDEMPOTENCY_DESCRIPTION =
@@ -16,8 +17,18 @@ const idempotencyHeaders = z.looseObject({
   'idempotency-key': z.string().optional().describe('Makes the request safe to retry (IETF draft-ietf-httpapi-idempotency-key-header)'),
 });
 
-/** POST one event or a bulk array; answered only once the queue says the events are durable. */
-export function ingestRoutes(deps: LogDeps, keyed: IdempotentIngest | null): FastifyPluginAsyncZod {
+/** What the ingest routes use: the queue, and where ids and times come from. */
+export interface IngestDeps {
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
+
+/**
+ * POST one event or a bulk array; answered only once the queue says the events are durable.
+ * With `keyed` (the idempotency store is there), an Idempotency-Key makes the request safe to retry.
+ */
+export function ingestRoutes(deps: IngestDeps, keyed: IdempotentIngest | null = null): FastifyPluginAsyncZod {
   return async (app) => {
     /** Publishes the events, once per Idempotency-Key when the request has one (and keys are kept). */
     async function ingest<T>(
@@ -42,6 +53,7 @@ export function ingestRoutes(deps: LogDeps, keyed: IdempotentIngest | null): Fas
     app.post(
       '/api/v1/logs',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.singleBodyBytes,
         schema: {
           tags: ['logs'],
@@ -54,7 +66,7 @@ export function ingestRoutes(deps: LogDeps, keyed: IdempotentIngest | null): Fas
       },
       async (request, reply) => {
         const [event] = await ingest(request, reply, 'POST /api/v1/logs', request.body, (idOf, receivedAt) => [
-          toLogEvent(request.body, request.identity, idOf(0), receivedAt),
+          inputToEvent(request.body, request.identity, idOf(0), receivedAt),
         ]);
         return ok(event as LogEvent);
       },
@@ -63,6 +75,7 @@ export function ingestRoutes(deps: LogDeps, keyed: IdempotentIngest | null): Fas
     app.post(
       '/api/v1/logs/bulk',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.bulkBodyBytes,
         schema: {
           tags: ['logs'],
@@ -78,7 +91,7 @@ export function ingestRoutes(deps: LogDeps, keyed: IdempotentIngest | null): Fas
       },
       async (request, reply) => {
         const events = await ingest(request, reply, 'POST /api/v1/logs/bulk', request.body, (idOf, receivedAt) =>
-          request.body.map((input, index) => toLogEvent(input, request.identity, idOf(index), receivedAt)),
+          request.body.map((input, index) => inputToEvent(input, request.identity, idOf(index), receivedAt)),
         );
         return ok(events, { count: events.length });
       },

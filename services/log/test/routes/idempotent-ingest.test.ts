@@ -1,16 +1,17 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { Unavailable } from '@logserver/shared/errors/catalogue';
-import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { createServer } from '@logserver/shared/http/server';
-import { SqliteIdempotencyStore } from '@logserver/shared/idempotency/sqlite-idempotency-store';
-import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
+import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
+
+import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
+import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
-import { SqliteLogStore } from '@logserver/shared/store/sqlite-log-store';
+import { SqliteIdempotencyStore } from '@logserver/shared/sqlite/idempotency-store';
+import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
