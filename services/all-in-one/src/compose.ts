@@ -56,7 +56,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
-  const metrics = registerMetrics(app);
+  const metrics = registerMetrics(app, undefined, { serve: false });
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await app.register(
     buildAllInOneApp(
