@@ -1,4 +1,5 @@
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { registerConsole } from '@logserver/log/console-route';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
@@ -68,6 +69,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
+  await registerConsole(app);
   await app.register(
     buildAllInOneApp(
       {

@@ -17,6 +17,7 @@ import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver
 import type { FastifyBaseLogger } from 'fastify';
 import { buildLogApp } from './app.js';
 import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { registerConsole } from './console-route.js';
 
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
+  await registerConsole(app);
   await app.register(
     buildLogApp(
       {
