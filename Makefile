@@ -41,7 +41,7 @@ typecheck: install ## tsc over the whole workspace
 MONGODB_DOUBLE_SUITES := $(addprefix services/all-in-one/test/,log-list.test.ts log-export.test.ts log-stats.test.ts log-cleanup.test.ts log-ingest.test.ts isolation.test.ts postman-collection.test.ts role-matrix.test.ts integrity.test.ts) \
   $(addprefix test/hostile/,injection.test.ts isolation.test.ts fuzz.test.ts)
 
-test: install lint typecheck ## lint, typecheck and every test; prints 'N passed, N failed'
+test: install lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
 	@echo "==> vitest run"
 	@status=0; $(PNPM) exec vitest run || status=$$?; \
 	  echo "==> the HTTP suites again, on the MongoDB store (mingo double; README: MongoDB)"; \
@@ -59,7 +59,7 @@ benchmark: build ## every scenario beside its baseline: markdown table + bench-r
 clean: ## remove build output and local data
 	rm -rf packages/*/dist services/*/dist data .vitest-report.json .vitest-report-mongodb.json
 
-# --- Deployment (README "Deployment") ---------------------------------------------------------
+# --- Deployment (docs/deployment.md) ---------------------------------------------------------
 NAMESPACE := logserver
 
 define require

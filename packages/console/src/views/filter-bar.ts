@@ -17,10 +17,13 @@ export class FilterBar extends LitElement {
       .grow { flex: 1 1 16rem; }
       fieldset { border: 0; padding: 0; margin: 0; }
       legend { font-size: 0.85rem; color: var(--muted); padding: 0; margin-bottom: 0.2rem; }
+      details.fields > summary { cursor: pointer; color: var(--muted); font-size: 0.9rem; margin-bottom: 0.3rem; }
     `,
   ];
 
   filters: Filters = emptyFilters();
+  /** On a phone the six field filters start folded (unless one is set), so the events are in view. */
+  private readonly wide = typeof matchMedia === 'function' ? matchMedia('(min-width: 641px)').matches : true;
 
   private emit(filters: Filters): void {
     this.dispatchEvent(new CustomEvent<Filters>('filters-change', { detail: filters, bubbles: true, composed: true }));
@@ -47,6 +50,7 @@ export class FilterBar extends LitElement {
 
   override render() {
     const f = this.filters;
+    const setCount = TEXT_FILTERS.filter(({ key }) => f[key] !== '').length;
     return html`
       <form
         role="search"
@@ -76,11 +80,14 @@ export class FilterBar extends LitElement {
           }
           ${f.range === 'day' ? html`<label>Day (UTC)<input name="timestamp" type="date" .value=${f.timestamp} /></label>` : ''}
         </div>
-        <div class="row">
-          ${TEXT_FILTERS.map(
-            ({ key, label }) => html`<label>${label}<input name=${key} .value=${f[key]} maxlength="256" autocomplete="off" /></label>`,
-          )}
-        </div>
+        <details class="fields" ?open=${this.wide || TEXT_FILTERS.some(({ key }) => f[key] !== '')}>
+          <summary>Field filters${setCount ? ` (${setCount} set)` : ''}</summary>
+          <div class="row">
+            ${TEXT_FILTERS.map(
+              ({ key, label }) => html`<label>${label}<input name=${key} .value=${f[key]} maxlength="256" autocomplete="off" /></label>`,
+            )}
+          </div>
+        </details>
         <div class="row">
           <fieldset class="chips">
             <legend>Severity (none selected: all)</legend>
