@@ -19,6 +19,8 @@ import { buildLogApp, type IntegrityDeps } from './app.js';
 import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
 
+export { registerConsole };
+
 /**
  * The tamper-evidence routes' dependencies, or undefined when the store keeps no digests or no
  * public key is configured (then the routes are not served). The all-in-one server builds them here too.
