@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Pipeline, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
+import { type Pipeline, startPipeline, workerStats } from '../support/pipeline.js';
+
+/** Polls until the check holds or the time is up; the assertion after it says what was missing. */
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, everyMs));
+}
 
 /** A writer's POST through the gateway's headers, with an Idempotency-Key when given. */
 async function post(pipeline: Pipeline, tenant: string, body: object, key?: string) {

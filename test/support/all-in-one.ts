@@ -12,6 +12,7 @@ import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import type { TenantId } from '@logserver/shared/store/tenant-id';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
 
 export interface RunningServer {
   url: string;
@@ -24,7 +25,7 @@ export interface RunningServer {
   seal(): Promise<unknown>;
   /** How many Idempotency-Keys the server keeps for the tenant now. */
   idempotencyKeys(tenant: TenantId): Promise<number>;
-  /** The MongoDB database the server runs on (the double under LOGSERVER_TEST_STORE=mongodb-double), if any. */
+  /** The MongoDB database the server runs on (the double in the vitest project mongodb-double), if any. */
   mongoDatabase?: MongoDatabase | undefined;
   close(): Promise<void>;
 }
@@ -39,9 +40,9 @@ export async function startAllInOne(
   options: { mongoDatabase?: MongoDatabase } = {},
 ): Promise<RunningServer> {
   const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'logserver-test-'));
-  // LOGSERVER_TEST_STORE=mongodb-double runs every suite that uses this helper on the MongoDB
-  // store over the mingo double (README: MongoDB), without changing any test.
-  if (process.env.LOGSERVER_TEST_STORE === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
+  // The vitest project mongodb-double (vitest.config.ts) runs every suite that uses this helper on
+  // the MongoDB store over the mingo double (docs/mongodb.md), without changing any test.
+  if (inject('testStore') === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
     options = { mongoDatabase: new MingoMongoDatabase() };
     env = { STORE: 'mongodb', MONGODB_URI: 'mongodb://127.0.0.1:9/never-dialled', ...env };
   }

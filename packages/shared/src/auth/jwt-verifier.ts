@@ -46,8 +46,9 @@ const NO_EXP_CACHE_MS = 60_000;
 /**
  * Verifies HS256 tokens against the tenant's derived key. Verified tokens are cached until
  * their exp (bounded in count), because verification costs more than the rest of a request.
+ * `clock` is when "now" is (tests move it instead of sleeping).
  */
-export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
+export function createJwtVerifier(settings: JwtSettings, clock: { now: () => number } = { now: Date.now }): JwtVerifier {
   const keys = new LRUCache<string, Uint8Array>({ max: 10_000 });
   const verified = new LRUCache<string, Identity>({ max: 50_000, ttlAutopurge: false });
   const keyFor = (tenant: string): Uint8Array => {
@@ -80,6 +81,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
       audience: settings.audience,
       issuer: settings.issuer,
       requiredClaims,
+      currentDate: new Date(clock.now()),
     });
     const claims = IdentityClaims.safeParse(payload);
     if (!claims.success) throw rejected(`token has no valid ${String(claims.error.issues[0]?.path[0] ?? 'sub')} claim`);
@@ -92,6 +94,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
       audience: options.audience,
       issuer: options.issuer,
       requiredClaims,
+      currentDate: new Date(clock.now()),
     });
     return identityFromClaims(payload, options);
   }
@@ -100,7 +103,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
     async verify(token) {
       const cached = verified.get(token);
       if (cached) {
-        if (cached.exp === undefined || cached.exp * 1000 > Date.now()) return cached;
+        if (cached.exp === undefined || cached.exp * 1000 > clock.now()) return cached;
         verified.delete(token);
       }
       try {
@@ -111,7 +114,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
           if (!oidc || !jwks) throw rejected(`signing algorithm ${alg} not accepted: no identity provider is configured (AUTH_JWKS_URL)`);
           identity = await verifyIdpToken(token, oidc, jwks);
         } else throw rejected(`signing algorithm ${String(alg ?? 'missing')} not accepted`);
-        const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - Date.now(), 3_600_000);
+        const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - clock.now(), 3_600_000);
         if (ttl > 0) verified.set(token, identity, { ttl });
         return identity;
       } catch (error) {
