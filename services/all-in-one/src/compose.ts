@@ -38,7 +38,7 @@ export interface AllInOne {
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
-  await app.register(storesPlugin, { settings: storeSettings(config), mongoDatabase: options.mongoDatabase });
+  await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the stream hears of them without reading them back
