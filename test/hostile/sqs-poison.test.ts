@@ -5,7 +5,6 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { NotQueueable } from '@logserver/shared/errors/catalogue';
-import { eventually } from '@logserver/shared/queue/log-queue.contract';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { SqsLogQueue, type SqsLogQueueOptions } from '@logserver/shared/sqs/log-queue';
 import { makeEvent } from '@logserver/testing/events';
@@ -73,7 +72,7 @@ describe('SQS message bodies carry any text an event may hold', () => {
       const results = await Promise.allSettled([...hostile, ...innocent].map((event) => queue.publish([event])));
       expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
       const received = await collect(queue);
-      await eventually(() => received.size === hostile.length + innocent.length, 10_000);
+      await expect.poll(() => received.size, { timeout: 10_000, interval: 20 }).toBe(hostile.length + innocent.length);
       for (const event of [...hostile, ...innocent]) expect(received.get(event.id)).toEqual(event);
     } finally {
       await queue.close();
@@ -123,7 +122,7 @@ describe('one tenant’s refused event never fails another tenant’s', () => {
         expect(reason).toBeInstanceOf(NotQueueable);
         expect(reason.statusCode).toBe(422);
         const received = await collect(queue);
-        await eventually(() => innocent.every((event) => received.has(event.id)), 10_000);
+        await expect.poll(() => innocent.every((event) => received.has(event.id)), { timeout: 10_000, interval: 20 }).toBe(true);
         expect(received.has(poison.id)).toBe(false);
       } finally {
         await queue.close();

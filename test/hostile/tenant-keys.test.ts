@@ -49,7 +49,9 @@ describe('AUTH_REQUIRE_REGISTERED_TENANT (on by default)', () => {
     const writer = await mintToken({ ...server.auth, tenant: 'unborn', role: 'writer', sub: 'w', ttlSeconds: 600 });
     const viewer = await mintToken({ ...server.auth, tenant: 'unborn', role: 'viewer', sub: 'v', ttlSeconds: 600 });
     expectEnvelope(await call(`${server.url}/api/v1/logs`, { token: writer, body: event }), 401);
-    expectEnvelope(await call(`${server.url}/api/v1/logs`, { token: viewer }), 401);
+    const refused = await call(`${server.url}/api/v1/logs`, { token: viewer });
+    expectEnvelope(refused, 401);
+    expect(refused.body.msg).toBe('Unauthorized: the tenant of the token does not exist (POST /api/v1/tenants creates it)');
     const platform = await mintToken({ ...server.auth, tenant: 'system', role: 'admin', sub: 'ops', ttlSeconds: 600 });
     const created = await call(`${server.url}/api/v1/tenants`, { token: platform, body: { key: 'unborn', name: 'Unborn' } });
     expect(created.status, created.text).toBe(200);

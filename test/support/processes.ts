@@ -163,9 +163,13 @@ export async function startAllInOneProcess(env: Record<string, string>, nodeArgs
   return { ...child, url };
 }
 
-/** The process's used V8 heap in bytes, from its Prometheus /metrics (prom-client's default series). */
-export async function heapUsedBytes(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+/**
+ * The process's used V8 heap in bytes, from its Prometheus /metrics (prom-client's default series).
+ * On the all-in-one /metrics answers the platform admin only (docs/auth.md "Public routes"): pass its token.
+ */
+export async function heapUsedBytes(url: string, platformToken?: string): Promise<number> {
+  const headers: Record<string, string> = platformToken ? { authorization: `Bearer ${platformToken}` } : {};
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
   const line = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
   if (!line) throw new Error(`no nodejs_heap_size_used_bytes in ${url}/metrics`);
   return Number(line[1]);

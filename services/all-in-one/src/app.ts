@@ -3,16 +3,19 @@ import {
   buildLogApp,
   type ExportLimits,
   type IntegrityDeps,
+  type LogAppConfig,
   type LogDeps,
   type StreamLimits,
   type TenantRateLimit,
 } from '@logserver/log/app';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
+import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
 import { registeredIdentity, type TenantRegistry } from '@logserver/shared/auth/registered-tenants';
-import { verifiedIdentity } from '@logserver/shared/auth/request-auth';
+import { requireAuth, verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
 import type { LogFeed } from '@logserver/shared/feed/port';
+import { metricsHandler } from '@logserver/shared/http/metrics';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
@@ -26,6 +29,7 @@ export interface AllInOneDeps {
   tenants: TenantStore;
   queue: LogQueue;
   feed: LogFeed;
+  idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
@@ -40,6 +44,7 @@ export interface AllInOneAppConfig {
   stream?: Partial<StreamLimits> | undefined;
   rateLimit?: TenantRateLimit | undefined;
   exports?: Partial<ExportLimits> | undefined;
+  idempotency?: LogAppConfig['idempotency'];
 }
 
 /**
@@ -58,10 +63,32 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     );
     await app.register(
       buildLogApp(
-        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },
-        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, exports: config.exports },
+        {
+          store: deps.logs,
+          queue: deps.queue,
+          feed: deps.feed,
+          identity,
+          idempotency: deps.idempotency,
+          metrics: deps.metrics,
+          integrity: deps.integrity,
+        },
+        {
+          adminTenant: config.adminTenant,
+          stream: config.stream,
+          rateLimit: config.rateLimit,
+          exports: config.exports,
+          idempotency: config.idempotency,
+        },
       ),
     );
-    await app.register(buildLogWorkerApp({ stats: deps.workerStats }));
+    // Counts across every tenant stay off the public surface here (docs/auth.md "Public routes"):
+    // /stats and /metrics answer the platform admin, where the separate services serve them on
+    // their own ports, which the gateway does not route.
+    await app.register(async (ops) => {
+      requireAuth(ops, identity, config.adminTenant);
+      await ops.register(buildLogWorkerApp({ stats: deps.workerStats }, { audience: PLATFORM_ADMIN }));
+      const { metrics } = deps;
+      if (metrics) ops.get('/metrics', { config: { audience: PLATFORM_ADMIN }, schema: { hide: true } }, metricsHandler(metrics));
+    });
   };
 }

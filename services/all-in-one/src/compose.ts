@@ -1,5 +1,5 @@
-import { integrityDeps } from '@logserver/log/compose';
-import { exportLimits, rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { integrityDeps, registerConsole } from '@logserver/log/compose';
+import { exportLimits, idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { tenantRegistry } from '@logserver/shared/auth/registered-tenants';
@@ -39,7 +39,7 @@ export interface AllInOne {
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
-  await app.register(storesPlugin, { settings: storeSettings(config), mongoDatabase: options.mongoDatabase });
+  await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the stream hears of them without reading them back
@@ -57,8 +57,9 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
-  const metrics = registerMetrics(app);
+  const metrics = registerMetrics(app, undefined, { serve: false });
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
+  await registerConsole(app);
   await app.register(
     buildAllInOneApp(
       {
@@ -67,6 +68,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
+        idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
         registry: config.AUTH_REQUIRE_REGISTERED_TENANT ? tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT) : undefined,
@@ -79,6 +81,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
         exports: exportLimits(config),
+        idempotency: idempotencyFrom(config),
       },
     ),
   );

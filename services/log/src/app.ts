@@ -3,12 +3,14 @@ import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
 import { requireAuth } from '@logserver/shared/auth/request-auth';
 import type { LogFeed } from '@logserver/shared/feed/port';
 import { useZod } from '@logserver/shared/http/server';
+import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
 import { DEFAULT_EXPORT_LIMITS, type ExportLimits, ExportSlots } from './export/export-slots.js';
+import { DEFAULT_IDEMPOTENCY, type IdempotencySettings, IdempotentIngest } from './idempotent-ingest.js';
 import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -27,6 +29,8 @@ export interface LogDeps {
   now: () => Date;
   /** Where the stream's Prometheus series go; the process's /metrics registry. */
   metrics?: Registry | undefined;
+  /** Where Idempotency-Keys are kept; without it the header is accepted and ignored (README "Idempotent ingest"). */
+  idempotency?: IdempotencyStore | undefined;
   /** Tamper-evidence routes are served when the store keeps digests. */
   integrity?: IntegrityDeps | undefined;
 }
@@ -39,6 +43,8 @@ export interface LogAppConfig {
   rateLimit?: TenantRateLimit | undefined;
   /** Concurrent exports and the idle cut-off; each one left out takes its default. */
   exports?: Partial<ExportLimits> | undefined;
+  /** IDEMPOTENCY_* settings; each one left out takes its default. */
+  idempotency?: Partial<IdempotencySettings> | undefined;
 }
 
 export type { ExportLimits, IntegrityDeps, StreamLimits, TenantRateLimit };
@@ -61,7 +67,12 @@ export function buildLogApp(
     });
     requireAuth(app, full.identity, config.adminTenant);
     await registerTenantRateLimit(app, config.rateLimit ?? DEFAULT_RATE_LIMIT);
-    await app.register(ingestRoutes(full));
+    const keyed = full.idempotency
+      ? new IdempotentIngest(full.idempotency, { ...DEFAULT_IDEMPOTENCY, ...config.idempotency }, full.now, (err) =>
+          app.log.warn({ err, component: 'idempotency' }, 'idempotency key bookkeeping failed'),
+        )
+      : null;
+    await app.register(ingestRoutes(full, keyed));
     await app.register(readRoutes(full));
     const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...config.exports };
     await app.register(exportRoutes(full, new ExportSlots(exportLimits), exportLimits));

@@ -1,6 +1,6 @@
 import { registeredIdentity, tenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
-import { resolveQueue } from '@logserver/shared/config/schemas';
+import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
 import type { LogFeed } from '@logserver/shared/feed/port';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
@@ -13,11 +13,14 @@ import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
 import { SqliteLogFeed } from '@logserver/shared/sqlite/log-feed';
-import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { sqlitePathOf, storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
-import { exportLimits, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { exportLimits, idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { registerConsole } from './console-route.js';
+
+export { registerConsole };
 
 /**
  * The tamper-evidence routes' dependencies, or undefined when the store keeps no digests or no
@@ -41,17 +44,18 @@ export function integrityDeps(
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  await app.register(storesPlugin, { settings: storeSettings(config) });
+  const settings = storeSettings.parse(config);
+  await app.register(storesPlugin, { settings });
   const { stores } = app;
   const log = app.log.child({ component: 'queue' });
   if (resolveQueue(config) === 'sqs') {
     const feed: LogFeed =
       stores.sharedFeed ??
-      new SqliteLogFeed(sqlitePathOf(storeSettings(config)), {
+      new SqliteLogFeed(sqlitePathOf(settings), {
         onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
       });
     await app.register(feedPlugin, { feed });
-    await app.register(queuePlugin, { queue: await SqsLogQueue.open(sqsOptionsFromEnv(config, log)) });
+    await app.register(queuePlugin, { queue: await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log }) });
   } else {
     const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
     await app.register(feedPlugin, { feed: stores.sharedFeed ?? (local as InProcessLogFeed) });
@@ -62,6 +66,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
+  await registerConsole(app);
   await app.register(
     buildLogApp(
       {
@@ -73,6 +78,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         identity: config.AUTH_REQUIRE_REGISTERED_TENANT
           ? registeredIdentity(gatewayIdentity(), tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT))
           : gatewayIdentity(),
+        idempotency: stores.idempotency,
         metrics,
         integrity: integrityDeps(stores.integrity, config.INTEGRITY_PUBLIC_KEY, config.SEAL_INTERVAL),
       },
@@ -81,6 +87,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
         exports: exportLimits(config),
+        idempotency: idempotencyFrom(config),
       },
     ),
   );

@@ -33,8 +33,10 @@ export const AUTH_HEADERS = { sub: 'x-auth-sub', tenant: 'x-auth-tenant', role: 
  * header value is Latin-1 without control characters, and proxies trim it: raw, `José` arrived as
  * `JosÃ©`, `李雷` made the auth service throw, `" padded "` lost its spaces. So the auth service
  * percent-encodes x-auth-sub (UTF-8) and the services decode it: both topologies store the same subject.
+ * Only what a header cannot carry as it is gets encoded (space, controls, non-ASCII) and `%` itself,
+ * so `alice@example.com` stays readable in the gateway's logs.
  */
-export const encodeSubjectHeader = (sub: string): string => encodeURIComponent(sub);
+export const encodeSubjectHeader = (sub: string): string => sub.replace(/[^\x21-\x24\x26-\x7e]/gu, (char) => encodeURIComponent(char));
 
 /** The subject from x-auth-sub, or undefined when it is not valid percent-encoded UTF-8 (a broken gateway). */
 export function decodeSubjectHeader(value: unknown): string | undefined {

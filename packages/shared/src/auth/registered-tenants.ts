@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import { Unauthorized } from '../errors/catalogue.js';
 import type { TenantStore } from '../tenant-store/port.js';
 import type { IdentityResolver } from './request-auth.js';
+import { rejected } from './token-errors.js';
 
 /** Whether a tenant key is registered, remembered for a while so that a request costs no store read. */
 export interface TenantRegistry {
@@ -57,11 +57,12 @@ export function tenantRegistry(
   };
 }
 
-/** The identity only when its tenant is registered; a token of an unknown tenant is a 401 like any bad token. */
+/** The identity only when its tenant is registered; a token of an unknown tenant is a 401 that says so. */
 export function registeredIdentity(resolve: IdentityResolver, registry: TenantRegistry): IdentityResolver {
   return async (request) => {
     const identity = await resolve(request);
-    if (!(await registry.isRegistered(identity.tenant))) throw new Unauthorized();
+    if (!(await registry.isRegistered(identity.tenant)))
+      throw rejected('the tenant of the token does not exist (POST /api/v1/tenants creates it)');
     return identity;
   };
 }
