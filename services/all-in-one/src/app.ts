@@ -5,6 +5,7 @@ import {
   type IntegrityDeps,
   type LogAppConfig,
   type LogDeps,
+  type SearchLimits,
   type StreamLimits,
   type TenantRateLimit,
 } from '@logserver/log/app';
@@ -44,6 +45,7 @@ export interface AllInOneAppConfig {
   stream?: Partial<StreamLimits> | undefined;
   rateLimit?: TenantRateLimit | undefined;
   exports?: Partial<ExportLimits> | undefined;
+  searches?: Partial<SearchLimits> | undefined;
   idempotency?: LogAppConfig['idempotency'];
 }
 
@@ -77,6 +79,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           stream: config.stream,
           rateLimit: config.rateLimit,
           exports: config.exports,
+          searches: config.searches,
           idempotency: config.idempotency,
         },
       ),

@@ -1,5 +1,5 @@
 import { integrityDeps, registerConsole } from '@logserver/log/compose';
-import { exportLimits, idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { exportLimits, idempotencyFrom, rateLimitFrom, searchLimits, streamLimits } from '@logserver/log/config';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { tenantRegistry } from '@logserver/shared/auth/registered-tenants';
@@ -81,6 +81,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
         exports: exportLimits(config),
+        searches: searchLimits(config),
         idempotency: idempotencyFrom(config),
       },
     ),

@@ -1,4 +1,4 @@
-import { exportConfig, idempotencyConfig, rateLimitConfig, streamConfig } from '@logserver/log/config';
+import { exportConfig, idempotencyConfig, rateLimitConfig, searchConfig, streamConfig } from '@logserver/log/config';
 import {
   authConfig,
   booleanFromEnv,
@@ -19,6 +19,7 @@ export const AllInOneConfig = requireMongoUri(
     ...streamConfig,
     ...rateLimitConfig,
     ...exportConfig,
+    ...searchConfig,
     ...idempotencyConfig,
     ...integrityConfig,
     /** Print the banner's tokens when stdout is not a terminal (a container's log); off by default. */

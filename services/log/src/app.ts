@@ -17,6 +17,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { type IntegrityDeps, integrityRoutes } from './routes/integrity.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
+import { DEFAULT_SEARCH_LIMITS, type SearchLimits, SearchSlots } from './search/search-slots.js';
 import { CLOSE, DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, registerTenantRateLimit, type TenantRateLimit } from './tenant-rate-limit.js';
 
@@ -43,11 +44,13 @@ export interface LogAppConfig {
   rateLimit?: TenantRateLimit | undefined;
   /** Concurrent exports and the idle cut-off; each one left out takes its default. */
   exports?: Partial<ExportLimits> | undefined;
+  /** Concurrent scanning searches (search, user_agent) per tenant and per replica. */
+  searches?: Partial<SearchLimits> | undefined;
   /** IDEMPOTENCY_* settings; each one left out takes its default. */
   idempotency?: Partial<IdempotencySettings> | undefined;
 }
 
-export type { ExportLimits, IntegrityDeps, StreamLimits, TenantRateLimit };
+export type { ExportLimits, IntegrityDeps, SearchLimits, StreamLimits, TenantRateLimit };
 
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
 export function buildLogApp(
@@ -73,7 +76,7 @@ export function buildLogApp(
         )
       : null;
     await app.register(ingestRoutes(full, keyed));
-    await app.register(readRoutes(full));
+    await app.register(readRoutes(full, new SearchSlots({ ...DEFAULT_SEARCH_LIMITS, ...config.searches })));
     const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...config.exports };
     await app.register(exportRoutes(full, new ExportSlots(exportLimits), exportLimits));
     await app.register(cleanupRoutes(full));

@@ -17,7 +17,7 @@ import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { sqlitePathOf, storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
-import { exportLimits, idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { exportLimits, idempotencyFrom, type LogConfig, rateLimitFrom, searchLimits, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
 
 export { registerConsole };
@@ -87,6 +87,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
         exports: exportLimits(config),
+        searches: searchLimits(config),
         idempotency: idempotencyFrom(config),
       },
     ),

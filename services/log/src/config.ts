@@ -2,6 +2,7 @@ import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri,
 import { z } from 'zod';
 import { DEFAULT_EXPORT_LIMITS, type ExportLimits } from './export/export-slots.js';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
+import { DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/search-slots.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
 
@@ -90,6 +91,16 @@ export function exportLimits(config: {
  * The tamper-evidence routes need only the public key: the API-facing service never holds the
  * signing key (the log-worker seals). SEAL_INTERVAL here is only what a 409 tells the caller.
  */
+/** Scanning searches (docs/api.md "Search"): list and stats requests with search or user_agent running at once. */
+export const searchConfig = {
+  SEARCH_MAX_PER_TENANT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_SEARCH_LIMITS.perTenant),
+  SEARCH_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_SEARCH_LIMITS.perProcess),
+};
+
+export function searchLimits(config: { SEARCH_MAX_PER_TENANT: number; SEARCH_MAX_CONCURRENT: number }): SearchLimits {
+  return { perTenant: config.SEARCH_MAX_PER_TENANT, perProcess: config.SEARCH_MAX_CONCURRENT };
+}
+
 export const integrityRoutesConfig = {
   INTEGRITY_PUBLIC_KEY: optionalString,
   SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
@@ -104,6 +115,7 @@ export const LogConfig = requireMongoUri(
     ...streamConfig,
     ...rateLimitConfig,
     ...exportConfig,
+    ...searchConfig,
     ...idempotencyConfig,
     ...integrityRoutesConfig,
   }),

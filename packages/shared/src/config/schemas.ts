@@ -68,6 +68,8 @@ export const storeConfig = {
   STORE: z.enum(['sqlite', 'mongodb']).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   SQLITE_PATH: optionalString,
+  /** A SQLite query with search or user_agent (no index can serve a substring) stops after this long. */
+  SQLITE_QUERY_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   MONGODB_URI: optionalString,
   MONGODB_DB: z.string().min(1).default('logdb'),
   MONGODB_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
@@ -99,6 +101,7 @@ export const storeSettings = z.object(storeConfig).transform((config): StoreSett
   store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
   dataDir: config.DATA_DIR,
   sqlitePath: config.SQLITE_PATH,
+  sqliteQueryTimeoutMs: config.SQLITE_QUERY_TIMEOUT_MS,
   mongodbUri: config.MONGODB_URI,
   mongodbDb: config.MONGODB_DB,
   mongo: {

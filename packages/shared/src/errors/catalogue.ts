@@ -19,6 +19,11 @@ export const TooManyExports = createError(
   'Too many exports running %s: retry when one has finished',
   429,
 );
+export const TooManySearches = createError(
+  'LOGSERVER_ERR_TOO_MANY_SEARCHES',
+  'Too many searches (search or user_agent) running %s: retry in a moment',
+  429,
+);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
 export const IdempotencyInFlight = createError(
   'LOGSERVER_ERR_IDEMPOTENCY_IN_FLIGHT',
