@@ -22,6 +22,8 @@ const readmeToken = fixture.token as string;
 const readmeBody = JSON.stringify(fixture.body, null, 2);
 
 const AUTH = { AUTH_SECRET: 'secret', AUTH_KEY_SCHEME: 'md5-legacy', AUTH_REQUIRE_EXP: 'false', AUTH_ADMIN_TENANT: 'system' };
+// auth signs its x-auth-* answer with it; log and tenant take x-auth-* only so signed.
+const GATEWAY = { GATEWAY_SECRET: 'gateway-e2e-secret-0123456789abcdef-0123' };
 const JWT = { secret: 'secret', scheme: 'md5-legacy', audience: 'logserver', issuer: 'issuer', requireExp: false } as const;
 const token = (tenant: string, role: Role, sub = `${role}-of-${tenant}`) => mintToken({ ...JWT, tenant, role, sub, ttlSeconds: 600 });
 
@@ -30,6 +32,8 @@ let fauxqs: FauxqsProcess | undefined;
 const services: ServiceProcess[] = [];
 let gateway: Gateway | undefined;
 const gatewayUrl = () => (gateway as Gateway).url;
+/** The log and tenant services' own addresses, which only the gateway should use. */
+const direct: { auth?: string; log?: string; tenant?: string } = {};
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'logserver-e2e-'));
@@ -43,10 +47,13 @@ beforeAll(async () => {
     services.push(service);
     return service;
   };
-  const auth = await start('auth', AUTH);
+  const auth = await start('auth', { ...AUTH, ...GATEWAY });
   // tenant before log and log-worker: it creates the SQLite schema that they then open.
-  const tenant = await start('tenant', { ...AUTH, ...store });
-  const log = await start('log', { ...AUTH, ...store, ...queue });
+  const tenant = await start('tenant', { ...AUTH, ...GATEWAY, ...store });
+  const log = await start('log', { ...AUTH, ...GATEWAY, ...store, ...queue });
+  direct.auth = auth.url;
+  direct.log = log.url;
+  direct.tenant = tenant.url;
   await start('log-worker', { ...store, ...queue });
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
   // AUTH_REQUIRE_REGISTERED_TENANT is on: the tenants the tests write to exist first, made by the platform admin.
@@ -130,6 +137,33 @@ describe('identity comes from the token, never from the client’s x-auth-* head
     });
     expect(cleanup.status).toBe(403);
     expect(cleanup.body).toEqual({ code: 403, msg: 'Forbidden', data: null });
+  });
+
+  it('refuses x-auth-* headers sent to the log and tenant services around the gateway (GATEWAY_SECRET)', async () => {
+    const forged = { 'x-auth-tenant': 'system', 'x-auth-sub': 'root', 'x-auth-role': 'admin' };
+    for (const url of [`${direct.log}/api/v1/logs`, `${direct.tenant}/api/v1/tenants`]) {
+      const answer = await call(url, { headers: forged });
+      expect(answer.status, `${url}: ${answer.text}`).toBe(401);
+      expect(answer.body.msg).toBe('Unauthorized: identity headers not signed by the gateway (x-auth-signature)');
+    }
+    // The auth service's signed answer for an acme viewer: accepted as it is, refused for another tenant.
+    const answer = await fetch(`${direct.auth}/auth`, {
+      headers: {
+        authorization: `Bearer ${await token('acme', 'viewer')}`,
+        'x-original-method': 'GET',
+        'x-original-url': 'http://gateway/api/v1/logs',
+      },
+    });
+    expect(answer.status).toBe(200);
+    const signed = Object.fromEntries(
+      ['x-auth-sub', 'x-auth-tenant', 'x-auth-role', 'x-auth-exp', 'x-auth-signature'].flatMap((name) => {
+        const value = answer.headers.get(name);
+        return value === null ? [] : [[name, value]];
+      }),
+    );
+    expect(Object.keys(signed)).toContain('x-auth-signature');
+    expect((await call(`${direct.log}/api/v1/logs`, { headers: signed })).status).toBe(200);
+    expect((await call(`${direct.log}/api/v1/logs`, { headers: { ...signed, 'x-auth-tenant': 'globex' } })).status).toBe(401);
   });
 
   it('refuses x-auth-* headers without a token', async () => {

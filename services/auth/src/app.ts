@@ -1,3 +1,4 @@
+import { signIdentityHeaders } from '@logserver/shared/auth/gateway-signature';
 import { AUTH_HEADERS, encodeSubjectHeader } from '@logserver/shared/auth/identity';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { failure, ok } from '@logserver/shared/http/envelope';
@@ -12,6 +13,8 @@ export interface AuthDeps {
 
 export interface AuthAppConfig {
   adminTenant: string;
+  /** Signs the x-auth-* answer (x-auth-signature) so the services can tell it came from here. */
+  gatewaySecret?: string | undefined;
 }
 
 /** Forward-auth for ingress-nginx (`auth-url`): 200 with the x-auth-* headers, or 401/403. */
@@ -37,8 +40,10 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
         return reply.code(401).send(failure(401, reason === undefined ? 'Unauthorized' : `Unauthorized: ${reason}`));
       }
       const { sub, tenant, role, exp } = decision.identity;
-      reply.header(AUTH_HEADERS.sub, encodeSubjectHeader(sub)).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
-      if (exp !== undefined) reply.header(AUTH_HEADERS.exp, String(exp));
+      const headers = { sub: encodeSubjectHeader(sub), tenant, role, exp: exp === undefined ? '' : String(exp) };
+      reply.header(AUTH_HEADERS.sub, headers.sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
+      if (exp !== undefined) reply.header(AUTH_HEADERS.exp, headers.exp);
+      if (config.gatewaySecret !== undefined) reply.header(AUTH_HEADERS.signature, signIdentityHeaders(config.gatewaySecret, headers));
       return ok({ sub, tenant, role });
     }
   };

@@ -1,3 +1,4 @@
+import { warnUnsignedGateway } from '@logserver/shared/auth/gateway-signature';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
@@ -13,6 +14,7 @@ export async function composeAuth(config: AuthConfig): Promise<{ app: FastifyIns
   const verifier = createJwtVerifier(jwtSettings(config, config.AUTH_SECRET as string, app.log));
   const health = registerHealth(app, {});
   registerMetrics(app);
-  await app.register(buildAuthApp({ verifier }, { adminTenant: config.AUTH_ADMIN_TENANT }));
+  if (config.GATEWAY_SECRET === undefined) warnUnsignedGateway(app.log, 'the identity headers it answers with are not signed');
+  await app.register(buildAuthApp({ verifier }, { adminTenant: config.AUTH_ADMIN_TENANT, gatewaySecret: config.GATEWAY_SECRET }));
   return { app, health };
 }

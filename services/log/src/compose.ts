@@ -1,3 +1,4 @@
+import { warnUnsignedGateway } from '@logserver/shared/auth/gateway-signature';
 import { registeredIdentity, tenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
@@ -44,6 +45,7 @@ export function integrityDeps(
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  if (config.GATEWAY_SECRET === undefined) warnUnsignedGateway(app.log, 'it trusts any x-auth-* headers it receives');
   const settings = storeSettings.parse(config);
   await app.register(storesPlugin, { settings });
   const { stores } = app;
@@ -76,8 +78,8 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         // The gateway's auth service checks signatures; whether the tenant exists is checked here,
         // where the tenant store is (the auth service holds no store).
         identity: config.AUTH_REQUIRE_REGISTERED_TENANT
-          ? registeredIdentity(gatewayIdentity(), tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT))
-          : gatewayIdentity(),
+          ? registeredIdentity(gatewayIdentity(config.GATEWAY_SECRET), tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT))
+          : gatewayIdentity(config.GATEWAY_SECRET),
         idempotency: stores.idempotency,
         metrics,
         integrity: integrityDeps(stores.integrity, config.INTEGRITY_PUBLIC_KEY, config.SEAL_INTERVAL),

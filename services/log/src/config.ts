@@ -1,4 +1,12 @@
-import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  authConfig,
+  gatewayConfig,
+  listenConfig,
+  optionalString,
+  queueConfig,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 import { DEFAULT_EXPORT_LIMITS, type ExportLimits } from './export/export-slots.js';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
@@ -110,6 +118,7 @@ export const LogConfig = requireMongoUri(
   z.object({
     ...listenConfig(8082),
     ...authConfig,
+    ...gatewayConfig,
     ...storeConfig,
     ...queueConfig,
     ...streamConfig,

@@ -1,3 +1,4 @@
+import { warnUnsignedGateway } from '@logserver/shared/auth/gateway-signature';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { registerDocs } from '@logserver/shared/http/docs';
@@ -17,12 +18,13 @@ export async function composeTenant(config: TenantConfig): Promise<{ app: Fastif
   const auth = jwtSettings(config, config.AUTH_SECRET as string, app.log);
   await app.register(storesPlugin, { settings: storeSettings.parse(config) });
   const { tenants, logs } = app.stores;
+  if (config.GATEWAY_SECRET === undefined) warnUnsignedGateway(app.log, 'it trusts any x-auth-* headers it receives');
   const health = registerHealth(app, { tenants: () => tenants.ping() });
   registerMetrics(app);
   await registerDocs(app, { title: 'logserver tenant service', description: 'Multi-tenant audit-log API' });
   await app.register(
     buildTenantApp(
-      { tenants, identity: gatewayIdentity(), hasEvents: hasEventsIn(logs) },
+      { tenants, identity: gatewayIdentity(config.GATEWAY_SECRET), hasEvents: hasEventsIn(logs) },
       { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: auth.secret, keyScheme: auth.scheme },
     ),
   );

@@ -1,5 +1,7 @@
-import { authConfig, listenConfig, requireAuthSecret, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import { authConfig, gatewayConfig, listenConfig, requireAuthSecret, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
-export const TenantConfig = requireMongoUri(requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig })));
+export const TenantConfig = requireMongoUri(
+  requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...gatewayConfig, ...storeConfig })),
+);
 export type TenantConfig = z.infer<typeof TenantConfig>;

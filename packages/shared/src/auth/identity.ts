@@ -24,9 +24,16 @@ export const IdentityClaims = z.object({
 
 /**
  * The headers ingress-nginx copies from the auth response onto the upstream request
- * (`auth-response-headers`). `x-auth-exp` is the token's exp, so that the stream can close when it passes.
+ * (`auth-response-headers`). `x-auth-exp` is the token's exp, so that the stream can close when it
+ * passes; `x-auth-signature` proves the others came from the auth service (GATEWAY_SECRET, gateway-signature.ts).
  */
-export const AUTH_HEADERS = { sub: 'x-auth-sub', tenant: 'x-auth-tenant', role: 'x-auth-role', exp: 'x-auth-exp' } as const;
+export const AUTH_HEADERS = {
+  sub: 'x-auth-sub',
+  tenant: 'x-auth-tenant',
+  role: 'x-auth-role',
+  exp: 'x-auth-exp',
+  signature: 'x-auth-signature',
+} as const;
 
 /**
  * A subject is any text up to 256 characters (李雷, an emoji, a newline, a leading space), but a

@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors/catalogue.js';
 import { isCredentialName, rawParameters } from '../http/query-names.js';
+import { hasValidIdentitySignature } from './gateway-signature.js';
 import { AUTH_HEADERS, decodeSubjectHeader, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import { isAllowed, STREAM_PATH } from './rbac.js';
+import { rejected } from './token-errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -56,11 +58,14 @@ export function verifiedIdentity(verifier: JwtVerifier): IdentityResolver {
 
 /**
  * Behind the gateway: ingress-nginx answered the auth subrequest and overwrote the x-auth-*
- * headers with the auth service's answer. Only the gateway can reach the services (NetworkPolicy),
- * so the headers are trusted here and nowhere else.
+ * headers with the auth service's answer. Only the gateway can reach the services (NetworkPolicy);
+ * with `gatewaySecret` (GATEWAY_SECRET) the headers must also carry the auth service's signature,
+ * so a request that did not come through the gateway is a 401 whatever headers it sends.
  */
-export function gatewayIdentity(): IdentityResolver {
+export function gatewayIdentity(gatewaySecret?: string | undefined): IdentityResolver {
   return async (request) => {
+    if (gatewaySecret !== undefined && !hasValidIdentitySignature(gatewaySecret, request.headers))
+      throw rejected('identity headers not signed by the gateway (x-auth-signature)');
     const claims = IdentityClaims.safeParse({
       sub: decodeSubjectHeader(request.headers[AUTH_HEADERS.sub]),
       tenant: request.headers[AUTH_HEADERS.tenant],

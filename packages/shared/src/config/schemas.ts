@@ -64,6 +64,15 @@ export const authConfig = {
   AUTH_JWKS_CACHE_MAX_AGE: z.coerce.number().min(1).max(86_400).default(600),
 };
 
+/**
+ * GATEWAY_SECRET (auth, log and tenant services): the auth service signs its x-auth-* answer with
+ * it and the services accept x-auth-* only with that signature. Unset, they trust the headers
+ * (NetworkPolicy alone keeps others out) and say so at start.
+ */
+export const gatewayConfig = {
+  GATEWAY_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+};
+
 export const storeConfig = {
   STORE: z.enum(['sqlite', 'mongodb']).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
