@@ -103,7 +103,8 @@ const PROXY_COMMON = [
   'proxy_set_header Connection $connection_upgrade;',
   'proxy_set_header X-Request-ID $request_id;',
   'proxy_set_header X-Real-IP $remote_addr;',
-  'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+  // The gateway is the first proxy it trusts: what a client sent as X-Forwarded-For is replaced, not extended.
+  'proxy_set_header X-Forwarded-For $remote_addr;',
   'proxy_set_header X-Forwarded-Proto $scheme;',
 ];
 

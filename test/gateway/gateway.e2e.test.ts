@@ -50,7 +50,8 @@ beforeAll(async () => {
   const auth = await start('auth', { ...AUTH, ...GATEWAY });
   // tenant before log and log-worker: it creates the SQLite schema that they then open.
   const tenant = await start('tenant', { ...AUTH, ...GATEWAY, ...store });
-  const log = await start('log', { ...AUTH, ...GATEWAY, ...store, ...queue });
+  // nginx on loopback is the proxy the log service believes about the client's address.
+  const log = await start('log', { ...AUTH, ...GATEWAY, ...store, ...queue, TRUST_PROXY: '127.0.0.1' });
   direct.auth = auth.url;
   direct.log = log.url;
   direct.tenant = tenant.url;
@@ -58,7 +59,7 @@ beforeAll(async () => {
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
   // AUTH_REQUIRE_REGISTERED_TENANT is on: the tenants the tests write to exist first, made by the platform admin.
   const platform = await token('system', 'admin');
-  for (const key of ['abc', 'acme', 'globex', 'hooli', 'piedpiper', 'postman', 'hardened']) {
+  for (const key of ['abc', 'acme', 'globex', 'hooli', 'piedpiper', 'postman', 'hardened', 'forwarded']) {
     const created = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key, name: key } });
     if (created.status !== 200) throw new Error(`creating tenant ${key}: ${created.text}`);
   }
@@ -164,6 +165,19 @@ describe('identity comes from the token, never from the client’s x-auth-* head
     expect(Object.keys(signed)).toContain('x-auth-signature');
     expect((await call(`${direct.log}/api/v1/logs`, { headers: signed })).status).toBe(200);
     expect((await call(`${direct.log}/api/v1/logs`, { headers: { ...signed, 'x-auth-tenant': 'globex' } })).status).toBe(401);
+  });
+
+  it('records the address nginx saw in export records, never an X-Forwarded-For the client sent (TRUST_PROXY)', async () => {
+    const exported = await call(`${gatewayUrl()}/api/v1/logs/export`, {
+      token: await token('forwarded', 'auditor'),
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-real-ip': '6.6.6.6' },
+    });
+    expect(exported.status, exported.text).toBe(200);
+    const viewer = await token('forwarded', 'viewer');
+    const records = async () =>
+      (await call(`${gatewayUrl()}/api/v1/logs?action=logs.export`, { token: viewer })).body.data as { ip_address: string }[];
+    await expect.poll(async () => (await records()).length, { timeout: 10_000, interval: 100 }).toBe(1);
+    expect((await records())[0]?.ip_address).toBe('127.0.0.1');
   });
 
   it('refuses x-auth-* headers without a token', async () => {

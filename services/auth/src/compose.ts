@@ -10,7 +10,7 @@ import type { AuthConfig } from './config.js';
 
 /** The forward-auth service from its config, ready to listen. */
 export async function composeAuth(config: AuthConfig): Promise<{ app: FastifyInstance; health: Health }> {
-  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const app = createServer({ logLevel: config.LOG_LEVEL, trustProxy: config.TRUST_PROXY });
   const verifier = createJwtVerifier(jwtSettings(config, config.AUTH_SECRET as string, app.log));
   const health = registerHealth(app, {});
   registerMetrics(app);

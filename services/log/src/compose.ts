@@ -44,7 +44,7 @@ export function integrityDeps(
  * process announces what it stores. Stores, queue and feed close with the app.
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
-  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const app = createServer({ logLevel: config.LOG_LEVEL, trustProxy: config.TRUST_PROXY });
   if (config.GATEWAY_SECRET === undefined) warnUnsignedGateway(app.log, 'it trusts any x-auth-* headers it receives');
   const settings = storeSettings.parse(config);
   await app.register(storesPlugin, { settings });

@@ -13,7 +13,7 @@ import type { TenantConfig } from './config.js';
 
 /** The tenant service from its config, ready to listen; its stores close with the app. */
 export async function composeTenant(config: TenantConfig): Promise<{ app: FastifyInstance; health: Health }> {
-  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const app = createServer({ logLevel: config.LOG_LEVEL, trustProxy: config.TRUST_PROXY });
   // It hands out tenant keys, so it warns about md5-legacy keys as the services that verify them do.
   const auth = jwtSettings(config, config.AUTH_SECRET as string, app.log);
   await app.register(storesPlugin, { settings: storeSettings.parse(config) });

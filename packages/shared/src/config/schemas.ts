@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { SqsLogQueueOptions } from '../sqs/log-queue.js';
 import type { MongoTuning, StoreSettings } from '../stores.js';
@@ -14,12 +15,40 @@ export const booleanFromEnv = (fallback: boolean) =>
     .optional()
     .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
 
+/** An address, a CIDR range or one of proxy-addr's names: what TRUST_PROXY lists. */
+const isProxyAddress = (entry: string): boolean => {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+};
+
+/**
+ * TRUST_PROXY: the addresses of the proxies in front (the gateway), whose X-Forwarded-For is
+ * believed. Unset, nothing is: request.ip, and with it the address in export and cleanup records,
+ * is the connection's peer. Set, it is the nearest address in X-Forwarded-For that is not a listed
+ * proxy, so a client's own X-Forwarded-For counts only when a trusted proxy passed it on.
+ */
+export const trustProxySetting = optionalString.pipe(
+  z
+    .string()
+    .refine(
+      (value) => value.split(',').every((entry) => isProxyAddress(entry.trim())),
+      'must be a comma list of IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal',
+    )
+    .transform((value) => value.split(',').map((entry) => entry.trim()))
+    .optional(),
+);
+
 export const listenConfig = (defaultPort: number) => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
   HOST: z.string().min(1).default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
+  TRUST_PROXY: trustProxySetting,
 });
 
 /** `from=to,from=to` (README "OIDC / JWKS"); every entry must have both sides. */

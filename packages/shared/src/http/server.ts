@@ -11,6 +11,8 @@ export interface ServerOptions {
   logLevel: string;
   /** Largest request body in bytes; the bulk route is the one that needs the most. */
   bodyLimit?: number;
+  /** TRUST_PROXY: the proxies whose X-Forwarded-For decides request.ip; none when absent. */
+  trustProxy?: string[] | undefined;
 }
 
 const ROUTER_ERRORS: Record<string, [number, string]> = {
@@ -49,6 +51,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    trustProxy: options.trustProxy ?? false,
     forceCloseConnections: true,
     requestTimeout: REQUEST_TIMEOUT_MS,
     connectionTimeout: CONNECTION_TIMEOUT_MS,
