@@ -2,9 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PNPM_VERSION := 10.34.9
+# kubectl fetched by scripts/test-prerequisites.sh lives in .tools/bin, ahead of an older one on PATH.
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: help check-node install start test lint typecheck build clean benchmark up down compose benchmark-cluster
+.PHONY: help check-node install start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -36,7 +38,10 @@ typecheck: install ## tsc over the whole workspace
 MONGODB_DOUBLE_SUITES := $(addprefix services/all-in-one/test/,log-list.test.ts log-export.test.ts log-stats.test.ts log-cleanup.test.ts log-ingest.test.ts isolation.test.ts postman-collection.test.ts role-matrix.test.ts integrity.test.ts) \
   $(addprefix test/hostile/,injection.test.ts isolation.test.ts fuzz.test.ts)
 
-test: install lint typecheck ## lint, typecheck and every test; prints 'N passed, N failed'
+test-prerequisites: ## install what the suite spawns: nginx, chromium (apt-get, as root), kubectl (npm, into .tools/bin)
+	@bash scripts/test-prerequisites.sh
+
+test: install test-prerequisites lint typecheck ## lint, typecheck and every test; prints 'N passed, N failed'
 	@echo "==> vitest run"
 	@status=0; $(PNPM) exec vitest run || status=$$?; \
 	  echo "==> the HTTP suites again, on the MongoDB store (mingo double; README: MongoDB)"; \

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
 export interface KubeObject {
@@ -29,11 +31,15 @@ function hasKustomize(): boolean {
   }
 }
 
+/** Where scripts/test-prerequisites.sh puts the kubectl it fetches when none on PATH has kustomize v5. */
+const FETCHED_KUBECTL = fileURLToPath(new URL('../../.tools/bin/kubectl', import.meta.url));
+
 /** Which tool renders kustomizations here: `kubectl kustomize` (kustomize is built in) or the `kustomize` binary. */
 export function kustomizeCommand(): [string, ...string[]] {
+  if (existsSync(FETCHED_KUBECTL)) return [FETCHED_KUBECTL, 'kustomize'];
   if (has('kubectl')) return ['kubectl', 'kustomize'];
   if (hasKustomize()) return ['kustomize', 'build'];
-  throw new Error('neither kubectl nor kustomize is on PATH: install kubectl 1.27 or later (it has kustomize v5 built in)');
+  throw new Error('neither kubectl nor kustomize is on PATH: run bash scripts/test-prerequisites.sh (make test runs it), which fetches kubectl into .tools/bin');
 }
 
 /** Renders a kustomization directory into its objects, as `kubectl apply -k` would send them. */
