@@ -16,15 +16,23 @@ check-node:
 	  || { echo "Node.js is missing or too old: install Node.js 20 or later, then run make again." >&2; exit 1; }
 
 node_modules/.modules.yaml: package.json pnpm-lock.yaml $(wildcard packages/*/package.json services/*/package.json)
-	@echo "==> installing dependencies with pnpm $(PNPM_VERSION)"
-	@$(PNPM) install --frozen-lockfile || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
+	@echo "==> installing dependencies with pnpm $(PNPM_VERSION)" >&2
+	@$(PNPM) install --frozen-lockfile >&2 || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
 	@touch $@
 
 install: check-node node_modules/.modules.yaml ## install what is missing
 
-start: install ## run the all-in-one server on http://localhost:8080 (SQLite in ./data)
+# A relative DATA_DIR is taken from where make was run, not from the package folder the server starts in.
+DATA_DIR_ABS = $$(realpath -m -- "$${DATA_DIR:-data}")
+
+start: install ## run the all-in-one server on http://127.0.0.1:8080 (SQLite in ./data; HOST=0.0.0.0 to expose it)
 	@echo "==> starting the all-in-one server (Ctrl-C to stop)"
-	@cd services/all-in-one && DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" $(PNPM) start
+	@data_dir=$(DATA_DIR_ABS); cd services/all-in-one && DATA_DIR="$$data_dir" $(PNPM) start
+
+token: install ## print a token, and only the token: make token ROLE=viewer TENANT=demo [SUB=alice] [TTL=1h]
+	@[ -n "$(ROLE)" ] || { node --conditions=development --import tsx scripts/mint-token.ts --help >&2; echo "make token: ROLE is required, e.g. make token ROLE=viewer TENANT=demo" >&2; exit 2; }
+	@DATA_DIR=$(DATA_DIR_ABS) node --conditions=development --import tsx scripts/mint-token.ts --tenant "$(or $(TENANT),demo)" --role "$(ROLE)" \
+	  $(if $(SUB),--sub "$(SUB)") $(if $(TTL),--ttl "$(TTL)")
 
 lint: install ## biome lint + format check
 	@echo "==> biome check"
@@ -56,8 +64,9 @@ benchmark: build ## every scenario beside its baseline: markdown table + bench-r
 	@echo "==> benchmark (BENCH_SCALE=$${BENCH_SCALE:-full}): scripts/bench/run.ts"
 	@node --conditions=development --import tsx scripts/bench/run.ts
 
-clean: ## remove build output and local data
-	rm -rf packages/*/dist services/*/dist data .vitest-report.json .vitest-report-mongodb.json
+clean: ## remove build output and test reports; never the data folder (the audit log, its secret and signing key)
+	rm -rf packages/*/dist services/*/dist .vitest-report.json .vitest-report-mongodb.json
+	@[ ! -d data ] || echo "kept ./data (the audit log, auth-secret, integrity-signing-key.pem): delete it yourself if you mean to: rm -rf data"
 
 # --- Deployment (README "Deployment") ---------------------------------------------------------
 NAMESPACE := logserver

@@ -39,7 +39,9 @@ export function kustomizeCommand(): [string, ...string[]] {
   if (existsSync(FETCHED_KUBECTL)) return [FETCHED_KUBECTL, 'kustomize'];
   if (has('kubectl')) return ['kubectl', 'kustomize'];
   if (hasKustomize()) return ['kustomize', 'build'];
-  throw new Error('neither kubectl nor kustomize is on PATH: run bash scripts/test-prerequisites.sh (make test runs it), which fetches kubectl into .tools/bin');
+  throw new Error(
+    'neither kubectl nor kustomize is on PATH: run bash scripts/test-prerequisites.sh (make test runs it), which fetches kubectl into .tools/bin',
+  );
 }
 
 /** Renders a kustomization directory into its objects, as `kubectl apply -k` would send them. */

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Blank environment variables count as unset, as most deploy tools write them that way. */
@@ -12,9 +13,18 @@ const booleanFromEnv = (fallback: boolean) =>
     .optional()
     .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
 
-export const listenConfig = (defaultPort: number) => ({
+/**
+ * A relative path is taken from where the user ran the command: npm and pnpm run scripts in the
+ * package's folder and say where they were started in INIT_CWD (`DATA_DIR=mydata make start`).
+ */
+export function fromInvocationDir(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.INIT_CWD ?? process.cwd(), path);
+}
+
+/** Services in containers listen on every interface (the image sets HOST); the all-in-one on loopback. */
+export const listenConfig = (defaultPort: number, defaultHost = '0.0.0.0') => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.string().min(1).default(defaultHost),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
