@@ -4,7 +4,8 @@ import createError from '@fastify/error';
  * The error catalogue: one stable code per failure a client or operator can see.
  * Every 4xx message is safe to show; a 5xx message is never sent to the client.
  */
-export const Unauthorized = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized', 401);
+/** Thrown through `unauthorized(refusal)` (auth/token-refusal.ts), which adds the WWW-Authenticate challenge. */
+export const Unauthorized = createError<[string]>('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401);
 export const Forbidden = createError('LOGSERVER_ERR_FORBIDDEN', 'Forbidden: role %s may not %s %s', 403);
 export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 404);
 export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);
