@@ -1,4 +1,12 @@
-import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  authConfig,
+  dependencyConfig,
+  listenConfig,
+  optionalString,
+  queueConfig,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
@@ -59,6 +67,7 @@ export const LogConfig = requireMongoUri(
     ...streamConfig,
     ...rateLimitConfig,
     ...integrityRoutesConfig,
+    ...dependencyConfig,
   }),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

@@ -70,6 +70,16 @@ export const queueConfig = {
   SQS_RECEIVERS: z.coerce.number().int().min(1).max(64).default(4),
   SQS_VISIBILITY_TIMEOUT: z.coerce.number().int().min(1).max(43_200).default(30),
   SQS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Create missing queues at start (local SQS); the prod overlay sets false (README "Least-privilege IAM"). */
+  SQS_CREATE_QUEUES: booleanFromEnv(true),
+};
+
+/**
+ * Services start without their dependencies (MongoDB, SQS) and keep trying to reach them with
+ * exponential backoff up to this delay between attempts (README "Starting before the dependencies").
+ */
+export const dependencyConfig = {
+  DEPENDENCY_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300_000).default(10_000),
 };
 
 /** DESIGN §6: QUEUE defaults to sqs when SQS_URL is set. */
