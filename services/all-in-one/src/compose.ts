@@ -2,6 +2,7 @@ import { rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -31,6 +32,7 @@ export interface AllInOne {
  */
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
   const secret = config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret;
   if (config.AUTH_KEY_SCHEME === 'md5-legacy') {
     app.log.warn(

@@ -8,6 +8,7 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 
 export const AllInOneConfig = requireMongoUri(
@@ -22,6 +23,7 @@ export const AllInOneConfig = requireMongoUri(
     ...streamConfig,
     ...rateLimitConfig,
     ...integrityConfig,
+    ...corsConfig,
     DEMO_TENANT: z
       .string()
       .regex(/^[a-z0-9_-]+$/)

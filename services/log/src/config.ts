@@ -7,6 +7,7 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
@@ -68,6 +69,7 @@ export const LogConfig = requireMongoUri(
     ...rateLimitConfig,
     ...integrityRoutesConfig,
     ...dependencyConfig,
+    ...corsConfig,
   }),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

@@ -5,6 +5,7 @@ import { resolveQueue } from '@logserver/shared/config/schemas';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import type { LogFeed } from '@logserver/shared/feed/port';
 import { SqliteLogFeed } from '@logserver/shared/feed/sqlite-log-feed';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -22,6 +23,7 @@ import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
   const log = app.log.child({ component: 'dependencies' });
   const retry = { log, maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS };
   // MongoDB and SQS may come up after this process: it listens at once and opens them in the

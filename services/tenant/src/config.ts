@@ -6,9 +6,10 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 
 export const TenantConfig = requireMongoUri(
-  requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig, ...dependencyConfig })),
+  requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig, ...dependencyConfig, ...corsConfig })),
 );
 export type TenantConfig = z.infer<typeof TenantConfig>;

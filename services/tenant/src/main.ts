@@ -1,5 +1,6 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -13,6 +14,7 @@ import { TenantConfig } from './config.js';
 async function main(): Promise<void> {
   const config = loadConfig(TenantConfig);
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
   // MongoDB may come up after this process: it listens at once and answers 503 until it is reachable.
   const settings = storeSettings(config);
   const stores = new Dependency(settings.store === 'mongodb' ? 'MongoDB' : 'SQLite', () => openStores(settings, { log: app.log }), {
