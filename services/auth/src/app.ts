@@ -27,8 +27,9 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
     }
 
     // ingress-nginx calls whatever auth-url names; /auth and anything below it answer the same.
-    app.all('/auth', forwardAuth);
-    app.all('/auth/*', forwardAuth);
+    // Called by the gateway, not by API clients: kept out of /docs.
+    app.all('/auth', { schema: { hide: true } }, forwardAuth);
+    app.all('/auth/*', { schema: { hide: true } }, forwardAuth);
 
     async function forwardAuth(request: FastifyRequest, reply: FastifyReply) {
       const decision = await decide(originalRequest(request.headers, request.method), deps.verifier.verify, config.adminTenant);

@@ -4,6 +4,7 @@ import type { WorkerStats } from './worker.js';
 /** The worker's HTTP surface besides health and metrics: the Python system's /stats JSON. */
 export function buildLogWorkerApp(deps: { stats: WorkerStats }): FastifyPluginAsync {
   return async (app) => {
-    app.get('/stats', async () => deps.stats);
+    // An operator's counters (every tenant together), not part of the tenant API: kept out of /docs.
+    app.get('/stats', { schema: { hide: true } }, async () => deps.stats);
   };
 }
