@@ -68,7 +68,7 @@ clean: ## remove build output and test reports; never the data folder (the audit
 	rm -rf packages/*/dist services/*/dist .vitest-report.json .vitest-report-mongodb.json
 	@[ ! -d data ] || echo "kept ./data (the audit log, auth-secret, integrity-signing-key.pem): delete it yourself if you mean to: rm -rf data"
 
-# --- Deployment (README "Deployment") ---------------------------------------------------------
+# --- Deployment (docs/deployment.md) ---------------------------------------------------------
 NAMESPACE := logserver
 
 define require

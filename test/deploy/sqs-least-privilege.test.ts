@@ -12,8 +12,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { queueConfig } from '@logserver/shared/config/schemas';
-import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
-import { makeEvent } from '@logserver/shared/testing/events';
+import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { makeEvent } from '@logserver/testing/events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { type KubeObject, kustomize } from '../../scripts/deploy/kustomize.js';

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
+import { openSqlite } from '@logserver/shared/sqlite/database';
 import getPort from 'get-port';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postEvents, sampleEvent, waitFor } from '../support/pipeline.js';

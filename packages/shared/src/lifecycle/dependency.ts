@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import pRetry from 'p-retry';
+import type { Logger } from 'pino';
 import { Unavailable } from '../errors/catalogue.js';
 import { failure } from '../http/envelope.js';
+import { openStores, type StoreSettings, type Stores } from '../stores.js';
 
 export interface DependencyLogger {
   info(details: object, message: string): void;
@@ -114,5 +116,21 @@ export function gateUntilReady(app: FastifyInstance, dependencies: Dependency<un
     if (missing.length === 0) return;
     const msg = `Service unavailable: ${missing.map((dependency) => dependency.describe()).join('; ')}`;
     return reply.code(503).header('retry-after', '5').send(failure(503, msg));
+  });
+}
+
+/** The stores as a dependency: MongoDB is retried until it answers; SQLite opens at the first attempt. */
+export function storesDependency(
+  settings: StoreSettings,
+  options: { log: DependencyLogger & Pick<Logger, 'info' | 'warn'>; maxDelayMs: number },
+): Dependency<Stores> {
+  return new Dependency(settings.store === 'mongodb' ? 'MongoDB' : 'SQLite', () => openStores(settings, { log: options.log }), {
+    log: options.log,
+    maxDelayMs: options.maxDelayMs,
+    onClose: async (stores) => {
+      await stores.logs.close();
+      await stores.tenants.close();
+      await stores.integrity?.close();
+    },
   });
 }

@@ -1,0 +1,127 @@
+import { resolveQueue } from '@logserver/shared/config/schemas';
+import { ConfigError } from '@logserver/shared/errors/catalogue';
+import { type Health, registerHealth } from '@logserver/shared/http/health';
+import { registerMetrics } from '@logserver/shared/http/metrics';
+import { createServer } from '@logserver/shared/http/server';
+import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
+import { Dependency, deferred, storesDependency } from '@logserver/shared/lifecycle/dependency';
+import { createStoreHandler, type WorkerStats } from '@logserver/shared/pipeline/store-handler';
+import { sealerPlugin } from '@logserver/shared/plugins/sealer';
+import type { BatchHandler } from '@logserver/shared/queue/port';
+import { type SqsConsumerStats, SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { storeSettings } from '@logserver/shared/stores';
+import type { FastifyInstance } from 'fastify';
+import { buildLogWorkerApp } from './app.js';
+import type { LogWorkerConfig } from './config.js';
+import { registerWorkerMetrics } from './metrics.js';
+
+/**
+ * The log-worker from its config, ready to listen: it consumes SQS from onReady, stores each batch
+ * and, when it holds the signing key, seals. On close the queue stops receiving and finishes the
+ * batches in hand (stored and deleted), then the sealer stops, then the stores close.
+ */
+export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: FastifyInstance; health: Health }> {
+  if (resolveQueue(config) !== 'sqs') {
+    throw new ConfigError('QUEUE: the log-worker consumes SQS: set SQS_URL (the all-in-one server needs no worker)');
+  }
+  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const log = app.log.child({ component: 'log-worker' });
+  // MongoDB and SQS may come up after this process: it listens at once, says in /readyz what it
+  // waits for, and starts consuming once both answer (docs/operations.md "Starting before the dependencies").
+  const stores = storesDependency(storeSettings(config), { log, maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS });
+  const queue = new Dependency('SQS', () => SqsLogQueue.open(sqsOptionsFromEnv(config, log)), {
+    log,
+    maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS,
+    onClose: (opened) => opened.close(),
+  });
+  // Stops receiving and finishes the batches in hand (stored and deleted), then the sealer stops
+  // (its own onClose, added later, runs first), then the stores close.
+  app.addHook('onClose', async () => {
+    await queue.close();
+    await stores.close();
+  });
+
+  // Each worker replica may seal: the per-tenant lease lets one act at a time (docs/tamper-evidence.md).
+  if (config.SEAL_INTERVAL > 0) {
+    if (config.INTEGRITY_SIGNING_KEY) {
+      // SQLite and MongoDB both keep the integrity records; sealing starts once the store is open.
+      await app.register(sealerPlugin, {
+        store: deferred(stores, () => stores.value?.integrity),
+        key: signingKeyFromPem(config.INTEGRITY_SIGNING_KEY),
+        intervalMs: 0,
+      });
+      stores.ready.then(() => app.sealer.start(config.SEAL_INTERVAL * 1000)).catch(() => {});
+    } else {
+      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not seal digests (docs/tamper-evidence.md)');
+    }
+  }
+
+  // No stream in this process: the log service learns of stored events from the store's own feed.
+  const worker = createStoreHandler(deferred(stores, () => stores.value?.logs));
+  const queueStats = (): SqsConsumerStats => queue.value?.stats ?? NOTHING_RECEIVED;
+  const latency = registerWorkerMetrics(registerMetrics(app), liveStats(queueStats), worker.stats);
+  const handle: BatchHandler = async (events) => {
+    const done = latency.startTimer();
+    try {
+      await worker.handle(events);
+      done({ outcome: 'stored' });
+    } catch (error) {
+      done({ outcome: 'failed' });
+      throw error;
+    }
+  };
+  const health = registerHealth(app, { store: () => stores.require().logs.ping(), queue: () => queue.require().ping() });
+  await app.register(buildLogWorkerApp({ stats: workerStats(queueStats, worker.stats) }));
+  app.addHook('onReady', async () => {
+    Promise.all([stores.ready, queue.ready])
+      .then(([, opened]) => opened.consume(handle))
+      .catch(() => {});
+  });
+  return { app, health };
+}
+
+const NOTHING_RECEIVED: SqsConsumerStats = Object.freeze({
+  messagesReceived: 0,
+  messagesDeleted: 0,
+  messagesFailed: 0,
+  messagesDeadLettered: 0,
+  receiveErrors: 0,
+  lastReceivedAt: null,
+});
+
+/** The queue's tallies read through at every access, zero until the queue is open. */
+function liveStats(read: () => SqsConsumerStats): SqsConsumerStats {
+  return new Proxy({} as SqsConsumerStats, { get: (_target, property) => read()[property as keyof SqsConsumerStats] });
+}
+
+/**
+ * The Python system's /stats counted SQS messages (here: received, and failed to store or
+ * dead-lettered); the event counts are ours. Getters, so each request reads the live tallies.
+ */
+function workerStats(queueStats: () => SqsConsumerStats, worker: WorkerStats): WorkerStats & { messages_dead_lettered: number } {
+  const queue = {
+    get stats() {
+      return queueStats();
+    },
+  };
+  return {
+    get messages_received() {
+      return queue.stats.messagesReceived;
+    },
+    get messages_failed() {
+      return queue.stats.messagesFailed + queue.stats.messagesDeadLettered;
+    },
+    get last_received_at() {
+      return queue.stats.lastReceivedAt;
+    },
+    get messages_dead_lettered() {
+      return queue.stats.messagesDeadLettered;
+    },
+    get events_stored() {
+      return worker.events_stored;
+    },
+    get events_duplicate() {
+      return worker.events_duplicate;
+    },
+  };
+}

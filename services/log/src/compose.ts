@@ -1,0 +1,116 @@
+import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
+import { resolveQueue } from '@logserver/shared/config/schemas';
+import type { LogFeed } from '@logserver/shared/feed/port';
+import { registerCors } from '@logserver/shared/http/cors';
+import { registerDocs } from '@logserver/shared/http/docs';
+import { type Health, registerHealth } from '@logserver/shared/http/health';
+import { registerMetrics } from '@logserver/shared/http/metrics';
+import { createServer } from '@logserver/shared/http/server';
+import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
+import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
+import type { IntegrityStore } from '@logserver/shared/integrity/port';
+import { Dependency, deferred, gateUntilReady, storesDependency } from '@logserver/shared/lifecycle/dependency';
+import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import type { LogQueue } from '@logserver/shared/queue/port';
+import { SqliteLogFeed } from '@logserver/shared/sqlite/log-feed';
+import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/stores';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { buildLogApp, type IntegrityDeps } from './app.js';
+import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+
+/**
+ * The tamper-evidence routes' dependencies, or undefined when the store keeps no digests or no
+ * public key is configured (then the routes are not served). The all-in-one server builds them here too.
+ */
+export function integrityDeps(
+  store: IntegrityStore | undefined,
+  publicKeyPem: string | undefined,
+  sealIntervalSeconds: number,
+): IntegrityDeps | undefined {
+  if (!store || !publicKeyPem) return undefined;
+  return { store, publicKeyPem: publicKeyPem.replace(/\\n/g, '\n'), sealIntervalSeconds };
+}
+
+/**
+ * The log service from its config, ready to listen. QUEUE=sqs: publish to SQS for the log-worker
+ * to store. QUEUE=memory (no separate worker): events are written through to the store in this
+ * process. Either way, on MongoDB the stream follows the change feed, which hears of events stored
+ * by any process; on SQLite with SQS it polls the shared file, and with the in-process queue this
+ * process announces what it stores. Stores, queue and feed close with the app.
+ */
+export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
+  const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
+  // MongoDB and SQS may come up after this process: it listens at once and opens them in the
+  // background; the API answers 503 until then (docs/operations.md "Starting before the dependencies").
+  const log = app.log.child({ component: 'dependencies' });
+  const settings = storeSettings(config);
+  const stores = storesDependency(settings, { log, maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS });
+  const pipeline = new Dependency(
+    resolveQueue(config) === 'sqs' ? 'SQS' : 'queue',
+    async () => openPipeline(config, await stores.ready, app.log.child({ component: 'queue' })),
+    {
+      log,
+      maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS,
+      onClose: async ({ queue, feed }) => {
+        // The queue first: it finishes the batches it holds before the feed and the stores close.
+        await queue.close();
+        await feed.close();
+      },
+    },
+  );
+  app.addHook('onClose', async () => {
+    await pipeline.close();
+    await stores.close();
+  });
+  gateUntilReady(app, [stores, pipeline] as Dependency<unknown>[]);
+  const health = registerHealth(app, {
+    store: () => stores.require().logs.ping(),
+    queue: () => pipeline.require().queue.ping(),
+  });
+  const metrics = registerMetrics(app);
+  await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
+  await app.register(
+    buildLogApp(
+      {
+        store: deferred(stores, () => stores.value?.logs),
+        queue: deferred(pipeline, () => pipeline.value?.queue),
+        feed: deferred(pipeline, () => pipeline.value?.feed),
+        identity: gatewayIdentity(),
+        metrics,
+        // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
+        integrity: integrityDeps(
+          deferred(stores, () => stores.value?.integrity),
+          config.INTEGRITY_PUBLIC_KEY,
+          config.SEAL_INTERVAL,
+        ),
+      },
+      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
+    ),
+  );
+  return { app, health };
+}
+
+/**
+ * The queue and the feed once the stores are open. The queue is opened first: it is the part that
+ * may fail and be retried, and the feed must start only once.
+ */
+async function openPipeline(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LogFeed }> {
+  if (resolveQueue(config) === 'sqs') {
+    const queue = await SqsLogQueue.open(sqsOptionsFromEnv(config, log));
+    const feed: LogFeed =
+      stores.sharedFeed ??
+      new SqliteLogFeed(sqlitePathOf(storeSettings(config)), {
+        onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
+      });
+    await feed.start();
+    return { queue, feed };
+  }
+  const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
+  const feed = stores.sharedFeed ?? (local as InProcessLogFeed);
+  await feed.start();
+  const queue = new InProcessLogQueue();
+  await queue.consume(createStoreHandler(stores.logs, local).handle);
+  return { queue, feed };
+}
