@@ -27,13 +27,14 @@ describe('docs/auth.md: what the platform admin token may do', () => {
     for (const { route, platform: cell } of table) {
       const [method, path] = route.split(' ') as [string, string];
       if (path.endsWith('/stream')) continue;
-      const body = path.endsWith('/bulk')
-        ? [{ action: 'a', resource_type: 'r' }]
-        : path === '/api/v1/logs'
-          ? { action: 'a', resource_type: 'r' }
-          : path === '/api/v1/tenants'
-            ? { key: `t${Date.now()}`, name: 'T' }
-            : undefined;
+      const body =
+        method !== 'POST'
+          ? undefined
+          : path.endsWith('/bulk')
+            ? [{ action: 'a', resource_type: 'r' }]
+            : path === '/api/v1/tenants'
+              ? { key: `t${Date.now()}`, name: 'T' }
+              : { action: 'a', resource_type: 'r' };
       const query = path.endsWith('/cleanup') ? '?older_than_days=3650&dry_run=true' : '';
       const response = await call(`${server.url}${path.replace(':id', '00000000-0000-7000-8000-000000000000')}${query}`, {
         method,
