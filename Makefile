@@ -6,7 +6,7 @@ PNPM_VERSION := 10.34.9
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: help check-node install start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
+.PHONY: help check-node install console start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -22,10 +22,14 @@ node_modules/.modules.yaml: package.json pnpm-lock.yaml $(wildcard packages/*/pa
 
 install: check-node node_modules/.modules.yaml ## install what is missing
 
+console: install ## bundle the browser console into packages/console/dist (served at /console)
+	@echo "==> building the console (esbuild: packages/console/build.mjs)"
+	@node packages/console/build.mjs || { echo "the console build failed: see the esbuild errors above" >&2; exit 1; }
+
 # A relative DATA_DIR is taken from where make was run, not from the package folder the server starts in.
 DATA_DIR_ABS = $$(realpath -m -- "$${DATA_DIR:-data}")
 
-start: install ## run the all-in-one server on http://127.0.0.1:8080 (SQLite in ./data; HOST=0.0.0.0 to expose it)
+start: install console ## run the all-in-one server on http://127.0.0.1:8080 (SQLite in ./data; HOST=0.0.0.0 to expose it; the console at /console)
 	@echo "==> starting the all-in-one server (Ctrl-C to stop)"
 	@data_dir=$(DATA_DIR_ABS); cd services/all-in-one && DATA_DIR="$$data_dir" $(PNPM) start
 
@@ -41,22 +45,17 @@ lint: install ## biome lint + format check
 typecheck: install ## tsc over the whole workspace
 	@echo "==> tsc --noEmit"
 	@$(PNPM) exec tsc -p tsconfig.json
-
-# The all-in-one suites that exercise the store, run a second time on MongoDB through the double.
-MONGODB_DOUBLE_SUITES := $(addprefix services/all-in-one/test/,log-list.test.ts log-export.test.ts log-stats.test.ts log-cleanup.test.ts log-ingest.test.ts isolation.test.ts postman-collection.test.ts role-matrix.test.ts integrity.test.ts) \
-  $(addprefix test/hostile/,injection.test.ts isolation.test.ts fuzz.test.ts)
+	@$(PNPM) exec tsc -p packages/console/tsconfig.json
 
 test-prerequisites: ## install what the suite spawns: nginx, chromium (apt-get, as root), kubectl (npm, into .tools/bin)
 	@bash scripts/test-prerequisites.sh
 
-test: install test-prerequisites lint typecheck ## lint, typecheck and every test; prints 'N passed, N failed'
-	@echo "==> vitest run"
+test: install test-prerequisites lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
+	@echo "==> vitest run (projects sqlite and mongodb-double: the HTTP suites again on the MongoDB store, docs/mongodb.md)"
 	@status=0; $(PNPM) exec vitest run || status=$$?; \
-	  echo "==> the HTTP suites again, on the MongoDB store (mingo double; README: MongoDB)"; \
-	  LOGSERVER_TEST_STORE=mongodb-double $(PNPM) exec vitest run $(MONGODB_DOUBLE_SUITES) --reporter=default --reporter=json --outputFile=.vitest-report-mongodb.json || status=$$?; \
-	  node scripts/test-summary.mjs .vitest-report.json .vitest-report-mongodb.json; exit $$status
+	  node scripts/test-summary.mjs .vitest-report.json; exit $$status
 
-build: install ## compile every package to dist/ (node services/<name>/dist/main.js)
+build: install console ## compile every package to dist/ (node services/<name>/dist/main.js) and bundle the console
 	@echo "==> tsc -b"
 	@$(PNPM) exec tsc -b tsconfig.build.json
 
@@ -65,7 +64,7 @@ benchmark: build ## every scenario beside its baseline: markdown table + bench-r
 	@node --conditions=development --import tsx scripts/bench/run.ts
 
 clean: ## remove build output and test reports; never the data folder (the audit log, its secret and signing key)
-	rm -rf packages/*/dist services/*/dist .vitest-report.json .vitest-report-mongodb.json
+	rm -rf packages/*/dist services/*/dist .vitest-report.json
 	@[ ! -d data ] || echo "kept ./data (the audit log, auth-secret, integrity-signing-key.pem): delete it yourself if you mean to: rm -rf data"
 
 # --- Deployment (docs/deployment.md) ---------------------------------------------------------

@@ -19,7 +19,6 @@ import { z } from 'zod';
 import { type KubeObject, kustomize } from '../../scripts/deploy/kustomize.js';
 import { REPO_ROOT } from '../gateway/topology.js';
 import { type Fauxqs, startFauxqs } from '../support/fauxqs.js';
-import { waitFor } from '../support/pipeline.js';
 
 const prod = kustomize(`${REPO_ROOT}k8s/overlays/prod`);
 const dev = kustomize(`${REPO_ROOT}k8s/overlays/dev`);
@@ -148,7 +147,12 @@ describe('least-privilege IAM policies (k8s/overlays/prod/iam)', () => {
     await queue.consume(async (events) => {
       stored += events.length;
     });
-    await waitFor(() => stored === 1 && queue.stats.messagesDeadLettered === 1 && queue.stats.messagesDeleted >= 1, 15_000);
+    await expect
+      .poll(() => stored === 1 && queue.stats.messagesDeadLettered === 1 && queue.stats.messagesDeleted >= 1, {
+        timeout: 15_000,
+        interval: 100,
+      })
+      .toBe(true);
     expect({ stored, deadLettered: queue.stats.messagesDeadLettered }).toEqual({ stored: 1, deadLettered: 1 });
     await queue.ping();
     await queue.close();

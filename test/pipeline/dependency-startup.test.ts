@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { openSqlite } from '@logserver/shared/sqlite/database';
 import getPort from 'get-port';
 import { afterAll, describe, expect, it } from 'vitest';
-import { postEvents, sampleEvent, waitFor } from '../support/pipeline.js';
+import { postEvents, sampleEvent } from '../support/pipeline.js';
 import { type FauxqsProcess, type ServiceProcess, startFauxqsProcess, startService } from '../support/processes.js';
 
 const started: { stop(): Promise<void> }[] = [];
@@ -56,14 +56,14 @@ describe('SQS comes up after the log service and the log-worker', () => {
     const fauxqs: FauxqsProcess = await startFauxqsProcess(sqsPort);
     started.push(fauxqs);
     for (const service of [log, worker]) {
-      await waitFor(async () => (await fetch(`${service.url}/readyz`)).status === 200, 20_000);
+      await expect.poll(async () => (await fetch(`${service.url}/readyz`)).status === 200, { timeout: 20_000, interval: 100 }).toBe(true);
       expect((await get(`${service.url}/readyz`)).body.data.checks).toEqual({ store: 'ok', queue: 'ok' });
     }
     const accepted = await postEvents(log.url, 'acme', [sampleEvent(2), sampleEvent(3)]);
     expect(accepted.status).toBe(200);
     // The worker consumes without a restart: each acknowledged event ends up stored once.
     const notStoredOnce = () => accepted.acknowledged.filter((key) => storedCounts(env.SQLITE_PATH).get(key) !== 1);
-    await waitFor(() => notStoredOnce().length === 0, 20_000);
+    await expect.poll(() => notStoredOnce().length === 0, { timeout: 20_000, interval: 100 }).toBe(true);
     expect(notStoredOnce()).toEqual([]);
   }, 90_000);
 });
@@ -84,7 +84,9 @@ describe('MongoDB unreachable at start', () => {
     );
     started.push(tenant);
     expect((await get(`${tenant.url}/healthz`)).status).toBe(200);
-    await waitFor(async () => /attempt [2-9]/.test(JSON.stringify((await get(`${tenant.url}/readyz`)).body)), 10_000);
+    await expect
+      .poll(async () => /attempt [2-9]/.test(JSON.stringify((await get(`${tenant.url}/readyz`)).body)), { timeout: 10_000, interval: 100 })
+      .toBe(true);
     const ready = await get(`${tenant.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body.data.checks.tenants).toMatch(

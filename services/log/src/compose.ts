@@ -18,6 +18,9 @@ import { type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/stor
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
 import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { registerConsole } from './console-route.js';
+
+export { registerConsole };
 
 /**
  * The tamper-evidence routes' dependencies, or undefined when the store keeps no digests or no
@@ -71,6 +74,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
   });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
+  await registerConsole(app);
   await app.register(
     buildLogApp(
       {
