@@ -6,7 +6,7 @@ import { call, type RunningServer, startAllInOne } from '../../../test/support/a
 
 const table = readFileSync(new URL('../../../docs/auth.md', import.meta.url), 'utf8')
   .split('\n')
-  .filter((line) => line.startsWith('| `'))
+  .filter((line) => /^\| `(GET|POST|DELETE) /.test(line))
   .map((line) => line.split('|').map((cell) => cell.trim()))
   .map((cells) => ({ route: (cells[1] as string).replaceAll('`', ''), platform: cells[6] as string }));
 
