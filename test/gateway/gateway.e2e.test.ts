@@ -142,6 +142,12 @@ describe('401 and 403 at the gateway', () => {
       const response = await call(`${gatewayUrl()}/api/v1/logs/stats`, bad ? { token: bad } : {});
       expect(response.status, `token ${bad}`).toBe(401);
       expect(response.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+      // nginx's auth_request passes the auth service's RFC 6750 challenge on, with its reason.
+      expect(response.headers.get('www-authenticate'), `token ${bad}`).toMatch(
+        bad
+          ? /^Bearer realm="logserver", error="invalid_token", error_description="(malformed token|bad signature)/
+          : /^Bearer realm="logserver"$/,
+      );
     }
   });
 

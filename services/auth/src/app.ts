@@ -1,5 +1,6 @@
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
+import { bearerChallenge } from '@logserver/shared/auth/token-refusal';
 import { failure, ok } from '@logserver/shared/http/envelope';
 import { useZod } from '@logserver/shared/http/server';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -11,6 +12,8 @@ export interface AuthDeps {
 
 export interface AuthAppConfig {
   adminTenant: string;
+  /** The Python system's 401 at `/` (default on); the all-in-one serves its own root instead. */
+  pythonRoot?: boolean;
 }
 
 /** Forward-auth for ingress-nginx (`auth-url`): 200 with the x-auth-* headers, or 401/403. */
@@ -19,18 +22,25 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
     useZod(app);
 
     // The Python system's auth root answered this body; its clients and probes expect it.
-    app.get('/', async (_request, reply) => reply.code(401).send({ code: 401, msg: 'Unauthorized' }));
+    if (config.pythonRoot !== false) {
+      app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(401).send({ code: 401, msg: 'Unauthorized' }));
+    }
 
     // ingress-nginx calls whatever auth-url names; /auth and anything below it answer the same.
-    app.all('/auth', forwardAuth);
-    app.all('/auth/*', forwardAuth);
+    // Called by the gateway, not by API clients: kept out of /docs.
+    app.all('/auth', { schema: { hide: true } }, forwardAuth);
+    app.all('/auth/*', { schema: { hide: true } }, forwardAuth);
 
     async function forwardAuth(request: FastifyRequest, reply: FastifyReply) {
       const decision = await decide(originalRequest(request.headers, request.method), deps.verifier.verify, config.adminTenant);
       if (decision.status !== 200) {
         request.log.info({ status: decision.status, reason: decision.reason }, 'forward-auth refused');
-        const msg = decision.status === 401 ? 'Unauthorized' : 'Forbidden';
-        return reply.code(decision.status).send(failure(decision.status, msg));
+        if (decision.status === 401) {
+          // ingress-nginx (auth_request) hands WWW-Authenticate of a 401 on to the client.
+          reply.header('www-authenticate', bearerChallenge(decision.refusal));
+          return reply.code(401).send(failure(401, `Unauthorized: ${decision.reason}`));
+        }
+        return reply.code(403).send(failure(403, 'Forbidden'));
       }
       const { sub, tenant, role, exp } = decision.identity;
       reply.header(AUTH_HEADERS.sub, sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);

@@ -1,6 +1,7 @@
 import type { Identity } from '@logserver/shared/auth/identity';
 import { findRule, isAllowed } from '@logserver/shared/auth/rbac';
-import { tokenFrom } from '@logserver/shared/auth/request-auth';
+import { missingTokenRefusal, tokenFrom } from '@logserver/shared/auth/request-auth';
+import { refusalOf, type TokenRefusal } from '@logserver/shared/auth/token-refusal';
 
 /** What ingress-nginx tells the auth service about the request it is deciding on. */
 export interface OriginalRequest {
@@ -10,7 +11,10 @@ export interface OriginalRequest {
   authorization: string | undefined;
 }
 
-export type Decision = { status: 200; identity: Identity } | { status: 401; reason: string } | { status: 403; reason: string };
+export type Decision =
+  | { status: 200; identity: Identity }
+  | { status: 401; reason: string; refusal: TokenRefusal }
+  | { status: 403; reason: string };
 
 /**
  * Reads the original method and URL from the headers ingress-nginx sends with its subrequest:
@@ -43,12 +47,16 @@ export async function decide(
   adminTenant: string,
 ): Promise<Decision> {
   const token = tokenFrom(request.authorization, request.path, request.query);
-  if (!token) return { status: 401, reason: 'missing bearer token' };
+  if (!token) {
+    const refusal = missingTokenRefusal(request.authorization);
+    return { status: 401, reason: refusal.reason, refusal };
+  }
   let identity: Identity;
   try {
     identity = await verify(token);
-  } catch {
-    return { status: 401, reason: 'invalid token' };
+  } catch (error) {
+    const refusal = refusalOf(error);
+    return { status: 401, reason: refusal.reason, refusal };
   }
   const rule = findRule(request.method, request.path);
   // A path no route serves is refused here, so the gateway never forwards traffic nobody authorized.

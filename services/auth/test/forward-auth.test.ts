@@ -57,7 +57,11 @@ describe('forward-auth for ingress-nginx, over real HTTP', () => {
     expect((await ask('GET', '/api/v1/logs')).status).toBe(401);
     const bad = await ask('GET', '/api/v1/logs', { authorization: 'Bearer nope' });
     expect(bad.status).toBe(401);
-    expect(await bad.json()).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+    expect(await bad.json()).toEqual({ code: 401, msg: 'Unauthorized: malformed token: not a signed JWT', data: null });
+    // ingress-nginx hands this header of the auth answer on to the client (RFC 6750).
+    expect(bad.headers.get('www-authenticate')).toBe(
+      'Bearer realm="logserver", error="invalid_token", error_description="malformed token: not a signed JWT"',
+    );
   });
 
   it('takes the token from the original URL’s query for the stream only', async () => {

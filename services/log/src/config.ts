@@ -1,4 +1,13 @@
-import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  authConfig,
+  dependencyConfig,
+  listenConfig,
+  optionalString,
+  queueConfig,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
@@ -59,6 +68,8 @@ export const LogConfig = requireMongoUri(
     ...streamConfig,
     ...rateLimitConfig,
     ...integrityRoutesConfig,
+    ...dependencyConfig,
+    ...corsConfig,
   }),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

@@ -1,8 +1,8 @@
 import { decodeJwt, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { Unauthorized } from '../errors/catalogue.js';
 import { type Identity, IdentityClaims, type Role } from './identity.js';
 import { deriveTenantKey, type KeyScheme } from './tenant-key.js';
+import { claimsRefusal, joseRefusal, NO_TENANT, type TokenRefusal, unauthorized } from './token-refusal.js';
 
 export interface JwtSettings {
   secret: string;
@@ -13,7 +13,7 @@ export interface JwtSettings {
 }
 
 export interface JwtVerifier {
-  /** Resolves the token's identity; rejects with a 401 catalogue error for any problem, never anything else. */
+  /** Resolves the token's identity; rejects with a 401 catalogue error saying why (token-refusal.ts), never anything else. */
   verify(token: string): Promise<Identity>;
 }
 
@@ -45,29 +45,38 @@ export function createJwtVerifier(settings: JwtSettings, clock: { now: () => num
         if (cached.exp === undefined || cached.exp * 1000 > clock.now()) return cached;
         verified.delete(token);
       }
+      const refuse = (refusal: TokenRefusal) => unauthorized(refusal);
+      let tenant: string;
       try {
         // The tenant claim picks the key, so it is read before the signature is checked;
         // nothing else from the unverified payload is used.
-        const unverified = decodeJwt(token);
-        const tenant = IdentityClaims.shape.tenant.safeParse(unverified.tenant);
-        if (!tenant.success) throw new Unauthorized();
-        const { payload } = await jwtVerify(token, keyFor(tenant.data), {
+        const parsed = IdentityClaims.shape.tenant.safeParse(decodeJwt(token).tenant);
+        if (!parsed.success) throw refuse(NO_TENANT);
+        tenant = parsed.data;
+      } catch (error) {
+        if (error instanceof Error && 'challenge' in error) throw error;
+        throw refuse(joseRefusal(error, settings));
+      }
+      let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
+      try {
+        ({ payload } = await jwtVerify(token, keyFor(tenant), {
           algorithms: ALGORITHMS,
           audience: settings.audience,
           issuer: settings.issuer,
           requiredClaims: settings.requireExp ? ['exp'] : [],
           currentDate: new Date(clock.now()),
-        });
-        const claims = IdentityClaims.safeParse(payload);
-        if (!claims.success) throw new Unauthorized();
-        const identity: Identity = { ...claims.data, exp: payload.exp };
-        const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - clock.now(), 3_600_000);
-        if (ttl > 0) verified.set(token, identity, { ttl });
-        return identity;
-      } catch {
-        // Malformed, forged, expired or mis-addressed: the caller learns only that it is not accepted.
-        throw new Unauthorized();
+        }));
+      } catch (error) {
+        // Claims are judged only once the signature holds (jose checks it first): a forger learns
+        // nothing but "bad signature".
+        throw refuse(joseRefusal(error, settings));
       }
+      const claims = IdentityClaims.safeParse(payload);
+      if (!claims.success) throw refuse(claimsRefusal(payload));
+      const identity: Identity = { ...claims.data, exp: payload.exp };
+      const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - clock.now(), 3_600_000);
+      if (ttl > 0) verified.set(token, identity, { ttl });
+      return identity;
     },
   };
 }

@@ -56,6 +56,9 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.code(status).send(failure(status, msg));
     }
     request.log.info({ code: error.code, status }, error.message);
+    // RFC 6750: a 401 says which scheme to use and, for a bad token, why (token-refusal.ts).
+    const challenge = (error as { challenge?: unknown }).challenge;
+    if (status === 401 && typeof challenge === 'string') reply.header('www-authenticate', challenge);
     // Every 422 keeps the Python system's shape, a list of problems, so clients parse one shape.
     if (status === 422)
       return reply.code(422).send(failure(422, error.message, [{ loc: [], msg: error.message, type: error.code ?? 'invalid' }]));
