@@ -9,11 +9,14 @@ export const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+// Accepts a boolean too: a service's parsed config is parsed again into its adapters' options (sqsOptions).
 const booleanFromEnv = (fallback: boolean) =>
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
     .optional()
-    .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
+    .transform((value) =>
+      typeof value === 'boolean' ? value : value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value),
+    );
 
 /**
  * A relative path is taken from where the user ran the command: npm and pnpm run scripts in the
