@@ -1,5 +1,5 @@
 import { integrityDeps, registerConsole } from '@logserver/log/compose';
-import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { registerCors } from '@logserver/shared/http/cors';
@@ -69,6 +69,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
+        idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
         integrity: integrityDeps(stores.integrity, signingKey.publicKeyPem, config.SEAL_INTERVAL),
@@ -79,6 +80,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         keyScheme: auth.scheme,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
       },
     ),
   );

@@ -1,4 +1,4 @@
-import { rateLimitConfig, streamConfig } from '@logserver/log/config';
+import { idempotencyConfig, rateLimitConfig, streamConfig } from '@logserver/log/config';
 import {
   authConfig,
   fromInvocationDir,
@@ -22,6 +22,7 @@ export const AllInOneConfig = requireMongoUri(
     ...queueConfig,
     ...streamConfig,
     ...rateLimitConfig,
+    ...idempotencyConfig,
     ...integrityConfig,
     ...corsConfig,
     DEMO_TENANT: z

@@ -23,32 +23,24 @@ async function sign(claims: Record<string, unknown>, options: { key?: Uint8Array
 
 const good = { sub: 'u1', tenant: 'acme', role: 'admin' };
 
-describe('bad tokens get 401 in the envelope, never 500, and say why (msg and RFC 6750 WWW-Authenticate)', () => {
+describe('bad tokens get 401 in the envelope, never 500', () => {
+  // Each refusal says which check failed (RFC 6750 error_description), never more.
   const cases: [string, () => Promise<string>, string][] = [
     [
       'alg none',
       async () => new UnsecuredJWT(good).setAudience('logserver').setIssuer('issuer').setExpirationTime('10m').encode(),
-      'algorithm not accepted: sign with HS256',
+      'signing algorithm none not accepted',
     ],
-    ['a wrong signature', () => sign(good, { key: keyOf('other-tenant') }), "bad signature: the token is not signed with its tenant's key"],
-    ['a wrong audience', () => sign(good, { aud: 'someone-else' }), 'wrong audience: this server accepts aud logserver'],
-    ['a wrong issuer', () => sign(good, { iss: 'evil' }), 'wrong issuer: this server accepts iss issuer'],
-    ['an expired token', () => sign(good, { exp: 1_700_000_000 }), 'the token expired at 2023-11-14T22:13:20.000Z: mint a new one'],
-    ['no exp claim', () => sign(good, { exp: null }), 'the token has no exp: this server requires one'],
-    [
-      'no tenant claim',
-      () => sign({ sub: 'u1', role: 'admin' }, { key: keyOf('acme') }),
-      'the token has no valid tenant claim ([a-z0-9_-]+)',
-    ],
-    ['an unknown role', () => sign({ ...good, role: 'root' }), 'unknown role: use one of admin, auditor, viewer, writer'],
-    ['no sub', () => sign({ tenant: 'acme', role: 'admin' }), 'the token has no sub'],
-    [
-      'a tenant claim that is not a tenant key',
-      () => sign({ ...good, tenant: '../../etc' }),
-      'the token has no valid tenant claim ([a-z0-9_-]+)',
-    ],
-    ['a non-JWT string', async () => 'not-a-jwt', 'malformed token: not a signed JWT'],
-    ['three dots of garbage', async () => 'a.b.c', 'malformed token: not a signed JWT'],
+    ['a wrong signature', () => sign(good, { key: keyOf('other-tenant') }), 'invalid signature'],
+    ['a wrong audience', () => sign(good, { aud: 'someone-else' }), 'wrong audience'],
+    ['a wrong issuer', () => sign(good, { iss: 'evil' }), 'wrong issuer'],
+    ['an expired token', () => sign(good, { exp: Math.floor(Date.now() / 1000) - 60 }), 'token expired'],
+    ['no exp claim', () => sign(good, { exp: null }), 'token has no exp claim'],
+    ['no tenant claim', () => sign({ sub: 'u1', role: 'admin' }, { key: keyOf('acme') }), 'token has no valid tenant claim'],
+    ['an unknown role', () => sign({ ...good, role: 'root' }), 'token has no valid role claim'],
+    ['a tenant claim that is not a tenant key', () => sign({ ...good, tenant: '../../etc' }), 'token has no valid tenant claim'],
+    ['a non-JWT string', async () => 'not-a-jwt', 'malformed token'],
+    ['three dots of garbage', async () => 'a.b.c', 'malformed token'],
     [
       'HS512 with the right key',
       async () =>
@@ -58,7 +50,7 @@ describe('bad tokens get 401 in the envelope, never 500, and say why (msg and RF
           .setIssuer('issuer')
           .setExpirationTime('10m')
           .sign(keyOf('acme')),
-      'algorithm not accepted: sign with HS256',
+      'signing algorithm HS512 not accepted',
     ],
   ];
   for (const [label, make, reason] of cases) {
@@ -69,7 +61,7 @@ describe('bad tokens get 401 in the envelope, never 500, and say why (msg and RF
         expect(response.status).toBe(401);
         expect(response.body).toEqual({ code: 401, msg: `Unauthorized: ${reason}`, data: null });
         expect(response.headers.get('www-authenticate')).toBe(
-          `Bearer realm="logserver", error="invalid_token", error_description="${reason.replace(/"/g, "'")}"`,
+          `Bearer realm="logserver", error="invalid_token", error_description="${reason}"`,
         );
         // Nothing about the key, the secret or another tenant.
         for (const secretish of [SECRET, 'other-tenant', createHmac('sha256', SECRET).update('acme').digest('hex')]) {
@@ -79,17 +71,6 @@ describe('bad tokens get 401 in the envelope, never 500, and say why (msg and RF
       }
     });
   }
-
-  it('no token: a challenge without an error code (RFC 6750 §3.1); another scheme: invalid_request', async () => {
-    const none = await call(`${server.url}/api/v1/logs`);
-    expect(none.status).toBe(401);
-    expect(none.body.msg).toBe('Unauthorized: no bearer token: send Authorization: Bearer <token>');
-    expect(none.headers.get('www-authenticate')).toBe('Bearer realm="logserver"');
-    const basic = await call(`${server.url}/api/v1/logs`, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
-    expect(basic.status).toBe(401);
-    expect(basic.body.msg).toMatch(/not a bearer token/);
-    expect(basic.headers.get('www-authenticate')).toMatch(/^Bearer realm="logserver", error="invalid_request", error_description="/);
-  });
 
   it('accepts the well-formed token the cases are built from', async () => {
     expect((await call(`${server.url}/api/v1/logs`, { token: await sign(good) })).status).toBe(200);

@@ -1,7 +1,7 @@
 import type { Identity } from '@logserver/shared/auth/identity';
 import { findRule, isAllowed } from '@logserver/shared/auth/rbac';
-import { missingTokenRefusal, tokenFrom } from '@logserver/shared/auth/request-auth';
-import { refusalOf, type TokenRefusal } from '@logserver/shared/auth/token-refusal';
+import { tokenFrom } from '@logserver/shared/auth/request-auth';
+import { rejectionReason } from '@logserver/shared/auth/token-errors';
 
 /** What ingress-nginx tells the auth service about the request it is deciding on. */
 export interface OriginalRequest {
@@ -11,10 +11,7 @@ export interface OriginalRequest {
   authorization: string | undefined;
 }
 
-export type Decision =
-  | { status: 200; identity: Identity }
-  | { status: 401; reason: string; refusal: TokenRefusal }
-  | { status: 403; reason: string };
+export type Decision = { status: 200; identity: Identity } | { status: 401; reason: string } | { status: 403; reason: string };
 
 /**
  * Reads the original method and URL from the headers ingress-nginx sends with its subrequest:
@@ -40,6 +37,8 @@ export function originalRequest(headers: Record<string, string | string[] | unde
   };
 }
 
+export const MISSING_TOKEN = 'missing bearer token';
+
 /** The forward-auth decision as a plain function: which token, whose identity, and whether the role may. */
 export async function decide(
   request: OriginalRequest,
@@ -47,16 +46,12 @@ export async function decide(
   adminTenant: string,
 ): Promise<Decision> {
   const token = tokenFrom(request.authorization, request.path, request.query);
-  if (!token) {
-    const refusal = missingTokenRefusal(request.authorization);
-    return { status: 401, reason: refusal.reason, refusal };
-  }
+  if (!token) return { status: 401, reason: MISSING_TOKEN };
   let identity: Identity;
   try {
     identity = await verify(token);
   } catch (error) {
-    const refusal = refusalOf(error);
-    return { status: 401, reason: refusal.reason, refusal };
+    return { status: 401, reason: rejectionReason(error) };
   }
   const rule = findRule(request.method, request.path);
   // A path no route serves is refused here, so the gateway never forwards traffic nobody authorized.

@@ -17,7 +17,7 @@ import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/stores';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
-import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
 
 export { registerConsole };
@@ -82,6 +82,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         queue: deferred(pipeline, () => pipeline.value?.queue),
         feed: deferred(pipeline, () => pipeline.value?.feed),
         identity: gatewayIdentity(),
+        idempotency: deferred(stores, () => stores.value?.idempotency),
         metrics,
         // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
         integrity: integrityDeps(
@@ -90,7 +91,12 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
           config.SEAL_INTERVAL,
         ),
       },
-      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
+      {
+        adminTenant: config.AUTH_ADMIN_TENANT,
+        stream: streamLimits(config),
+        rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
+      },
     ),
   );
   return { app, health };
