@@ -145,7 +145,7 @@ describe('401 and 403 at the gateway', () => {
       // nginx's auth_request passes the auth service's RFC 6750 challenge on, with its reason.
       expect(response.headers.get('www-authenticate'), `token ${bad}`).toMatch(
         bad
-          ? /^Bearer realm="logserver", error="invalid_token", error_description="(malformed token|bad signature)/
+          ? /^Bearer realm="logserver", error="invalid_token", error_description="(malformed token|invalid signature)/
           : /^Bearer realm="logserver"$/,
       );
     }

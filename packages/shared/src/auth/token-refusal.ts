@@ -1,5 +1,5 @@
 import { errors } from 'jose';
-import { Unauthorized } from '../errors/catalogue.js';
+import { TokenRejected } from '../errors/catalogue.js';
 import { ROLES } from './identity.js';
 
 /**
@@ -67,7 +67,7 @@ export function bearerChallenge(refusal: TokenRefusal): string {
 
 /** The 401 for a refusal: its reason in msg, its challenge for the error handler to send as WWW-Authenticate. */
 export function unauthorized(refusal: TokenRefusal): Error & { challenge: string; refusal: TokenRefusal } {
-  return Object.assign(new Unauthorized(refusal.reason), { challenge: bearerChallenge(refusal), refusal });
+  return Object.assign(new TokenRejected(refusal.reason), { challenge: bearerChallenge(refusal), refusal });
 }
 
 /** The refusal a verifier's error carries; anything else (it should not happen) is a plain invalid token. */
