@@ -23,7 +23,7 @@ export class ClickHouseClientDriver implements ClickHouseDriver {
       max_open_connections: settings.maxOpenConnections,
       request_timeout: settings.requestTimeoutMs,
       // The sink's inserts are retried from its checkpoint, never by the client: an insert is sent once.
-      clickhouse_settings: { date_time_input_format: 'basic' },
+      compression: { request: false, response: false },
     });
   }
 
