@@ -21,6 +21,8 @@ export interface RunningServer {
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
   seal(): Promise<unknown>;
+  /** Runs the analytics sink until it has every stored event (ANALYTICS on; a no-op otherwise). */
+  syncAnalytics(): Promise<void>;
   /** The MongoDB database the server runs on (the double under LOGSERVER_TEST_STORE=mongodb-double), if any. */
   mongoDatabase?: MongoDatabase | undefined;
   close(): Promise<void>;
@@ -50,7 +52,7 @@ export async function startAllInOne(
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health, sealer } = await composeAllInOne(config, options);
+  const { app, auth, health, sealer, sink } = await composeAllInOne(config, options);
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
   return {
     url,
@@ -66,6 +68,9 @@ export async function startAllInOne(
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
       }),
     seal: async () => sealer?.sealAll(),
+    syncAnalytics: async () => {
+      while (sink && !(await sink.runOnce()));
+    },
     mongoDatabase: options.mongoDatabase,
     close: () => app.close(),
   };

@@ -14,7 +14,7 @@ const session = new Session(process.env.CLICKHOUSE_DOUBLE_PATH);
 const PASSED_SETTINGS = new Set(['max_execution_time', 'max_memory_usage', 'max_rows_to_group_by', 'group_by_overflow_mode']);
 
 /** Undoes the client's Escaped-format quoting of one value (\\, \', \t, \n, \r, \N). */
-function unescape(text: string): string {
+function unquoteEscaped(text: string): string {
   return text.replace(/\\(.)/gs, (_match, next: string) => ({ t: '\t', n: '\n', r: '\r', '0': '\0' })[next] ?? next);
 }
 
@@ -22,7 +22,7 @@ function unescape(text: string): string {
 function parseStringArray(text: string): string[] {
   const values: string[] = [];
   const pattern = /'((?:[^'\\]|\\.)*)'/gs;
-  for (const match of text.matchAll(pattern)) values.push(unescape(match[1] ?? ''));
+  for (const match of text.matchAll(pattern)) values.push(unquoteEscaped(match[1] ?? ''));
   return values;
 }
 
@@ -34,7 +34,7 @@ function parameters(sql: string, search: URLSearchParams): Record<string, unknow
     if (!key.startsWith('param_')) continue;
     const name = key.slice('param_'.length);
     const type = types.get(name) ?? 'String';
-    params[name] = type.startsWith('Array(') ? parseStringArray(value) : unescape(value);
+    params[name] = type.startsWith('Array(') ? parseStringArray(value) : unquoteEscaped(value);
   }
   return params;
 }

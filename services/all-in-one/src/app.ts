@@ -24,6 +24,7 @@ export interface AllInOneDeps {
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
+  analytics?: LogDeps['analytics'];
 }
 
 export interface AllInOneAppConfig {
@@ -47,7 +48,15 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
       buildLogApp(
-        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },
+        {
+          store: deps.logs,
+          queue: deps.queue,
+          feed: deps.feed,
+          identity,
+          metrics: deps.metrics,
+          integrity: deps.integrity,
+          analytics: deps.analytics,
+        },
         { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
       ),
     );

@@ -1,6 +1,10 @@
+import { AnalyticsSlots } from '@logserver/log/analytics-slots';
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
+import { startSink } from '@logserver/shared/analytics/open-sink';
+import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
+import { openAnalytics } from '@logserver/shared/clickhouse/open-analytics';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
@@ -10,7 +14,7 @@ import { Sealer } from '@logserver/shared/integrity/sealer';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
-import { openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
+import { commitLogOf, openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
@@ -23,6 +27,8 @@ export interface AllInOne {
   health: Health;
   /** Seals on its timer (SEAL_INTERVAL > 0); tests call sealAll() to seal now. */
   sealer: Sealer | null;
+  /** The analytics sink (ANALYTICS on); tests call runOnce() to copy now. */
+  sink: AnalyticsSink | null;
 }
 
 /**
@@ -65,8 +71,24 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     : null;
   if (sealer && config.SEAL_INTERVAL > 0) sealer.start(config.SEAL_INTERVAL * 1000);
 
-  const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
+  // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
+  const analytics = await openAnalytics(config);
+  const sink = analytics
+    ? startSink({
+        analytics,
+        config,
+        store: storeSettings(config),
+        commitLog: await commitLogOf(stores),
+        registry: metrics,
+        log: app.log,
+      })
+    : null;
+  const health = registerHealth(
+    app,
+    { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() },
+    sink ? { analytics: () => sink.sink.status() } : {},
+  );
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await app.register(
     buildAllInOneApp(
@@ -78,6 +100,9 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         feed,
         workerStats: worker.stats,
         metrics,
+        analytics: analytics
+          ? { store: analytics, slots: new AnalyticsSlots(config.ANALYTICS_MAX_QUERIES, config.ANALYTICS_MAX_QUERIES_PER_TENANT) }
+          : undefined,
         integrity: integrityStore && {
           store: integrityStore,
           publicKeyPem: signingKey.publicKeyPem,
@@ -95,11 +120,13 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   );
   app.addHook('onClose', async () => {
     await sealer?.stop();
+    await sink?.close();
+    await analytics?.close();
     await queue.close();
     await feed.close();
     await stores.logs.close();
     await stores.tenants.close();
     await stores.integrity?.close();
   });
-  return { app, auth, stores, health, sealer };
+  return { app, auth, stores, health, sealer, sink: sink?.sink ?? null };
 }

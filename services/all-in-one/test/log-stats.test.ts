@@ -48,7 +48,11 @@ describe('GET /api/v1/logs/stats against an independent count', () => {
   it('answers the Python system’s shape by default', async () => {
     const response = await stats('');
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ code: 200, msg: 'ok', data: count(stored, 'severity') });
+    expect(response.body).toMatchObject({ code: 200, msg: 'ok', data: count(stored, 'severity') });
+    expect(Object.keys(response.body.data)).toEqual(['INFO', 'WARNING', 'ERROR', 'CRITICAL']);
+    // SQLite keeps hourly rollups for exactly this; MongoDB counts on an index.
+    const source = process.env.LOGSERVER_TEST_STORE === 'mongodb-double' ? 'index' : 'rollups';
+    expect(response.body.meta).toEqual({ source, as_of: expect.any(String), group_by: 'severity', interval: null, from: null, to: null });
   });
 
   const filters = [
@@ -103,6 +107,8 @@ describe('GET /api/v1/logs/stats against an independent count', () => {
         });
         expect(response.body.data.totals).toEqual(count(matching, 'severity'));
         expect(response.body.meta).toEqual({
+          source: expect.stringMatching(/^(rollups|index)$/),
+          as_of: expect.any(String),
           group_by: 'severity',
           interval,
           from: new Date(params.get('from') as string).toISOString(),

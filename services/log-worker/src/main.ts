@@ -1,3 +1,5 @@
+import { startSink } from '@logserver/shared/analytics/open-sink';
+import { openAnalytics } from '@logserver/shared/clickhouse/open-analytics';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { resolveQueue } from '@logserver/shared/config/schemas';
 import { ConfigError } from '@logserver/shared/errors/catalogue';
@@ -9,7 +11,7 @@ import { Sealer } from '@logserver/shared/integrity/sealer';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import type { BatchHandler } from '@logserver/shared/queue/port';
 import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
-import { openStores, storeSettings } from '@logserver/shared/store/open-stores';
+import { commitLogOf, openStores, storeSettings } from '@logserver/shared/store/open-stores';
 import { buildLogWorkerApp } from './app.js';
 import { LogWorkerConfig } from './config.js';
 import { registerWorkerMetrics } from './metrics.js';
@@ -26,7 +28,8 @@ async function main(): Promise<void> {
   const queue = await SqsLogQueue.open(sqsOptionsFromEnv(config, log));
   // No stream in this process: the log service learns of stored events from the store's own feed.
   const worker = createStoreHandler(stores.logs);
-  const latency = registerWorkerMetrics(registerMetrics(app), queue.stats, worker.stats);
+  const registry = registerMetrics(app);
+  const latency = registerWorkerMetrics(registry, queue.stats, worker.stats);
   const handle: BatchHandler = async (events) => {
     const done = latency.startTimer();
     try {
@@ -53,12 +56,24 @@ async function main(): Promise<void> {
     }
   }
 
-  const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
+  // The sink copies what this worker (and every other) stores into analytics; it only reads the store.
+  const analytics = await openAnalytics(config);
+  const sink = analytics
+    ? startSink({ analytics, config, store: storeSettings(config), commitLog: await commitLogOf(stores), registry, log })
+    : null;
+  // The sink's lag is shown, not judged: analytics being behind or down never stops a worker storing events.
+  const health = registerHealth(
+    app,
+    { store: () => stores.logs.ping(), queue: () => queue.ping() },
+    sink ? { analytics: () => sink.sink.status() } : {},
+  );
   await app.register(buildLogWorkerApp({ stats: workerStats(queue, worker.stats) }));
   app.addHook('onClose', async () => {
     // Stops receiving and finishes the batches in hand (stored and deleted) before the store closes.
     await queue.close();
     await sealer?.stop();
+    await sink?.close();
+    await analytics?.close();
     await stores.logs.close();
     await stores.tenants.close();
     await stores.integrity?.close();

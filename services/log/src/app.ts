@@ -1,4 +1,5 @@
 import websocket from '@fastify/websocket';
+import type { AnalyticsStore } from '@logserver/shared/analytics/port';
 import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
 import { requireAuth } from '@logserver/shared/auth/request-auth';
 import type { LogFeed } from '@logserver/shared/feed/port';
@@ -8,6 +9,7 @@ import type { LogStore } from '@logserver/shared/store/port';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
+import type { AnalyticsSlots } from './analytics-slots.js';
 import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -26,6 +28,8 @@ export interface LogDeps {
   now: () => Date;
   /** Where the stream's Prometheus series go; the process's /metrics registry. */
   metrics?: Registry | undefined;
+  /** With ANALYTICS on, stats are answered from the analytics store, within these slots. */
+  analytics?: { store: AnalyticsStore; slots: AnalyticsSlots } | undefined;
   /** Tamper-evidence routes are served when the store keeps digests. */
   integrity?: IntegrityDeps | undefined;
 }

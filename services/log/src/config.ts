@@ -1,4 +1,14 @@
-import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  analyticsConfig,
+  authConfig,
+  listenConfig,
+  optionalString,
+  queueConfig,
+  refuseEmbeddedAnalytics,
+  requireClickHouseUrl,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
@@ -50,15 +60,20 @@ export const integrityRoutesConfig = {
   SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
-export const LogConfig = requireMongoUri(
-  z.object({
-    ...listenConfig(8082),
-    ...authConfig,
-    ...storeConfig,
-    ...queueConfig,
-    ...streamConfig,
-    ...rateLimitConfig,
-    ...integrityRoutesConfig,
-  }),
+export const LogConfig = refuseEmbeddedAnalytics(
+  requireClickHouseUrl(
+    requireMongoUri(
+      z.object({
+        ...listenConfig(8082),
+        ...authConfig,
+        ...storeConfig,
+        ...queueConfig,
+        ...streamConfig,
+        ...rateLimitConfig,
+        ...integrityRoutesConfig,
+        ...analyticsConfig,
+      }),
+    ),
+  ),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

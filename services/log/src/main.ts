@@ -1,5 +1,6 @@
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
+import { openAnalytics } from '@logserver/shared/clickhouse/open-analytics';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { resolveQueue } from '@logserver/shared/config/schemas';
 import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
@@ -15,6 +16,7 @@ import type { LogQueue } from '@logserver/shared/queue/port';
 import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
 import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyBaseLogger } from 'fastify';
+import { AnalyticsSlots } from './analytics-slots.js';
 import { buildLogApp } from './app.js';
 import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
 
@@ -23,6 +25,8 @@ async function main(): Promise<void> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const stores = await openStores(storeSettings(config), { log: app.log });
   const { queue, feed } = await openQueueAndFeed(config, stores, app.log.child({ component: 'queue' }));
+  // Stats read the analytics store; the worker's sink fills it (a ClickHouse down at start is no reason not to serve).
+  const analytics = await openAnalytics(config);
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
@@ -34,6 +38,9 @@ async function main(): Promise<void> {
         feed,
         identity: gatewayIdentity(),
         metrics,
+        analytics: analytics
+          ? { store: analytics, slots: new AnalyticsSlots(config.ANALYTICS_MAX_QUERIES, config.ANALYTICS_MAX_QUERIES_PER_TENANT) }
+          : undefined,
         integrity:
           stores.integrity && config.INTEGRITY_PUBLIC_KEY
             ? {
@@ -52,6 +59,7 @@ async function main(): Promise<void> {
     await stores.logs.close();
     await stores.tenants.close();
     await stores.integrity?.close();
+    await analytics?.close();
   });
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { type Logger, pino } from 'pino';
 import { z } from 'zod';
+import type { CommitLog } from '../analytics/port.js';
 import { storeConfig } from '../config/schemas.js';
 import { MongoChangeStreamFeed } from '../feed/mongo-change-stream-feed.js';
 import type { LogFeed } from '../feed/port.js';
 import { MongoIntegrityStore } from '../integrity/mongo-integrity-store.js';
 import type { IntegrityStore } from '../integrity/port.js';
 import { SqliteIntegrityStore } from '../integrity/sqlite-integrity-store.js';
+import { MongoCommitLog } from '../mongo/mongo-commit-log.js';
 import { MongoTenantStore } from '../tenant-store/mongo-tenant-store.js';
 import type { TenantStore } from '../tenant-store/port.js';
 import { SqliteTenantStore } from '../tenant-store/sqlite-tenant-store.js';
@@ -38,6 +40,8 @@ export interface StoreSettings {
 }
 
 export interface Stores {
+  /** The MongoDB database the stores share (null on SQLite), for modules that follow its commit order. */
+  mongo?: { db: MongoDatabase; integrity: MongoIntegrityStore } | undefined;
   logs: LogStore;
   tenants: TenantStore;
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
@@ -118,5 +122,14 @@ async function openMongoStores(settings: StoreSettings, options: OpenStoresOptio
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, integrity, sharedFeed };
+  return { logs, tenants, integrity, sharedFeed, mongo: { db, integrity } };
+}
+
+/**
+ * The commit log the analytics sink follows: on MongoDB the positions the integrity store gives;
+ * undefined on SQLite, where the sink opens its own connection to the file.
+ */
+export async function commitLogOf(stores: Stores): Promise<CommitLog | undefined> {
+  if (stores.mongo === undefined) return undefined;
+  return MongoCommitLog.open(stores.mongo.db, stores.mongo.integrity);
 }
