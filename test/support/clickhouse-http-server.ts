@@ -82,7 +82,8 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   response.end(Buffer.from(result.bytes()));
 }
 
-const server = createServer((request, response) => {
+// Query parameters travel in the URL; a real server takes up to 1 MiB (http_max_uri_size).
+const server = createServer({ maxHeaderSize: 1024 * 1024 }, (request, response) => {
   handle(request, response).catch((error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     const code = /Code: (\d+)/.exec(message)?.[1] ?? '1000';

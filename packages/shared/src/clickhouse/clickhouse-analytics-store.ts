@@ -15,8 +15,8 @@ export interface ClickHouseQueryLimits {
 
 export const DEFAULT_QUERY_LIMITS: ClickHouseQueryLimits = { maxExecutionSeconds: 10, maxMemoryBytes: 1024 ** 3 };
 
-/** Ids per DELETE statement: a cleanup of millions is applied in statements of this many. */
-const DELETE_BATCH = 10_000;
+/** Ids per DELETE statement: a cleanup of millions is applied in statements of this many (each id travels in the URL, as a query parameter). */
+const DELETE_BATCH = 2000;
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
 
 /**
