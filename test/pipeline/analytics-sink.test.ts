@@ -99,7 +99,8 @@ describe('analytics sink in the SQS pipeline: worker killed mid-stream, ClickHou
     const storedBefore = primaryCounts();
     const worker = pipeline.worker;
     await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const readyz = await (await fetch(`${worker?.url}/readyz`)).json();
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the body field by field
+    const readyz: any = await (await fetch(`${worker?.url}/readyz`)).json();
     expect(readyz.data.status).toBe('ready');
     expect(readyz.data.details.analytics.errors).toBeGreaterThan(0);
     const storedDuring = Object.values(primaryCounts()).reduce((a, b) => a + b, 0);
@@ -123,7 +124,8 @@ describe('analytics sink in the SQS pipeline: worker killed mid-stream, ClickHou
     expect(Object.values(primary).reduce((a, b) => a + b, 0)).toBe(posted);
     expect(sorted(await analyticsCounts())).toEqual(sorted(primary));
 
-    const caughtUp = await (await fetch(`${pipeline.worker?.url}/readyz`)).json();
+    // biome-ignore lint/suspicious/noExplicitAny: the test reads the body field by field
+    const caughtUp: any = await (await fetch(`${pipeline.worker?.url}/readyz`)).json();
     expect(caughtUp.data.details.analytics.lagEvents).toBe(0);
   }, 240_000);
 
@@ -133,10 +135,12 @@ describe('analytics sink in the SQS pipeline: worker killed mid-stream, ClickHou
       headers: { 'x-auth-sub': 'admin-1', 'x-auth-tenant': 'tenant-b', 'x-auth-role': 'admin' },
     });
     expect(response.status).toBe(200);
-    expect((await response.json()).data.deleted_count).toBeGreaterThan(0);
+    expect(((await response.json()) as { data: { deleted_count: number } }).data.deleted_count).toBeGreaterThan(0);
     await waitFor(async () => JSON.stringify(sorted(await analyticsCounts())) === JSON.stringify(sorted(primaryCounts())), 30_000, 250);
     expect(sorted(await analyticsCounts())).toEqual(sorted(primaryCounts()));
-    expect(Object.keys(primaryCounts()).some((key) => key.startsWith('tenant-b|') && key.split('|')[2] < '2025-06-26T12')).toBe(false);
+    expect(Object.keys(primaryCounts()).some((key) => key.startsWith('tenant-b|') && (key.split('|')[2] ?? '') < '2025-06-26T12')).toBe(
+      false,
+    );
   }, 60_000);
 
   it('answers stats from analytics on the log service, with meta.source and meta.as_of', async () => {
@@ -144,7 +148,7 @@ describe('analytics sink in the SQS pipeline: worker killed mid-stream, ClickHou
       headers: { 'x-auth-sub': 'viewer-1', 'x-auth-tenant': 'tenant-a', 'x-auth-role': 'viewer' },
     });
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = (await response.json()) as { data: Record<string, Record<string, number>>; meta: { source: string; as_of: string } };
     expect(body.meta.source).toBe('analytics');
     expect(Date.parse(body.meta.as_of)).toBeGreaterThan(0);
     const total = Object.values(body.data as Record<string, Record<string, number>>)
