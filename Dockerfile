@@ -10,6 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
  && corepack enable
 WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/chdb/package.json packages/chdb/
 COPY packages/shared/package.json packages/shared/
 COPY services/auth/package.json services/auth/
 COPY services/log/package.json services/log/
@@ -18,8 +19,10 @@ COPY services/tenant/package.json services/tenant/
 COPY services/all-in-one/package.json services/all-in-one/
 
 # Compile every workspace package (make build does the same): services/<name>/dist/main.js.
+# Without packages/chdb: the embedded analytics engine (~550 MB) is for the all-in-one on a
+# developer's machine; images talk to a ClickHouse server (docs/analytics.md).
 FROM base AS build
-RUN pnpm install --frozen-lockfile
+RUN pnpm install --frozen-lockfile --filter '!@logserver/chdb'
 COPY . .
 RUN pnpm exec tsc -b tsconfig.build.json \
  && mkdir /out && for dir in packages/* services/*; do mkdir -p /out/$dir && cp -r $dir/package.json $dir/dist /out/$dir/; done
