@@ -12,6 +12,7 @@ WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/chdb/package.json packages/chdb/
 COPY packages/shared/package.json packages/shared/
+COPY packages/testing/package.json packages/testing/
 COPY services/auth/package.json services/auth/
 COPY services/log/package.json services/log/
 COPY services/log-worker/package.json services/log-worker/

@@ -65,7 +65,7 @@ benchmark: build install-analytics ## every scenario beside its baseline: markdo
 clean: ## remove build output and local data
 	rm -rf packages/*/dist services/*/dist data .vitest-report.json .vitest-report-mongodb.json
 
-# --- Deployment (README "Deployment") ---------------------------------------------------------
+# --- Deployment (docs/deployment.md) ---------------------------------------------------------
 NAMESPACE := logserver
 
 define require

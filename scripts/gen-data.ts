@@ -15,7 +15,7 @@ import { analyticsConfig, authConfig } from '@logserver/shared/config/schemas';
 import { withHash } from '@logserver/shared/integrity/event-hash';
 import { type LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
 import { TenantKey } from '@logserver/shared/schemas/tenant';
-import { seededRandom } from '@logserver/shared/testing/events';
+import { seededRandom } from '@logserver/testing/events';
 import { SingleBar } from 'cli-progress';
 import pMap from 'p-map';
 import { v7 as uuidv7 } from 'uuid';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClickHouseClientDriver } from '@logserver/shared/clickhouse/clickhouse-client-driver';
 import type { ClickHouseDriver } from '@logserver/shared/clickhouse/driver';
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
+import { openSqlite } from '@logserver/shared/sqlite/database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseDouble, startClickHouseDouble } from '../support/clickhouse-double.js';
 import { type Pipeline, postEvents, startPipeline, waitFor } from '../support/pipeline.js';

@@ -1,20 +1,23 @@
-import { AnalyticsSlots } from '@logserver/log/analytics-slots';
+import { integrityDeps } from '@logserver/log/compose';
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
-import { createStoreHandler } from '@logserver/log-worker/worker';
-import { startSink } from '@logserver/shared/analytics/open-sink';
 import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
+import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
-import { openAnalytics } from '@logserver/shared/clickhouse/open-analytics';
-import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
-import { Sealer } from '@logserver/shared/integrity/sealer';
+import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
+import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
+import type { Sealer } from '@logserver/shared/integrity/sealer';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
-import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
-import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
-import { commitLogOf, openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
+import type { MongoDatabase } from '@logserver/shared/mongo/database';
+import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
+import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
+import { sealerPlugin } from '@logserver/shared/plugins/sealer';
+import { storesPlugin } from '@logserver/shared/plugins/stores';
+import { type Stores, storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
@@ -34,60 +37,36 @@ export interface AllInOne {
 /**
  * Builds the whole all-in-one server from its config, ready to listen: the embedded adapters,
  * the worker attached to the in-process queue, health and metrics. main.ts and the tests share it.
+ * Stores, feed, queue and sealer are plugins that close themselves when the app closes.
  */
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  const secret = config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret;
-  if (config.AUTH_KEY_SCHEME === 'md5-legacy') {
-    app.log.warn(
-      'AUTH_KEY_SCHEME=md5-legacy: tenant keys are md5(tenant + secret), as the Python system made them. Migrate to hmac-sha256.',
-    );
-  }
-  const auth: JwtSettings = {
-    secret,
-    scheme: config.AUTH_KEY_SCHEME,
-    audience: config.AUTH_AUDIENCE,
-    issuer: config.AUTH_ISSUER,
-    requireExp: config.AUTH_REQUIRE_EXP,
-  };
-  const stores = await openStores(storeSettings(config), { log: app.log, mongoDatabase: options.mongoDatabase });
+  const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
+  await app.register(storesPlugin, { settings: storeSettings(config), mongoDatabase: options.mongoDatabase });
+  const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the stream hears of them without reading them back
   // (also on MongoDB: one process stores every event it streams, so no change stream is needed).
   const feed = new InProcessLogFeed();
   const queue = new InProcessLogQueue();
   const worker = createStoreHandler(stores.logs, feed);
-  await queue.consume(worker.handle);
+  await app.register(feedPlugin, { feed });
+  await app.register(queuePlugin, { queue });
+  await app.register(consumerPlugin, { handle: worker.handle });
 
   // The sealer shares the process and the SQLite file; its lease still makes it safe beside others.
   const signingKey = signingKeyFromPem(config.INTEGRITY_SIGNING_KEY ?? loadOrCreateSigningKey(config.DATA_DIR));
-  const integrityStore = stores.integrity;
-  const sealer = integrityStore
-    ? new Sealer({
-        store: integrityStore,
-        key: signingKey,
-        onError: (err) => app.log.error({ err, component: 'sealer' }, 'sealing failed'),
-      })
-    : null;
-  if (sealer && config.SEAL_INTERVAL > 0) sealer.start(config.SEAL_INTERVAL * 1000);
+  if (stores.integrity)
+    await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
 
   const metrics = registerMetrics(app);
   // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
-  const analytics = await openAnalytics(config);
-  const sink = analytics
-    ? startSink({
-        analytics,
-        config,
-        store: storeSettings(config),
-        commitLog: await commitLogOf(stores),
-        registry: metrics,
-        log: app.log,
-      })
-    : null;
+  await app.register(analyticsPlugin, { config, sink: { registry: metrics } });
+  const { analytics } = app;
   const health = registerHealth(
     app,
     { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() },
-    sink ? { analytics: () => sink.sink.status() } : {},
+    analytics?.sink ? { analytics: () => analytics.sink?.status() } : {},
   );
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await app.register(
@@ -100,33 +79,17 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         feed,
         workerStats: worker.stats,
         metrics,
-        analytics: analytics
-          ? { store: analytics, slots: new AnalyticsSlots(config.ANALYTICS_MAX_QUERIES, config.ANALYTICS_MAX_QUERIES_PER_TENANT) }
-          : undefined,
-        integrity: integrityStore && {
-          store: integrityStore,
-          publicKeyPem: signingKey.publicKeyPem,
-          sealIntervalSeconds: config.SEAL_INTERVAL,
-        },
+        analytics: analytics ?? undefined,
+        integrity: integrityDeps(stores.integrity, signingKey.publicKeyPem, config.SEAL_INTERVAL),
       },
       {
         adminTenant: config.AUTH_ADMIN_TENANT,
-        authSecret: secret,
-        keyScheme: config.AUTH_KEY_SCHEME,
+        authSecret: auth.secret,
+        keyScheme: auth.scheme,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
       },
     ),
   );
-  app.addHook('onClose', async () => {
-    await sealer?.stop();
-    await sink?.close();
-    await analytics?.close();
-    await queue.close();
-    await feed.close();
-    await stores.logs.close();
-    await stores.tenants.close();
-    await stores.integrity?.close();
-  });
-  return { app, auth, stores, health, sealer, sink: sink?.sink ?? null };
+  return { app, auth, stores, health, sealer: stores.integrity ? app.sealer : null, sink: analytics?.sink ?? null };
 }

@@ -1,6 +1,6 @@
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
-import { seededRandom } from '@logserver/shared/testing/events';
-import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
+import { seededRandom } from '@logserver/testing/events';
+import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, postBulk } from '../../../test/support/log-seed.js';

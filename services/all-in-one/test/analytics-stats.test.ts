@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GROUPABLE_FIELDS } from '@logserver/shared/analytics/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
-import { seededRandom } from '@logserver/shared/testing/events';
+import { seededRandom } from '@logserver/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, matchesQuery, postBulk } from '../../../test/support/log-seed.js';

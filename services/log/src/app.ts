@@ -1,5 +1,6 @@
 import websocket from '@fastify/websocket';
 import type { AnalyticsStore } from '@logserver/shared/analytics/port';
+import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
 import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
 import { requireAuth } from '@logserver/shared/auth/request-auth';
 import type { LogFeed } from '@logserver/shared/feed/port';
@@ -9,7 +10,6 @@ import type { LogStore } from '@logserver/shared/store/port';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
-import type { AnalyticsSlots } from './analytics-slots.js';
 import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -41,6 +41,8 @@ export interface LogAppConfig {
   /** Per-tenant request limit; absent means the defaults of RATE_LIMIT_PER_TENANT and RATE_LIMIT_WINDOW. */
   rateLimit?: TenantRateLimit | undefined;
 }
+
+export type { IntegrityDeps, StreamLimits, TenantRateLimit };
 
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
 export function buildLogApp(

@@ -1,9 +1,9 @@
+import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../schemas/log-event.js';
 import { matchesFilter } from '../store/filter.js';
 import type { LogFilter } from '../store/port.js';
 import { tenantOf } from '../store/tenant-id.js';
-import { makeEvent, seededRandom } from '../testing/events.js';
 import { expectedCounts } from './expected-stats.js';
 import {
   ANALYTICS_INTERVALS,

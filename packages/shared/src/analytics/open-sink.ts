@@ -1,12 +1,21 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AnalyticsConfig } from '../clickhouse/open-analytics.js';
-import { SqliteCommitLog } from '../sqlite/sqlite-commit-log.js';
-import type { StoreSettings } from '../store/open-stores.js';
-import { sqlitePathOf } from '../store/open-stores.js';
+import { MongoCommitLog } from '../mongo/commit-log.js';
+import { SqliteCommitLog } from '../sqlite/commit-log.js';
+import { type StoreSettings, type Stores, sqlitePathOf } from '../stores.js';
 import type { AnalyticsStore, CommitLog } from './port.js';
 import { AnalyticsSink } from './sink.js';
 import { registerSinkMetrics } from './sink-metrics.js';
+
+/**
+ * The commit log the sink follows: on MongoDB the positions the integrity store gives; undefined on
+ * SQLite, where the sink opens its own connection to the file.
+ */
+export async function commitLogOf(stores: Stores): Promise<CommitLog | undefined> {
+  if (stores.mongo === undefined) return undefined;
+  return MongoCommitLog.open(stores.mongo.db, stores.mongo.integrity);
+}
 
 export interface RunningSink {
   sink: AnalyticsSink;

@@ -1,16 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openChdbDriver } from '../../../chdb/src/chdb-driver.js';
 import type { AnalyticsStore, PositionedEvent, SinkCheckpoint } from '../../src/analytics/port.js';
 import { AnalyticsSink } from '../../src/analytics/sink.js';
 import { ClickHouseAnalyticsStore } from '../../src/clickhouse/clickhouse-analytics-store.js';
-import { SqliteCommitLog } from '../../src/sqlite/sqlite-commit-log.js';
-import { openSqlite } from '../../src/store/sqlite-database.js';
-import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
+import { SqliteCommitLog } from '../../src/sqlite/commit-log.js';
+import { openSqlite } from '../../src/sqlite/database.js';
+import { SqliteLogStore } from '../../src/sqlite/log-store.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
-import { makeEvent, seededRandom } from '../../src/testing/events.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });

@@ -1,14 +1,16 @@
+import type { AnalyticsStore } from '@logserver/shared/analytics/port';
+import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
+import { READERS } from '@logserver/shared/auth/rbac';
 import { NotFound } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
 import { ListLogsQuery, LogIdParams, StatsQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
-import type { PageRequest, StatsGroup } from '@logserver/shared/store/port';
+import type { LogStore, PageRequest, StatsGroup } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import { decodeCursor, encodeCursor, toLogFilter } from '../rules/filters.js';
 import { analyticsAnswer, assertPrimaryAnswers } from '../rules/stats-answer.js';
 import { zeroFilledBuckets } from '../rules/stats-buckets.js';
@@ -47,12 +49,21 @@ const StatsMeta = z.object({
   others: z.number().int().optional().describe('With top=N: events in the groups left out'),
 });
 
+/** What list, get and stats use: the store. */
+export interface ReadDeps {
+  store: Pick<LogStore, 'query' | 'stats' | 'get'>;
+  now: () => Date;
+  /** With ANALYTICS on, stats are answered from the analytics store, within these slots. */
+  analytics?: { store: AnalyticsStore; slots: AnalyticsSlots } | undefined;
+}
+
 /** List, get and count: every query is scoped to the caller's tenant before it reaches the store. */
-export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['logs'],
           summary: 'Search and filter events',
@@ -79,6 +90,7 @@ export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
     app.get(
       '/api/v1/logs/stats',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['logs'],
           summary: 'Count events by one or two fields, optionally per minute, hour, day, week or month',
@@ -139,6 +151,7 @@ export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
     app.get(
       '/api/v1/logs/:id',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['logs'],
           summary: 'Get one event',
