@@ -5,14 +5,14 @@
 //   pnpm gen-data --rows 100000 --tenants demo --days 7 --target api --url http://localhost:8080
 // docs/analytics.md, "Data generator".
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AnalyticsStore, PositionedEvent } from '@logserver/shared/analytics/port';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { openAnalytics } from '@logserver/shared/clickhouse/open-analytics';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { analyticsConfig, authConfig } from '@logserver/shared/config/schemas';
-import { withHash } from '@logserver/shared/integrity/event-hash';
 import { type LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
 import { TenantKey } from '@logserver/shared/schemas/tenant';
 import { seededRandom } from '@logserver/testing/events';
@@ -71,16 +71,16 @@ export function clientEvent(random: () => number, options: Pick<GenOptions, 'day
   };
 }
 
-/** A stored event as the server would make it (id, tenant, user, received_at, hash). */
+/** A stored event as the server would make it (id, tenant, user, received_at); no hash: analytics keeps none. */
 function storedEvent(random: () => number, tenant: string, options: GenOptions): LogEvent {
   const body = clientEvent(random, options) as Omit<LogEvent, 'id' | 'tenant_id' | 'user_id' | 'received_at'>;
-  return withHash({
+  return {
     id: uuidv7(),
     tenant_id: tenant,
     user_id: `user-${Math.floor(random() * 200)}`,
     received_at: body.timestamp,
     ...body,
-  });
+  };
 }
 
 export type Progress = (done: number) => void;
@@ -210,7 +210,8 @@ async function main(): Promise<void> {
   process.stdout.write(`${options.rows} rows for ${tenants.join(', ')} over ${options.days} days: ${Math.round(rate)} rows/s\n`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// Run as a script (pnpm gen-data), not when the benchmark imports its loaders.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
   main().catch((error: unknown) => {
     process.stderr.write(`${error instanceof Error ? error.message : error}\n`);
     process.exit(1);
