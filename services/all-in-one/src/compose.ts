@@ -1,5 +1,6 @@
 import { integrityDeps } from '@logserver/log/compose';
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { registerConsole } from '@logserver/log/console-route';
 import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
@@ -69,6 +70,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     analytics?.sink ? { analytics: () => analytics.sink?.status() } : {},
   );
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
+  await registerConsole(app);
   await app.register(
     buildAllInOneApp(
       {
