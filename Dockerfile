@@ -13,6 +13,7 @@ COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/chdb/package.json packages/chdb/
 COPY packages/console/package.json packages/console/
 COPY packages/shared/package.json packages/shared/
+COPY packages/client/package.json packages/client/
 COPY packages/testing/package.json packages/testing/
 COPY services/auth/package.json services/auth/
 COPY services/log/package.json services/log/

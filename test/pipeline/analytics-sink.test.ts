@@ -6,7 +6,7 @@ import type { ClickHouseDriver } from '@logserver/shared/clickhouse/driver';
 import { openSqlite } from '@logserver/shared/sqlite/database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ClickHouseDouble, startClickHouseDouble } from '../support/clickhouse-double.js';
-import { type Pipeline, postEvents, startPipeline, waitFor } from '../support/pipeline.js';
+import { type Pipeline, postEvents, startPipeline } from '../support/pipeline.js';
 
 const TENANTS = ['tenant-a', 'tenant-b', 'tenant-c'];
 const SEVERITIES = ['INFO', 'WARNING', 'ERROR', 'CRITICAL'];
@@ -89,7 +89,9 @@ describe('analytics sink in the SQS pipeline: worker killed mid-stream, ClickHou
     })();
 
     await pipeline.startWorker();
-    await waitFor(async () => Object.keys(await analyticsCounts().catch(() => ({}))).length > 0, 30_000, 50);
+    await expect
+      .poll(async () => Object.keys(await analyticsCounts().catch(() => ({}))).length, { timeout: 30_000, interval: 50 })
+      .toBeGreaterThan(0);
     // Killed mid-stream: whatever it had written past its checkpoint is written again by the next one.
     await pipeline.stopWorker('SIGKILL');
     await pipeline.startWorker();
@@ -114,12 +116,10 @@ describe('analytics sink in the SQS pipeline: worker killed mid-stream, ClickHou
     expect(failures).toBe(0);
     expect(posted).toBeGreaterThanOrEqual(40 * BULK * TENANTS.length);
     // Every acknowledged event stored, then copied.
-    await waitFor(async () => Object.values(primaryCounts()).reduce((a, b) => a + b, 0) === posted, 60_000, 200);
-    await waitFor(
-      async () => JSON.stringify(sorted(await analyticsCounts().catch(() => ({})))) === JSON.stringify(sorted(primaryCounts())),
-      60_000,
-      250,
-    );
+    await expect.poll(() => Object.values(primaryCounts()).reduce((a, b) => a + b, 0), { timeout: 60_000, interval: 200 }).toBe(posted);
+    await expect
+      .poll(async () => sorted(await analyticsCounts().catch(() => ({}))), { timeout: 60_000, interval: 250 })
+      .toEqual(sorted(primaryCounts()));
     const primary = primaryCounts();
     expect(Object.values(primary).reduce((a, b) => a + b, 0)).toBe(posted);
     expect(sorted(await analyticsCounts())).toEqual(sorted(primary));
@@ -136,7 +136,7 @@ describe('analytics sink in the SQS pipeline: worker killed mid-stream, ClickHou
     });
     expect(response.status).toBe(200);
     expect(((await response.json()) as { data: { deleted_count: number } }).data.deleted_count).toBeGreaterThan(0);
-    await waitFor(async () => JSON.stringify(sorted(await analyticsCounts())) === JSON.stringify(sorted(primaryCounts())), 30_000, 250);
+    await expect.poll(async () => sorted(await analyticsCounts()), { timeout: 30_000, interval: 250 }).toEqual(sorted(primaryCounts()));
     expect(sorted(await analyticsCounts())).toEqual(sorted(primaryCounts()));
     expect(Object.keys(primaryCounts()).some((key) => key.startsWith('tenant-b|') && (key.split('|')[2] ?? '') < '2025-06-26T12')).toBe(
       false,

@@ -9,8 +9,10 @@ import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
+import type { TenantId } from '@logserver/shared/store/tenant-id';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
 
 export interface RunningServer {
   url: string;
@@ -23,7 +25,9 @@ export interface RunningServer {
   seal(): Promise<unknown>;
   /** Runs the analytics sink until it has every stored event (ANALYTICS on; a no-op otherwise). */
   syncAnalytics(): Promise<void>;
-  /** The MongoDB database the server runs on (the double under LOGSERVER_TEST_STORE=mongodb-double), if any. */
+  /** How many Idempotency-Keys the server keeps for the tenant now. */
+  idempotencyKeys(tenant: TenantId): Promise<number>;
+  /** The MongoDB database the server runs on (the double in the vitest project mongodb-double), if any. */
   mongoDatabase?: MongoDatabase | undefined;
   close(): Promise<void>;
 }
@@ -37,10 +41,10 @@ export async function startAllInOne(
   /** A MongoDB database to run on (with STORE=mongodb), such as the mingo double; the test closes it. */
   options: { mongoDatabase?: MongoDatabase } = {},
 ): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'logserver-test-'));
-  // LOGSERVER_TEST_STORE=mongodb-double runs every suite that uses this helper on the MongoDB
-  // store over the mingo double (README: MongoDB), without changing any test.
-  if (process.env.LOGSERVER_TEST_STORE === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'logserver-test-'));
+  // The vitest project mongodb-double (vitest.config.ts) runs every suite that uses this helper on
+  // the MongoDB store over the mingo double (docs/mongodb.md), without changing any test.
+  if (inject('testStore') === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
     options = { mongoDatabase: new MingoMongoDatabase() };
     env = { STORE: 'mongodb', MONGODB_URI: 'mongodb://127.0.0.1:9/never-dialled', ...env };
   }
@@ -52,8 +56,9 @@ export async function startAllInOne(
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health, sealer, sink } = await composeAllInOne(config, options);
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const { app, auth, health, sealer, sink, stores } = await composeAllInOne(config, options);
+  // PORT=0 unless the test asks for one (to restart a server where its clients look for it).
+  const url = await app.listen({ port: config.PORT, host: '127.0.0.1' });
   return {
     url,
     app,
@@ -71,6 +76,7 @@ export async function startAllInOne(
     syncAnalytics: async () => {
       while (sink && !(await sink.runOnce()));
     },
+    idempotencyKeys: (tenant) => stores.idempotency.count(tenant, Date.now()),
     mongoDatabase: options.mongoDatabase,
     close: () => app.close(),
   };

@@ -1,6 +1,5 @@
-import { integrityDeps } from '@logserver/log/compose';
-import { rateLimitFrom, streamLimits } from '@logserver/log/config';
-import { registerConsole } from '@logserver/log/console-route';
+import { integrityDeps, registerConsole } from '@logserver/log/compose';
+import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
@@ -43,7 +42,7 @@ export interface AllInOne {
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
-  await app.register(storesPlugin, { settings: storeSettings(config), mongoDatabase: options.mongoDatabase });
+  await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the stream hears of them without reading them back
@@ -60,7 +59,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   if (stores.integrity)
     await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
 
-  const metrics = registerMetrics(app);
+  const metrics = registerMetrics(app, undefined, { serve: false });
   // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
   await app.register(analyticsPlugin, { config, sink: { registry: metrics } });
   const { analytics } = app;
@@ -79,6 +78,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
+        idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
         analytics: analytics ?? undefined,
@@ -90,6 +90,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         keyScheme: auth.scheme,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
       },
     ),
   );

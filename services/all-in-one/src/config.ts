@@ -1,4 +1,4 @@
-import { rateLimitConfig, streamConfig } from '@logserver/log/config';
+import { idempotencyConfig, rateLimitConfig, streamConfig } from '@logserver/log/config';
 import {
   analyticsConfig,
   authConfig,
@@ -20,6 +20,7 @@ export const AllInOneConfig = requireClickHouseUrl(
       ...queueConfig,
       ...streamConfig,
       ...rateLimitConfig,
+      ...idempotencyConfig,
       ...integrityConfig,
       ...analyticsConfig,
       DEMO_TENANT: z

@@ -1,6 +1,6 @@
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { seededRandom } from '@logserver/testing/events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, matchesQuery, postBulk } from '../../../test/support/log-seed.js';
 import { collectionQueries } from '../../../test/support/postman.js';
@@ -51,7 +51,7 @@ describe('GET /api/v1/logs/stats against an independent count', () => {
     expect(response.body).toMatchObject({ code: 200, msg: 'ok', data: count(stored, 'severity') });
     expect(Object.keys(response.body.data)).toEqual(['INFO', 'WARNING', 'ERROR', 'CRITICAL']);
     // SQLite keeps hourly rollups for exactly this; MongoDB counts on an index.
-    const source = process.env.LOGSERVER_TEST_STORE === 'mongodb-double' ? 'index' : 'rollups';
+    const source = inject('testStore') === 'mongodb-double' ? 'index' : 'rollups';
     expect(response.body.meta).toEqual({ source, as_of: expect.any(String), group_by: 'severity', interval: null, from: null, to: null });
   });
 

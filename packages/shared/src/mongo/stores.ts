@@ -1,15 +1,15 @@
-import { z } from 'zod';
-import { storeConfig } from '../config/schemas.js';
-import { type OpenStoresOptions, type StoreSettings, type Stores, storeSettings } from '../stores.js';
+import { storeSettings } from '../config/schemas.js';
+import type { OpenStoresOptions, StoreSettings, Stores } from '../stores.js';
 import { MongoChangeStreamFeed } from './change-stream-feed.js';
 import { connectMongo, type MongoSettings } from './database.js';
+import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
 import { MongoTenantStore } from './tenant-store.js';
 
 /** Every port on one MongoDB database, with a change-stream feed that hears of events any process stored. */
 export async function openMongoStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
-  const tuning = settings.mongo ?? storeSettings(z.object(storeConfig).parse({})).mongo;
+  const tuning = settings.mongo ?? storeSettings.parse({}).mongo;
   let db = options.mongoDatabase;
   let release: (() => Promise<void>) | undefined;
   if (db === undefined) {
@@ -33,6 +33,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
   });
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
+  const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, integrity, sharedFeed, mongo: { db, integrity } };
+  return { logs, tenants, integrity, idempotency, sharedFeed, mongo: { db, integrity } };
 }

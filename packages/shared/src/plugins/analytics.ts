@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { Registry } from 'prom-client';
+import type { z } from 'zod';
 import { commitLogOf, type RunningSink, startSink } from '../analytics/open-sink.js';
 import type { AnalyticsStore } from '../analytics/port.js';
 import type { AnalyticsSink } from '../analytics/sink.js';
@@ -23,7 +24,7 @@ declare module 'fastify' {
 }
 
 export interface AnalyticsPluginOptions {
-  config: AnalyticsConfig & Parameters<typeof storeSettings>[0];
+  config: AnalyticsConfig & z.input<typeof storeSettings>;
   /** Start the sink here, into the metrics registry: in the processes that store events. */
   sink?: { registry: Registry } | undefined;
 }
@@ -39,7 +40,7 @@ export const analyticsPlugin = fp<AnalyticsPluginOptions>(
     const store = await openAnalytics(config);
     let running: RunningSink | null = null;
     if (store && options.sink) {
-      const settings: StoreSettings = storeSettings(config);
+      const settings: StoreSettings = storeSettings.parse(config);
       running = startSink({
         analytics: store,
         config,
