@@ -6,6 +6,7 @@ import { createServer } from '@logserver/shared/http/server';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { Dependency, deferred, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { createStoreHandler, type WorkerStats } from '@logserver/shared/pipeline/store-handler';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import type { BatchHandler } from '@logserver/shared/queue/port';
 import { type SqsConsumerStats, SqsLogQueue } from '@logserver/shared/sqs/log-queue';
@@ -59,7 +60,12 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   // No stream in this process: the log service learns of stored events from the store's own feed.
   const worker = createStoreHandler(deferred(stores, () => stores.value?.logs));
   const queueStats = (): SqsConsumerStats => queue.value?.stats ?? NOTHING_RECEIVED;
-  const latency = registerWorkerMetrics(registerMetrics(app), liveStats(queueStats), worker.stats);
+  const registry = registerMetrics(app);
+  const latency = registerWorkerMetrics(registry, liveStats(queueStats), worker.stats);
+  // The sink copies what this worker (and every other) stores into analytics; it only reads the
+  // store, and starts once the store is open.
+  await app.register(analyticsPlugin, { config, sink: { registry, stores: stores.ready } });
+  const { analytics } = app;
   const handle: BatchHandler = async (events) => {
     const done = latency.startTimer();
     try {
@@ -70,7 +76,12 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
       throw error;
     }
   };
-  const health = registerHealth(app, { store: () => stores.require().logs.ping(), queue: () => queue.require().ping() });
+  // The sink's lag is shown, not judged: analytics behind or down never stops a worker storing events.
+  const health = registerHealth(
+    app,
+    { store: () => stores.require().logs.ping(), queue: () => queue.require().ping() },
+    analytics ? { analytics: () => analytics.sink?.status() ?? 'waiting for the store' } : {},
+  );
   await app.register(buildLogWorkerApp({ stats: workerStats(queueStats, worker.stats) }));
   app.addHook('onReady', async () => {
     Promise.all([stores.ready, queue.ready])

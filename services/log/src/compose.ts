@@ -11,6 +11,7 @@ import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import type { IntegrityStore } from '@logserver/shared/integrity/port';
 import { Dependency, deferred, gateUntilReady, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import { SqliteLogFeed } from '@logserver/shared/sqlite/log-feed';
 import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
@@ -72,6 +73,8 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
     store: () => stores.require().logs.ping(),
     queue: () => pipeline.require().queue.ping(),
   });
+  // Stats read the analytics store; the worker's sink fills it.
+  await app.register(analyticsPlugin, { config });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
   await registerConsole(app);
@@ -84,6 +87,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         identity: gatewayIdentity(),
         idempotency: deferred(stores, () => stores.value?.idempotency),
         metrics,
+        analytics: app.analytics ?? undefined,
         // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
         integrity: integrityDeps(
           deferred(stores, () => stores.value?.integrity),

@@ -1,9 +1,12 @@
 import {
+  analyticsConfig,
   authConfig,
   dependencyConfig,
   listenConfig,
   optionalString,
   queueConfig,
+  refuseEmbeddedAnalytics,
+  requireClickHouseUrl,
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
@@ -84,18 +87,23 @@ export const integrityRoutesConfig = {
   SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
-export const LogConfig = requireMongoUri(
-  z.object({
-    ...listenConfig(8082),
-    ...authConfig,
-    ...storeConfig,
-    ...queueConfig,
-    ...streamConfig,
-    ...rateLimitConfig,
-    ...idempotencyConfig,
-    ...integrityRoutesConfig,
-    ...dependencyConfig,
-    ...corsConfig,
-  }),
+export const LogConfig = refuseEmbeddedAnalytics(
+  requireClickHouseUrl(
+    requireMongoUri(
+      z.object({
+        ...listenConfig(8082),
+        ...authConfig,
+        ...storeConfig,
+        ...queueConfig,
+        ...streamConfig,
+        ...rateLimitConfig,
+        ...idempotencyConfig,
+        ...integrityRoutesConfig,
+        ...dependencyConfig,
+        ...corsConfig,
+        ...analyticsConfig,
+      }),
+    ),
+  ),
 );
 export type LogConfig = z.infer<typeof LogConfig>;
