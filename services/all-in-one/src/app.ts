@@ -23,6 +23,7 @@ import type { LogStore } from '@logserver/shared/store/port';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import { buildTenantApp, hasEventsIn } from '@logserver/tenant/app';
 import type { FastifyPluginAsync } from 'fastify';
+import { rootRoute } from './root.js';
 
 export interface AllInOneDeps {
   verifier: JwtVerifier;
@@ -36,6 +37,7 @@ export interface AllInOneDeps {
   integrity?: IntegrityDeps | undefined;
   /** AUTH_REQUIRE_REGISTERED_TENANT: tokens of other tenants are refused; undefined accepts any tenant key. */
   registry?: TenantRegistry | undefined;
+  analytics?: LogDeps['analytics'];
 }
 
 export interface AllInOneAppConfig {
@@ -59,7 +61,9 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
   const verified = verifiedIdentity(deps.verifier);
   const identity = deps.registry ? registeredIdentity(verified, deps.registry) : verified;
   return async (app) => {
-    await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant }));
+    // One process has no gateway in front, so `/` is what a newcomer opens: it explains itself.
+    await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant, pythonRoot: false }));
+    await app.register(rootRoute);
     await app.register(
       buildTenantApp({ tenants: deps.tenants, identity, hasEvents: hasEventsIn(deps.logs), registry: deps.registry }, config),
     );
@@ -73,6 +77,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           idempotency: deps.idempotency,
           metrics: deps.metrics,
           integrity: deps.integrity,
+          analytics: deps.analytics,
         },
         {
           adminTenant: config.adminTenant,

@@ -19,6 +19,7 @@ const DAY = 24 * 3600;
  */
 export async function printBanner(options: {
   address: string;
+  host: string;
   demoTenant: string;
   adminTenant: string;
   auth: JwtSettings;
@@ -26,12 +27,19 @@ export async function printBanner(options: {
   tokens: boolean;
 }): Promise<void> {
   const url = options.address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
+  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(options.host);
+  const reach = loopback
+    ? `Only this machine can reach it (HOST=${options.host}). To serve others: HOST=0.0.0.0 make start,
+and put it behind a proxy that keeps /metrics and /stats (counts over every tenant, no token) private.`
+    : `Listening on every interface (HOST=${options.host}): /metrics and /stats answer anyone who reaches this port
+without a token; keep them behind a proxy or a firewall.`;
   if (!process.stdout.isTTY && !options.tokens) {
     process.stdout.write(`
 logserver all-in-one is listening on ${url}   (API docs: ${url}/docs)
+${reach}
 
 Tokens are printed only to a terminal (BANNER_TOKENS=true prints them anyway). Make one with:
-  pnpm mint-token --tenant ${options.demoTenant} --role admin   (see README)
+  make token ROLE=admin TENANT=${options.demoTenant}   (from the repository's folder; see README)
 
 `);
     return;
@@ -41,6 +49,7 @@ Tokens are printed only to a terminal (BANNER_TOKENS=true prints them anyway). M
   const ws = url.replace(/^http/, 'ws');
   process.stdout.write(`
 logserver all-in-one is listening on ${url}   (API docs: ${url}/docs)
+${reach}
 
 Console, signed in as the demo tenant's admin (the token is in the #fragment, which the browser never sends):
   ${url}/console#token=${admin}
@@ -56,9 +65,10 @@ Try it:
   curl -s -H "Authorization: Bearer ${admin}" -H 'content-type: application/json' \\
     -d '{"action":"update","resource_type":"user","resource_id":"123","severity":"WARNING"}' ${url}/api/v1/logs
   curl -s -H "Authorization: Bearer ${admin}" ${url}/api/v1/logs/stats
-  npx wscat -c "${ws}/api/v1/logs/stream?token=${admin}"
+  npx --yes wscat@6 -c "${ws}/api/v1/logs/stream?token=${admin}"
 
-More tokens: pnpm mint-token --tenant ${options.demoTenant} --role viewer   (see README)
+More tokens (from the repository's folder): make token ROLE=viewer TENANT=${options.demoTenant}
+  (ROLE is admin, auditor, viewer or writer; TOKEN=$(make -s token ROLE=viewer TENANT=${options.demoTenant}) keeps it in a variable)
 
 `);
 }

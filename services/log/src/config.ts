@@ -1,12 +1,17 @@
 import {
+  analyticsConfig,
   authConfig,
+  dependencyConfig,
   gatewayConfig,
   listenConfig,
   optionalString,
   queueConfig,
+  refuseEmbeddedAnalytics,
+  requireClickHouseUrl,
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 import { DEFAULT_EXPORT_LIMITS, type ExportLimits } from './export/export-slots.js';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
@@ -114,19 +119,26 @@ export const integrityRoutesConfig = {
   SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
-export const LogConfig = requireMongoUri(
-  z.object({
-    ...listenConfig(8082),
-    ...authConfig,
-    ...gatewayConfig,
-    ...storeConfig,
-    ...queueConfig,
-    ...streamConfig,
-    ...rateLimitConfig,
-    ...exportConfig,
-    ...searchConfig,
-    ...idempotencyConfig,
-    ...integrityRoutesConfig,
-  }),
+export const LogConfig = refuseEmbeddedAnalytics(
+  requireClickHouseUrl(
+    requireMongoUri(
+      z.object({
+        ...listenConfig(8082),
+        ...authConfig,
+        ...gatewayConfig,
+        ...storeConfig,
+        ...queueConfig,
+        ...streamConfig,
+        ...rateLimitConfig,
+        ...exportConfig,
+        ...searchConfig,
+        ...idempotencyConfig,
+        ...integrityRoutesConfig,
+        ...dependencyConfig,
+        ...corsConfig,
+        ...analyticsConfig,
+      }),
+    ),
+  ),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

@@ -1,7 +1,18 @@
-import { authConfig, gatewayConfig, listenConfig, requireAuthSecret, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  authConfig,
+  dependencyConfig,
+  gatewayConfig,
+  listenConfig,
+  requireAuthSecret,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 
 export const TenantConfig = requireMongoUri(
-  requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...gatewayConfig, ...storeConfig })),
+  requireAuthSecret(
+    z.object({ ...listenConfig(8083), ...authConfig, ...gatewayConfig, ...storeConfig, ...dependencyConfig, ...corsConfig }),
+  ),
 );
 export type TenantConfig = z.infer<typeof TenantConfig>;
