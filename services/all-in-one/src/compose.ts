@@ -6,15 +6,15 @@ import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
+import { witnessKeysFrom } from '@logserver/shared/integrity/keyring';
 import { Sealer } from '@logserver/shared/integrity/sealer';
-import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
 import { openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
-import { loadOrCreateSecret, loadOrCreateSigningKey } from './secret.js';
+import { dataDirKeys, loadOrCreateSecret } from './secret.js';
 
 export interface AllInOne {
   app: FastifyInstance;
@@ -54,12 +54,17 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   await queue.consume(worker.handle);
 
   // The sealer shares the process and the SQLite file; its lease still makes it safe beside others.
-  const signingKey = signingKeyFromPem(config.INTEGRITY_SIGNING_KEY ?? loadOrCreateSigningKey(config.DATA_DIR));
+  const keys = dataDirKeys(config.DATA_DIR, config.INTEGRITY_ORIGIN, {
+    signingKeyPem: config.INTEGRITY_SIGNING_KEY,
+    keyRingJson: config.INTEGRITY_KEYRING,
+  });
+  keys.keys(); // a key ring that does not name the signing key stops the start, with the fix
   const integrityStore = stores.integrity;
   const sealer = integrityStore
     ? new Sealer({
         store: integrityStore,
-        key: signingKey,
+        key: keys.signingKey,
+        logName: config.INTEGRITY_ORIGIN,
         onError: (err) => app.log.error({ err, component: 'sealer' }, 'sealing failed'),
       })
     : null;
@@ -80,7 +85,8 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         metrics,
         integrity: integrityStore && {
           store: integrityStore,
-          publicKeyPem: signingKey.publicKeyPem,
+          keys: keys.keys,
+          witnesses: witnessKeysFrom(config.INTEGRITY_WITNESS_KEYS),
           sealIntervalSeconds: config.SEAL_INTERVAL,
         },
       },

@@ -45,11 +45,12 @@ async function main(): Promise<void> {
       sealer = new Sealer({
         store: stores.integrity,
         key: signingKeyFromPem(config.INTEGRITY_SIGNING_KEY),
+        logName: config.INTEGRITY_ORIGIN,
         onError: (err) => log.error({ err, component: 'sealer' }, 'sealing failed'),
       });
       sealer.start(config.SEAL_INTERVAL * 1000);
     } else {
-      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not seal digests (README "Tamper evidence")');
+      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not sign checkpoints (README "Tamper evidence")');
     }
   }
 

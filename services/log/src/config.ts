@@ -1,4 +1,12 @@
-import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  authConfig,
+  integrityCommonConfig,
+  listenConfig,
+  optionalString,
+  queueConfig,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
@@ -46,8 +54,8 @@ export function streamLimits(config: {
  * signing key (the log-worker seals). SEAL_INTERVAL here is only what a 409 tells the caller.
  */
 export const integrityRoutesConfig = {
+  ...integrityCommonConfig,
   INTEGRITY_PUBLIC_KEY: optionalString,
-  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
 export const LogConfig = requireMongoUri(

@@ -10,6 +10,7 @@ import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
+import { keyRingFromConfig, witnessKeysFrom } from '@logserver/shared/integrity/keyring';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
@@ -17,6 +18,12 @@ import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver
 import type { FastifyBaseLogger } from 'fastify';
 import { buildLogApp } from './app.js';
 import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
+
+/** A value that never changes, as a function (the log service reads its key ring once, at start). */
+const constant =
+  <T>(value: T) =>
+  (): T =>
+    value;
 
 async function main(): Promise<void> {
   const config = loadConfig(LogConfig);
@@ -38,7 +45,8 @@ async function main(): Promise<void> {
           stores.integrity && config.INTEGRITY_PUBLIC_KEY
             ? {
                 store: stores.integrity,
-                publicKeyPem: config.INTEGRITY_PUBLIC_KEY.replace(/\\n/g, '\n'),
+                keys: constant(keyRingFromConfig(config, config.INTEGRITY_PUBLIC_KEY.replace(/\\n/g, '\n'))),
+                witnesses: witnessKeysFrom(config.INTEGRITY_WITNESS_KEYS),
                 sealIntervalSeconds: config.SEAL_INTERVAL,
               }
             : undefined,

@@ -34,6 +34,11 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/api/v1/logs/:id/proof', who: READERS },
   { method: 'GET', path: '/api/v1/integrity/public-key', who: EVERY_ROLE },
   { method: 'GET', path: '/api/v1/integrity/digests', who: READERS },
+  { method: 'GET', path: '/api/v1/integrity/keys', who: EVERY_ROLE },
+  { method: 'GET', path: '/api/v1/integrity/checkpoints', who: READERS },
+  { method: 'GET', path: '/api/v1/integrity/checkpoints/latest', who: READERS },
+  { method: 'GET', path: '/api/v1/integrity/consistency', who: READERS },
+  { method: 'POST', path: '/api/v1/integrity/checkpoints/:size/cosignatures', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/tenants', who: 'platform-admin' },
   { method: 'POST', path: '/api/v1/tenants', who: 'platform-admin' },
 ];

@@ -11,6 +11,8 @@ export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %
 export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
 export const RateLimited = createError('LOGSERVER_ERR_RATE_LIMITED', 'Too many requests for this tenant: retry in %d s', 429);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
+export const Conflict = createError('LOGSERVER_ERR_CONFLICT', '%s', 409);
+export const IntegrityBusy = createError('LOGSERVER_ERR_INTEGRITY_BUSY', 'Too many proof or verify requests %s: retry in %d s', 429);
 export const Unavailable = createError('LOGSERVER_ERR_UNAVAILABLE', 'Service unavailable: %s', 503);
 export const QueryTimeout = createError(
   'LOGSERVER_ERR_QUERY_TIMEOUT',
