@@ -1,11 +1,11 @@
-import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
-import { MongoChangeStreamFeed } from '@logserver/shared/feed/mongo-change-stream-feed';
 import { createServer } from '@logserver/shared/http/server';
-import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
+import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
+import { MongoChangeStreamFeed } from '@logserver/shared/mongo/change-stream-feed';
+import { MongoLogStore } from '@logserver/shared/mongo/log-store';
+import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { eventually } from '@logserver/shared/queue/log-queue.contract';
-import { MongoLogStore } from '@logserver/shared/store/mongo-log-store';
-import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
+import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStream, type StreamClient, streamUrl } from '../../../test/support/stream-client.js';

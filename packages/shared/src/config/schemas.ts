@@ -68,7 +68,7 @@ export function resolveQueue(config: { QUEUE?: 'sqs' | 'memory' | undefined; SQS
 }
 
 /**
- * Tamper evidence (docs: tamper evidence): every acknowledged event is under a signed checkpoint
+ * Tamper evidence (docs/tamper-evidence.md): every acknowledged event is under a signed checkpoint
  * within SEAL_INTERVAL seconds; INTEGRITY_ORIGIN names the log (each tenant's checkpoints say
  * `<origin>/<tenant>`, and it is the key name in their signature lines).
  */

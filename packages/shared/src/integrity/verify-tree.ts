@@ -307,9 +307,14 @@ export async function verifyTree(
   }
   if (window.to === undefined) {
     for (const pin of pins) {
-      if (pin.size > range.treeSize) breakAt(range.treeSize, `rolled back: a checkpoint of size ${pin.size} was seen (trusted or cosigned), the tree now has ${range.treeSize} leaves`);
+      if (pin.size > range.treeSize)
+        breakAt(
+          range.treeSize,
+          `rolled back: a checkpoint of size ${pin.size} was seen (trusted or cosigned), the tree now has ${range.treeSize} leaves`,
+        );
       else if (pin.root === '') breakAt(pin.size, `a witness cosigned size ${pin.size}, and no checkpoint of that size is stored`);
-      else if ((await rootAt(pin.size)) !== pin.root) breakAt(pin.size, `split view: the tree at size ${pin.size} does not have the root of the checkpoint seen at that size`);
+      else if ((await rootAt(pin.size)) !== pin.root)
+        breakAt(pin.size, `split view: the tree at size ${pin.size} does not have the root of the checkpoint seen at that size`);
     }
   }
 

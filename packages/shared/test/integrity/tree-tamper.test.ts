@@ -1,22 +1,22 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeEvent } from '@logserver/testing/events';
+import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KeyRing } from '../../src/integrity/keyring.js';
-import { MongoIntegrityStore } from '../../src/integrity/mongo-integrity-store.js';
 import type { IntegrityStore } from '../../src/integrity/port.js';
 import { Sealer } from '../../src/integrity/sealer.js';
 import { generateSigningKeyPem, signingKeyFromPem } from '../../src/integrity/signing-key.js';
-import { SqliteIntegrityStore } from '../../src/integrity/sqlite-integrity-store.js';
 import { verifyTenantLog } from '../../src/integrity/verify.js';
+import { MongoIntegrityStore } from '../../src/mongo/integrity-store.js';
+import { MongoLogStore } from '../../src/mongo/log-store.js';
 import type { LogEvent } from '../../src/schemas/log-event.js';
-import { MongoLogStore } from '../../src/store/mongo-log-store.js';
+import { SqliteIntegrityStore } from '../../src/sqlite/integrity-store.js';
+import { SqliteLogStore } from '../../src/sqlite/log-store.js';
 import type { LogStore } from '../../src/store/port.js';
-import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
 import { type TenantId, tenantOf } from '../../src/store/tenant-id.js';
-import { makeEvent } from '../../src/testing/events.js';
-import { MingoMongoDatabase } from '../../src/testing/mingo-mongo-database.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
@@ -184,15 +184,13 @@ async function mongoFixture(): Promise<Fixture> {
         deleted_count: 1,
         audit_event_id: record.auditEventId,
       });
-      await db
-        .collection('integrity_deleted')
-        .insertOne({
-          tenant_id: event.tenant_id,
-          event_id: event.id,
-          cleanup_id: 9_000 + forged,
-          event_hash: event.hash,
-          ts: event.timestamp,
-        });
+      await db.collection('integrity_deleted').insertOne({
+        tenant_id: event.tenant_id,
+        event_id: event.id,
+        cleanup_id: 9_000 + forged,
+        event_hash: event.hash,
+        ts: event.timestamp,
+      });
       await collection.deleteMany({ id: { $eq: event.id } });
     },
     attachToCleanup: async (event, cleanupId) => {

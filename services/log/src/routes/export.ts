@@ -1,21 +1,32 @@
+import { AUDITORS } from '@logserver/shared/auth/rbac';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
 import { ExportQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses } from '@logserver/shared/schemas/responses';
+import type { LogStore } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
 import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 
+/** What export uses: the store to read, the queue for its own audit record, ids and times. */
+export interface ExportDeps {
+  store: Pick<LogStore, 'export'>;
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
+
 /** Export: every matching event, streamed, and the export itself recorded as an audit event. */
-export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs/export',
       {
+        config: { audience: AUDITORS },
         schema: {
           tags: ['logs'],
           summary: 'Export matching events as NDJSON (default), CSV or a JSON array, streamed',

@@ -1,3 +1,4 @@
+import { AUDITORS, EVERY_ROLE, READERS } from '@logserver/shared/auth/rbac';
 import { Conflict, NotFound, NotSealed, ValidationFailed } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import { type ParsedVerifierKey, splitNote, verifyCosignature } from '@logserver/shared/integrity/checkpoint';
@@ -28,10 +29,10 @@ import {
 } from '@logserver/shared/schemas/integrity-responses';
 import { LogIdParams } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
+import type { LogStore } from '@logserver/shared/store/port';
 import { type TenantId, tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 
 export interface IntegrityDeps {
   store: IntegrityStore;
@@ -45,6 +46,11 @@ export interface IntegrityDeps {
   gate?: IntegrityGate;
 }
 
+/** What the proof route reads besides the integrity store: the event itself. */
+export interface IntegrityRouteDeps {
+  store: Pick<LogStore, 'get'>;
+}
+
 /** What a checkpoint looks like to a client: the stored record without the compact range, with its cosignatures. */
 export async function presentCheckpoint(store: IntegrityStore, tenant: TenantId, checkpoint: Checkpoint) {
   const cosignatures = await store.cosignatures(tenant, checkpoint.tree_size);
@@ -53,14 +59,15 @@ export async function presentCheckpoint(store: IntegrityStore, tenant: TenantId,
   return { ...shown, signed_note: signedNote, cosignatures };
 }
 
-/** Tamper evidence (docs: tamper evidence): keys, checkpoints, proofs, consistency, cosignatures and verify. */
-export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): FastifyPluginAsyncZod {
+/** Tamper evidence (docs/tamper-evidence.md): keys, checkpoints, proofs, consistency, cosignatures and verify. */
+export function integrityRoutes(deps: IntegrityRouteDeps, integrity: IntegrityDeps): FastifyPluginAsyncZod {
   const gate = integrity.gate ?? new IntegrityGate();
   const witnesses = integrity.witnesses ?? [];
   return async (app) => {
     app.get(
       '/api/v1/integrity/keys',
       {
+        config: { audience: EVERY_ROLE },
         schema: {
           tags: ['integrity'],
           summary: 'The keys that sign checkpoints, with their validity windows, as a JWKS (RFC 7517, OKP/Ed25519 per RFC 8037)',
@@ -78,6 +85,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/integrity/public-key',
       {
+        config: { audience: EVERY_ROLE },
         schema: {
           tags: ['integrity'],
           summary: 'The current Ed25519 signing key (see /integrity/keys for every key over time)',
@@ -102,6 +110,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/integrity/checkpoints',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['integrity'],
           summary: "The caller's tenant's signed checkpoints, oldest first, with cosignatures",
@@ -130,6 +139,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/integrity/checkpoints/latest',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['integrity'],
           summary: "The caller's tenant's newest checkpoint",
@@ -145,6 +155,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/integrity/consistency',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['integrity'],
           summary: 'RFC 9162 consistency proof that the tree of size `to` (default: the newest checkpoint) extends the tree of size `from`',
@@ -163,6 +174,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.post(
       '/api/v1/integrity/checkpoints/:size/cosignatures',
       {
+        config: { audience: AUDITORS },
         schema: {
           tags: ['integrity'],
           summary: 'Store a witness cosignature (C2SP tlog-cosignature) of the checkpoint of this size',
@@ -201,6 +213,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/integrity/digests',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['integrity'],
           summary: "The caller's tenant's digest-v1 digests (data sealed before checkpoints), oldest first",
@@ -227,6 +240,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/logs/verify',
       {
+        config: { audience: AUDITORS },
         schema: {
           tags: ['integrity'],
           summary: "Recompute the caller's tenant's log against its checkpoints (and digest-v1 digests)",
@@ -243,6 +257,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/logs/:id/proof',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['integrity'],
           summary: 'An event, its leaf and its RFC 9162 inclusion proof against a checkpoint (default: the newest)',

@@ -1,0 +1,7 @@
+import { describeLogFeedContract } from '../../src/feed/log-feed.contract.js';
+import { InProcessLogFeed } from '../../src/in-process/log-feed.js';
+
+describeLogFeedContract('InProcessLogFeed', async () => {
+  const feed = new InProcessLogFeed();
+  return { feed, store: async (events) => feed.publish(events), close: async () => {} };
+});
