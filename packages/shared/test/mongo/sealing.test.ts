@@ -54,7 +54,8 @@ describe('sealing on MongoDB (mingo double)', () => {
       checkpoints_checked: 3,
       events_verified: 4_993,
     });
-  });
+    // The mingo double gives positions one updateOne at a time (about 30 s for 5 000 on a loaded 2-core machine).
+  }, 120_000);
 
   it('keeps one chain when two workers race on one database, even with leases that never hold', async () => {
     const db = new MingoMongoDatabase();
