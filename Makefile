@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PNPM_VERSION := 10.34.9
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: help check-node install start test lint typecheck build clean benchmark up down compose benchmark-cluster
+.PHONY: rotate-signing-key help check-node install start test lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -50,6 +50,10 @@ build: install ## compile every package to dist/ (node services/<name>/dist/main
 benchmark: build ## every scenario beside its baseline: markdown table + bench-results.json (BENCH_SCALE=quick: under a minute)
 	@echo "==> benchmark (BENCH_SCALE=$${BENCH_SCALE:-full}): scripts/bench/run.ts"
 	@node --conditions=development --import tsx scripts/bench/run.ts
+
+rotate-signing-key: install ## new checkpoint signing key for the all-in-one server in DATA_DIR (default ./data); the old one retires
+	@echo "==> rotating the signing key in $${DATA_DIR:-data}"
+	@DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" node --conditions=development --import tsx scripts/rotate-signing-key.ts
 
 clean: ## remove build output and local data
 	rm -rf packages/*/dist services/*/dist data .vitest-report.json .vitest-report-mongodb.json

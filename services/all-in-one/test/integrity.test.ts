@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import canonicalize from 'canonicalize';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tlog from '../../../scripts/tlog.mjs';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 
+const rotateScript = join(import.meta.dirname, '../../../scripts/rotate-signing-key.ts');
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('tamper evidence over HTTP', () => {
@@ -237,6 +240,30 @@ describe('cleanup through the API, then verify', () => {
       events_verified: 6,
       events_unsealed: 0,
     });
+    await server.close();
+  });
+});
+
+describe('make rotate-signing-key on a running server', () => {
+  it('signs with the new key from the next seal, publishes both windows, and everything verifies', async () => {
+    const server = await startAllInOne({ SEAL_INTERVAL: '0' });
+    const admin = await server.token('acme', 'admin');
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: [{ action: 'a', resource_type: 'r' }] });
+    await server.seal();
+    const rotated = await promisify(execFile)(process.execPath, ['--conditions=development', '--import', 'tsx', rotateScript], {
+      env: { ...process.env, DATA_DIR: server.dataDir },
+    });
+    expect(rotated.stdout).toContain('signs from now');
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: [{ action: 'b', resource_type: 'r' }] });
+    await server.seal();
+    const jwks = (await call(`${server.url}/api/v1/integrity/keys`, { token: admin })).body;
+    expect(jwks.keys).toHaveLength(2);
+    expect(jwks.keys[0].not_after).not.toBeNull();
+    expect(jwks.keys[1]).toMatchObject({ not_after: null, not_before: expect.any(String) });
+    const checkpoints = (await call(`${server.url}/api/v1/integrity/checkpoints`, { token: admin })).body.data;
+    expect(checkpoints.map((checkpoint: { key_id: string }) => checkpoint.key_id)).toEqual([jwks.keys[0].kid, jwks.keys[1].kid]);
+    for (const checkpoint of checkpoints) expect('problem' in tlog.checkCheckpointNote(checkpoint.note, jwks, 'logserver')).toBe(false);
+    expect((await call(`${server.url}/api/v1/logs/verify`, { token: admin })).body.data).toMatchObject({ status: 'intact', tree_size: 2 });
     await server.close();
   });
 });
