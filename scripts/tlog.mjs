@@ -127,9 +127,10 @@ export const noteKeyHash = (name, type, raw) => sha256(Buffer.from(`${name}\n`),
 
 /** `name+hash+base64(type||key)` → { name, type, keyHash, key }; throws when malformed. */
 export function parseVerifierKey(text) {
-  const parts = text.trim().split('+');
-  if (parts.length !== 3) throw new Error(`"${text}" is not a verifier key (name+hash+key)`);
-  const [name, hashHex, keyB64] = parts;
+  // The key is base64, which may itself hold '+': only the first two '+' separate.
+  const match = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not a verifier key (name+hash+key)`);
+  const [, name, hashHex, keyB64] = match;
   const bytes = Buffer.from(keyB64, 'base64');
   if (bytes.length !== 33 || (bytes[0] !== 1 && bytes[0] !== 4)) throw new Error(`verifier key ${name} is not an Ed25519 key`);
   const keyHash = noteKeyHash(name, bytes[0], bytes.subarray(1));

@@ -63,9 +63,10 @@ export interface ParsedVerifierKey {
 
 /** Parses a verifier key string; throws with what is wrong. */
 export function parseVerifierKey(text: string): ParsedVerifierKey {
-  const parts = text.trim().split('+');
-  if (parts.length !== 3) throw new Error(`"${text}" is not a verifier key (name+hash+key)`);
-  const [name, hashHex, keyB64] = parts as [string, string, string];
+  // The key is base64, which may itself hold '+': only the first two '+' separate.
+  const match = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(text.trim());
+  if (!match) throw new Error(`"${text}" is not a verifier key (name+hash+key)`);
+  const [, name, hashHex, keyB64] = match as unknown as [string, string, string, string];
   const bytes = Buffer.from(keyB64, 'base64');
   if (bytes.length !== 33 || (bytes[0] !== ED25519_TYPE && bytes[0] !== COSIGNATURE_TYPE))
     throw new Error(`verifier key ${name} is not an Ed25519 key (type 0x01 or 0x04, 32 bytes)`);
