@@ -41,6 +41,10 @@ const treeSize = single(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEG
 export const CheckpointsQuery = strictQuery({
   page: single(z.coerce.number().int().min(1).max(1_000_000)).default(1),
   size: single(z.coerce.number().int().min(1).max(100)).default(20),
+  leaves: single(z.enum(['true', 'false'])).default('false'),
+}).refine((query) => query.leaves === 'false' || query.size <= MAX_DIGESTS_WITH_LEAVES, {
+  path: ['size'],
+  message: `at most ${MAX_DIGESTS_WITH_LEAVES} with leaves=true`,
 });
 
 export const ConsistencyQuery = strictQuery({ from: treeSize, to: treeSize.optional() }).refine(

@@ -44,6 +44,24 @@ export const CheckpointSchema = z.object({
   count: z.number().int().describe('leaves this checkpoint added: [tree_size - count, tree_size)'),
   first_event_id: z.string(),
   last_event_id: z.string(),
+  leaves: z
+    .object({
+      ids: z.array(z.string()),
+      hashes: z.array(z.string()),
+      tombstones: z.array(
+        z.object({
+          event_id: z.string(),
+          event_hash: z.string().nullable(),
+          timestamp: z.string().nullable(),
+          cleanup_id: z.number().int(),
+          cleanup_before: z.string().nullable(),
+          cleanup_deleted_count: z.number().int(),
+          cleanup_audit_event_id: z.string().nullable(),
+        }),
+      ),
+    })
+    .optional()
+    .describe('with leaves=true: the leaves this checkpoint added (event ids, leaf hashes) and the tombstones among them'),
 });
 
 export const JwksSchema = z.object({

@@ -131,7 +131,24 @@ export function integrityRoutes(deps: IntegrityRouteDeps, integrity: IntegrityDe
           skip -= step.length;
         }
         const list = await integrity.store.checkpoints(tenant, after, size);
-        const data = await Promise.all(list.map((checkpoint) => presentCheckpoint(integrity.store, tenant, checkpoint)));
+        const data = await Promise.all(
+          list.map(async (checkpoint) => {
+            const shown = await presentCheckpoint(integrity.store, tenant, checkpoint);
+            if (request.query.leaves !== 'true') return shown;
+            // The leaves and the tombstones among them: what scripts/verify-offline.mjs rebuilds the tree from.
+            const leaves = (await integrity.store.checkpointLeaves(tenant, checkpoint.tree_size)) ?? { ids: [], hashes: [] };
+            const tombstones = [...(await integrity.store.tombstones(tenant, leaves.ids)).values()].map((tomb) => ({
+              event_id: tomb.event_id,
+              event_hash: tomb.event_hash,
+              timestamp: tomb.timestamp,
+              cleanup_id: tomb.cleanup.cleanup_id,
+              cleanup_before: tomb.cleanup.before,
+              cleanup_deleted_count: tomb.cleanup.deleted_count,
+              cleanup_audit_event_id: tomb.cleanup.audit_event_id,
+            }));
+            return { ...shown, leaves: { ...leaves, tombstones } };
+          }),
+        );
         return ok(data, { total, page, size, pages: Math.ceil(total / size) });
       },
     );
