@@ -38,7 +38,8 @@ describe('key rotation in the middle of 10 000 events', () => {
       }
     };
     await append(5_000);
-    const rotatedAt = new Date((clock += 1_000));
+    clock += 1_000;
+    const rotatedAt = new Date(clock);
     const jwks = rotateJwks('logserver', null, oldKey, newKey, rotatedAt, 0);
     current = newKey;
     await append(5_000);

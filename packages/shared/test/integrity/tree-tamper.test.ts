@@ -353,8 +353,7 @@ for (const [name, open] of [
       expect(report.problem_samples.find((problem) => problem.event_id === at(9).id)?.detail).toContain('deleted events before 2000-01-01');
     });
 
-    it('names a checkpoint whose root was edited, and a rollback against a trusted or cosigned checkpoint', async () => {
-      const newest = (await fixture.integrity.latestCheckpoint(A))?.root_hash as string;
+    it('names a checkpoint whose stored root was edited', async () => {
       await fixture.tamper.editCheckpointRoot(40);
       expect((await verify()).tree.first_break).toMatchObject({
         tree_size: 40,
