@@ -1,5 +1,6 @@
 import { integrityDeps } from '@logserver/log/compose';
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { registerConsole } from '@logserver/log/console-route';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { registerDocs } from '@logserver/shared/http/docs';
@@ -66,6 +67,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
+  await registerConsole(app);
   await app.register(
     buildAllInOneApp(
       {

@@ -67,6 +67,8 @@ describe('the all-in-one main process (what make start runs)', () => {
       body: JSON.stringify({ action: 'login', resource_type: 'session' }),
     });
     expect(created.status).toBe(200);
+    // The console link carries the same token, in the fragment (which a browser never sends).
+    expect(output).toContain(`/console#token=${token}\n`);
     // The banner's token is printed for the person at the terminal, but no log line carries a token.
     const logLines = output.split('\n').filter((line) => line.startsWith('{'));
     expect(logLines.length).toBeGreaterThan(0);

@@ -18,6 +18,7 @@ import { sqlitePathOf, storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
 import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { registerConsole } from './console-route.js';
 
 /**
  * The tamper-evidence routes' dependencies, or undefined when the store keeps no digests or no
@@ -69,6 +70,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
+  await registerConsole(app);
   await app.register(
     buildLogApp(
       {
