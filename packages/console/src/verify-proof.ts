@@ -134,7 +134,10 @@ async function verifyTreeProof(proof: Proof, checkpoint: NonNullable<Proof['chec
   steps.push({
     name: 'Signing key',
     ok: keyId === checkpoint.key_id,
-    detail: keyId === checkpoint.key_id ? `key ${short(keyId)} as the checkpoint names` : `the checkpoint names key ${checkpoint.key_id}, this key is ${keyId}`,
+    detail:
+      keyId === checkpoint.key_id
+        ? `key ${short(keyId)} as the checkpoint names`
+        : `the checkpoint names key ${checkpoint.key_id}, this key is ${keyId}`,
   });
   let signatureOk = false;
   let signatureDetail = 'the note has no signature line';
@@ -144,7 +147,12 @@ async function verifyTreeProof(proof: Proof, checkpoint: NonNullable<Proof['chec
     try {
       const key = await crypto.subtle.importKey('spki', der as BufferSource, { name: 'Ed25519' }, false, ['verify']);
       const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
-      signatureOk = await crypto.subtle.verify({ name: 'Ed25519' }, key, bytes.slice(4) as BufferSource, encoder.encode(body) as BufferSource);
+      signatureOk = await crypto.subtle.verify(
+        { name: 'Ed25519' },
+        key,
+        bytes.slice(4) as BufferSource,
+        encoder.encode(body) as BufferSource,
+      );
       signatureDetail = signatureOk ? 'Ed25519 signature over the note verifies (WebCrypto)' : 'the Ed25519 signature does not verify';
     } catch (error) {
       signatureDetail = `this browser cannot check Ed25519 signatures (${error instanceof Error ? error.message : String(error)})`;
@@ -200,9 +208,7 @@ export async function verifyProof(proof: Proof, publicKeyPem: string): Promise<P
     name: 'Signing key',
     ok: keyId === digest.key_id,
     detail:
-      keyId === digest.key_id
-        ? `key ${short(keyId)} as the digest names`
-        : `the digest names key ${digest.key_id}, this key is ${keyId}`,
+      keyId === digest.key_id ? `key ${short(keyId)} as the digest names` : `the digest names key ${digest.key_id}, this key is ${keyId}`,
   });
 
   let signatureOk = false;
