@@ -37,16 +37,10 @@ typecheck: install ## tsc over the whole workspace
 	@$(PNPM) exec tsc -p tsconfig.json
 	@$(PNPM) exec tsc -p packages/console/tsconfig.json
 
-# The all-in-one suites that exercise the store, run a second time on MongoDB through the double.
-MONGODB_DOUBLE_SUITES := $(addprefix services/all-in-one/test/,log-list.test.ts log-export.test.ts log-stats.test.ts log-cleanup.test.ts log-ingest.test.ts isolation.test.ts postman-collection.test.ts role-matrix.test.ts integrity.test.ts) \
-  $(addprefix test/hostile/,injection.test.ts isolation.test.ts fuzz.test.ts)
-
 test: install lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
-	@echo "==> vitest run"
+	@echo "==> vitest run (projects sqlite and mongodb-double: the HTTP suites again on the MongoDB store, docs/mongodb.md)"
 	@status=0; $(PNPM) exec vitest run || status=$$?; \
-	  echo "==> the HTTP suites again, on the MongoDB store (mingo double; README: MongoDB)"; \
-	  LOGSERVER_TEST_STORE=mongodb-double $(PNPM) exec vitest run $(MONGODB_DOUBLE_SUITES) --reporter=default --reporter=json --outputFile=.vitest-report-mongodb.json || status=$$?; \
-	  node scripts/test-summary.mjs .vitest-report.json .vitest-report-mongodb.json; exit $$status
+	  node scripts/test-summary.mjs .vitest-report.json; exit $$status
 
 build: install console ## compile every package to dist/ (node services/<name>/dist/main.js) and bundle the console
 	@echo "==> tsc -b"
@@ -61,7 +55,7 @@ rotate-signing-key: install ## new checkpoint signing key for the all-in-one ser
 	@DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" node --conditions=development --import tsx scripts/rotate-signing-key.ts
 
 clean: ## remove build output and local data
-	rm -rf packages/*/dist services/*/dist data .vitest-report.json .vitest-report-mongodb.json
+	rm -rf packages/*/dist services/*/dist data .vitest-report.json
 
 # --- Deployment (docs/deployment.md) ---------------------------------------------------------
 NAMESPACE := logserver

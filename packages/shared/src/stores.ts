@@ -1,6 +1,4 @@
 import { type Logger, pino } from 'pino';
-import type { z } from 'zod';
-import type { storeConfig } from './config/schemas.js';
 import type { LogFeed } from './feed/port.js';
 import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
@@ -42,30 +40,6 @@ export interface Stores {
   sharedFeed: LogFeed | null;
 }
 
-type StoreConfig = z.infer<z.ZodObject<typeof storeConfig>>;
-
-/** The store settings from a service's parsed environment (DESIGN §6: STORE follows MONGODB_URI). */
-export function storeSettings(config: StoreConfig): StoreSettings & { mongo: MongoTuning } {
-  return {
-    store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
-    dataDir: config.DATA_DIR,
-    sqlitePath: config.SQLITE_PATH,
-    mongodbUri: config.MONGODB_URI,
-    mongodbDb: config.MONGODB_DB,
-    mongo: {
-      maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
-      minPoolSize: config.MONGODB_MIN_POOL_SIZE,
-      connectTimeoutMs: config.MONGODB_CONNECT_TIMEOUT_MS,
-      serverSelectionTimeoutMs: config.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
-      socketTimeoutMs: config.MONGODB_SOCKET_TIMEOUT_MS,
-      queryTimeoutMs: config.MONGODB_QUERY_TIMEOUT_MS,
-      pingTimeoutMs: config.MONGODB_PING_TIMEOUT_MS,
-      feedPollMs: config.MONGODB_FEED_POLL_MS,
-      feedLookbackMs: config.MONGODB_FEED_LOOKBACK_MS,
-    },
-  };
-}
-
 export interface OpenStoresOptions {
   log: Pick<Logger, 'info' | 'warn'>;
   /** An already connected database to use instead of connecting to MONGODB_URI; its owner closes it. */
@@ -87,4 +61,5 @@ export async function openStores(settings: StoreSettings, options: OpenStoresOpt
   return STORE_MODULES[settings.store](settings, options);
 }
 
+export { storeSettings } from './config/schemas.js';
 export { sqlitePathOf } from './sqlite/stores.js';

@@ -1,6 +1,5 @@
-import { integrityDeps } from '@logserver/log/compose';
+import { integrityDeps, registerConsole } from '@logserver/log/compose';
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
-import { registerConsole } from '@logserver/log/console-route';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { registerDocs } from '@logserver/shared/http/docs';
@@ -38,7 +37,7 @@ export interface AllInOne {
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
-  await app.register(storesPlugin, { settings: storeSettings(config), mongoDatabase: options.mongoDatabase });
+  await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the stream hears of them without reading them back
@@ -65,7 +64,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     });
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
-  const metrics = registerMetrics(app);
+  const metrics = registerMetrics(app, undefined, { serve: false });
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await registerConsole(app);
   await app.register(

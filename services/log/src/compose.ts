@@ -1,5 +1,5 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
-import { resolveQueue } from '@logserver/shared/config/schemas';
+import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
 import type { LogFeed } from '@logserver/shared/feed/port';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
@@ -13,12 +13,14 @@ import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
 import { SqliteLogFeed } from '@logserver/shared/sqlite/log-feed';
-import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { sqlitePathOf, storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
 import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
+
+export { registerConsole };
 
 /**
  * The tamper-evidence routes' dependencies, or undefined when the store keeps no digests or no
@@ -49,17 +51,18 @@ function logServiceKeys(config: LogConfig): (() => KeyRing) | undefined {
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  await app.register(storesPlugin, { settings: storeSettings(config) });
+  const settings = storeSettings.parse(config);
+  await app.register(storesPlugin, { settings });
   const { stores } = app;
   const log = app.log.child({ component: 'queue' });
   if (resolveQueue(config) === 'sqs') {
     const feed: LogFeed =
       stores.sharedFeed ??
-      new SqliteLogFeed(sqlitePathOf(storeSettings(config)), {
+      new SqliteLogFeed(sqlitePathOf(settings), {
         onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
       });
     await app.register(feedPlugin, { feed });
-    await app.register(queuePlugin, { queue: await SqsLogQueue.open(sqsOptionsFromEnv(config, log)) });
+    await app.register(queuePlugin, { queue: await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log }) });
   } else {
     const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
     await app.register(feedPlugin, { feed: stores.sharedFeed ?? (local as InProcessLogFeed) });

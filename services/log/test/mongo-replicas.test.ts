@@ -4,7 +4,6 @@ import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import { MongoChangeStreamFeed } from '@logserver/shared/mongo/change-stream-feed';
 import { MongoLogStore } from '@logserver/shared/mongo/log-store';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
-import { eventually } from '@logserver/shared/queue/log-queue.contract';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,7 +58,7 @@ describe('two log-service replicas on one MongoDB', () => {
       expect(response.status).toBe(200);
       const created = ((await response.json()) as { data: { id: string } }).data;
 
-      await eventually(() => client.frames.length > 0, 5_000);
+      await expect.poll(() => client.frames.length > 0, { timeout: 5_000, interval: 20 }).toBe(true);
       expect(client.frames).toEqual([created]);
     });
   }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { SqsLogQueueOptions } from '../sqs/log-queue.js';
+import type { MongoTuning, StoreSettings } from '../stores.js';
 
 /** Blank environment variables count as unset, as most deploy tools write them that way. */
 export const optionalString = z
@@ -61,6 +63,42 @@ export const queueConfig = {
   SQS_VISIBILITY_TIMEOUT: z.coerce.number().int().min(1).max(43_200).default(30),
   SQS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
 };
+
+/** The store adapters' settings, parsed from the store fragment (DESIGN §6: STORE follows MONGODB_URI). */
+export const storeSettings = z.object(storeConfig).transform((config): StoreSettings & { mongo: MongoTuning } => ({
+  store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
+  dataDir: config.DATA_DIR,
+  sqlitePath: config.SQLITE_PATH,
+  mongodbUri: config.MONGODB_URI,
+  mongodbDb: config.MONGODB_DB,
+  mongo: {
+    maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
+    minPoolSize: config.MONGODB_MIN_POOL_SIZE,
+    connectTimeoutMs: config.MONGODB_CONNECT_TIMEOUT_MS,
+    serverSelectionTimeoutMs: config.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+    socketTimeoutMs: config.MONGODB_SOCKET_TIMEOUT_MS,
+    queryTimeoutMs: config.MONGODB_QUERY_TIMEOUT_MS,
+    pingTimeoutMs: config.MONGODB_PING_TIMEOUT_MS,
+    feedPollMs: config.MONGODB_FEED_POLL_MS,
+    feedLookbackMs: config.MONGODB_FEED_LOOKBACK_MS,
+  },
+}));
+
+/** The SQS adapter's options, parsed from the queue fragment; its defaults are the adapter's defaults. */
+export const sqsOptions = z.object(queueConfig).transform(
+  (config) =>
+    ({
+      endpoint: config.SQS_URL,
+      region: config.SQS_REGION,
+      queueName: config.SQS_QUEUE_NAME,
+      dlqName: config.SQS_DLQ_NAME,
+      maxReceiveCount: config.SQS_MAX_RECEIVE_COUNT,
+      waitTimeSeconds: config.SQS_WAIT_TIME_SECONDS,
+      receivers: config.SQS_RECEIVERS,
+      visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT,
+      publishTimeoutMs: config.SQS_PUBLISH_TIMEOUT_MS,
+    }) satisfies SqsLogQueueOptions,
+);
 
 /** DESIGN §6: QUEUE defaults to sqs when SQS_URL is set. */
 export function resolveQueue(config: { QUEUE?: 'sqs' | 'memory' | undefined; SQS_URL?: string | undefined }): 'sqs' | 'memory' {

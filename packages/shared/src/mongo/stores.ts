@@ -1,6 +1,5 @@
-import { z } from 'zod';
-import { storeConfig } from '../config/schemas.js';
-import { type OpenStoresOptions, type StoreSettings, type Stores, storeSettings } from '../stores.js';
+import { storeSettings } from '../config/schemas.js';
+import type { OpenStoresOptions, StoreSettings, Stores } from '../stores.js';
 import { MongoChangeStreamFeed } from './change-stream-feed.js';
 import { connectMongo, type MongoSettings } from './database.js';
 import { MongoIntegrityStore } from './integrity-store.js';
@@ -9,7 +8,7 @@ import { MongoTenantStore } from './tenant-store.js';
 
 /** Every port on one MongoDB database, with a change-stream feed that hears of events any process stored. */
 export async function openMongoStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
-  const tuning = settings.mongo ?? storeSettings(z.object(storeConfig).parse({})).mongo;
+  const tuning = settings.mongo ?? storeSettings.parse({}).mongo;
   let db = options.mongoDatabase;
   let release: (() => Promise<void>) | undefined;
   if (db === undefined) {
