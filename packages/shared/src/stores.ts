@@ -1,5 +1,6 @@
 import { type Logger, pino } from 'pino';
 import type { LogFeed } from './feed/port.js';
+import type { IdempotencyStore } from './idempotency/port.js';
 import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
 import { openMongoStores } from './mongo/stores.js';
@@ -33,6 +34,8 @@ export interface Stores {
   tenants: TenantStore;
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
   integrity?: IntegrityStore | undefined;
+  /** Idempotency-Keys of ingest requests, beside the events. */
+  idempotency: IdempotencyStore;
   /**
    * A feed that hears of events stored by any process (MongoDB change streams), or null when the
    * store has none and the process that stores the events must announce them itself.

@@ -1,5 +1,12 @@
 import { buildAuthApp } from '@logserver/auth/app';
-import { buildLogApp, type IntegrityDeps, type LogDeps, type StreamLimits, type TenantRateLimit } from '@logserver/log/app';
+import {
+  buildLogApp,
+  type IntegrityDeps,
+  type LogAppConfig,
+  type LogDeps,
+  type StreamLimits,
+  type TenantRateLimit,
+} from '@logserver/log/app';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
@@ -20,6 +27,7 @@ export interface AllInOneDeps {
   tenants: TenantStore;
   queue: LogQueue;
   feed: LogFeed;
+  idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
@@ -31,6 +39,7 @@ export interface AllInOneAppConfig {
   keyScheme: KeyScheme;
   stream?: Partial<StreamLimits> | undefined;
   rateLimit?: TenantRateLimit | undefined;
+  idempotency?: LogAppConfig['idempotency'];
 }
 
 /**
@@ -46,8 +55,16 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
       buildLogApp(
-        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },
-        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
+        {
+          store: deps.logs,
+          queue: deps.queue,
+          feed: deps.feed,
+          identity,
+          idempotency: deps.idempotency,
+          metrics: deps.metrics,
+          integrity: deps.integrity,
+        },
+        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, idempotency: config.idempotency },
       ),
     );
     // Counts across every tenant stay off the public surface here (docs/auth.md "Public routes"):

@@ -1,5 +1,5 @@
 import { integrityDeps, registerConsole } from '@logserver/log/compose';
-import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { registerDocs } from '@logserver/shared/http/docs';
@@ -75,6 +75,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
+        idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
         integrity: integrityDeps(stores.integrity, keys.keys, config),
@@ -85,6 +86,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         keyScheme: auth.scheme,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
       },
     ),
   );

@@ -17,7 +17,7 @@ import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { sqlitePathOf, storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
-import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
 
 export { registerConsole };
@@ -81,10 +81,16 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         queue,
         feed,
         identity: gatewayIdentity(),
+        idempotency: stores.idempotency,
         metrics,
         integrity: integrityDeps(stores.integrity, logServiceKeys(config), config),
       },
-      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
+      {
+        adminTenant: config.AUTH_ADMIN_TENANT,
+        stream: streamLimits(config),
+        rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
+      },
     ),
   );
   return { app, health };

@@ -22,6 +22,23 @@ export const listenConfig = (defaultPort: number) => ({
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
 });
 
+/** `from=to,from=to` (README "OIDC / JWKS"); every entry must have both sides. */
+const valueMap = (what: string, check: (to: string) => boolean) =>
+  optionalString.transform((value, ctx) => {
+    const map: Record<string, string> = {};
+    for (const entry of (value ?? '').split(',').filter((item) => item.trim() !== '')) {
+      const at = entry.indexOf('=');
+      const from = entry.slice(0, at).trim();
+      const to = entry.slice(at + 1).trim();
+      if (at <= 0 || to === '' || !check(to)) {
+        ctx.addIssue({ code: 'custom', message: `entry "${entry.trim()}" must be <IdP value>=<${what}>` });
+        continue;
+      }
+      map[from] = to;
+    }
+    return map;
+  });
+
 export const authConfig = {
   AUTH_SECRET: optionalString,
   AUTH_AUDIENCE: z.string().min(1).default('logserver'),
@@ -32,6 +49,17 @@ export const authConfig = {
     .default('system'),
   AUTH_KEY_SCHEME: z.enum(['hmac-sha256', 'md5-legacy']).default('hmac-sha256'),
   AUTH_REQUIRE_EXP: booleanFromEnv(true),
+  /** An external identity provider's JWKS: its RS256/ES256/EdDSA tokens are accepted beside the HS256 tenant tokens. */
+  AUTH_JWKS_URL: optionalString.pipe(z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional()),
+  /** The IdP tokens' iss and aud; AUTH_ISSUER and AUTH_AUDIENCE when unset. */
+  AUTH_JWKS_ISSUER: optionalString,
+  AUTH_JWKS_AUDIENCE: optionalString,
+  AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  AUTH_ROLE_CLAIM: z.string().min(1).default('role'),
+  AUTH_TENANT_MAP: valueMap('tenant key', (to) => /^[a-z0-9_-]+$/.test(to)),
+  AUTH_ROLE_MAP: valueMap('admin|auditor|viewer|writer', (to) => ['admin', 'auditor', 'viewer', 'writer'].includes(to)),
+  AUTH_JWKS_COOLDOWN: z.coerce.number().min(0).max(3_600).default(30),
+  AUTH_JWKS_CACHE_MAX_AGE: z.coerce.number().min(1).max(86_400).default(600),
 };
 
 export const storeConfig = {

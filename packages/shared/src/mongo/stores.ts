@@ -2,6 +2,7 @@ import { storeSettings } from '../config/schemas.js';
 import type { OpenStoresOptions, StoreSettings, Stores } from '../stores.js';
 import { MongoChangeStreamFeed } from './change-stream-feed.js';
 import { connectMongo, type MongoSettings } from './database.js';
+import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
 import { MongoTenantStore } from './tenant-store.js';
@@ -32,6 +33,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
   });
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
+  const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, integrity, sharedFeed };
+  return { logs, tenants, integrity, idempotency, sharedFeed };
 }
