@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 // The standalone verifier (scripts/tlog.mjs) imports nothing from the server; both must pass the vectors.
 import * as standalone from '../../../../scripts/tlog.mjs';
+// @logserver/client checks proofs where it runs (noble hashes, no node:crypto): the same vectors.
+import * as client from '../../../client/src/tree.js';
 import {
   CompactRange,
   consistencyProof,
@@ -114,6 +116,7 @@ const flipBit = (hash: Buffer, bit: number) => {
 const verifiers = [
   { name: 'server (tree.ts)', verifyInclusion, verifyConsistency },
   { name: 'standalone (scripts/tlog.mjs)', verifyInclusion: standalone.verifyInclusion, verifyConsistency: standalone.verifyConsistency },
+  { name: 'client (packages/client/src/tree.ts)', verifyInclusion: client.verifyInclusion, verifyConsistency: client.verifyConsistency },
 ];
 
 describe('RFC 9162 tree against the published vectors', () => {
