@@ -4,6 +4,8 @@
 //   node scripts/verify-offline.mjs fetch --url http://localhost:8080 --token <auditor token> --out ./audit
 //   node scripts/verify-offline.mjs check ./audit [--partial] [--trusted-checkpoint note.txt] [--witness-key VKEY]
 //        (events.ndjson, checkpoints.json with leaves and tombstones, keys.json: the tenant tree)
+//   node scripts/verify-offline.mjs check-export export.ndjson --keys keys.json [--trusted-checkpoint note.txt] [--witness-key VKEY]
+//        (GET /api/v1/logs/export?manifest=true: the export proves itself against its checkpoint)
 //   node scripts/verify-offline.mjs check --events e.ndjson --digests d.json --public-key k.pem [--partial]
 //        (digest-v1 data, sealed before checkpoints)
 //
@@ -15,7 +17,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import canonicalize from 'canonicalize';
-import { checkCheckpointNote, eventLeafHash, parseVerifierKey, rootOfLeafHashes, splitNote } from './tlog.mjs';
+import {
+  checkCheckpointNote,
+  eventLeafHash,
+  fromHex,
+  hasCosignature,
+  noteKeyHash,
+  parseVerifierKey,
+  publicKeyFromRaw,
+  rootFromMultiProof,
+  rootOfLeafHashes,
+  splitNote,
+  verifyConsistency,
+} from './tlog.mjs';
 
 const sha256 = (...parts) => {
   const hash = createHash('sha256');
@@ -254,6 +268,165 @@ export function checkTreeBundle({ events, checkpoints, jwks, logName = 'logserve
   };
 }
 
+/**
+ * An export with manifest=true (its last line `{"manifest": …}`): the body against the manifest's count
+ * and SHA-256, every event's content against its hash, the checkpoint's note and key window, the
+ * exported events, the listed tombstones and their cleanups' audit events as leaves that, with the
+ * manifest's multi-leaf proof, give the checkpoint's root; each tombstone honoured only when its
+ * cleanup covers its time and that cleanup's own audit event (a leaf after it) says so; the
+ * manifest's signed note; a trusted checkpoint through the consistency proof; witness cosignatures.
+ */
+export function checkManifestExport({ text, jwks, logName = 'logserver', trusted = null, witnesses = [] }) {
+  const problems = [];
+  const problem = (kind, detail, extra = {}) => problems.push({ kind, detail, ...extra });
+  const cut = text.endsWith('\n') ? text.slice(0, -1).lastIndexOf('\n') + 1 : text.lastIndexOf('\n') + 1;
+  const bodyText = text.slice(0, cut);
+  let manifest;
+  try {
+    manifest = JSON.parse(text.slice(cut)).manifest;
+  } catch {
+    manifest = undefined;
+  }
+  if (!manifest || typeof manifest !== 'object') throw new Error('the last line is not {"manifest": …}: export with manifest=true');
+  const lines = bodyText.split('\n').filter((line) => line !== '');
+  const events = lines.map((line) => JSON.parse(line));
+  if (createHash('sha256').update(bodyText).digest('hex') !== manifest.body_sha256)
+    problem('body', 'the event lines do not give the SHA-256 the manifest states: the body was changed, cut or added to');
+  if (events.length !== manifest.count) problem('body', `${events.length} event lines, the manifest says ${manifest.count}`);
+  if (!Array.isArray(manifest.leaf_indexes) || manifest.leaf_indexes.length !== events.length)
+    problem('body', 'the manifest does not place every event line');
+
+  // No checkpoint: nothing of the tenant was sealed when it was exported; every event is unproven.
+  const checked = manifest.checkpoint ? checkCheckpointNote(manifest.checkpoint.note, jwks, logName) : { problem: null };
+  const size = 'problem' in checked ? 0 : checked.checkpoint.size;
+  if (manifest.checkpoint && 'problem' in checked) problem('checkpoint', `the manifest's checkpoint: ${checked.problem}`);
+  else if (manifest.checkpoint && checked.checkpoint.size !== manifest.checkpoint.tree_size)
+    problem('checkpoint', 'its note gives another size');
+
+  const known = new Map();
+  const place = (index, leaf, what) => {
+    if (!Number.isInteger(index) || index < 0 || index >= size)
+      return problem('placed', `${what} is placed at ${index}, outside the tree of ${size}`);
+    if (known.has(index) && !known.get(index).equals(leaf))
+      return problem('placed', `${what} and another leaf are both placed at ${index}`);
+    known.set(index, leaf);
+  };
+  let verified = 0;
+  let unsealed = 0;
+  events.forEach((event, at) => {
+    const recomputed = eventHash(event);
+    if (recomputed !== event.hash)
+      problem('changed', 'its content does not give its hash: changed after it was stored', { event_id: event.id });
+    const index = manifest.leaf_indexes?.[at];
+    if (index === null || index === undefined) {
+      unsealed++;
+      return;
+    }
+    place(index, eventLeafHash(recomputed, event.timestamp), `event ${event.id}`);
+    verified++;
+  });
+
+  const cleanups = new Map((manifest.cleanups ?? []).map((cleanup) => [cleanup.cleanup_id, cleanup]));
+  for (const cleanup of cleanups.values()) {
+    if (cleanup.audit_event && cleanup.audit_leaf_index !== null)
+      place(
+        cleanup.audit_leaf_index,
+        eventLeafHash(eventHash(cleanup.audit_event), cleanup.audit_event.timestamp),
+        `the audit event of cleanup ${cleanup.cleanup_id}`,
+      );
+  }
+  let honoured = 0;
+  const [scanStart, scanEnd] = manifest.tombstone_scan ?? [0, 0];
+  for (const tomb of manifest.tombstones ?? []) {
+    const cleanup = cleanups.get(tomb.cleanup_id);
+    const audit = cleanup?.audit_event;
+    const reason = !tomb.event_hash
+      ? 'it keeps no leaf entry'
+      : tomb.leaf_index < scanStart || tomb.leaf_index >= scanEnd
+        ? `leaf ${tomb.leaf_index} is outside the scanned range`
+        : !cleanup
+          ? `cleanup ${tomb.cleanup_id} is not in the manifest`
+          : cleanup.before !== null && !(tomb.timestamp < cleanup.before)
+            ? `cleanup ${cleanup.cleanup_id} deleted before ${cleanup.before}; this event is from ${tomb.timestamp}`
+            : !audit || cleanup.audit_leaf_index === null
+              ? `the audit event of cleanup ${cleanup.cleanup_id} is not in the tree`
+              : audit.action !== 'logs.cleanup' ||
+                  audit.resource_type !== 'logs' ||
+                  (audit.metadata?.before ?? null) !== cleanup.before ||
+                  audit.metadata?.deleted_count !== cleanup.deleted_count
+                ? `the audit event of cleanup ${cleanup.cleanup_id} does not record it`
+                : cleanup.audit_leaf_index <= tomb.leaf_index
+                  ? `cleanup ${cleanup.cleanup_id} was logged before this event`
+                  : null;
+    if (tomb.event_hash) place(tomb.leaf_index, eventLeafHash(tomb.event_hash, tomb.timestamp), `tombstone ${tomb.event_id}`);
+    if (reason === null) honoured++;
+    else problem('removed', `leaf ${tomb.leaf_index} was deleted; ${reason}`, { event_id: tomb.event_id, leaf_index: tomb.leaf_index });
+  }
+
+  if (!('problem' in checked)) {
+    const root = rootFromMultiProof(
+      size,
+      known,
+      (manifest.proof ?? []).map((h) => Buffer.from(h, 'hex')),
+    );
+    if (root === null || !root.equals(checked.checkpoint.root))
+      problem(
+        'tree',
+        "the exported events, tombstones and proof do not give the checkpoint's root: an event was changed, inserted, reordered or left out of the tree",
+      );
+  }
+  if (trusted) {
+    if (trusted.size > size) problem('rollback', `the trusted checkpoint has size ${trusted.size}, the manifest's ${size}`);
+    else if (!manifest.consistency || manifest.consistency.from !== trusted.size)
+      problem('consistency', `the manifest has no consistency proof from size ${trusted.size}: export with trusted_size=${trusted.size}`);
+    else if (
+      !('problem' in checked) &&
+      !verifyConsistency(trusted.size, size, trusted.root, checked.checkpoint.root, fromHex(manifest.consistency.proof))
+    )
+      problem('split view', `the checkpoint of size ${size} does not extend the trusted checkpoint of size ${trusted.size}`);
+  }
+  for (const witness of witnesses) {
+    const note = splitNote(manifest.checkpoint?.signed_note ?? '');
+    if (!note || !hasCosignature(note.body, note.signatures, witness))
+      problem('witness', `the checkpoint is not cosigned by witness ${witness.name}`);
+  }
+  let signed = false;
+  if (manifest.signed_note) {
+    const { signed_note: _note, ...rest } = manifest;
+    const split = splitNote(manifest.signed_note);
+    const lines = split?.body.split('\n') ?? [];
+    const digest = createHash('sha256').update(canonicalize(rest)).digest('base64');
+    const key =
+      split &&
+      jwks.keys.find((jwk) =>
+        split.signatures.some((s) => s.name === logName && s.keyHash.equals(noteKeyHash(logName, 1, Buffer.from(jwk.x, 'base64url')))),
+      );
+    const signature =
+      key && split.signatures.find((s) => s.name === logName && s.keyHash.equals(noteKeyHash(logName, 1, Buffer.from(key.x, 'base64url'))));
+    const time = lines[3]?.startsWith('time ') ? lines[3].slice(5) : '';
+    if (!split || lines[1] !== 'export-manifest' || lines[2] !== digest || time !== manifest.created_at)
+      problem('manifest', 'its signed note is not over this manifest');
+    else if (!key || !verify(null, Buffer.from(split.body), publicKeyFromRaw(Buffer.from(key.x, 'base64url')), signature.payload))
+      problem('manifest', 'its signed note is not signed by a key of the key ring');
+    else if ((key.not_before && time < key.not_before) || (key.not_after && time >= key.not_after))
+      problem('manifest', `it is signed by key ${key.kid} at ${time}, outside that key's window`);
+    else signed = true;
+  }
+  const status = problems.length > 0 ? 'tampered' : unsealed > 0 ? 'unproven' : 'intact';
+  return {
+    status,
+    checkpoint: size,
+    events_in_export: events.length,
+    events_verified: verified,
+    events_unsealed: unsealed,
+    tombstones_honoured: honoured,
+    manifest_signed: signed,
+    first_problem: problems[0] ?? null,
+    problems: problems.slice(0, 20),
+    problem_count: problems.length,
+  };
+}
+
 async function getJson(url, token) {
   const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
   if (!response.ok) throw new Error(`GET ${url} answered ${response.status}: ${await response.text()}`);
@@ -348,9 +521,30 @@ async function main(argv) {
       'trusted-checkpoint': { type: 'string' },
       'witness-key': { type: 'string', multiple: true },
       'log-name': { type: 'string', default: 'logserver' },
+      keys: { type: 'string' },
     },
   });
   const [command, dir] = positionals;
+  const trustedFrom = (jwks) => {
+    if (!values['trusted-checkpoint']) return null;
+    const checked = checkCheckpointNote(readFileSync(values['trusted-checkpoint'], 'utf8'), jwks, values['log-name']);
+    if ('problem' in checked) throw new UsageError(`--trusted-checkpoint does not verify: ${checked.problem}`);
+    return checked.checkpoint;
+  };
+  if (command === 'check-export') {
+    if (!dir || !values.keys)
+      throw new UsageError('check-export needs the export file (manifest=true) and --keys (GET /api/v1/integrity/keys)');
+    const jwks = JSON.parse(readFileSync(values.keys, 'utf8'));
+    const report = checkManifestExport({
+      text: readFileSync(dir, 'utf8'),
+      jwks,
+      logName: values['log-name'],
+      trusted: trustedFrom(jwks),
+      witnesses: (values['witness-key'] ?? []).map(parseVerifierKey),
+    });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    return report.status === 'intact' ? 0 : 1;
+  }
   if (command === 'fetch') {
     if (!values.url || !values.token || !values.out) throw new UsageError('fetch needs --url, --token (auditor or admin) and --out');
     await fetchBundle({ url: values.url.replace(/\/$/, ''), token: values.token, out: values.out });
@@ -384,7 +578,7 @@ async function main(argv) {
     return report.status === 'intact' ? 0 : 1;
   }
   throw new UsageError(
-    'usage: verify-offline.mjs fetch --url URL --token TOKEN --out DIR | check DIR [--partial] [--trusted-checkpoint NOTE_FILE] [--witness-key VKEY]...',
+    'usage: verify-offline.mjs fetch --url URL --token TOKEN --out DIR | check DIR [--partial] [--trusted-checkpoint NOTE_FILE] [--witness-key VKEY]... | check-export EXPORT.ndjson --keys KEYS.json [--trusted-checkpoint NOTE_FILE] [--witness-key VKEY]...',
   );
 }
 

@@ -78,7 +78,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
-        integrity: integrityDeps(stores.integrity, keys.keys, config),
+        integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
       {
         adminTenant: config.AUTH_ADMIN_TENANT,

@@ -30,9 +30,10 @@ export function integrityDeps(
   store: IntegrityStore | undefined,
   keys: (() => KeyRing) | undefined,
   config: { SEAL_INTERVAL: number; INTEGRITY_WITNESS_KEYS?: string | undefined },
+  signer?: IntegrityDeps['signer'],
 ): IntegrityDeps | undefined {
   if (!store || !keys) return undefined;
-  return { store, keys, witnesses: witnessKeysFrom(config.INTEGRITY_WITNESS_KEYS), sealIntervalSeconds: config.SEAL_INTERVAL };
+  return { store, keys, witnesses: witnessKeysFrom(config.INTEGRITY_WITNESS_KEYS), sealIntervalSeconds: config.SEAL_INTERVAL, signer };
 }
 
 /** The log service's key ring, read once at start: INTEGRITY_KEYRING, else the one INTEGRITY_PUBLIC_KEY. */

@@ -23,19 +23,33 @@ export class IntegrityGate {
 
   /** Runs `work` in a slot of this tenant's; throws IntegrityBusy (429) when there is none. */
   async run<T>(tenant: string, work: () => Promise<T>): Promise<T> {
+    const release = this.acquire(tenant);
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Takes a slot for work that outlives one call (an export with a manifest streams, then builds it);
+   * returns the release, which frees the slot once however often it is called. Throws IntegrityBusy.
+   */
+  acquire(tenant: string): () => void {
     const held = this.byTenant.get(tenant) ?? 0;
     if (held >= this.limits.perTenant) throw new IntegrityBusy('for this tenant', this.limits.retryAfterSeconds);
     if (this.total >= this.limits.perProcess) throw new IntegrityBusy('on this server', this.limits.retryAfterSeconds);
     this.byTenant.set(tenant, held + 1);
     this.total++;
-    try {
-      return await work();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       this.total--;
       const left = (this.byTenant.get(tenant) ?? 1) - 1;
       if (left === 0) this.byTenant.delete(tenant);
       else this.byTenant.set(tenant, left);
-    }
+    };
   }
 
   /** Slots in use, for tests and /metrics. */

@@ -144,7 +144,19 @@ export const ExportQuery = strictQuery({
   ...filterShape,
   format: single(z.enum(EXPORT_FORMATS)).default('ndjson'),
   sort,
-}).superRefine(fromNotAfterTo);
+  manifest: single(z.enum(['true', 'false']))
+    .default('false')
+    .describe('true: the last NDJSON line is {"manifest": …}, what scripts/verify-offline.mjs checks the export against'),
+  trusted_size: single(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+    .optional()
+    .describe('with manifest=true: also a consistency proof from the checkpoint of this size you kept'),
+}).superRefine((query, ctx) => {
+  fromNotAfterTo(query, ctx);
+  if (query.manifest === 'true' && query.format !== 'ndjson')
+    ctx.addIssue({ code: 'custom', path: ['manifest'], message: 'manifest=true needs format=ndjson (the manifest is the last line)' });
+  if (query.trusted_size !== undefined && query.manifest !== 'true')
+    ctx.addIssue({ code: 'custom', path: ['trusted_size'], message: 'trusted_size goes with manifest=true' });
+});
 export type ExportQuery = z.infer<typeof ExportQuery>;
 
 const isoDateTime = single(

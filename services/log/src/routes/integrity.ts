@@ -6,6 +6,7 @@ import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import type { KeyRing } from '@logserver/shared/integrity/keyring';
 import type { Checkpoint, IntegrityStore } from '@logserver/shared/integrity/port';
 import { proveInclusion } from '@logserver/shared/integrity/proof';
+import type { SigningKey } from '@logserver/shared/integrity/signing-key';
 import { checkpointOrLatest, proveConsistency, proveInTree } from '@logserver/shared/integrity/tree-proofs';
 import { verifyTenantLog } from '@logserver/shared/integrity/verify';
 import {
@@ -42,8 +43,10 @@ export interface IntegrityDeps {
   witnesses?: readonly ParsedVerifierKey[];
   /** Seconds between seals, told to a caller whose event is not sealed yet. */
   sealIntervalSeconds: number;
-  /** Bounds what proof, consistency and verify requests hold (DESIGN §9); one per app by default. */
+  /** Bounds what proof, consistency, verify and export-manifest requests hold (DESIGN §9); one per app by default. */
   gate?: IntegrityGate;
+  /** The log's signing key, where this process holds it (the all-in-one): export manifests are then signed. */
+  signer?: { key: () => SigningKey; name: string } | undefined;
 }
 
 /** What the proof route reads besides the integrity store: the event itself. */

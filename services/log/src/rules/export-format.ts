@@ -12,7 +12,7 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
   json: { contentType: 'application/json; charset=utf-8', extension: 'json' },
 };
 
-async function* ndjson(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
+export async function* ndjsonLines(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
   for await (const event of events) yield `${JSON.stringify(event)}\n`;
 }
 
@@ -30,7 +30,7 @@ async function* jsonArray(events: AsyncIterable<LogEvent>): AsyncIterable<string
  * flat however many events match. CSV is RFC 4180: a header row, CRLF line ends, quotes where needed.
  */
 export function encodeExport(format: ExportFormat, events: AsyncIterable<LogEvent>, onError: (error: Error) => void): Readable {
-  if (format === 'ndjson') return Readable.from(ndjson(events));
+  if (format === 'ndjson') return Readable.from(ndjsonLines(events));
   if (format === 'json') return Readable.from(jsonArray(events));
   const csv = stringify({
     header: true,
