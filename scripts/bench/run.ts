@@ -16,6 +16,7 @@ import { evaluate, type Figure, renderTable, tally } from './report.js';
 import { sizesFor } from './scale.js';
 import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
 import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
+import { sealingCost } from './scenarios/sealing.js';
 import { sqsPath } from './scenarios/sqs.js';
 import { streamFanOut } from './scenarios/stream.js';
 
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
       ['6 export', exportTenant(sqlitePath)],
       ['7 stream', streamFanOut],
       ['8 SQS path', sqsPath],
+      ['9 sealing', sealingCost],
     ];
     for (const [name, run] of scenarios) {
       if (!selected(name)) continue;

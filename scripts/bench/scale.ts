@@ -17,6 +17,8 @@ export interface Sizes {
   streamEvents: number;
   /** Scenario 8: single POSTs through SQS. */
   sqsSeconds: number;
+  /** Scenario 9: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
+  sealSeconds: number;
 }
 
 const FULL: Sizes = {
@@ -30,6 +32,7 @@ const FULL: Sizes = {
   subscribers: 1000,
   streamEvents: 200,
   sqsSeconds: 12,
+  sealSeconds: 12,
 };
 
 const QUICK: Sizes = {
@@ -43,6 +46,7 @@ const QUICK: Sizes = {
   subscribers: 200,
   streamEvents: 40,
   sqsSeconds: 2,
+  sealSeconds: 2,
 };
 
 /** BENCH_SCALE: unset or `full` for the issue's sizes, `quick` for a short run. */
