@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PNPM_VERSION := 10.34.9
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: rotate-signing-key help check-node install console start test lint typecheck build clean benchmark up down compose benchmark-cluster
+.PHONY: rotate-signing-key help check-node install install-analytics console start test lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -13,18 +13,29 @@ check-node:
 	@node -e 'const [major]=process.versions.node.split(".").map(Number); if (major < 20) { console.error("Node.js " + process.versions.node + " is too old: install Node.js 20 or later (https://nodejs.org)"); process.exit(1) }' \
 	  || { echo "Node.js is missing or too old: install Node.js 20 or later, then run make again." >&2; exit 1; }
 
+# The embedded ClickHouse engine (chdb, ~550 MB) is packages/chdb, a package nothing depends on: the
+# lean install leaves it out, make test and ANALYTICS=chdb add it (README "Analytics").
+CHDB_STAMP := packages/chdb/node_modules/.installed
+
 node_modules/.modules.yaml: package.json pnpm-lock.yaml $(wildcard packages/*/package.json services/*/package.json)
-	@echo "==> installing dependencies with pnpm $(PNPM_VERSION)"
+	@echo "==> installing dependencies with pnpm $(PNPM_VERSION) (without the analytics engine)"
+	@$(PNPM) install --frozen-lockfile --filter '!@logserver/chdb' || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
+	@touch $@
+
+$(CHDB_STAMP): node_modules/.modules.yaml packages/chdb/package.json
+	@echo "==> installing the embedded analytics engine (chdb, ~550 MB on disk)"
 	@$(PNPM) install --frozen-lockfile || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
 	@touch $@
 
-install: check-node node_modules/.modules.yaml ## install what is missing
+install: check-node node_modules/.modules.yaml ## install what is missing (without chdb: make install-analytics adds it)
+
+install-analytics: install $(CHDB_STAMP) ## install the embedded analytics engine too (chdb, ~550 MB; make test and ANALYTICS=chdb need it)
 
 console: install ## bundle the browser console into packages/console/dist (served at /console)
 	@echo "==> building the console (esbuild: packages/console/build.mjs)"
 	@node packages/console/build.mjs || { echo "the console build failed: see the esbuild errors above" >&2; exit 1; }
 
-start: install console ## run the all-in-one server on http://localhost:8080 (SQLite in ./data; the console at /console)
+start: install $(if $(filter chdb,$(ANALYTICS)),install-analytics) console ## run the all-in-one server on http://localhost:8080 (SQLite in ./data; the console at /console)
 	@echo "==> starting the all-in-one server (Ctrl-C to stop)"
 	@cd services/all-in-one && DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" $(PNPM) start
 
@@ -37,7 +48,7 @@ typecheck: install ## tsc over the whole workspace
 	@$(PNPM) exec tsc -p tsconfig.json
 	@$(PNPM) exec tsc -p packages/console/tsconfig.json
 
-test: install lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
+test: install-analytics lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
 	@echo "==> vitest run (projects sqlite and mongodb-double: the HTTP suites again on the MongoDB store, docs/mongodb.md)"
 	@status=0; $(PNPM) exec vitest run || status=$$?; \
 	  node scripts/test-summary.mjs .vitest-report.json; exit $$status
@@ -46,7 +57,7 @@ build: install console ## compile every package to dist/ (node services/<name>/d
 	@echo "==> tsc -b"
 	@$(PNPM) exec tsc -b tsconfig.build.json
 
-benchmark: build ## every scenario beside its baseline: markdown table + bench-results.json (BENCH_SCALE=quick: under a minute)
+benchmark: build install-analytics ## every scenario beside its baseline: markdown table + bench-results.json (BENCH_SCALE=quick: under a minute)
 	@echo "==> benchmark (BENCH_SCALE=$${BENCH_SCALE:-full}): scripts/bench/run.ts"
 	@node --conditions=development --import tsx scripts/bench/run.ts
 

@@ -17,7 +17,9 @@ export interface Sizes {
   streamEvents: number;
   /** Scenario 8: single POSTs through SQS. */
   sqsSeconds: number;
-  /** Scenario 9: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
+  /** Scenario 9: rows generated straight into the analytics store (chdb). */
+  analyticsRows: number;
+  /** Scenario 10: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
   sealSeconds: number;
 }
 
@@ -32,6 +34,7 @@ const FULL: Sizes = {
   subscribers: 1000,
   streamEvents: 200,
   sqsSeconds: 12,
+  analyticsRows: 10_000_000,
   sealSeconds: 12,
 };
 
@@ -46,6 +49,7 @@ const QUICK: Sizes = {
   subscribers: 200,
   streamEvents: 40,
   sqsSeconds: 2,
+  analyticsRows: 200_000,
   sealSeconds: 2,
 };
 

@@ -17,7 +17,7 @@ export interface Child {
   onLine(listener: (line: string) => void): void;
 }
 
-function launch(args: string[], cwd: string, env: Record<string, string>): Child {
+export function launch(args: string[], cwd: string, env: Record<string, string>): Child {
   const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const listeners: ((line: string) => void)[] = [];
@@ -48,7 +48,7 @@ function launch(args: string[], cwd: string, env: Record<string, string>): Child
 }
 
 /** Waits for the first stdout line that `match` recognises; fails with the output if the process exits first. */
-function waitForLine<T>(child: Child, match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
+export function waitForLine<T>(child: Child, match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail(new Error('timed out')), timeoutMs);
     const fail = (error: Error) => {

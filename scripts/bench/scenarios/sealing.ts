@@ -67,7 +67,7 @@ async function coverLag(server: Service, headers: Record<string, string>, timeou
 }
 
 /**
- * 9: ingest with sealing on (SEAL_INTERVAL=1, the default: the tenant tree appended and one
+^ * 10: ingest with sealing on (SEAL_INTERVAL=1, the default: the tenant tree appended and one
  * checkpoint signed per second) beside the same server with sealing off (SEAL_INTERVAL=0), bulk
  * and single POSTs in alternating slices; and how long after the last acknowledged event of each
  * slice a signed checkpoint covered it.
@@ -89,7 +89,7 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
     });
     for (const server of [sealed, unsealed]) await hammer({ ...bulk(server), amount: BULK_CONNECTIONS * 2 });
     const bulkRun = await sideBySide({ ours: bulk(sealed), baseline: bulk(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
-    const bulkScenario = `9 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): bulk ${BULK_SIZE} a request, c=${BULK_CONNECTIONS}`;
+    const bulkScenario = `10 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): bulk ${BULK_SIZE} a request, c=${BULK_CONNECTIONS}`;
     figures.push(
       {
         scenario: bulkScenario,
@@ -118,7 +118,7 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
     const single = (server: Service) => ({ url: `${server.url}/api/v1/logs`, body: postBody, headers: writer, connections: 100 });
     for (const server of [sealed, unsealed]) await hammer({ ...single(server), duration: 1 });
     const postRun = await sideBySide({ ours: single(sealed), baseline: single(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
-    const postScenario = `9 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): single POST, c=100`;
+    const postScenario = `10 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): single POST, c=100`;
     figures.push(
       {
         scenario: postScenario,

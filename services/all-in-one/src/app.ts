@@ -31,6 +31,7 @@ export interface AllInOneDeps {
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
+  analytics?: LogDeps['analytics'];
 }
 
 export interface AllInOneAppConfig {
@@ -63,6 +64,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           idempotency: deps.idempotency,
           metrics: deps.metrics,
           integrity: deps.integrity,
+          analytics: deps.analytics,
         },
         { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, idempotency: config.idempotency },
       ),

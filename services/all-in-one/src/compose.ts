@@ -1,5 +1,6 @@
 import { integrityDeps, registerConsole } from '@logserver/log/compose';
 import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
+import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { registerDocs } from '@logserver/shared/http/docs';
@@ -11,6 +12,7 @@ import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import type { Sealer } from '@logserver/shared/integrity/sealer';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
@@ -27,6 +29,8 @@ export interface AllInOne {
   health: Health;
   /** Seals on its timer (SEAL_INTERVAL > 0); tests call sealAll() to seal now. */
   sealer: Sealer | null;
+  /** The analytics sink (ANALYTICS on); tests call runOnce() to copy now. */
+  sink: AnalyticsSink | null;
 }
 
 /**
@@ -63,8 +67,15 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
       intervalMs: config.SEAL_INTERVAL * 1000,
     });
 
-  const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app, undefined, { serve: false });
+  // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
+  await app.register(analyticsPlugin, { config, sink: { registry: metrics } });
+  const { analytics } = app;
+  const health = registerHealth(
+    app,
+    { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() },
+    analytics?.sink ? { analytics: () => analytics.sink?.status() } : {},
+  );
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await registerConsole(app);
   await app.register(
@@ -78,6 +89,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
+        analytics: analytics ?? undefined,
         integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
       {
@@ -90,5 +102,5 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
       },
     ),
   );
-  return { app, auth, stores, health, sealer: stores.integrity ? app.sealer : null };
+  return { app, auth, stores, health, sealer: stores.integrity ? app.sealer : null, sink: analytics?.sink ?? null };
 }

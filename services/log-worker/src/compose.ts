@@ -5,6 +5,7 @@ import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { createStoreHandler, type WorkerStats } from '@logserver/shared/pipeline/store-handler';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import { consumerPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
@@ -47,7 +48,11 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   const queue = await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log });
   // No stream in this process: the log service learns of stored events from the store's own feed.
   const worker = createStoreHandler(stores.logs);
-  const latency = registerWorkerMetrics(registerMetrics(app), queue.stats, worker.stats);
+  const registry = registerMetrics(app);
+  const latency = registerWorkerMetrics(registry, queue.stats, worker.stats);
+  // The sink copies what this worker (and every other) stores into analytics; it only reads the store.
+  await app.register(analyticsPlugin, { config, sink: { registry } });
+  const { analytics } = app;
   const handle: BatchHandler = async (events) => {
     const done = latency.startTimer();
     try {
@@ -58,7 +63,12 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
       throw error;
     }
   };
-  const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
+  // The sink's lag is shown, not judged: analytics behind or down never stops a worker storing events.
+  const health = registerHealth(
+    app,
+    { store: () => stores.logs.ping(), queue: () => queue.ping() },
+    analytics?.sink ? { analytics: () => analytics.sink?.status() } : {},
+  );
   await app.register(buildLogWorkerApp({ stats: workerStats(queue, worker.stats) }));
   await app.register(queuePlugin, { queue });
   await app.register(consumerPlugin, { handle });

@@ -10,6 +10,7 @@ import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import { type KeyRing, keyRingFromConfig, witnessKeysFrom } from '@logserver/shared/integrity/keyring';
 import type { IntegrityStore } from '@logserver/shared/integrity/port';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
 import { SqliteLogFeed } from '@logserver/shared/sqlite/log-feed';
@@ -71,6 +72,8 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
     await app.register(consumerPlugin, { handle: createStoreHandler(stores.logs, local).handle });
   }
   const { queue, feed } = app;
+  // Stats read the analytics store; the worker's sink fills it.
+  await app.register(analyticsPlugin, { config });
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
@@ -84,6 +87,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         identity: gatewayIdentity(),
         idempotency: stores.idempotency,
         metrics,
+        analytics: app.analytics ?? undefined,
         integrity: integrityDeps(stores.integrity, logServiceKeys(config), config),
       },
       {

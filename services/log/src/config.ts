@@ -1,9 +1,12 @@
 import {
+  analyticsConfig,
   authConfig,
   integrityCommonConfig,
   listenConfig,
   optionalString,
   queueConfig,
+  refuseEmbeddedAnalytics,
+  requireClickHouseUrl,
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
@@ -83,16 +86,21 @@ export const integrityRoutesConfig = {
   INTEGRITY_PUBLIC_KEY: optionalString,
 };
 
-export const LogConfig = requireMongoUri(
-  z.object({
-    ...listenConfig(8082),
-    ...authConfig,
-    ...storeConfig,
-    ...queueConfig,
-    ...streamConfig,
-    ...rateLimitConfig,
-    ...idempotencyConfig,
-    ...integrityRoutesConfig,
-  }),
+export const LogConfig = refuseEmbeddedAnalytics(
+  requireClickHouseUrl(
+    requireMongoUri(
+      z.object({
+        ...listenConfig(8082),
+        ...authConfig,
+        ...storeConfig,
+        ...queueConfig,
+        ...streamConfig,
+        ...rateLimitConfig,
+        ...idempotencyConfig,
+        ...integrityRoutesConfig,
+        ...analyticsConfig,
+      }),
+    ),
+  ),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

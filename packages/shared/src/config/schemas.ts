@@ -155,8 +155,48 @@ export const integrityConfig = {
   INTEGRITY_SIGNING_KEY: optionalString,
 };
 
+/**
+ * chdb keeps its data folder to one process, so it serves the all-in-one only; separate services
+ * share a ClickHouse server.
+ */
+export function refuseEmbeddedAnalytics<T extends z.ZodType<{ ANALYTICS: string }>>(schema: T) {
+  return schema.refine((config) => config.ANALYTICS !== 'chdb', {
+    when: () => true,
+    path: ['ANALYTICS'],
+    message: "chdb is the all-in-one server's embedded engine; separate services use ANALYTICS=clickhouse with CLICKHOUSE_URL",
+  });
+}
+
 /** Cross-field rules run even when other fields failed (`when`), so one start reports every problem. */
 const always = () => true;
+
+/** The analytics tier (README "Analytics"): off by default; chdb in the all-in-one, a ClickHouse server elsewhere. */
+export const analyticsConfig = {
+  ANALYTICS: z.enum(['off', 'chdb', 'clickhouse']).default('off'),
+  CLICKHOUSE_URL: optionalString,
+  CLICKHOUSE_DB: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)')
+    .default('logdb'),
+  CLICKHOUSE_USER: optionalString,
+  CLICKHOUSE_PASSWORD: optionalString,
+  /** Default $DATA_DIR/analytics. */
+  CHDB_PATH: optionalString,
+  ANALYTICS_SINK_BATCH: z.coerce.number().int().min(1).max(50_000).default(2000),
+  ANALYTICS_SINK_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  ANALYTICS_QUERY_TIMEOUT_S: z.coerce.number().int().min(1).max(600).default(10),
+  ANALYTICS_MAX_QUERIES: z.coerce.number().int().min(1).max(1000).default(8),
+  ANALYTICS_MAX_QUERIES_PER_TENANT: z.coerce.number().int().min(1).max(1000).default(2),
+};
+
+/** ANALYTICS=clickhouse needs a server to talk to. */
+export function requireClickHouseUrl<T extends z.ZodType<{ ANALYTICS: string; CLICKHOUSE_URL?: string | undefined }>>(schema: T) {
+  return schema.refine((config) => config.ANALYTICS !== 'clickhouse' || Boolean(config.CLICKHOUSE_URL), {
+    when: always,
+    path: ['CLICKHOUSE_URL'],
+    message: 'is required when ANALYTICS=clickhouse (e.g. http://clickhouse:8123)',
+  });
+}
 
 /** The secret is required wherever a service cannot make one of its own (every service but all-in-one). */
 export function requireAuthSecret<T extends z.ZodType<{ AUTH_SECRET?: string | undefined }>>(schema: T) {

@@ -35,5 +35,5 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
   const integrity = await MongoIntegrityStore.open(db);
   const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, integrity, idempotency, sharedFeed };
+  return { logs, tenants, integrity, idempotency, sharedFeed, mongo: { db, integrity } };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ANALYTICS_INTERVALS, GROUPABLE_FIELDS, type GroupableField } from '../analytics/port.js';
 import { LIMITS } from './limits.js';
 import { SEVERITIES, type Severity } from './log-event.js';
 
@@ -128,12 +129,27 @@ export const ListLogsQuery = strictQuery({
 });
 export type ListLogsQuery = z.infer<typeof ListLogsQuery>;
 
+/** What the primary stores count (from rollups or an index); the analytics tier answers every form. */
 export const STATS_GROUPS = ['severity', 'action', 'resource_type', 'user_id'] as const;
+export const PRIMARY_INTERVALS = ['hour', 'day'] as const;
+
+const groupByList = single(
+  z
+    .string()
+    .transform((value) => value.split(',').map((part) => part.trim()))
+    .refine((parts) => parts.length >= 1 && parts.length <= 2, { message: 'one field, or two separated by a comma' })
+    .refine((parts) => parts.every((part) => (GROUPABLE_FIELDS as readonly string[]).includes(part)), {
+      message: `must be one or two of ${GROUPABLE_FIELDS.join(', ')}`,
+    })
+    .refine((parts) => parts[0] !== parts[1], { message: 'the two fields must differ' })
+    .transform((parts) => parts as unknown as [GroupableField] | [GroupableField, GroupableField]),
+);
 
 export const StatsQuery = strictQuery({
   ...filterShape,
-  group_by: single(z.enum(STATS_GROUPS)).default('severity'),
-  interval: single(z.enum(['hour', 'day'])).optional(),
+  group_by: groupByList.default(['severity']),
+  interval: single(z.enum(ANALYTICS_INTERVALS)).optional(),
+  top: positiveInt(LIMITS.statsGroups).optional(),
 }).superRefine(fromNotAfterTo);
 export type StatsQuery = z.infer<typeof StatsQuery>;
 
