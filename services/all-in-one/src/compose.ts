@@ -3,6 +3,7 @@ import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/con
 import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -40,6 +41,7 @@ export interface AllInOne {
  */
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
   await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
@@ -69,7 +71,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
 
   const metrics = registerMetrics(app, undefined, { serve: false });
   // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
-  await app.register(analyticsPlugin, { config, sink: { registry: metrics } });
+  await app.register(analyticsPlugin, { config, sink: { registry: metrics, stores: app.stores } });
   const { analytics } = app;
   const health = registerHealth(
     app,

@@ -1,6 +1,7 @@
 import {
   analyticsConfig,
   authConfig,
+  dependencyConfig,
   integrityCommonConfig,
   listenConfig,
   optionalString,
@@ -10,6 +11,7 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
@@ -98,6 +100,8 @@ export const LogConfig = refuseEmbeddedAnalytics(
         ...rateLimitConfig,
         ...idempotencyConfig,
         ...integrityRoutesConfig,
+        ...dependencyConfig,
+        ...corsConfig,
         ...analyticsConfig,
       }),
     ),

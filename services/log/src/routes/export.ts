@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AUDITORS } from '@logserver/shared/auth/rbac';
-import { Conflict, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
+import { Conflict, ExportTooWide, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import { buildManifest, type ExportManifest, MANIFEST_MAX_EVENTS } from '@logserver/shared/integrity/manifest';
 import type { LogQueue } from '@logserver/shared/queue/port';
@@ -13,7 +13,15 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf, queryAsGiven } from '../request-caller.js';
-import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName, ndjsonLines } from '../rules/export-format.js';
+import {
+  countThenRecord,
+  EXPORT_MEDIA,
+  encodeExport,
+  exportFileName,
+  flattenedColumns,
+  MAX_FLATTENED_COLUMNS,
+  ndjsonLines,
+} from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 import { type IntegrityDeps, presentCheckpoint } from './integrity.js';
@@ -78,7 +86,13 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
               description: 'The events, streamed',
               content: {
                 'application/x-ndjson': { schema: z.string().describe('One JSON event per line') },
-                'text/csv': { schema: z.string().describe('RFC 4180, header row, nested objects as JSON text') },
+                'text/csv': {
+                  schema: z
+                    .string()
+                    .describe(
+                      'RFC 4180, header row, nested objects as JSON text (flatten=true: dotted columns); cells starting with = + - @ tab or CR get a leading quote unless raw=true; bom=true starts with a UTF-8 BOM',
+                    ),
+                },
                 'application/json': { schema: z.array(LogEvent) },
               },
             },
@@ -93,8 +107,6 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
         const caller = callerOf(request);
         const parameters = queryAsGiven(request.url);
         const now = deps.now();
-        // Recorded once the last event has been read and before the response ends, so a client that
-        // received the whole export finds it recorded; an aborted one is recorded as not completed.
         const manifest = request.query.manifest === 'true';
         const integrity = deps.integrity;
         let release = () => {};
@@ -121,9 +133,22 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
           reply.raw.once('close', release);
         }
         const ids: string[] = [];
+        // Recorded once the last event has been read and before the response ends, so a client that
+        // received the whole export finds it recorded; an aborted one is recorded as not completed.
         const read = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
           deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
         );
+        let flattened: string[] | undefined;
+        if (request.query.flatten) {
+          // A first pass finds the dotted columns for the header; the second streams the rows.
+          const columns = await flattenedColumns(deps.store.export(tenant, filter, sort));
+          if (columns === null) {
+            throw new ExportTooWide(
+              `flatten=true: the matching events have more than ${MAX_FLATTENED_COLUMNS} distinct keys in before/after/metadata; narrow the filters or export without flatten`,
+            );
+          }
+          flattened = columns;
+        }
         const events = manifest ? keepIds(read, ids, MANIFEST_MAX_EVENTS) : read;
         const onError = (error: Error) => request.log.warn({ err: error }, 'export stream ended early');
         const body =
@@ -144,7 +169,7 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
                   release,
                 ),
               )
-            : encodeExport(format, events, onError);
+            : encodeExport(format, events, onError, { raw: request.query.raw, bom: request.query.bom, flattened });
         return (
           reply
             .header('content-type', EXPORT_MEDIA[format].contentType)
