@@ -53,7 +53,7 @@ lint: install ## biome lint + format check
 	@echo "==> biome check"
 	@$(PNPM) exec biome check .
 
-typecheck: install ## tsc over the whole workspace
+typecheck: install-analytics ## tsc over the whole workspace (packages/chdb needs chdb's types, so it installs the engine as make test does)
 	@echo "==> tsc --noEmit"
 	@$(PNPM) exec tsc -p tsconfig.json
 	@$(PNPM) exec tsc -p packages/console/tsconfig.json
