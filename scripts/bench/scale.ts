@@ -19,6 +19,8 @@ export interface Sizes {
   sqsSeconds: number;
   /** Scenario 9: rows generated straight into the analytics store (chdb). */
   analyticsRows: number;
+  /** Scenario 10: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
+  sealSeconds: number;
 }
 
 const FULL: Sizes = {
@@ -33,6 +35,7 @@ const FULL: Sizes = {
   streamEvents: 200,
   sqsSeconds: 12,
   analyticsRows: 10_000_000,
+  sealSeconds: 12,
 };
 
 const QUICK: Sizes = {
@@ -47,6 +50,7 @@ const QUICK: Sizes = {
   streamEvents: 40,
   sqsSeconds: 2,
   analyticsRows: 200_000,
+  sealSeconds: 2,
 };
 
 /** BENCH_SCALE: unset or `full` for the issue's sizes, `quick` for a short run. */

@@ -3,6 +3,7 @@ import {
   authConfig,
   dependencyConfig,
   gatewayConfig,
+  integrityCommonConfig,
   listenConfig,
   optionalString,
   queueConfig,
@@ -115,8 +116,8 @@ export function searchLimits(config: { SEARCH_MAX_PER_TENANT: number; SEARCH_MAX
 }
 
 export const integrityRoutesConfig = {
+  ...integrityCommonConfig,
   INTEGRITY_PUBLIC_KEY: optionalString,
-  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
 export const LogConfig = refuseEmbeddedAnalytics(

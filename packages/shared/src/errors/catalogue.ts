@@ -26,6 +26,8 @@ export const TooManySearches = createError(
   429,
 );
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
+export const Conflict = createError('LOGSERVER_ERR_CONFLICT', '%s', 409);
+export const IntegrityBusy = createError('LOGSERVER_ERR_INTEGRITY_BUSY', 'Too many proof or verify requests %s: retry in %d s', 429);
 export const IdempotencyInFlight = createError(
   'LOGSERVER_ERR_IDEMPOTENCY_IN_FLIGHT',
   'A request with this Idempotency-Key is still being processed: retry once it has been answered',

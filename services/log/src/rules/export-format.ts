@@ -12,7 +12,7 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
   json: { contentType: 'application/json; charset=utf-8', extension: 'json' },
 };
 
-async function* ndjson(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
+export async function* ndjsonLines(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
   for await (const event of events) yield `${JSON.stringify(event)}\n`;
 }
 
@@ -145,7 +145,7 @@ export function encodeExport(
   csvOptions: CsvOptions = { raw: false, bom: false },
 ): Readable {
   const bytes = { objectMode: false, highWaterMark: EXPORT_READ_AHEAD_BYTES };
-  if (format === 'ndjson') return Readable.from(ndjson(events), bytes);
+  if (format === 'ndjson') return Readable.from(ndjsonLines(events), bytes);
   if (format === 'json') return Readable.from(jsonArray(events), bytes);
   const text = csvOptions.raw ? (value: string) => value : defuseFormula;
   const csv = stringify({
