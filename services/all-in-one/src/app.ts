@@ -8,9 +8,10 @@ import type { WorkerStats } from '@logserver/log-worker/worker';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
-import type { LogFeed } from '@logserver/shared/feed/port';
+import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
+import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import { buildTenantApp } from '@logserver/tenant/app';
 import type { FastifyPluginAsync } from 'fastify';
@@ -21,6 +22,8 @@ export interface AllInOneDeps {
   tenants: TenantStore;
   queue: LogQueue;
   feed: LogFeed;
+  commitLog: CommitLog;
+  cursors: CursorCodec;
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
@@ -47,7 +50,16 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
       buildLogApp(
-        { store: deps.logs, queue: deps.queue, feed: deps.feed, identity, metrics: deps.metrics, integrity: deps.integrity },
+        {
+          store: deps.logs,
+          queue: deps.queue,
+          feed: deps.feed,
+          commitLog: deps.commitLog,
+          cursors: deps.cursors,
+          identity,
+          metrics: deps.metrics,
+          integrity: deps.integrity,
+        },
         { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
       ),
     );

@@ -1,7 +1,6 @@
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { createStoreHandler } from '@logserver/log-worker/worker';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
-import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -11,6 +10,7 @@ import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
 import { openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
+import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
@@ -46,9 +46,12 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   };
   const stores = await openStores(storeSettings(config), { log: app.log, mongoDatabase: options.mongoDatabase });
   // The queue writes through to the worker's handler in this process, so a POST is answered
-  // once its events are committed, and the stream hears of them without reading them back
-  // (also on MongoDB: one process stores every event it streams, so no change stream is needed).
-  const feed = new InProcessLogFeed();
+  // once its events are committed, and the handler tells the feed to read them at once. The feed
+  // still reads them back from the store, with their commit positions, rather than taking them
+  // from memory: so several all-in-one processes on one SQLite file (or one MongoDB) each stream
+  // every process's events, in the same order, and every frame has its cursor.
+  const feed = stores.feed({ onError: (err) => app.log.warn({ err, component: 'stream' }, 'reading new events for the stream failed') });
+  await feed.start();
   const queue = new InProcessLogQueue();
   const worker = createStoreHandler(stores.logs, feed);
   await queue.consume(worker.handle);
@@ -76,6 +79,8 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
+        commitLog: stores.commitLog,
+        cursors: createCursorCodec(cursorKeyFrom(config.STREAM_CURSOR_KEY ?? secret)),
         workerStats: worker.stats,
         metrics,
         integrity: integrityStore && {
@@ -97,6 +102,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     await sealer?.stop();
     await queue.close();
     await feed.close();
+    await stores.commitLog.close();
     await stores.logs.close();
     await stores.tenants.close();
     await stores.integrity?.close();

@@ -2,9 +2,7 @@ import { createStoreHandler } from '@logserver/log-worker/worker';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { resolveQueue } from '@logserver/shared/config/schemas';
-import { InProcessLogFeed } from '@logserver/shared/feed/in-process-log-feed';
 import type { LogFeed } from '@logserver/shared/feed/port';
-import { SqliteLogFeed } from '@logserver/shared/feed/sqlite-log-feed';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -13,7 +11,8 @@ import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/queue/sqs-log-queue';
-import { openStores, type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/store/open-stores';
+import { openStores, type Stores, storeSettings } from '@logserver/shared/store/open-stores';
+import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import type { FastifyBaseLogger } from 'fastify';
 import { buildLogApp } from './app.js';
 import { LogConfig, rateLimitFrom, streamLimits } from './config.js';
@@ -32,6 +31,8 @@ async function main(): Promise<void> {
         store: stores.logs,
         queue,
         feed,
+        commitLog: stores.commitLog,
+        cursors: cursorCodec(config, app.log),
         identity: gatewayIdentity(),
         metrics,
         integrity:
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
   app.addHook('onClose', async () => {
     await queue.close();
     await feed.close();
+    await stores.commitLog.close();
     await stores.logs.close();
     await stores.tenants.close();
     await stores.integrity?.close();
@@ -59,25 +61,27 @@ async function main(): Promise<void> {
 
 /**
  * QUEUE=sqs: publish to SQS for the log-worker to store. QUEUE=memory (no separate worker):
- * events are written through to the store in this process. Either way, on MongoDB the stream
- * follows the change feed, which hears of events stored by any process; on SQLite with SQS it
- * polls the shared file, and with the in-process queue this process announces what it stores.
+ * events are written through to the store in this process. Either way the stream reads the store
+ * (SQLite `seq`, MongoDB positions), so it hears of events stored by any process, in commit order;
+ * with the in-process queue this process also tells it at once of what it stores.
  */
 async function openQueueAndFeed(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LogFeed }> {
-  await stores.sharedFeed?.start();
-  if (resolveQueue(config) === 'sqs') {
-    const queue = await SqsLogQueue.open(sqsOptionsFromEnv(config, log));
-    if (stores.sharedFeed) return { queue, feed: stores.sharedFeed };
-    const feed = new SqliteLogFeed(sqlitePathOf(storeSettings(config)), {
-      onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
-    });
-    await feed.start();
-    return { queue, feed };
-  }
-  const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
+  const feed = stores.feed({ onError: (err) => log.warn({ err }, 'reading new events for the stream failed') });
+  await feed.start();
+  if (resolveQueue(config) === 'sqs') return { queue: await SqsLogQueue.open(sqsOptionsFromEnv(config, log)), feed };
   const queue = new InProcessLogQueue();
-  await queue.consume(createStoreHandler(stores.logs, local).handle);
-  return { queue, feed: stores.sharedFeed ?? (local as InProcessLogFeed) };
+  await queue.consume(createStoreHandler(stores.logs, feed).handle);
+  return { queue, feed };
+}
+
+/** Cursors must open on every replica: the key comes from STREAM_CURSOR_KEY, else AUTH_SECRET. */
+function cursorCodec(config: LogConfig, log: FastifyBaseLogger) {
+  const secret = config.STREAM_CURSOR_KEY ?? config.AUTH_SECRET;
+  if (secret === undefined) {
+    log.warn('neither STREAM_CURSOR_KEY nor AUTH_SECRET is set: stream cursors are good on this replica only, until it restarts');
+    return createCursorCodec();
+  }
+  return createCursorCodec(cursorKeyFrom(secret));
 }
 
 main().catch((error: unknown) => {

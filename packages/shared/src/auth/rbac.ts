@@ -15,6 +15,10 @@ const WRITERS: readonly Role[] = ['writer', 'admin'];
 const EVERY_ROLE: readonly Role[] = ['writer', 'viewer', 'auditor', 'admin'];
 
 export const STREAM_PATH = '/api/v1/logs/stream';
+/** The same stream as Server-Sent Events (STREAM_PATH also serves it to `Accept: text/event-stream`). */
+export const EVENTS_PATH = '/api/v1/logs/events';
+/** Paths that take `?token=`: browsers can set no header on a WebSocket or an EventSource. */
+export const QUERY_TOKEN_PATHS: readonly string[] = [STREAM_PATH, EVENTS_PATH];
 
 /**
  * The role matrix (README "Roles"). One table serves the forward-auth service, the all-in-one
@@ -28,6 +32,7 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/api/v1/logs/export', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/stats', who: READERS },
   { method: 'GET', path: STREAM_PATH, who: READERS },
+  { method: 'GET', path: EVENTS_PATH, who: READERS },
   { method: 'DELETE', path: '/api/v1/logs/cleanup', who: ['admin'] },
   { method: 'GET', path: '/api/v1/logs/verify', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/:id', who: READERS },

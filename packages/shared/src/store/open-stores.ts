@@ -3,7 +3,11 @@ import { type Logger, pino } from 'pino';
 import { z } from 'zod';
 import { storeConfig } from '../config/schemas.js';
 import { MongoChangeStreamFeed } from '../feed/mongo-change-stream-feed.js';
-import type { LogFeed } from '../feed/port.js';
+import { MongoCommitFeed } from '../feed/mongo-commit-feed.js';
+import { MongoCommitLog } from '../feed/mongo-commit-log.js';
+import type { CommitLog, LocalLogFeed } from '../feed/port.js';
+import { SqliteCommitLog } from '../feed/sqlite-commit-log.js';
+import { SqliteLogFeed } from '../feed/sqlite-log-feed.js';
 import { MongoIntegrityStore } from '../integrity/mongo-integrity-store.js';
 import type { IntegrityStore } from '../integrity/port.js';
 import { SqliteIntegrityStore } from '../integrity/sqlite-integrity-store.js';
@@ -42,11 +46,14 @@ export interface Stores {
   tenants: TenantStore;
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
   integrity?: IntegrityStore | undefined;
+  /** The tenant's events in commit order: what a resumed stream or export replays. */
+  commitLog: CommitLog;
   /**
-   * A feed that hears of events stored by any process (MongoDB change streams), or null when the
-   * store has none and the process that stores the events must announce them itself.
+   * Makes the stream's feed (once; later calls return the same one): it hears of events stored by
+   * any process on the same store, in commit order with their positions, and is told at once of
+   * events this process stores. Only processes that stream call it; the caller starts and closes it.
    */
-  sharedFeed: LogFeed | null;
+  feed(options?: { onError?: (error: unknown) => void }): LocalLogFeed;
 }
 
 type StoreConfig = z.infer<z.ZodObject<typeof storeConfig>>;
@@ -89,7 +96,17 @@ export async function openStores(settings: StoreSettings, options: OpenStoresOpt
   const path = sqlitePathOf(settings);
   // The log store first: it creates the logs table that the integrity store reads.
   const logs = SqliteLogStore.open(path);
-  return { logs, tenants: SqliteTenantStore.open(path), integrity: SqliteIntegrityStore.open(path), sharedFeed: null };
+  let feed: SqliteLogFeed | null = null;
+  return {
+    logs,
+    tenants: SqliteTenantStore.open(path),
+    integrity: SqliteIntegrityStore.open(path),
+    commitLog: new SqliteCommitLog(path),
+    feed: (feedOptions = {}) => {
+      feed ??= new SqliteLogFeed(path, feedOptions);
+      return feed;
+    },
+  };
 }
 
 async function openMongoStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
@@ -110,13 +127,27 @@ async function openMongoStores(settings: StoreSettings, options: OpenStoresOptio
   }
   const logs = await MongoLogStore.open(db, { queryTimeoutMs: tuning.queryTimeoutMs, pingTimeoutMs: tuning.pingTimeoutMs, release });
   const tenants = await MongoTenantStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs, release });
-  const sharedFeed = new MongoChangeStreamFeed(db, {
-    log: options.log,
-    pollIntervalMs: tuning.feedPollMs,
-    lookbackMs: tuning.feedLookbackMs,
-  });
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, integrity, sharedFeed };
+  const database = db;
+  let feed: MongoCommitFeed | null = null;
+  return {
+    logs,
+    tenants,
+    integrity,
+    commitLog: new MongoCommitLog(database, integrity),
+    feed: (feedOptions = {}) => {
+      feed ??= new MongoCommitFeed(database, integrity, {
+        pollMs: tuning.feedPollMs,
+        wakeUp: new MongoChangeStreamFeed(database, {
+          log: options.log,
+          pollIntervalMs: tuning.feedPollMs,
+          lookbackMs: tuning.feedLookbackMs,
+        }),
+        onError: feedOptions.onError,
+      });
+      return feed;
+    },
+  };
 }

@@ -120,7 +120,7 @@ export function toEvent(row: Row): LogEvent {
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
 
 /** Filter to SQL. Every value from a request travels as a bound parameter, never as SQL text. */
-function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
+export function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
   const clauses = ['tenant_id = ?'];
   const params: unknown[] = [tenant];
   const equal = (column: string, value: string | undefined) => {

@@ -3,5 +3,10 @@ import { describeLogFeedContract } from '../../src/feed/log-feed.contract.js';
 
 describeLogFeedContract('InProcessLogFeed', async () => {
   const feed = new InProcessLogFeed();
-  return { feed, store: async (events) => feed.publish(events), close: async () => {} };
+  let position = 0;
+  return {
+    feed,
+    store: async (events) => feed.publish(events.map((event) => ({ event, position: ++position }))),
+    close: async () => {},
+  };
 });
