@@ -126,8 +126,15 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 export const ExportQuery = strictQuery({
   ...filterShape,
   format: single(z.enum(EXPORT_FORMATS)).default('ndjson'),
-  sort,
-}).superRefine(fromNotAfterTo);
+  // `commit`: in the order stored, each event with its stream cursor, so a broken download continues with after=.
+  sort: single(z.enum(['asc', 'desc', 'commit'])).default('desc'),
+  after: single(z.string().min(1).max(LIMITS.cursor)).optional(),
+}).superRefine((query, ctx) => {
+  fromNotAfterTo(query, ctx);
+  if (query.after !== undefined && query.sort !== 'commit' && query.sort !== 'desc') {
+    ctx.addIssue({ code: 'custom', path: ['sort'], message: 'after= continues an export in commit order: leave sort out, or sort=commit' });
+  }
+});
 export type ExportQuery = z.infer<typeof ExportQuery>;
 
 const isoDateTime = single(

@@ -54,7 +54,8 @@ export function createCursorCodec(keys: Buffer = randomBytes(64)): CursorCodec {
     decode(tenant, text) {
       if (typeof text !== 'string' || text.length !== CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(text)) return null;
       const sealed = Buffer.from(text, 'base64url');
-      if (sealed.length !== NONCE + PAYLOAD + TAG) return null;
+      // The last character carries unused bits: only the one spelling the encoder makes is a cursor.
+      if (sealed.length !== NONCE + PAYLOAD + TAG || sealed.toString('base64url') !== text) return null;
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE));
         decipher.setAAD(Buffer.from(tenant, 'utf8'));

@@ -6,8 +6,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { LogDeps } from '../app.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
+import { inCommitOrder } from '../rules/commit-order.js';
 import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
+import { resumePoint } from '../rules/resume-point.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 
 /** Export: every matching event, streamed, and the export itself recorded as an audit event. */
@@ -20,7 +22,7 @@ export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
           tags: ['logs'],
           summary: 'Export matching events as NDJSON (default), CSV or a JSON array, streamed',
           description:
-            'Same filters as the list; `sort` defaults to desc. Sent as an attachment (Content-Disposition). The export is recorded in the tenant as a `logs.export` event with the parameters and the count.',
+            'Same filters as the list; `sort` defaults to desc. `sort=commit` (or `after=<cursor>`) exports in the order stored, each event with its `cursor` (a last CSV column), so a broken download continues with `after=` the last cursor received. Sent as an attachment (Content-Disposition). The export is recorded in the tenant as a `logs.export` event with the parameters and the count.',
           querystring: ExportQuery,
           response: {
             200: {
@@ -44,10 +46,17 @@ export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
         const now = deps.now();
         // Recorded once the last event has been read and before the response ends, so a client that
         // received the whole export finds it recorded; an aborted one is recorded as not completed.
-        const events = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
+        const after = resumePoint(deps.cursors, tenant, { after: request.query.after });
+        const inOrderStored = sort === 'commit' || after !== null;
+        const source = inOrderStored
+          ? inCommitOrder(deps.commitLog, deps.cursors, tenant, filter, after)
+          : deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc');
+        const events = countThenRecord(source, (count, completed) =>
           deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
         );
-        const body = encodeExport(format, events, (error) => request.log.warn({ err: error }, 'export stream ended early'));
+        const body = encodeExport(format, events, (error) => request.log.warn({ err: error }, 'export stream ended early'), {
+          cursor: inOrderStored,
+        });
         return (
           reply
             .header('content-type', EXPORT_MEDIA[format].contentType)

@@ -29,12 +29,18 @@ async function* jsonArray(events: AsyncIterable<LogEvent>): AsyncIterable<string
  * The export body as a stream that pulls events only as fast as the client reads, so memory stays
  * flat however many events match. CSV is RFC 4180: a header row, CRLF line ends, quotes where needed.
  */
-export function encodeExport(format: ExportFormat, events: AsyncIterable<LogEvent>, onError: (error: Error) => void): Readable {
+export function encodeExport(
+  format: ExportFormat,
+  events: AsyncIterable<LogEvent>,
+  onError: (error: Error) => void,
+  /** Events carry their stream cursor (a commit-order export): CSV gets it as a last column. */
+  options: { cursor?: boolean } = {},
+): Readable {
   if (format === 'ndjson') return Readable.from(ndjson(events));
   if (format === 'json') return Readable.from(jsonArray(events));
   const csv = stringify({
     header: true,
-    columns: CSV_COLUMNS,
+    columns: options.cursor ? [...CSV_COLUMNS, 'cursor'] : CSV_COLUMNS,
     record_delimiter: 'windows',
     cast: { object: (value) => JSON.stringify(value) },
   });
