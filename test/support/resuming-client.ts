@@ -35,8 +35,8 @@ export class ResumingClient {
   connections = 0;
   /** A during-replay cut whose moment came while live: the client closed to cause a replay, and cuts into that one. */
   private cutNextReplay = false;
-  /** A mid-frame cut waits, across connections if need be, for a chunk that ends inside a frame. */
-  private armedCut = false;
+  /** Mid-frame cuts waiting, across connections if need be, for a chunk that ends inside a frame. */
+  private armedCuts = 0;
   private cursor: string | undefined;
   private ws: WebSocket | null = null;
   private stopped = false;
@@ -82,12 +82,12 @@ export class ResumingClient {
         const socket = (ws as unknown as { _socket: Socket })._socket;
         // Runs after ws parsed the chunk: bytes left in its receiver are part of an unfinished frame.
         socket.on('data', () => {
-          if (!this.armedCut) return;
+          if (this.armedCuts === 0) return;
           const receiver = (ws as unknown as { _receiver: ReceiverInternals })._receiver;
           if (receiver._bufferedBytes > 0) {
             this.midFrameCuts++;
             this.disconnects++;
-            this.armedCut = false;
+            this.armedCuts--;
             socket.destroy();
           }
         });
@@ -120,7 +120,7 @@ export class ResumingClient {
           this.plan.shift();
           if (next.how !== 'mid-frame') this.disconnects++;
           if (next.how === 'close') ws.close();
-          else if (next.how === 'mid-frame') this.armedCut = true;
+          else if (next.how === 'mid-frame') this.armedCuts++;
           else if (this.replaying) {
             this.replayCuts++;
             ws.terminate();
