@@ -70,3 +70,40 @@ describe('per-tenant stream connections (STREAM_MAX_CONNECTIONS_PER_TENANT)', ()
     for (const stream of [...heldA, stillB, ...heldC]) await stream.close();
   });
 });
+
+describe('streams of all tenants on one replica (STREAM_MAX_CONNECTIONS)', () => {
+  let small: RunningServer;
+  beforeAll(async () => {
+    small = await startAllInOne({ STREAM_MAX_CONNECTIONS: '3', STREAM_MAX_CONNECTIONS_PER_TENANT: '2' });
+  });
+  afterAll(() => small.close());
+
+  it('the next stream once the process holds its limit is closed with 1008 and where to resume, SSE streams counting too', async () => {
+    const held: OpenStream[] = [];
+    held.push(await openStream(small.url, `token=${await small.token('many-a', 'viewer')}`));
+    held.push(await openStream(small.url, `token=${await small.token('many-b', 'viewer')}`));
+    // An SSE stream holds a place like a WebSocket.
+    const controller = new AbortController();
+    const sse = await fetch(`${small.url}/api/v1/logs/events?token=${await small.token('many-c', 'viewer')}`, {
+      signal: controller.signal,
+    });
+    expect(sse.status).toBe(200);
+    const token = await small.token('many-d', 'viewer');
+    const refused = await new Promise<{ code: number; reason: string }>((resolve, reject) => {
+      const socket = new WebSocket(`${small.url.replace(/^http/, 'ws')}/api/v1/logs/stream?token=${token}`);
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      socket.once('unexpected-response', () => reject(new Error('refused before the upgrade')));
+    });
+    expect(refused.code).toBe(1008);
+    expect(refused.reason).toMatch(/^server connection limit reached \(3\); after=[A-Za-z0-9_-]{70}$/);
+    // One place freed (the SSE client leaves): the next tenant gets in.
+    controller.abort();
+    const open = async () => Number(/^logserver_stream_connections (\d+)$/m.exec((await call(`${small.url}/metrics`)).text)?.[1]);
+    while ((await open()) > 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    const admitted = await openStream(small.url, `token=${token}`);
+    const writer = await small.token('many-d', 'writer');
+    const created = await call(`${small.url}/api/v1/logs`, { token: writer, body: { action: 'in', resource_type: 'r' } });
+    await admitted.waitFor((frame) => frame.includes(created.body.data.id));
+    for (const stream of [...held, admitted]) await stream.close();
+  });
+});
