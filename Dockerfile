@@ -11,6 +11,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/shared/package.json packages/shared/
+COPY packages/testing/package.json packages/testing/
 COPY services/auth/package.json services/auth/
 COPY services/log/package.json services/log/
 COPY services/log-worker/package.json services/log-worker/

@@ -54,7 +54,7 @@ benchmark: build ## every scenario beside its baseline: markdown table + bench-r
 clean: ## remove build output and local data
 	rm -rf packages/*/dist services/*/dist data .vitest-report.json .vitest-report-mongodb.json
 
-# --- Deployment (README "Deployment") ---------------------------------------------------------
+# --- Deployment (docs/deployment.md) ---------------------------------------------------------
 NAMESPACE := logserver
 
 define require

@@ -1,9 +1,9 @@
 import type { LogEvent, LogEventInput } from '@logserver/shared/schemas/log-event';
-import { toLogEvent } from '@logserver/shared/schemas/log-event';
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
-import { SqliteLogStore } from '@logserver/shared/store/sqlite-log-store';
+import { inputToEvent } from '@logserver/shared/schemas/log-event';
+import { openSqlite } from '@logserver/shared/sqlite/database';
+import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
-import { makeEvent, seededRandom } from '@logserver/shared/testing/events';
+import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { v7 as uuidv7 } from 'uuid';
 
 /** The event from the Python system's README, as its curl example posts it. */
@@ -113,7 +113,7 @@ export async function rawInsertRowsPerSecond(sqlitePath: string, inputs: readonl
   });
   for (let batch = 0; batch < batches; batch++) {
     const now = new Date();
-    commit(inputs.map((input) => toLogEvent(input, actor, uuidv7(), now)));
+    commit(inputs.map((input) => inputToEvent(input, actor, uuidv7(), now)));
   }
   const seconds = (performance.now() - started) / 1000;
   db.close();

@@ -2,7 +2,7 @@
  * The baseline: a bare Fastify server with no auth, validation, storage or logging. Whatever the
  * real server costs beyond this is ours. Run as its own process, like the server it is compared to.
  */
-import { makeEvent, seededRandom } from '@logserver/shared/testing/events';
+import { makeEvent, seededRandom } from '@logserver/testing/events';
 import Fastify from 'fastify';
 import { WebSocketServer } from 'ws';
 

@@ -1,6 +1,6 @@
 import { generateSigningKeyPem, signingKeyFromPem, verifyingKeyFromPem } from '@logserver/shared/integrity/signing-key';
-import { SqliteIntegrityStore } from '@logserver/shared/integrity/sqlite-integrity-store';
 import { type VerifyReport, verifyTenantLog } from '@logserver/shared/integrity/verify';
+import { SqliteIntegrityStore } from '@logserver/shared/sqlite/integrity-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Pipeline, postEvents, sampleEvent, startPipeline, waitFor } from '../support/pipeline.js';

@@ -1,4 +1,4 @@
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
+import { openSqlite } from '@logserver/shared/sqlite/database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
 

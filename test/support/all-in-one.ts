@@ -8,8 +8,8 @@ import type { Role } from '@logserver/shared/auth/identity';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
-import type { MongoDatabase } from '@logserver/shared/store/mongo-database';
-import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
+import type { MongoDatabase } from '@logserver/shared/mongo/database';
+import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 
 export interface RunningServer {

@@ -1,5 +1,5 @@
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
-import { makeEvent } from '@logserver/shared/testing/events';
+import { makeEvent } from '@logserver/testing/events';
 import { call } from './all-in-one.js';
 
 /** A client's event body made from the shared test generator: the server's own fields (hash included) and nulls left out. */

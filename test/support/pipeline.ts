@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
+import { openSqlite } from '@logserver/shared/sqlite/database';
 import { type FauxqsProcess, type ServiceProcess, startFauxqsProcess, startService } from './processes.js';
 
 export interface Pipeline {

@@ -1,6 +1,6 @@
 import { encodeCursor } from '@logserver/log/rules/filters';
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
-import { SqliteLogStore } from '@logserver/shared/store/sqlite-log-store';
+import { openSqlite } from '@logserver/shared/sqlite/database';
+import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { type BenchContext, bearer, loopFigure } from '../context.js';
 import { hammer, sideBySide } from '../http-load.js';

@@ -1,14 +1,11 @@
 import { buildAuthApp } from '@logserver/auth/app';
-import { buildLogApp, type LogDeps } from '@logserver/log/app';
-import type { IntegrityDeps } from '@logserver/log/routes/integrity';
-import type { StreamLimits } from '@logserver/log/stream/limits';
-import type { TenantRateLimit } from '@logserver/log/tenant-rate-limit';
+import { buildLogApp, type IntegrityDeps, type LogDeps, type StreamLimits, type TenantRateLimit } from '@logserver/log/app';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
-import type { WorkerStats } from '@logserver/log-worker/worker';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
 import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { CursorCodec } from '@logserver/shared/stream/cursor';

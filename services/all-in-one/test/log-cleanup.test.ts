@@ -1,5 +1,5 @@
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
-import { seededRandom } from '@logserver/shared/testing/events';
+import { seededRandom } from '@logserver/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, postBulk } from '../../../test/support/log-seed.js';

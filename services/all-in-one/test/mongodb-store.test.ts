@@ -1,6 +1,6 @@
-import { LOGS_COLLECTION } from '@logserver/shared/store/mongo-log-store';
-import { MingoMongoDatabase } from '@logserver/shared/testing/mingo-mongo-database';
-import { connectFreshDatabase, freshDatabaseName, REAL_MONGODB_URI } from '@logserver/shared/testing/real-mongo';
+import { LOGS_COLLECTION } from '@logserver/shared/mongo/logs-collection';
+import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
+import { connectFreshDatabase, freshDatabaseName, REAL_MONGODB_URI } from '@logserver/testing/real-mongo';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 
@@ -69,7 +69,7 @@ describe('the all-in-one server on the MongoDB store (mingo double)', () => {
   it('creates its indexes at start, every one led by tenant_id but the sealer’s, (tenant_id, id) unique', () => {
     const indexes = db.collection(LOGS_COLLECTION).indexes;
     expect(indexes.length).toBeGreaterThan(2);
-    // The one exception: the sealer finds new events across tenants by commit position (README "Tamper evidence").
+    // The one exception: the sealer finds new events across tenants by commit position (docs/tamper-evidence.md).
     const crossTenant = indexes.filter((index) => Object.keys(index.key as object)[0] !== 'tenant_id');
     expect(crossTenant.map((index) => index.key)).toEqual([{ position: 1 }]);
     expect(indexes.find((index) => index.unique)?.key).toEqual({ tenant_id: 1, id: 1 });

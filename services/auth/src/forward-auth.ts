@@ -53,7 +53,7 @@ export async function decide(
   const rule = findRule(request.method, request.path);
   // A path no route serves is refused here, so the gateway never forwards traffic nobody authorized.
   if (!rule) return { status: 403, reason: `no route ${request.method} ${request.path}` };
-  if (!isAllowed(rule, identity, adminTenant))
+  if (!isAllowed(rule.who, identity, adminTenant))
     return { status: 403, reason: `role ${identity.role} may not ${request.method} ${rule.path}` };
   return { status: 200, identity };
 }

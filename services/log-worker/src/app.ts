@@ -1,5 +1,5 @@
+import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { FastifyPluginAsync } from 'fastify';
-import type { WorkerStats } from './worker.js';
 
 /** The worker's HTTP surface besides health and metrics: the Python system's /stats JSON. */
 export function buildLogWorkerApp(deps: { stats: WorkerStats }): FastifyPluginAsync {

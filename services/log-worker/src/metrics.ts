@@ -1,6 +1,6 @@
-import type { SqsConsumerStats } from '@logserver/shared/queue/sqs-log-queue';
+import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
+import type { SqsConsumerStats } from '@logserver/shared/sqs/log-queue';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { WorkerStats } from './worker.js';
 
 type Source = () => number;
 

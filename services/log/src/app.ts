@@ -44,6 +44,8 @@ export interface LogAppConfig {
   rateLimit?: TenantRateLimit | undefined;
 }
 
+export type { IntegrityDeps, StreamLimits, TenantRateLimit };
+
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
 export function buildLogApp(
   deps: Omit<LogDeps, 'newId' | 'now' | 'cursors'> & Partial<Pick<LogDeps, 'newId' | 'now' | 'cursors'>>,

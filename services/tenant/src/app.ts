@@ -1,3 +1,4 @@
+import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
 import { type IdentityResolver, requireAuth } from '@logserver/shared/auth/request-auth';
 import { deriveTenantKey, type KeyScheme } from '@logserver/shared/auth/tenant-key';
 import { ok } from '@logserver/shared/http/envelope';
@@ -28,6 +29,7 @@ export function buildTenantApp(deps: TenantDeps, config: TenantAppConfig): Fasti
     app.get(
       '/api/v1/tenants',
       {
+        config: { audience: PLATFORM_ADMIN },
         schema: {
           tags: ['tenants'],
           summary: 'List tenants (platform admin)',
@@ -40,6 +42,7 @@ export function buildTenantApp(deps: TenantDeps, config: TenantAppConfig): Fasti
     app.post(
       '/api/v1/tenants',
       {
+        config: { audience: PLATFORM_ADMIN },
         schema: {
           tags: ['tenants'],
           summary: 'Create a tenant (platform admin)',

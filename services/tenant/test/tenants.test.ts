@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
 import { createServer } from '@logserver/shared/http/server';
-import { SqliteTenantStore } from '@logserver/shared/tenant-store/sqlite-tenant-store';
+import { SqliteTenantStore } from '@logserver/shared/sqlite/tenant-store';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTenantApp } from '../src/app.js';

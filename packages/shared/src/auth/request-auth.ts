@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden, Unauthorized } from '../errors/catalogue.js';
 import { AUTH_HEADERS, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
-import { findRule, isAllowed, QUERY_TOKEN_PATHS } from './rbac.js';
+import { isAllowed, QUERY_TOKEN_PATHS } from './rbac.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -62,18 +62,17 @@ export function gatewayIdentity(): IdentityResolver {
 }
 
 /**
- * Authenticates and authorizes every route of this plugin that the role matrix names, before
- * the body is read. Routes the matrix does not name (health, docs) stay public.
+ * Authenticates and authorizes every route of this plugin by the audience its options declare
+ * (`config.audience`), before the body is read. Routes without one (health, docs) stay public;
+ * createServer refuses an /api/ route without one.
  */
 export function requireAuth(app: FastifyInstance, resolve: IdentityResolver, adminTenant: string): void {
   app.decorateRequest('identity', null as unknown as Identity);
   app.addHook('onRequest', async (request) => {
-    const pattern = request.routeOptions.url;
-    if (!pattern) return;
-    const rule = findRule(request.method, pattern);
-    if (!rule) return;
+    const who = request.routeOptions.config.audience;
+    if (who === undefined) return;
     const identity = await resolve(request);
-    if (!isAllowed(rule, identity, adminTenant)) throw new Forbidden(identity.role, request.method, pattern);
+    if (!isAllowed(who, identity, adminTenant)) throw new Forbidden(identity.role, request.method, request.routeOptions.url ?? request.url);
     request.identity = identity;
   });
 }

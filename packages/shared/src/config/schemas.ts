@@ -67,7 +67,7 @@ export function resolveQueue(config: { QUEUE?: 'sqs' | 'memory' | undefined; SQS
   return config.QUEUE ?? (config.SQS_URL ? 'sqs' : 'memory');
 }
 
-/** Tamper evidence (README "Tamper evidence"): how often digests are sealed, and the Ed25519 key that signs them. */
+/** Tamper evidence (docs/tamper-evidence.md): how often digests are sealed, and the Ed25519 key that signs them. */
 export const integrityConfig = {
   SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
   INTEGRITY_SIGNING_KEY: optionalString,

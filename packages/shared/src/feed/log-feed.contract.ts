@@ -1,8 +1,8 @@
+import { makeEvent } from '@logserver/testing/events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../queue/log-queue.contract.js';
 import type { LogEvent } from '../schemas/log-event.js';
 import { tenantOf } from '../store/tenant-id.js';
-import { makeEvent } from '../testing/events.js';
 import type { LogFeed } from './port.js';
 
 export interface FeedHarness {

@@ -5,6 +5,7 @@ import { clientErrorHandler } from './client-error.js';
 import { failure } from './envelope.js';
 import { installErrorHandler, installNotFoundHandler } from './error-handler.js';
 import { loggerOptions, RequestLogController } from './logger.js';
+import { requireRouteAudiences } from './route-audience.js';
 
 export interface ServerOptions {
   logLevel: string;
@@ -22,7 +23,8 @@ export const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
 
 /**
  * Creates the Fastify instance every service's main.ts listens on: request ids (taken from
- * x-request-id when a gateway sends one), redacted pino logs, zod validation, the envelope.
+ * x-request-id when a gateway sends one), redacted pino logs, zod validation, the envelope, and
+ * the check that every /api/ route declares its audience.
  */
 export function createServer(options: ServerOptions): FastifyInstance {
   const pretty = process.stdout.isTTY && options.logLevel !== 'silent';
@@ -49,6 +51,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   installNotFoundHandler(app);
+  requireRouteAudiences(app);
   return app;
 }
 

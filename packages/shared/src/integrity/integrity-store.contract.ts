@@ -1,8 +1,8 @@
+import { makeEvent } from '@logserver/testing/events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../schemas/log-event.js';
 import type { LogStore } from '../store/port.js';
 import { tenantOf } from '../store/tenant-id.js';
-import { makeEvent } from '../testing/events.js';
 import { sealDigest } from './digest.js';
 import type { IntegrityStore } from './port.js';
 import { Sealer } from './sealer.js';

@@ -1,6 +1,6 @@
+import { makeEvent } from '@logserver/testing/events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../schemas/log-event.js';
-import { makeEvent } from '../testing/events.js';
 import type { LogQueue } from './port.js';
 
 /** Polls until the check passes or the time is up; the assertion after it says what was missing. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LogEvent } from './log-event.js';
 
-/** Response shapes of the tamper-evidence routes (README "Tamper evidence"), for /docs and the serializer. */
+/** Response shapes of the tamper-evidence routes (docs/tamper-evidence.md), for /docs and the serializer. */
 export const DigestLeavesSchema = z.object({ ids: z.array(z.string()), hashes: z.array(z.string()) });
 
 export const DigestSchema = z.object({

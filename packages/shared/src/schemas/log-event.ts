@@ -106,7 +106,7 @@ export const LogEvent = z.object({
   after: z.record(z.string(), z.unknown()).nullable(),
   metadata: z.record(z.string(), z.unknown()).nullable(),
   severity: Severity,
-  /** SHA-256 of the event's RFC 8785 canonical JSON without this field (README "Tamper evidence"). */
+  /** SHA-256 of the event's RFC 8785 canonical JSON without this field (docs/tamper-evidence.md). */
   hash: z.string().optional(),
 });
 export type LogEvent = z.infer<typeof LogEvent>;
@@ -118,7 +118,7 @@ export interface Actor {
 }
 
 /** Turns a validated input into the stored event: the server's id, the token's tenant and subject. */
-export function toLogEvent(input: LogEventInput, actor: Actor, id: string, now: Date): LogEvent {
+export function inputToEvent(input: LogEventInput, actor: Actor, id: string, now: Date): LogEvent {
   const receivedAt = now.toISOString();
   return withHash({
     id,

@@ -1,6 +1,6 @@
+import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../schemas/log-event.js';
-import { makeEvent, seededRandom } from '../testing/events.js';
 import { compareEvents, matchesFilter } from './filter.js';
 import type { LogFilter, LogStore, Position, StatsGroup, StatsResult } from './port.js';
 import { tenantOf } from './tenant-id.js';

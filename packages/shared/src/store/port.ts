@@ -87,7 +87,8 @@ export interface LogStore {
   /**
    * Deletes the tenant's events with timestamp strictly before `before` (one exactly at it stays),
    * or all of them when null, keeping stats consistent; returns how many. Records which events a
-   * cleanup deleted, so integrity verify reports them as cleanup, not tampering.
+   * cleanup deleted, so integrity verify reports them as cleanup, not tampering: the one thing of
+   * integrity a log store knows, because the record must commit with the deletion or a crash between them reads as tampering.
    */
   deleteOlderThan(tenant: TenantId, before: string | null, cause?: DeleteCause): Promise<number>;
   /** Throws when the store cannot serve; /readyz calls it. */

@@ -1,12 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeEvent } from '@logserver/testing/events';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, eventHash, sha256Hex } from '../../src/integrity/event-hash.js';
-import { LogEventInput, toLogEvent } from '../../src/schemas/log-event.js';
-import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
+import { inputToEvent, LogEventInput } from '../../src/schemas/log-event.js';
+import { SqliteLogStore } from '../../src/sqlite/log-store.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
-import { makeEvent } from '../../src/testing/events.js';
 
 describe('event hash', () => {
   it('is SHA-256 of the RFC 8785 form: keys sorted, no whitespace, numbers in ES6 form', () => {
@@ -28,7 +28,7 @@ describe('event hash', () => {
 
   it('is computed when the event is built and survives a round trip through the store', async () => {
     const input = LogEventInput.parse({ action: 'update', resource_type: 'user', after: { price: 1.5, tags: ['a'], nested: { n: 10 } } });
-    const event = toLogEvent(input, { tenant: 'acme', sub: 'alice' }, '0197a000-0000-7000-8000-000000000000', new Date());
+    const event = inputToEvent(input, { tenant: 'acme', sub: 'alice' }, '0197a000-0000-7000-8000-000000000000', new Date());
     expect(event.hash).toBe(eventHash(event));
     const store = SqliteLogStore.open(join(mkdtempSync(join(tmpdir(), 'logserver-hash-')), 'logserver.db'));
     await store.append(tenantOf({ tenant: 'acme' }), [event]);

@@ -1,16 +1,16 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeEvent } from '@logserver/testing/events';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sealer } from '../../src/integrity/sealer.js';
 import { generateSigningKeyPem, signingKeyFromPem, verifyingKeyFromPem } from '../../src/integrity/signing-key.js';
-import { SqliteIntegrityStore } from '../../src/integrity/sqlite-integrity-store.js';
 import { verifyTenantLog } from '../../src/integrity/verify.js';
 import type { LogEvent } from '../../src/schemas/log-event.js';
-import { SqliteLogStore } from '../../src/store/sqlite-log-store.js';
+import { SqliteIntegrityStore } from '../../src/sqlite/integrity-store.js';
+import { SqliteLogStore } from '../../src/sqlite/log-store.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
-import { makeEvent } from '../../src/testing/events.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });

@@ -1,20 +1,31 @@
+import { ADMINS } from '@logserver/shared/auth/rbac';
 import { ok } from '@logserver/shared/http/envelope';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { CleanupQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
+import type { LogStore } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
 import { cleanupCutoff } from '../rules/cleanup.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 
+/** What cleanup uses: the store to delete, the queue for its own audit record, ids and times. */
+export interface CleanupDeps {
+  store: Pick<LogStore, 'deleteOlderThan'>;
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
+
 /** Cleanup (admin): deletes the tenant's older events, then records that it did as a `logs.cleanup` event. */
-export function cleanupRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function cleanupRoutes(deps: CleanupDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.delete(
       '/api/v1/logs/cleanup',
       {
+        config: { audience: ADMINS },
         schema: {
           tags: ['logs'],
           summary: 'Delete the tenant’s events older than a cut-off (admin)',
@@ -27,7 +38,7 @@ export function cleanupRoutes(deps: LogDeps): FastifyPluginAsyncZod {
       async (request) => {
         const now = deps.now();
         const before = cleanupCutoff(request.query, now);
-        // The audit event's id is known before the delete, so the store's record of what went names it (README "Tamper evidence").
+        // The audit event's id is known before the delete, so the store's record of what went names it (docs/tamper-evidence.md).
         const auditEventId = deps.newId();
         const deleted_count = await deps.store.deleteOlderThan(tenantOf(request.identity), before, { auditEventId });
         const metadata = { parameters: queryAsGiven(request.url), before, deleted_count };

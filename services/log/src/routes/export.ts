@@ -1,10 +1,14 @@
+import { AUDITORS } from '@logserver/shared/auth/rbac';
+import type { CommitLog } from '@logserver/shared/feed/port';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
 import { ExportQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses } from '@logserver/shared/schemas/responses';
+import type { LogStore } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
+import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
 import { inCommitOrder } from '../rules/commit-order.js';
 import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
@@ -12,12 +16,24 @@ import { toLogFilter } from '../rules/filters.js';
 import { resumePoint } from '../rules/resume-point.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 
+/** What export uses: the store to read, the queue for its own audit record, ids and times. */
+export interface ExportDeps {
+  store: Pick<LogStore, 'export'>;
+  /** Commit order and cursors, for sort=commit and after=. */
+  commitLog: Pick<CommitLog, 'after'>;
+  cursors: CursorCodec;
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
+
 /** Export: every matching event, streamed, and the export itself recorded as an audit event. */
-export function exportRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs/export',
       {
+        config: { audience: AUDITORS },
         schema: {
           tags: ['logs'],
           summary: 'Export matching events as NDJSON (default), CSV or a JSON array, streamed',

@@ -1,17 +1,26 @@
+import { WRITERS } from '@logserver/shared/auth/rbac';
 import { ok } from '@logserver/shared/http/envelope';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { LIMITS } from '@logserver/shared/schemas/limits';
-import { LogEvent, LogEventBulkInput, LogEventInput, toLogEvent } from '@logserver/shared/schemas/log-event';
+import { inputToEvent, LogEvent, LogEventBulkInput, LogEventInput } from '@logserver/shared/schemas/log-event';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
+
+/** What the ingest routes use: the queue, and where ids and times come from. */
+export interface IngestDeps {
+  queue: Pick<LogQueue, 'publish'>;
+  newId: () => string;
+  now: () => Date;
+}
 
 /** POST one event or a bulk array; answered only once the queue says the events are durable. */
-export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function ingestRoutes(deps: IngestDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.post(
       '/api/v1/logs',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.singleBodyBytes,
         schema: {
           tags: ['logs'],
@@ -21,7 +30,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
         },
       },
       async (request) => {
-        const event = toLogEvent(request.body, request.identity, deps.newId(), deps.now());
+        const event = inputToEvent(request.body, request.identity, deps.newId(), deps.now());
         await deps.queue.publish([event]);
         return ok(event);
       },
@@ -30,6 +39,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
     app.post(
       '/api/v1/logs/bulk',
       {
+        config: { audience: WRITERS },
         bodyLimit: LIMITS.bulkBodyBytes,
         schema: {
           tags: ['logs'],
@@ -45,7 +55,7 @@ export function ingestRoutes(deps: LogDeps): FastifyPluginAsyncZod {
       },
       async (request) => {
         const now = deps.now();
-        const events = request.body.map((input) => toLogEvent(input, request.identity, deps.newId(), now));
+        const events = request.body.map((input) => inputToEvent(input, request.identity, deps.newId(), now));
         await deps.queue.publish(events);
         return ok(events, { count: events.length });
       },

@@ -1,3 +1,4 @@
+import { AUDITORS, EVERY_ROLE, READERS } from '@logserver/shared/auth/rbac';
 import { NotFound, NotSealed } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import type { IntegrityStore } from '@logserver/shared/integrity/port';
@@ -8,10 +9,10 @@ import { DigestsQuery, VerifyQuery } from '@logserver/shared/schemas/integrity-q
 import { DigestSchema, DigestsMeta, ProofSchema, PublicKeySchema, VerifyReportSchema } from '@logserver/shared/schemas/integrity-responses';
 import { LogIdParams } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
+import type { LogStore } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 
 export interface IntegrityDeps {
   store: IntegrityStore;
@@ -20,13 +21,19 @@ export interface IntegrityDeps {
   sealIntervalSeconds: number;
 }
 
-/** Tamper evidence (README "Tamper evidence"): the public key, the digests, inclusion proofs and verify. */
-export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): FastifyPluginAsyncZod {
+/** What the proof route reads besides the integrity store: the event itself. */
+export interface IntegrityRouteDeps {
+  store: Pick<LogStore, 'get'>;
+}
+
+/** Tamper evidence (docs/tamper-evidence.md): the public key, the digests, inclusion proofs and verify. */
+export function integrityRoutes(deps: IntegrityRouteDeps, integrity: IntegrityDeps): FastifyPluginAsyncZod {
   const key = verifyingKeyFromPem(integrity.publicKeyPem);
   return async (app) => {
     app.get(
       '/api/v1/integrity/public-key',
       {
+        config: { audience: EVERY_ROLE },
         schema: {
           tags: ['integrity'],
           summary: 'The Ed25519 key that signs digests',
@@ -47,6 +54,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/integrity/digests',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['integrity'],
           summary: "The caller's tenant's signed digests, oldest first",
@@ -73,6 +81,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/logs/verify',
       {
+        config: { audience: AUDITORS },
         schema: {
           tags: ['integrity'],
           summary: "Recompute the caller's tenant's log against its digests",
@@ -86,6 +95,7 @@ export function integrityRoutes(deps: LogDeps, integrity: IntegrityDeps): Fastif
     app.get(
       '/api/v1/logs/:id/proof',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['integrity'],
           summary: 'An event, its signed digest and its Merkle path',

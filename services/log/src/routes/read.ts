@@ -1,13 +1,13 @@
+import { READERS } from '@logserver/shared/auth/rbac';
 import { NotFound } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import { LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
 import { ListLogsQuery, LogIdParams, StatsQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
-import type { PageRequest } from '@logserver/shared/store/port';
+import type { LogStore, PageRequest } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import { decodeCursor, encodeCursor, toLogFilter } from '../rules/filters.js';
 import { zeroFilledBuckets } from '../rules/stats-buckets.js';
 
@@ -33,12 +33,18 @@ const StatsMeta = z.object({
   to: z.string().nullable(),
 });
 
+/** What list, get and stats use: the store. */
+export interface ReadDeps {
+  store: Pick<LogStore, 'query' | 'stats' | 'get'>;
+}
+
 /** List, get and count: every query is scoped to the caller's tenant before it reaches the store. */
-export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
+export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['logs'],
           summary: 'Search and filter events',
@@ -65,6 +71,7 @@ export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
     app.get(
       '/api/v1/logs/stats',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['logs'],
           summary: 'Count events by severity or another field, optionally per hour or day',
@@ -92,6 +99,7 @@ export function readRoutes(deps: LogDeps): FastifyPluginAsyncZod {
     app.get(
       '/api/v1/logs/:id',
       {
+        config: { audience: READERS },
         schema: {
           tags: ['logs'],
           summary: 'Get one event',

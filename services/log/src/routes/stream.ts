@@ -1,13 +1,13 @@
 import type { WebSocket } from '@fastify/websocket';
-import { EVENTS_PATH, STREAM_PATH } from '@logserver/shared/auth/rbac';
+import { EVENTS_PATH, READERS, STREAM_PATH } from '@logserver/shared/auth/rbac';
 import { failure } from '@logserver/shared/http/envelope';
 import { filterShape, single, strictQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses } from '@logserver/shared/schemas/responses';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
+import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { LogDeps } from '../app.js';
 import { toLogFilter } from '../rules/filters.js';
 import { resumePoint } from '../rules/resume-point.js';
 import type { StreamLimits } from '../stream/limits.js';
@@ -21,10 +21,15 @@ const StreamQuery = strictQuery({
 });
 type StreamQuery = z.infer<typeof StreamQuery>;
 
+/** What the stream routes use besides the hub: the cursor codec that opens `after=` and Last-Event-ID. */
+export interface StreamDeps {
+  cursors: CursorCodec;
+}
+
 const wantsEventStream = (request: FastifyRequest) => (request.headers.accept ?? '').includes('text/event-stream');
 
 /** Throws the 422 of a bad cursor; the query itself was validated by the route's schema. */
-function streamRequest(deps: LogDeps, request: FastifyRequest): StreamRequest {
+function streamRequest(deps: StreamDeps, request: FastifyRequest): StreamRequest {
   const query = request.query as StreamQuery;
   const tenant = tenantOf(request.identity);
   const lastEventId = request.headers['last-event-id'];
@@ -123,11 +128,12 @@ function eventStreamConnection(reply: FastifyReply): StreamConnection {
  * EVENTS_PATH and on STREAM_PATH for `Accept: text/event-stream`. The query and the cursor are
  * validated before the upgrade or the first byte, so a bad one is an ordinary 422.
  */
-export function streamRoutes(deps: LogDeps, hub: StreamHub, limits: StreamLimits): FastifyPluginAsyncZod {
+export function streamRoutes(deps: StreamDeps, hub: StreamHub, limits: StreamLimits): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       STREAM_PATH,
       {
+        config: { audience: READERS },
         websocket: true,
         schema: {
           tags: ['logs'],
@@ -162,6 +168,7 @@ export function streamRoutes(deps: LogDeps, hub: StreamHub, limits: StreamLimits
     app.get(
       EVENTS_PATH,
       {
+        config: { audience: READERS },
         schema: {
           tags: ['logs'],
           summary: 'Live events as Server-Sent Events',

@@ -14,7 +14,7 @@ export type EventWithCursor = LogEvent & { cursor: string };
  * read a page at a time and yielding to the event loop between pages, each with its cursor.
  */
 export async function* inCommitOrder(
-  commitLog: CommitLog,
+  commitLog: Pick<CommitLog, 'after'>,
   cursors: CursorCodec,
   tenant: TenantId,
   filter: LogFilter,

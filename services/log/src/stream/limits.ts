@@ -1,4 +1,4 @@
-/** How much one replica lets the live stream hold; the stream doc documents each. */
+/** How much one replica lets the live stream hold; docs/stream.md documents each. */
 export interface StreamLimits {
   /** Open streams per tenant on one replica; the next one is closed with CLOSE.tenantLimit. */
   maxConnectionsPerTenant: number;

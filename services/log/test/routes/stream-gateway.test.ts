@@ -1,12 +1,12 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStoreHandler } from '@logserver/log-worker/worker';
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { createServer } from '@logserver/shared/http/server';
-import { InProcessLogQueue } from '@logserver/shared/queue/in-process-log-queue';
-import { openStores } from '@logserver/shared/store/open-stores';
+import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
+import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import { openStores } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../../test/support/all-in-one.js';

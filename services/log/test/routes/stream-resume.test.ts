@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
+import { openSqlite } from '@logserver/shared/sqlite/database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../../test/support/all-in-one.js';
 import { type Disconnect, ResumingClient } from '../../../../test/support/resuming-client.js';

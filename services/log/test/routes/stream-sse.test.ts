@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openSqlite } from '@logserver/shared/store/sqlite-database';
+import { openSqlite } from '@logserver/shared/sqlite/database';
 import { EventSource, type EventSourceFetchInit } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../../test/support/all-in-one.js';

@@ -1,0 +1,84 @@
+import type { IndexDescription } from 'mongodb';
+import type { MongoDatabase } from './database.js';
+
+/** Tamper-evidence collections on MongoDB, in the database the events live in. */
+export const INTEGRITY_COLLECTIONS = {
+  digests: 'integrity_digests',
+  leases: 'integrity_leases',
+  /** Named counters: the global commit-position counter, cleanup ids, and the sealed-through watermark. */
+  counters: 'integrity_counters',
+  cleanups: 'integrity_cleanups',
+  deleted: 'integrity_deleted',
+} as const;
+
+export interface CounterDocument {
+  _id: string;
+  value: number;
+}
+
+export interface CleanupDocument {
+  _id: number;
+  tenant_id: string;
+  deleted_at: string;
+  before: string | null;
+  deleted_count: number;
+  audit_event_id: string | null;
+}
+
+export interface DeletedDocument {
+  tenant_id: string;
+  event_id: string;
+  cleanup_id: number;
+}
+
+export const DELETED_INDEXES: IndexDescription[] = [{ name: 'tenant_event_unique', key: { tenant_id: 1, event_id: 1 }, unique: true }];
+
+/** Reserves `count` consecutive values of a named counter and returns the first; one atomic $inc. */
+export async function reserve(db: MongoDatabase, name: string, count: number): Promise<number> {
+  const counter = await db
+    .collection<CounterDocument>(INTEGRITY_COLLECTIONS.counters)
+    .findOneAndUpdate(
+      { _id: { $eq: name } },
+      { $inc: { value: count } },
+      { upsert: true, returnDocument: 'after', includeResultMetadata: false },
+    );
+  if (counter === null) throw new Error(`counter ${name} was not returned`);
+  return counter.value - count + 1;
+}
+
+/**
+ * Opens the record of one cleanup. The deleted ids are recorded before the events go (MongoDB has no
+ * transaction here to put both in), so a crash in between leaves a record of events still stored,
+ * which verify never consults: only a missing event is looked up.
+ */
+export async function startMongoCleanup(
+  db: MongoDatabase,
+  options: { tenant: string; before: string | null; auditEventId: string | null; now: Date },
+): Promise<{ remember(ids: readonly string[]): Promise<void>; finish(deleted: number): Promise<void> }> {
+  const cleanups = db.collection<CleanupDocument>(INTEGRITY_COLLECTIONS.cleanups);
+  const deleted = db.collection<DeletedDocument>(INTEGRITY_COLLECTIONS.deleted);
+  await deleted.createIndexes(DELETED_INDEXES);
+  const cleanupId = await reserve(db, 'cleanups', 1);
+  await cleanups.insertOne({
+    _id: cleanupId,
+    tenant_id: options.tenant,
+    deleted_at: options.now.toISOString(),
+    before: options.before,
+    deleted_count: 0,
+    audit_event_id: options.auditEventId,
+  });
+  return {
+    remember: async (ids) => {
+      for (const id of ids) {
+        await deleted.findOneAndUpdate(
+          { tenant_id: { $eq: options.tenant }, event_id: { $eq: id } },
+          { $set: { tenant_id: options.tenant, event_id: id, cleanup_id: cleanupId } },
+          { upsert: true, returnDocument: 'after', includeResultMetadata: false },
+        );
+      }
+    },
+    finish: async (count) => {
+      await cleanups.updateOne({ _id: { $eq: cleanupId } }, { $set: { deleted_count: count } });
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import type Database from 'better-sqlite3';
+import type { Digest, DigestLeaves } from '../integrity/digest.js';
+import { eventHash } from '../integrity/event-hash.js';
+import type { CleanupRecord, CommitPosition, CommittedEvent, IntegrityStore, SealableEvent } from '../integrity/port.js';
+import type { TenantId } from '../store/tenant-id.js';
+import { openSqlite } from './database.js';
+import { INTEGRITY_SCHEMA } from './integrity-schema.js';
+import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
+
+const READ_BATCH = 1000;
+const HASH_BYTES = 32;
+
+const toPosition = (seq: number): CommitPosition => String(seq);
+/** Null is "before everything": a row written with a zero or negative seq must not slip past the sealer or verify. */
+const fromPosition = (position: CommitPosition | null): number => (position === null ? Number.MIN_SAFE_INTEGER : Number(position));
+
+interface DigestRow {
+  digest: string;
+}
+
+/**
+ * IntegrityStore on the SQLite file the events live in. Commit order is the logs table's
+ * AUTOINCREMENT seq: SQLite has one writer at a time, so seq grows in the order transactions
+ * commit and an event committed late always lands after everything sealed before it.
+ * Scans by seq name `NOT INDEXED` so SQLite walks the seq range instead of a tenant's whole index.
+ */
+export class SqliteIntegrityStore implements IntegrityStore {
+  private constructor(private readonly db: Database.Database) {
+    db.exec(INTEGRITY_SCHEMA);
+  }
+
+  /** Opens its own connection to the file; open the SqliteLogStore first, it owns the logs table. */
+  static open(path: string): SqliteIntegrityStore {
+    return new SqliteIntegrityStore(openSqlite(path));
+  }
+
+  async tenantsWithEventsAfter(after: CommitPosition | null): Promise<{ tenants: TenantId[]; through: CommitPosition | null }> {
+    const rows = this.db
+      .prepare(`SELECT l.tenant_id AS tenant, max(l.seq) AS last FROM logs AS l NOT INDEXED WHERE l.seq > ? GROUP BY l.tenant_id`)
+      .all(fromPosition(after)) as { tenant: string; last: number }[];
+    const sealedThrough = this.db.prepare('SELECT max(last_position) AS position FROM integrity_digests WHERE tenant_id = ?');
+    const tenants = rows
+      .filter((row) => row.last > ((sealedThrough.get(row.tenant) as { position: number | null }).position ?? Number.MIN_SAFE_INTEGER))
+      .map((row) => row.tenant as TenantId);
+    if (rows.length === 0) return { tenants, through: after };
+    return { tenants, through: toPosition(rows.reduce((max, row) => Math.max(max, row.last), Number.MIN_SAFE_INTEGER)) };
+  }
+
+  async loadWatermark(): Promise<CommitPosition | null> {
+    const row = this.db.prepare('SELECT position FROM integrity_watermark WHERE id = 1').get() as { position: number } | undefined;
+    return row ? toPosition(row.position) : null;
+  }
+
+  async saveWatermark(position: CommitPosition): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT INTO integrity_watermark (id, position) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET position = max(position, excluded.position)',
+      )
+      .run(fromPosition(position));
+  }
+
+  async sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]> {
+    const rows = this.db
+      .prepare('SELECT seq, id, hash FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?')
+      .all(fromPosition(after), tenant, limit) as { seq: number; id: string; hash: string | null }[];
+    const full = this.db.prepare(`SELECT ${COLUMNS} FROM logs WHERE seq = ?`);
+    // Rows written before events carried a hash are sealed with the hash of what is stored.
+    return rows.map((row) => ({
+      position: toPosition(row.seq),
+      id: row.id,
+      hash: row.hash ?? eventHash(rowToEvent(full.get(row.seq) as Row)),
+    }));
+  }
+
+  async *committed(tenant: TenantId, after: CommitPosition | null, through: CommitPosition | null): AsyncIterable<CommittedEvent> {
+    const statement = this.db.prepare(
+      `SELECT seq, ${COLUMNS} FROM logs NOT INDEXED WHERE seq > ? AND seq <= ? AND tenant_id = ? ORDER BY seq LIMIT ?`,
+    );
+    const end = through === null ? Number.MAX_SAFE_INTEGER : fromPosition(through);
+    let cursor = fromPosition(after);
+    for (;;) {
+      const rows = statement.all(cursor, end, tenant, READ_BATCH) as (Row & { seq: number })[];
+      for (const row of rows) yield { position: toPosition(row.seq), event: rowToEvent(row), storedHash: row.hash };
+      if (rows.length < READ_BATCH) return;
+      cursor = (rows.at(-1) as { seq: number }).seq;
+    }
+  }
+
+  async positionOf(tenant: TenantId, id: string): Promise<CommitPosition | null> {
+    const row = this.db.prepare('SELECT seq FROM logs WHERE tenant_id = ? AND id = ?').get(tenant, id) as { seq: number } | undefined;
+    return row ? toPosition(row.seq) : null;
+  }
+
+  async latestDigest(tenant: TenantId): Promise<Digest | null> {
+    const row = this.db.prepare('SELECT digest FROM integrity_digests WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1').get(tenant) as
+      | DigestRow
+      | undefined;
+    return row ? (JSON.parse(row.digest) as Digest) : null;
+  }
+
+  async appendDigest(tenant: TenantId, digest: Digest, leaves: DigestLeaves): Promise<boolean> {
+    const latest = this.db.prepare('SELECT seq, digest FROM integrity_digests WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1');
+    const insert = this.db.prepare(
+      'INSERT INTO integrity_digests (tenant_id, seq, last_position, digest, leaf_ids, leaf_hashes) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    // Compare-and-append under the write lock: whoever appends second sees a different head and stops.
+    const append = this.db.transaction(() => {
+      const head = latest.get(tenant) as (DigestRow & { seq: number }) | undefined;
+      const headHash = head ? (JSON.parse(head.digest) as Digest).hash : null;
+      if ((head?.seq ?? 0) + 1 !== digest.seq || headHash !== digest.prev_hash) return false;
+      insert.run(
+        tenant,
+        digest.seq,
+        fromPosition(digest.last_position),
+        JSON.stringify(digest),
+        leaves.ids.join('\n'),
+        Buffer.concat(leaves.hashes.map((hash) => Buffer.from(hash, 'hex'))),
+      );
+      return true;
+    });
+    return append.immediate();
+  }
+
+  async digests(tenant: TenantId, afterSeq: number, limit: number): Promise<Digest[]> {
+    const rows = this.db
+      .prepare('SELECT digest FROM integrity_digests WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?')
+      .all(tenant, afterSeq, limit) as DigestRow[];
+    return rows.map((row) => JSON.parse(row.digest) as Digest);
+  }
+
+  async digestCount(tenant: TenantId): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM integrity_digests WHERE tenant_id = ?').get(tenant) as { n: number }).n;
+  }
+
+  async digestLeaves(tenant: TenantId, seq: number): Promise<DigestLeaves | null> {
+    const row = this.db.prepare('SELECT leaf_ids, leaf_hashes FROM integrity_digests WHERE tenant_id = ? AND seq = ?').get(tenant, seq) as
+      | { leaf_ids: string; leaf_hashes: Buffer }
+      | undefined;
+    if (!row) return null;
+    const hashes: string[] = [];
+    for (let offset = 0; offset < row.leaf_hashes.length; offset += HASH_BYTES) {
+      hashes.push(row.leaf_hashes.subarray(offset, offset + HASH_BYTES).toString('hex'));
+    }
+    return { ids: row.leaf_ids === '' ? [] : row.leaf_ids.split('\n'), hashes };
+  }
+
+  async digestCovering(tenant: TenantId, position: CommitPosition): Promise<Digest | null> {
+    const row = this.db
+      .prepare('SELECT digest FROM integrity_digests WHERE tenant_id = ? AND last_position >= ? ORDER BY last_position LIMIT 1')
+      .get(tenant, fromPosition(position)) as DigestRow | undefined;
+    return row ? (JSON.parse(row.digest) as Digest) : null;
+  }
+
+  async acquireLease(tenant: TenantId, holder: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    // One statement, so taking the lease is atomic across processes sharing the file.
+    const result = this.db
+      .prepare(
+        `INSERT INTO integrity_leases (tenant_id, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (tenant_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE integrity_leases.holder = excluded.holder OR integrity_leases.expires_at <= ?`,
+      )
+      .run(tenant, holder, now + ttlMs, now);
+    return result.changes === 1;
+  }
+
+  async releaseLease(tenant: TenantId, holder: string): Promise<void> {
+    this.db.prepare('DELETE FROM integrity_leases WHERE tenant_id = ? AND holder = ?').run(tenant, holder);
+  }
+
+  async deletedByCleanup(tenant: TenantId, ids: readonly string[]): Promise<Map<string, CleanupRecord>> {
+    const found = new Map<string, CleanupRecord>();
+    const lookup = this.db.prepare(
+      `SELECT d.event_id, c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id
+       FROM integrity_deleted AS d JOIN integrity_cleanups AS c ON c.cleanup_id = d.cleanup_id
+       WHERE d.tenant_id = ? AND d.event_id = ?`,
+    );
+    for (const id of ids) {
+      const row = lookup.get(tenant, id) as (CleanupRecord & { event_id: string }) | undefined;
+      if (row) {
+        const { event_id: _id, ...record } = row;
+        found.set(id, record);
+      }
+    }
+    return found;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

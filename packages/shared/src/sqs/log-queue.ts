@@ -1,0 +1,467 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  QueueDoesNotExist,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SetQueueAttributesCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import DataLoader from 'dataloader';
+import pRetry from 'p-retry';
+import { Unavailable } from '../errors/catalogue.js';
+import type { BatchHandler, LogQueue } from '../queue/port.js';
+import type { LogEvent } from '../schemas/log-event.js';
+import { groupBatches, type PackedMessage, packMessages, parseMessageBody } from './packing.js';
+
+export interface SqsLogQueueOptions {
+  /** SQS endpoint for ElasticMQ or fauxqs; unset means AWS for the region. */
+  endpoint?: string | undefined;
+  region: string;
+  queueName: string;
+  dlqName: string;
+  /** Receives before SQS moves a message that keeps failing to the dead-letter queue. */
+  maxReceiveCount: number;
+  /** Long-poll wait of each ReceiveMessage (0-20 s). */
+  waitTimeSeconds?: number;
+  /** Receive loops running at once. */
+  receivers?: number;
+  /** How long a received message stays hidden; extended while its batch is being stored. */
+  visibilityTimeoutSeconds?: number;
+  /** Longest a publish waits for SQS before the client is told 503. */
+  publishTimeoutMs?: number;
+  /** How long concurrent publishes are gathered into one SendMessageBatch. */
+  gatherMs?: number;
+  /** SQS's limit on one message (256 KiB, the classic limit every SQS-compatible server accepts). */
+  maxMessageBytes?: number;
+  /** SQS's limit on the sum of one SendMessageBatch's bodies. */
+  maxBatchBytes?: number;
+  /** A client of one's own (tests wrap it with middleware); closed by its owner, not by the queue. */
+  client?: SQSClient;
+  logger?: QueueLogger;
+}
+
+export interface QueueLogger {
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+/** What the consuming side has done since start; the worker's /stats and /metrics read it. */
+export interface SqsConsumerStats {
+  messagesReceived: number;
+  messagesDeleted: number;
+  /** Messages whose batch the handler could not store; SQS delivers them again. */
+  messagesFailed: number;
+  messagesDeadLettered: number;
+  receiveErrors: number;
+  lastReceivedAt: string | null;
+}
+
+/** The SQS settings of DESIGN §6, as every service's config holds them. */
+export interface SqsEnv {
+  SQS_URL?: string | undefined;
+  SQS_REGION: string;
+  SQS_QUEUE_NAME: string;
+  SQS_DLQ_NAME: string;
+  SQS_MAX_RECEIVE_COUNT: number;
+  SQS_WAIT_TIME_SECONDS: number;
+  SQS_RECEIVERS: number;
+  SQS_VISIBILITY_TIMEOUT: number;
+  SQS_PUBLISH_TIMEOUT_MS: number;
+}
+
+export function sqsOptionsFromEnv(env: SqsEnv, logger?: QueueLogger): SqsLogQueueOptions {
+  return {
+    endpoint: env.SQS_URL,
+    region: env.SQS_REGION,
+    queueName: env.SQS_QUEUE_NAME,
+    dlqName: env.SQS_DLQ_NAME,
+    maxReceiveCount: env.SQS_MAX_RECEIVE_COUNT,
+    waitTimeSeconds: env.SQS_WAIT_TIME_SECONDS,
+    receivers: env.SQS_RECEIVERS,
+    visibilityTimeoutSeconds: env.SQS_VISIBILITY_TIMEOUT,
+    publishTimeoutMs: env.SQS_PUBLISH_TIMEOUT_MS,
+    logger,
+  };
+}
+
+interface QueueUrls {
+  url: string;
+  dlqUrl: string;
+}
+
+/** Some entries of a SendMessageBatch were refused for a reason on SQS's side; only they are sent again. */
+class EntriesFailed extends Error {
+  constructor(readonly codes: string[]) {
+    super(`SQS refused ${codes.length} entries: ${[...new Set(codes)].join(', ')}`);
+  }
+}
+
+const MAX_BATCH_ENTRIES = 10;
+
+/** Rejects with the signal's reason once it aborts, so a shared promise can be awaited with a deadline. */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+const receiveCount = (message: Message): number => Number(message.Attributes?.ApproximateReceiveCount ?? 1);
+const quiet: QueueLogger = { warn: () => {}, error: () => {} };
+
+/**
+ * A local SQS (ElasticMQ, fauxqs) accepts any key, so one is made up when none is configured. On
+ * AWS (an amazonaws.com endpoint) the default provider chain finds the real ones: keys in the
+ * environment, or the pod's IAM role (IRSA) in the prod overlay.
+ */
+export function localCredentials(
+  endpoint: string | undefined,
+  env: Record<string, string | undefined>,
+): { credentials?: { accessKeyId: string; secretAccessKey: string } } {
+  if (!endpoint || env.AWS_ACCESS_KEY_ID) return {};
+  if (/(^|\.)amazonaws\.com(\.cn)?$/.test(new URL(endpoint).hostname)) return {};
+  return { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+}
+
+/**
+ * LogQueue on SQS (AWS SQS, ElasticMQ, fauxqs). Publishing packs many events into each message and
+ * up to ten messages into each SendMessageBatch, so the cost per event is a small fraction of a
+ * request; a publish resolves only once SQS accepted every message that carries its events.
+ * Consuming runs several long-poll loops; a batch is deleted only after the handler stored it.
+ */
+export class SqsLogQueue implements LogQueue {
+  readonly stats: SqsConsumerStats = {
+    messagesReceived: 0,
+    messagesDeleted: 0,
+    messagesFailed: 0,
+    messagesDeadLettered: 0,
+    receiveErrors: 0,
+    lastReceivedAt: null,
+  };
+  private readonly client: SQSClient;
+  private readonly ownsClient: boolean;
+  private readonly log: QueueLogger;
+  private readonly settings: Required<Omit<SqsLogQueueOptions, 'endpoint' | 'client' | 'logger'>>;
+  private urls: Promise<QueueUrls> | null = null;
+  private closed = false;
+  private readonly stopReceiving = new AbortController();
+  private readonly loops: Promise<void>[] = [];
+  private readonly loader: DataLoader<string, true>;
+
+  private constructor(options: SqsLogQueueOptions) {
+    this.settings = {
+      region: options.region,
+      queueName: options.queueName,
+      dlqName: options.dlqName,
+      maxReceiveCount: options.maxReceiveCount,
+      waitTimeSeconds: options.waitTimeSeconds ?? 20,
+      receivers: options.receivers ?? 4,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
+      publishTimeoutMs: options.publishTimeoutMs ?? 5_000,
+      gatherMs: options.gatherMs ?? 5,
+      maxMessageBytes: options.maxMessageBytes ?? 256 * 1024,
+      maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
+    };
+    this.log = options.logger ?? quiet;
+    this.ownsClient = options.client === undefined;
+    this.client =
+      options.client ??
+      new SQSClient({
+        region: options.region,
+        endpoint: options.endpoint,
+        ...localCredentials(options.endpoint, process.env),
+        // The SDK retries transport failures itself (standard strategy, with backoff).
+        maxAttempts: 3,
+        // Longer than a long poll, so only a server that stopped answering times out.
+        requestHandler: { connectionTimeout: 2_000, requestTimeout: (this.settings.waitTimeSeconds + 10) * 1000 },
+      });
+    this.loader = new DataLoader<string, true>((serialized) => this.sendEvents(serialized), {
+      cache: false,
+      // Gathering for a few milliseconds turns many concurrent single-event POSTs into one request.
+      batchScheduleFn: (flush) => setTimeout(flush, this.settings.gatherMs),
+      maxBatchSize: 5_000,
+    });
+  }
+
+  /** Connects and gets or creates the queue and its dead-letter queue; throws when SQS cannot be reached. */
+  static async open(options: SqsLogQueueOptions): Promise<SqsLogQueue> {
+    const queue = new SqsLogQueue(options);
+    try {
+      await queue.queueUrls();
+    } catch (error) {
+      await queue.close();
+      const where = options.endpoint ?? `AWS SQS in ${options.region}`;
+      throw new Unavailable(`cannot reach SQS at ${where} (${error instanceof Error ? error.message : String(error)}); check SQS_URL`);
+    }
+    return queue;
+  }
+
+  async publish(events: LogEvent[]): Promise<void> {
+    if (this.closed) throw new Unavailable('the queue is closed');
+    const results = await this.loader.loadMany(events.map((event) => JSON.stringify(event)));
+    if (results.some((result) => result instanceof Error)) throw new Unavailable('the queue did not accept the events; try again');
+  }
+
+  async consume(handler: BatchHandler): Promise<void> {
+    await this.queueUrls();
+    for (let index = 0; index < this.settings.receivers; index++) this.loops.push(this.receiveLoop(handler));
+  }
+
+  async ping(): Promise<void> {
+    if (this.closed) throw new Unavailable('the queue is closed');
+    try {
+      const { url } = await this.queueUrls();
+      await this.client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }), {
+        abortSignal: AbortSignal.timeout(2_000),
+      });
+    } catch (error) {
+      this.forgetMissingQueue(error);
+      throw new Unavailable('SQS does not answer');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopReceiving.abort();
+    // Each loop finishes the batch it holds (store, then delete) before it returns.
+    await Promise.allSettled(this.loops);
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  /** The queue URLs, creating both queues and the redrive policy the first time (and again if SQS lost them). */
+  private queueUrls(): Promise<QueueUrls> {
+    if (!this.urls) {
+      this.urls = this.createQueues();
+      this.urls.catch(() => {
+        this.urls = null;
+      });
+    }
+    return this.urls;
+  }
+
+  private async createQueues(): Promise<QueueUrls> {
+    const { queueName, dlqName, maxReceiveCount } = this.settings;
+    const dlq = await this.client.send(new CreateQueueCommand({ QueueName: dlqName }));
+    const dlqUrl = dlq.QueueUrl;
+    if (!dlqUrl) throw new Error(`SQS returned no URL for ${dlqName}`);
+    const attributes = await this.client.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }));
+    const dlqArn = attributes.Attributes?.QueueArn;
+    if (!dlqArn) throw new Error(`SQS returned no ARN for ${dlqName}`);
+    const main = await this.client.send(new CreateQueueCommand({ QueueName: queueName }));
+    const url = main.QueueUrl;
+    if (!url) throw new Error(`SQS returned no URL for ${queueName}`);
+    // Set after creation, so a queue made by someone else (or by an older version) gets the policy too.
+    await this.client.send(
+      new SetQueueAttributesCommand({
+        QueueUrl: url,
+        Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: String(maxReceiveCount) }) },
+      }),
+    );
+    return { url, dlqUrl };
+  }
+
+  /** An in-memory SQS (ElasticMQ, fauxqs) forgets its queues on restart: make them again on next use. */
+  private forgetMissingQueue(error: unknown): boolean {
+    if (!(error instanceof QueueDoesNotExist)) return false;
+    this.urls = null;
+    return true;
+  }
+
+  /** DataLoader's batch function: each serialized event gets `true` once SQS accepted its message. */
+  private async sendEvents(serialized: readonly string[]): Promise<(true | Error)[]> {
+    const accepted = new Array<boolean>(serialized.length).fill(false);
+    const messages = packMessages(serialized, this.settings.maxMessageBytes);
+    const batches = groupBatches(messages, MAX_BATCH_ENTRIES, this.settings.maxBatchBytes);
+    const signal = AbortSignal.timeout(this.settings.publishTimeoutMs);
+    await Promise.all(
+      batches.map(async (batch) => {
+        try {
+          for (const message of await this.sendBatch(batch, signal)) for (const index of message.indexes) accepted[index] = true;
+        } catch (error) {
+          this.log.error({ err: error, messages: batch.length }, 'SQS did not accept a batch');
+        }
+      }),
+    );
+    return accepted.map((ok) => ok || new Unavailable('the queue did not accept the events; try again'));
+  }
+
+  /** Sends one SendMessageBatch; entries SQS refused for its own reasons are sent again, the others never. */
+  private async sendBatch(batch: PackedMessage[], signal: AbortSignal): Promise<PackedMessage[]> {
+    let pending = batch.map((message, index) => ({ id: String(index), message }));
+    const accepted: PackedMessage[] = [];
+    await pRetry(
+      async () => {
+        // Making the queues again (after SQS lost them) counts against the same publish timeout.
+        const { url } = await Promise.race([this.queueUrls(), rejectOnAbort(signal)]);
+        const response = await this.client.send(
+          new SendMessageBatchCommand({
+            QueueUrl: url,
+            Entries: pending.map(({ id, message }) => ({ Id: id, MessageBody: message.body })),
+          }),
+          { abortSignal: signal },
+        );
+        const succeeded = new Set((response.Successful ?? []).map((entry) => entry.Id));
+        for (const entry of pending) if (succeeded.has(entry.id)) accepted.push(entry.message);
+        const failed = response.Failed ?? [];
+        // A sender fault (too large, bad characters) fails the same way every time: give those up.
+        const retriable = new Set(failed.filter((entry) => !entry.SenderFault).map((entry) => entry.Id));
+        pending = pending.filter((entry) => retriable.has(entry.id));
+        if (pending.length > 0) throw new EntriesFailed(failed.map((entry) => entry.Code ?? 'unknown'));
+      },
+      {
+        retries: 4,
+        minTimeout: 50,
+        maxTimeout: 1_000,
+        signal,
+        // Transport errors were already retried by the SDK; only refused entries and a lost queue are worth another go.
+        shouldRetry: ({ error }) => error instanceof EntriesFailed || this.forgetMissingQueue(error),
+      },
+    ).catch((error: unknown) => {
+      if (accepted.length === 0) throw error;
+      this.log.error({ err: error, refused: batch.length - accepted.length }, 'SQS refused some messages');
+    });
+    return accepted;
+  }
+
+  private async receiveLoop(handler: BatchHandler): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      let messages: Message[];
+      let urls: QueueUrls;
+      try {
+        urls = await this.queueUrls();
+        const response = await this.client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: urls.url,
+            MaxNumberOfMessages: MAX_BATCH_ENTRIES,
+            WaitTimeSeconds: this.settings.waitTimeSeconds,
+            VisibilityTimeout: this.settings.visibilityTimeoutSeconds,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          }),
+          { abortSignal: this.stopReceiving.signal },
+        );
+        messages = response.Messages ?? [];
+        failures = 0;
+      } catch (error) {
+        if (this.closed) return;
+        this.stats.receiveErrors++;
+        this.forgetMissingQueue(error);
+        this.log.warn({ err: error }, 'receiving from SQS failed; trying again');
+        failures++;
+        await sleep(Math.min(100 * 2 ** failures, 5_000), undefined, { signal: this.stopReceiving.signal }).catch(() => {});
+        continue;
+      }
+      if (messages.length > 0) await this.processMessages(urls, messages, handler);
+    }
+  }
+
+  /**
+   * Stores one received batch, then deletes what was stored; what cannot be read goes to the
+   * dead-letter queue at once. Messages received for the first time are stored together; one that
+   * failed before is stored on its own, so a message the store keeps refusing fails alone and
+   * reaches the dead-letter queue (redrive policy) without taking the messages received with it.
+   */
+  private async processMessages(urls: QueueUrls, messages: Message[], handler: BatchHandler): Promise<void> {
+    this.stats.messagesReceived += messages.length;
+    this.stats.lastReceivedAt = new Date().toISOString();
+    const readable = new Map<Message, LogEvent[]>();
+    const poison: Promise<void>[] = [];
+    for (const message of messages) {
+      const parsed = parseMessageBody(message.Body);
+      if (parsed.ok) readable.set(message, parsed.events);
+      else poison.push(this.deadLetter(urls, message, parsed.reason));
+    }
+    await Promise.all(poison);
+    if (readable.size === 0) return;
+    const fresh = [...readable.keys()].filter((message) => receiveCount(message) <= 1);
+    const retried = [...readable.keys()].filter((message) => receiveCount(message) > 1);
+    const groups = [...(fresh.length > 0 ? [fresh] : []), ...retried.map((message) => [message])];
+    const stored: Message[] = [];
+    const heartbeat = this.keepHidden(urls.url, [...readable.keys()]);
+    try {
+      for (const group of groups) {
+        try {
+          await handler(group.flatMap((message) => readable.get(message) ?? []));
+          stored.push(...group);
+        } catch (error) {
+          // Not deleted: SQS shows the messages again after the visibility timeout, and moves a message
+          // that keeps failing to the dead-letter queue after SQS_MAX_RECEIVE_COUNT receives.
+          this.stats.messagesFailed += group.length;
+          this.log.warn({ err: error, messages: group.length }, 'storing a batch failed; SQS will deliver it again');
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (stored.length > 0) await this.deleteMessages(urls.url, stored);
+  }
+
+  /** Extends the batch's invisibility every half timeout, so a slow store never lets SQS hand it to another worker. */
+  private keepHidden(url: string, messages: Message[]): NodeJS.Timeout {
+    const timeout = this.settings.visibilityTimeoutSeconds;
+    return setInterval(
+      () => {
+        this.client
+          .send(
+            new ChangeMessageVisibilityBatchCommand({
+              QueueUrl: url,
+              Entries: messages.map((message, index) => ({
+                Id: String(index),
+                ReceiptHandle: message.ReceiptHandle,
+                VisibilityTimeout: timeout,
+              })),
+            }),
+          )
+          .catch((error: unknown) => this.log.warn({ err: error }, 'extending visibility failed'));
+      },
+      Math.max(250, (timeout * 1000) / 2),
+    );
+  }
+
+  private async deleteMessages(url: string, messages: Message[]): Promise<void> {
+    let pending = messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle }));
+    await pRetry(
+      async () => {
+        const response = await this.client.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: pending }));
+        const failed = new Set((response.Failed ?? []).map((entry) => entry.Id));
+        this.stats.messagesDeleted += pending.length - failed.size;
+        pending = pending.filter((entry) => failed.has(entry.Id));
+        if (pending.length > 0) throw new Error(`SQS did not delete ${pending.length} messages`);
+      },
+      { retries: 3, minTimeout: 50, maxTimeout: 1_000 },
+    ).catch((error: unknown) => {
+      // Left undeleted, the messages come back and the store counts them as duplicates: nothing is lost.
+      this.log.warn({ err: error }, 'deleting stored messages failed; they will be delivered again');
+    });
+  }
+
+  /** Sends an unreadable message to the dead-letter queue with the reason, then deletes it from the main queue. */
+  private async deadLetter(urls: QueueUrls, message: Message, reason: string): Promise<void> {
+    try {
+      await this.client.send(
+        new SendMessageCommand({
+          QueueUrl: urls.dlqUrl,
+          MessageBody: message.Body || '(empty)',
+          MessageAttributes: {
+            reason: { DataType: 'String', StringValue: reason },
+            source_message_id: { DataType: 'String', StringValue: message.MessageId ?? 'unknown' },
+          },
+        }),
+      );
+    } catch (error) {
+      // Still in the main queue: the redrive policy moves it after SQS_MAX_RECEIVE_COUNT receives.
+      this.log.warn({ err: error }, 'dead-lettering an unreadable message failed');
+      return;
+    }
+    this.stats.messagesDeadLettered++;
+    this.log.warn({ messageId: message.MessageId, reason }, 'unreadable message moved to the dead-letter queue');
+    await this.deleteMessages(urls.url, [message]);
+  }
+}

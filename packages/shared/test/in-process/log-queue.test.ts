@@ -1,0 +1,25 @@
+import { makeEvent } from '@logserver/testing/events';
+import { describe, expect, it } from 'vitest';
+import { InProcessLogQueue } from '../../src/in-process/log-queue.js';
+import { describeLogQueueContract } from '../../src/queue/log-queue.contract.js';
+
+describeLogQueueContract('InProcessLogQueue', async () => new InProcessLogQueue());
+
+describe('InProcessLogQueue', () => {
+  it('gathers concurrent publishes into one consumer call and fails each publish of a failed call', async () => {
+    const queue = new InProcessLogQueue();
+    const calls: number[] = [];
+    await queue.consume(async (events) => {
+      calls.push(events.length);
+      if (events.some((event) => event.action === 'poison')) throw new Error('store rejected the batch');
+    });
+    await Promise.all(Array.from({ length: 20 }, () => queue.publish([makeEvent('t')])));
+    expect(calls).toEqual([20]);
+    const outcomes = await Promise.allSettled([queue.publish([makeEvent('t')]), queue.publish([makeEvent('t', { action: 'poison' })])]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  it('refuses to acknowledge when no consumer is attached', async () => {
+    await expect(new InProcessLogQueue().publish([makeEvent('t')])).rejects.toMatchObject({ statusCode: 503 });
+  });
+});

@@ -1,0 +1,211 @@
+import {
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ReceiveMessageCommand,
+  type SendMessageBatchCommandInput,
+  type SendMessageBatchResult,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { makeEvent } from '@logserver/testing/events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fauxqs, startFauxqs } from '../../../../test/support/fauxqs.js';
+import { describeLogQueueContract, eventually } from '../../src/queue/log-queue.contract.js';
+import type { LogEvent } from '../../src/schemas/log-event.js';
+import { SqsLogQueue, type SqsLogQueueOptions } from '../../src/sqs/log-queue.js';
+
+let fauxqs: Fauxqs;
+let opened = 0;
+beforeAll(async () => {
+  fauxqs = await startFauxqs();
+});
+afterAll(async () => {
+  await fauxqs.stop();
+});
+
+/** A fresh pair of queues per test, with timings short enough for tests. */
+function options(overrides: Partial<SqsLogQueueOptions> = {}): SqsLogQueueOptions {
+  opened++;
+  return {
+    endpoint: fauxqs.endpoint,
+    region: 'us-east-1',
+    queueName: `q${opened}`,
+    dlqName: `q${opened}-dlq`,
+    maxReceiveCount: 5,
+    waitTimeSeconds: 1,
+    visibilityTimeoutSeconds: 1,
+    receivers: 2,
+    ...overrides,
+  };
+}
+
+describeLogQueueContract('SqsLogQueue on fauxqs', () => SqsLogQueue.open(options()), 10_000);
+
+describe('SqsLogQueue', () => {
+  const urlOf = async (sqs: SQSClient, name: string) => (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  const client = () =>
+    new SQSClient({ region: 'us-east-1', endpoint: fauxqs.endpoint, credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+
+  it('creates the queue with a redrive policy to its dead-letter queue', async () => {
+    const settings = options({ maxReceiveCount: 7 });
+    const queue = await SqsLogQueue.open(settings);
+    const sqs = client();
+    try {
+      const url = await urlOf(sqs, settings.queueName);
+      const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] }));
+      expect(JSON.parse(Attributes?.RedrivePolicy ?? '{}')).toEqual({
+        deadLetterTargetArn: expect.stringContaining(settings.dlqName),
+        maxReceiveCount: '7',
+      });
+    } finally {
+      sqs.destroy();
+      await queue.close();
+    }
+  });
+
+  it('sends many concurrent publishes as a few SendMessageBatch requests', async () => {
+    const queue = await SqsLogQueue.open(options());
+    try {
+      const before = fauxqs.requests.SendMessageBatch ?? 0;
+      await Promise.all(Array.from({ length: 500 }, () => queue.publish([makeEvent('tenant-a')])));
+      const sent = (fauxqs.requests.SendMessageBatch ?? 0) - before;
+      expect(sent).toBeGreaterThan(0);
+      expect(sent).toBeLessThanOrEqual(2);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('sends again only the entries SQS failed in a batch, and resolves once they are accepted', async () => {
+    const sqs = client();
+    const sent: string[][] = [];
+    let failOne = true;
+    // Fails the first entry of the first SendMessageBatch as SQS would (not sent, reported Failed).
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+        const input = args.input as SendMessageBatchCommandInput;
+        const entries = input.Entries ?? [];
+        sent.push(entries.map((entry) => entry.Id ?? ''));
+        if (!failOne) return next(args);
+        failOne = false;
+        const [dropped, ...rest] = entries;
+        const result = await next({ ...args, input: { ...input, Entries: rest } });
+        const output = result.output as SendMessageBatchResult;
+        output.Failed = [{ Id: dropped?.Id, SenderFault: false, Code: 'InternalError' }];
+        return result;
+      },
+      { step: 'initialize', name: 'failFirstEntry' },
+    );
+    // Small messages, so one publish makes several messages in one SendMessageBatch.
+    const queue = await SqsLogQueue.open(options({ client: sqs, maxMessageBytes: 2_048 }));
+    try {
+      const events = Array.from({ length: 8 }, () => makeEvent('tenant-a'));
+      await queue.publish(events);
+      expect(sent).toHaveLength(2);
+      expect(sent[0]?.length).toBeGreaterThan(1);
+      expect(sent[1]).toEqual([sent[0]?.[0]]);
+      const handled = new Map<string, number>();
+      await queue.consume(async (batch) => {
+        for (const event of batch) handled.set(event.id, (handled.get(event.id) ?? 0) + 1);
+      });
+      await eventually(() => events.every((event) => handled.has(event.id)), 10_000);
+      expect(events.map((event) => handled.get(event.id))).toEqual(events.map(() => 1));
+    } finally {
+      await queue.close();
+      sqs.destroy();
+    }
+  });
+
+  it('moves an unreadable message to the dead-letter queue with the reason, and stores the rest', async () => {
+    const settings = options();
+    const queue = await SqsLogQueue.open(settings);
+    const sqs = client();
+    try {
+      const url = await urlOf(sqs, settings.queueName);
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'not json' }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify([{ id: 'x' }]) }));
+      const good = makeEvent('tenant-a');
+      await queue.publish([good]);
+      const handled: LogEvent[] = [];
+      await queue.consume(async (events) => {
+        handled.push(...events);
+      });
+      await eventually(() => handled.length > 0 && queue.stats.messagesDeadLettered === 2, 10_000);
+      expect(handled).toEqual([good]);
+      const dlq = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: await urlOf(sqs, settings.dlqName),
+          MaxNumberOfMessages: 10,
+          MessageAttributeNames: ['All'],
+        }),
+      );
+      const reasons = (dlq.Messages ?? []).map((message) => message.MessageAttributes?.reason?.StringValue).sort();
+      expect(reasons).toEqual([expect.stringMatching(/^not JSON/), expect.stringMatching(/^not a list of log events: 0\.tenant_id/)]);
+    } finally {
+      sqs.destroy();
+      await queue.close();
+    }
+  });
+
+  it('lets a message the store keeps refusing go to the dead-letter queue alone, not with the messages received with it', async () => {
+    const settings = options({ receivers: 1, maxReceiveCount: 3 });
+    const queue = await SqsLogQueue.open(settings);
+    const sqs = client();
+    try {
+      // Separate publishes, one after another: separate messages, received together in one batch.
+      const refused = makeEvent('tenant-a', { action: 'refused-by-store' });
+      await queue.publish([refused]);
+      const good = Array.from({ length: 5 }, () => makeEvent('tenant-a'));
+      for (const event of good) await queue.publish([event]);
+      const stored = new Set<string>();
+      await queue.consume(async (events) => {
+        if (events.some((event) => event.action === 'refused-by-store')) throw new Error('the store refuses this event');
+        for (const event of events) stored.add(event.id);
+      });
+      await eventually(() => good.every((event) => stored.has(event.id)), 15_000);
+      expect(good.filter((event) => !stored.has(event.id))).toEqual([]);
+      const dlqUrl = await urlOf(sqs, settings.dlqName);
+      const dead: string[] = [];
+      const deadline = Date.now() + 15_000;
+      while (dead.length === 0 && Date.now() < deadline) {
+        const received = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+        for (const message of received.Messages ?? []) dead.push(message.Body ?? '');
+      }
+      expect(dead.map((body) => JSON.parse(body).map((event: { id: string }) => event.id))).toEqual([[refused.id]]);
+    } finally {
+      sqs.destroy();
+      await queue.close();
+    }
+  });
+
+  it('keeps a slow batch hidden while it is being stored, so no other receiver gets it', async () => {
+    const queue = await SqsLogQueue.open(options({ visibilityTimeoutSeconds: 1, receivers: 3 }));
+    try {
+      const event = makeEvent('tenant-a');
+      await queue.publish([event]);
+      let calls = 0;
+      await queue.consume(async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+      });
+      await eventually(() => queue.stats.messagesDeleted === 1, 10_000);
+      expect(calls).toBe(1);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('rejects with 503 within the publish timeout when SQS does not answer', async () => {
+    const other = await startFauxqs();
+    const queue = await SqsLogQueue.open({ ...options(), endpoint: other.endpoint, publishTimeoutMs: 1_000 });
+    await other.stop();
+    try {
+      const started = Date.now();
+      await expect(queue.publish([makeEvent('tenant-a')])).rejects.toMatchObject({ statusCode: 503 });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await queue.close();
+    }
+  });
+});
