@@ -10,6 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
  && corepack enable
 WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/console/package.json packages/console/
 COPY packages/shared/package.json packages/shared/
 COPY packages/testing/package.json packages/testing/
 COPY services/auth/package.json services/auth/
@@ -18,12 +19,14 @@ COPY services/log-worker/package.json services/log-worker/
 COPY services/tenant/package.json services/tenant/
 COPY services/all-in-one/package.json services/all-in-one/
 
-# Compile every workspace package (make build does the same): services/<name>/dist/main.js.
+# Compile every workspace package (make build does the same): services/<name>/dist/main.js, and
+# bundle the console (packages/console/dist, served at /console by the log service and the all-in-one).
 FROM base AS build
 RUN pnpm install --frozen-lockfile
 COPY . .
-RUN pnpm exec tsc -b tsconfig.build.json \
- && mkdir /out && for dir in packages/* services/*; do mkdir -p /out/$dir && cp -r $dir/package.json $dir/dist /out/$dir/; done
+RUN pnpm exec tsc -b tsconfig.build.json && node packages/console/build.mjs \
+ && mkdir /out && for dir in packages/* services/*; do mkdir -p /out/$dir && cp -r $dir/package.json $dir/dist /out/$dir/; done \
+ && cp packages/console/assets.mjs /out/packages/console/
 
 # Tilt's live builds: sources synced in, node --watch restarts on change (Tiltfile).
 FROM build AS dev

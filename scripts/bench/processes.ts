@@ -88,16 +88,16 @@ export async function startService(options: {
  * resets its monitorEventLoopDelay histogram on every scrape, so one scrape before a measurement and
  * one after give the p99 over exactly that window.
  */
-export async function scrapeLoopDelayP99(url: string): Promise<number | null> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+export async function scrapeLoopDelayP99(url: string, headers: Record<string, string> = {}): Promise<number | null> {
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
   const match = /^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
   return match ? Number(match[1]) * 1000 : null;
 }
 
 /** Starts an event-loop window on the server; the returned function ends it and gives the p99 in ms. */
-export async function watchLoopDelay(url: string): Promise<() => Promise<number | null>> {
-  await scrapeLoopDelayP99(url);
-  return () => scrapeLoopDelayP99(url);
+export async function watchLoopDelay(url: string, headers: Record<string, string> = {}): Promise<() => Promise<number | null>> {
+  await scrapeLoopDelayP99(url, headers);
+  return () => scrapeLoopDelayP99(url, headers);
 }
 
 /** Resident set size of a process in bytes, from /proc (Linux). */
@@ -134,4 +134,9 @@ export function cpuSecondsOf(pid: number): number {
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
+/** The all-in-one server serves /metrics to the platform admin only (docs/auth.md "Public routes"). */
+export async function metricsHeaders(context: { token(tenant: string, role: 'admin'): Promise<string> }): Promise<Record<string, string>> {
+  return { authorization: `Bearer ${await context.token('system', 'admin')}` };
 }

@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { call } from '../support/all-in-one.js';
 import { readCollection, runCollection } from '../support/newman.js';
-import { waitFor } from '../support/pipeline.js';
 import { type FauxqsProcess, type ServiceProcess, startFauxqsProcess, startService } from '../support/processes.js';
 import { type Gateway, REPO_ROOT, startGateway } from './topology.js';
 
@@ -269,7 +268,7 @@ describe('the Postman collection (extra/) through the gateway, with newman', () 
     expect(acknowledged).toBeGreaterThan(1);
     const viewer = await token('postman', 'viewer');
     const stored = async () => (await call(`${gatewayUrl()}/api/v1/logs?size=1`, { token: viewer })).body?.meta?.total;
-    await waitFor(async () => (await stored()) === acknowledged, 10_000);
+    await expect.poll(async () => (await stored()) === acknowledged, { timeout: 10_000, interval: 100 }).toBe(true);
     expect(await stored()).toBe(acknowledged);
 
     const reads = await runCollection('logserver-cluster.postman_environment.json', overrides, {

@@ -1,6 +1,6 @@
 import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
+import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, workerStats } from '../support/pipeline.js';
 
 describe('SQS pipeline: a poison message', () => {
   let pipeline: Pipeline;
@@ -29,19 +29,24 @@ describe('SQS pipeline: a poison message', () => {
     acknowledged.push(...(await postEvents(pipeline.log.url, 'tenant-b', sampleEvent(5))).acknowledged);
     expect(acknowledged).toHaveLength(4);
 
-    await waitFor(() => pipeline.storedCounts().size >= 4, 30_000);
+    await expect.poll(() => pipeline.storedCounts().size >= 4, { timeout: 30_000, interval: 100 }).toBe(true);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
 
     const dead: { body: string | undefined; reason: string | undefined }[] = [];
     const dlqUrl = await urlOf('audit-dlq');
-    await waitFor(async () => {
-      const received = await sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
-      );
-      for (const message of received.Messages ?? [])
-        dead.push({ body: message.Body, reason: message.MessageAttributes?.reason?.StringValue });
-      return dead.length >= 2;
-    }, 20_000);
+    await expect
+      .poll(
+        async () => {
+          const received = await sqs.send(
+            new ReceiveMessageCommand({ QueueUrl: dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
+          );
+          for (const message of received.Messages ?? [])
+            dead.push({ body: message.Body, reason: message.MessageAttributes?.reason?.StringValue });
+          return dead.length >= 2;
+        },
+        { timeout: 20_000, interval: 100 },
+      )
+      .toBe(true);
     expect(dead.sort((a, b) => (a.reason ?? '').localeCompare(b.reason ?? ''))).toEqual([
       { body: expect.stringContaining('no-tenant'), reason: expect.stringMatching(/^not a list of log events: 0\.tenant_id/) },
       { body: '{"truncated": ', reason: expect.stringMatching(/^not JSON/) },

@@ -3,7 +3,7 @@ import { type VerifyReport, verifyTenantLog } from '@logserver/shared/integrity/
 import { SqliteIntegrityStore } from '@logserver/shared/sqlite/integrity-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Pipeline, postEvents, sampleEvent, startPipeline, waitFor } from '../support/pipeline.js';
+import { type Pipeline, postEvents, sampleEvent, startPipeline } from '../support/pipeline.js';
 import { type ServiceProcess, startService } from '../support/processes.js';
 
 describe('SQS pipeline: two log-worker replicas seal the same SQLite file', () => {
@@ -35,14 +35,15 @@ describe('SQS pipeline: two log-worker replicas seal the same SQLite file', () =
     const store = SqliteIntegrityStore.open(pipeline.sqlitePath);
     const key = verifyingKeyFromPem(signingKeyFromPem(pem).publicKeyPem);
     let report: VerifyReport | null = null;
-    await waitFor(
-      async () => {
-        report = await verifyTenantLog(store, key, tenantOf({ tenant: 'tenant-s' }));
-        return report.events_verified === 200;
-      },
-      30_000,
-      200,
-    );
+    await expect
+      .poll(
+        async () => {
+          report = await verifyTenantLog(store, key, tenantOf({ tenant: 'tenant-s' }));
+          return report.events_verified === 200;
+        },
+        { timeout: 30_000, interval: 200 },
+      )
+      .toBe(true);
     expect(report).toMatchObject({
       status: 'intact',
       events_sealed: 200,

@@ -1,6 +1,6 @@
 import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notStoredOnce, type Pipeline, type Posted, postEvents, sampleEvent, startPipeline, waitFor } from '../support/pipeline.js';
+import { notStoredOnce, type Pipeline, type Posted, postEvents, sampleEvent, startPipeline } from '../support/pipeline.js';
 
 const PUBLISH_TIMEOUT_MS = 1_500;
 
@@ -53,13 +53,13 @@ describe('SQS pipeline: SQS stopped', () => {
     expect(answers.every((answer) => answer.status === 200 || answer.status === 503)).toBe(true);
     const acknowledged = answers.flatMap((answer) => answer.acknowledged);
     expect(acknowledged.length).toBeGreaterThan(0);
-    await waitFor(() => notStoredOnce(pipeline, acknowledged).length === 0, 60_000, 250);
+    await expect.poll(() => notStoredOnce(pipeline, acknowledged).length === 0, { timeout: 60_000, interval: 250 }).toBe(true);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
   }, 120_000);
 
   it('answers 503 at once while SQS is down, and recovers when it comes back empty', async () => {
     const before = (await postEvents(pipeline.log.url, 'tenant-a', sampleEvent(1))).acknowledged;
-    await waitFor(() => notStoredOnce(pipeline, before).length === 0, 30_000);
+    await expect.poll(() => notStoredOnce(pipeline, before).length === 0, { timeout: 30_000, interval: 100 }).toBe(true);
     expect(notStoredOnce(pipeline, before)).toEqual([]);
 
     await pipeline.fauxqs.stop('SIGKILL');
@@ -72,17 +72,18 @@ describe('SQS pipeline: SQS stopped', () => {
     // An in-memory SQS restarts without its queues: both services make them again on their own.
     await pipeline.restartFauxqs();
     let after: Posted | undefined;
-    await waitFor(
-      async () => {
-        after = await postEvents(pipeline.log.url, 'tenant-a', sampleEvent(3));
-        return after.status === 200;
-      },
-      30_000,
-      250,
-    );
+    await expect
+      .poll(
+        async () => {
+          after = await postEvents(pipeline.log.url, 'tenant-a', sampleEvent(3));
+          return after.status === 200;
+        },
+        { timeout: 30_000, interval: 250 },
+      )
+      .toBe(true);
     expect(after?.status).toBe(200);
     const acknowledged = [...before, ...(after?.acknowledged ?? [])];
-    await waitFor(() => notStoredOnce(pipeline, acknowledged).length === 0, 30_000, 250);
+    await expect.poll(() => notStoredOnce(pipeline, acknowledged).length === 0, { timeout: 30_000, interval: 250 }).toBe(true);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
   }, 120_000);
 });

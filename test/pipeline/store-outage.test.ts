@@ -1,6 +1,6 @@
 import { openSqlite } from '@logserver/shared/sqlite/database';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
+import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, workerStats } from '../support/pipeline.js';
 
 describe('SQS pipeline: the store failing for a while', () => {
   let pipeline: Pipeline;
@@ -28,14 +28,14 @@ describe('SQS pipeline: the store failing for a while', () => {
         expect(posted.status).toBe(200);
         acknowledged.push(...posted.acknowledged);
       }
-      await waitFor(async () => (await stats()).messages_failed >= 2, 60_000, 250);
+      await expect.poll(async () => (await stats()).messages_failed >= 2, { timeout: 60_000, interval: 250 }).toBe(true);
       expect(pipeline.storedCounts().size).toBe(0);
     } finally {
       locker.exec('COMMIT');
       locker.close();
     }
 
-    await waitFor(() => pipeline.storedCounts().size >= acknowledged.length, 60_000, 250);
+    await expect.poll(() => pipeline.storedCounts().size >= acknowledged.length, { timeout: 60_000, interval: 250 }).toBe(true);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
     const after = await stats();
     expect(after.messages_failed).toBeGreaterThanOrEqual(2);

@@ -1,6 +1,6 @@
 import pMap from 'p-map';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
+import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, workerStats } from '../support/pipeline.js';
 
 const SINGLES = 5_000;
 const BULKS = 15;
@@ -31,7 +31,7 @@ describe('SQS pipeline: 20 000 events posted concurrently', () => {
     expect(acknowledged).toHaveLength(TOTAL);
     const published = await pipeline.fauxqs.requests();
 
-    await waitFor(() => pipeline.storedCounts().size >= TOTAL, 90_000, 250);
+    await expect.poll(() => pipeline.storedCounts().size >= TOTAL, { timeout: 90_000, interval: 250 }).toBe(true);
     const counts = pipeline.storedCounts();
     expect(counts.size).toBe(TOTAL);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, waitFor, workerStats } from '../support/pipeline.js';
+import { notStoredOnce, type Pipeline, postEvents, sampleEvent, startPipeline, workerStats } from '../support/pipeline.js';
 
 const EVENTS = 4_000;
 const BULK = 20;
@@ -33,14 +33,14 @@ describe('SQS pipeline: the worker stopped while storing', () => {
     expect(acknowledged).toHaveLength(EVENTS);
 
     await pipeline.startWorker();
-    await waitFor(() => pipeline.storedCounts().size > 0, 30_000, 5);
+    await expect.poll(() => pipeline.storedCounts().size > 0, { timeout: 30_000, interval: 5 }).toBe(true);
     await pipeline.stopWorker('SIGKILL');
     const storedAtKill = pipeline.storedCounts().size;
     expect(storedAtKill).toBeGreaterThan(0);
     expect(storedAtKill).toBeLessThan(EVENTS);
 
     const restarted = await pipeline.startWorker();
-    await waitFor(() => pipeline.storedCounts().size >= EVENTS, 60_000, 250);
+    await expect.poll(() => pipeline.storedCounts().size >= EVENTS, { timeout: 60_000, interval: 250 }).toBe(true);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
     expect(pipeline.storedCounts().size).toBe(EVENTS);
     // Batches the killed worker had stored but not deleted came back, and were not stored twice.
@@ -58,13 +58,13 @@ describe('SQS pipeline: the worker stopped while storing', () => {
     const calm = { SQS_VISIBILITY_TIMEOUT: '10' };
     const worker = await pipeline.startWorker(calm);
     const storedBefore = pipeline.storedCounts().size;
-    await waitFor(() => pipeline.storedCounts().size > storedBefore, 30_000, 5);
+    await expect.poll(() => pipeline.storedCounts().size > storedBefore, { timeout: 30_000, interval: 5 }).toBe(true);
     await pipeline.stopWorker('SIGTERM');
     expect(worker.process.exitCode).toBe(0);
     expect(worker.output.join('\n')).toContain('shutting down');
 
     const restarted = await pipeline.startWorker(calm);
-    await waitFor(() => notStoredOnce(pipeline, acknowledged).length === 0, 60_000, 250);
+    await expect.poll(() => notStoredOnce(pipeline, acknowledged).length === 0, { timeout: 60_000, interval: 250 }).toBe(true);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
     // Nothing the first worker stored came back: it deleted every batch it had stored before it exited.
     expect((await workerStats(restarted)).events_duplicate).toBe(0);

@@ -11,6 +11,7 @@ import type { Health } from '@logserver/shared/http/health';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
 
 export interface RunningServer {
   url: string;
@@ -21,7 +22,7 @@ export interface RunningServer {
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
   seal(): Promise<unknown>;
-  /** The MongoDB database the server runs on (the double under LOGSERVER_TEST_STORE=mongodb-double), if any. */
+  /** The MongoDB database the server runs on (the double in the vitest project mongodb-double), if any. */
   mongoDatabase?: MongoDatabase | undefined;
   close(): Promise<void>;
 }
@@ -36,9 +37,9 @@ export async function startAllInOne(
   options: { mongoDatabase?: MongoDatabase } = {},
 ): Promise<RunningServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'logserver-test-'));
-  // LOGSERVER_TEST_STORE=mongodb-double runs every suite that uses this helper on the MongoDB
-  // store over the mingo double (README: MongoDB), without changing any test.
-  if (process.env.LOGSERVER_TEST_STORE === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
+  // The vitest project mongodb-double (vitest.config.ts) runs every suite that uses this helper on
+  // the MongoDB store over the mingo double (docs/mongodb.md), without changing any test.
+  if (inject('testStore') === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
     options = { mongoDatabase: new MingoMongoDatabase() };
     env = { STORE: 'mongodb', MONGODB_URI: 'mongodb://127.0.0.1:9/never-dialled', ...env };
   }

@@ -136,12 +136,6 @@ export const sampleEvent = (index: number) => ({
   metadata: { source: 'pipeline-test', index },
 });
 
-/** Polls until the check passes or the time is up; the assertion after it says what was missing. */
-export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, everyMs));
-}
-
 /** Which acknowledged events are not stored exactly once (missing or, impossibly, twice). */
 export function notStoredOnce(pipeline: Pipeline, acknowledged: Iterable<string>): string[] {
   const counts = pipeline.storedCounts();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { type BenchContext, bearer, loopFigure } from '../context.js';
 import { eventInputs, PYTHON_EVENT, rawInsertRowsPerSecond } from '../data.js';
 import { hammer, sideBySide } from '../http-load.js';
-import { cpuSecondsOf, watchLoopDelay } from '../processes.js';
+import { cpuSecondsOf, metricsHeaders, watchLoopDelay } from '../processes.js';
 import type { Figure } from '../report.js';
 
 const WARMUP_SECONDS = 1;
@@ -27,7 +27,7 @@ export async function singlePost(context: BenchContext): Promise<Figure[]> {
     ours: { url: ourUrl, body, headers, connections: 100 },
     baseline: { url: echoUrl, body, connections: 100 },
     seconds: context.sizes.postSeconds,
-    watch: () => watchLoopDelay(context.server.url),
+    watch: async () => watchLoopDelay(context.server.url, await metricsHeaders(context)),
   });
   const cpuPerRequest = (pid: number, before: number, requests: number) => ((cpuSecondsOf(pid) - before) / requests) * 1e6;
   return [
@@ -57,7 +57,7 @@ export async function pythonLoadTest(context: BenchContext): Promise<Figure[]> {
   const body = JSON.stringify(PYTHON_EVENT);
   const headers = bearer(await context.token('bench-ingest', 'writer'));
   const echo = await hammer({ url: `${context.echo.url}/echo`, body, connections, amount });
-  const loop = await watchLoopDelay(context.server.url);
+  const loop = await watchLoopDelay(context.server.url, await metricsHeaders(context));
   const ours = await hammer({ url: `${context.server.url}/api/v1/logs`, body, headers, connections, amount });
   return [
     { scenario, figure: 'errors', value: ours.errors, baseline: echo.errors, target: { of: 'value', op: '<=', limit: 0 } },
@@ -76,7 +76,7 @@ export async function bulkIngest(context: BenchContext): Promise<Figure[]> {
   const url = `${context.server.url}/api/v1/logs/bulk`;
   const raw = await rawInsertRowsPerSecond(join(context.workDir, 'raw-baseline.db'), inputs, context.sizes.bulkRequests);
   await hammer({ url, body, headers, connections: BULK_CONNECTIONS, amount: BULK_CONNECTIONS * 2 });
-  const loop = await watchLoopDelay(context.server.url);
+  const loop = await watchLoopDelay(context.server.url, await metricsHeaders(context));
   const ours = await hammer({ url, body, headers, connections: BULK_CONNECTIONS, amount: context.sizes.bulkRequests });
   return [
     { scenario, figure: 'rows/s', value: ours.ok2xxPerSecond * BULK_SIZE, baseline: raw, target: { of: 'ratio', op: '>=', limit: 0.5 } },

@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 import { type BenchContext, bearer, loopFigure } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { Latencies } from '../http-load.js';
-import { watchLoopDelay } from '../processes.js';
+import { metricsHeaders, watchLoopDelay } from '../processes.js';
 import type { Figure } from '../report.js';
 
 const CONNECT_CHUNK = 100;
@@ -173,7 +173,7 @@ export async function streamFanOut(context: BenchContext): Promise<Figure[]> {
     subscribers,
     events,
   });
-  const loop = await watchLoopDelay(context.server.url);
+  const loop = await watchLoopDelay(context.server.url, await metricsHeaders(context));
   const ours = await fanOut({
     wsUrl: `${context.server.url.replace(/^http/, 'ws')}/api/v1/logs/stream?token=${viewer}`,
     post: (seq) => fetch(`${context.server.url}/api/v1/logs`, { method: 'POST', headers: { ...json, ...writer }, body: eventBody(seq) }),

@@ -2,9 +2,11 @@ import { buildAuthApp } from '@logserver/auth/app';
 import { buildLogApp, type IntegrityDeps, type LogDeps, type StreamLimits, type TenantRateLimit } from '@logserver/log/app';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
-import { verifiedIdentity } from '@logserver/shared/auth/request-auth';
+import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
+import { requireAuth, verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
 import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import { metricsHandler } from '@logserver/shared/http/metrics';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
@@ -60,6 +62,14 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
         { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
       ),
     );
-    await app.register(buildLogWorkerApp({ stats: deps.workerStats }));
+    // Counts across every tenant stay off the public surface here (docs/auth.md "Public routes"):
+    // /stats and /metrics answer the platform admin, where the separate services serve them on
+    // their own ports, which the gateway does not route.
+    await app.register(async (ops) => {
+      requireAuth(ops, identity, config.adminTenant);
+      await ops.register(buildLogWorkerApp({ stats: deps.workerStats }, { audience: PLATFORM_ADMIN }));
+      const { metrics } = deps;
+      if (metrics) ops.get('/metrics', { config: { audience: PLATFORM_ADMIN }, schema: { hide: true } }, metricsHandler(metrics));
+    });
   };
 }

@@ -23,11 +23,15 @@ export async function printBanner(options: { address: string; demoTenant: string
   process.stdout.write(`
 logserver all-in-one is listening on ${url}   (API docs: ${url}/docs)
 
+Console, signed in as the demo tenant's admin (the token is in the #fragment, which the browser never sends):
+  ${url}/console#token=${admin}
+
 Admin token for tenant "${options.demoTenant}" (valid 24 h):
   ${admin}
 
 Platform admin token for tenant management (valid 24 h):
   ${platform}
+  (its console, with tenant management: ${url}/console#token=${platform})
 
 Try it:
   curl -s -H "Authorization: Bearer ${admin}" -H 'content-type: application/json' \\

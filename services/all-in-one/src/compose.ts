@@ -1,4 +1,4 @@
-import { integrityDeps } from '@logserver/log/compose';
+import { integrityDeps, registerConsole } from '@logserver/log/compose';
 import { rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
@@ -58,8 +58,9 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
 
   const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
-  const metrics = registerMetrics(app);
+  const metrics = registerMetrics(app, undefined, { serve: false });
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
+  await registerConsole(app);
   await app.register(
     buildAllInOneApp(
       {

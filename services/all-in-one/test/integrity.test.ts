@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { verifyMerklePath } from '@logserver/shared/integrity/merkle';
 import Database from 'better-sqlite3';
 import canonicalize from 'canonicalize';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -134,13 +134,15 @@ describe('sealing on the timer and across restarts of the server', () => {
       });
     const digests = async (running: RunningServer) =>
       (await call(`${running.url}/api/v1/integrity/digests`, { token: await running.token('acme', 'auditor') })).body.data;
-    const waitForDigests = async (running: RunningServer, count: number) => {
-      for (;;) {
-        const list = await digests(running);
-        if (list.length >= count) return list;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
+    const waitForDigests = (running: RunningServer, count: number) =>
+      vi.waitFor(
+        async () => {
+          const list = await digests(running);
+          expect(list.length).toBeGreaterThanOrEqual(count);
+          return list;
+        },
+        { timeout: 30_000, interval: 20 },
+      );
     await post(first);
     await waitForDigests(first, 1);
     const signingKey = readFileSync(join(first.dataDir, 'integrity-signing-key.pem'), 'utf8');

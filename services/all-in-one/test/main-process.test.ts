@@ -18,15 +18,6 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('timed out');
-}
-
 let child: ChildProcess | undefined;
 afterAll(() => {
   child?.kill('SIGKILL');
@@ -49,7 +40,7 @@ describe('the all-in-one main process (what make start runs)', () => {
       output += chunk;
     });
     const base = `http://127.0.0.1:${port}`;
-    await waitFor(async () => output.includes('Admin token'), 20_000);
+    await expect.poll(async () => output.includes('Admin token'), { timeout: 20_000, interval: 100 }).toBe(true);
 
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ code: 200, msg: 'ok', data: { status: 'ok' } });
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
@@ -67,6 +58,8 @@ describe('the all-in-one main process (what make start runs)', () => {
       body: JSON.stringify({ action: 'login', resource_type: 'session' }),
     });
     expect(created.status).toBe(200);
+    // The console link carries the same token, in the fragment (which a browser never sends).
+    expect(output).toContain(`/console#token=${token}\n`);
     // The banner's token is printed for the person at the terminal, but no log line carries a token.
     const logLines = output.split('\n').filter((line) => line.startsWith('{'));
     expect(logLines.length).toBeGreaterThan(0);

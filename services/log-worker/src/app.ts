@@ -1,9 +1,14 @@
+import type { Audience } from '@logserver/shared/auth/rbac';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { FastifyPluginAsync } from 'fastify';
 
-/** The worker's HTTP surface besides health and metrics: the Python system's /stats JSON. */
-export function buildLogWorkerApp(deps: { stats: WorkerStats }): FastifyPluginAsync {
+/**
+ * The worker's HTTP surface besides health and metrics: the Python system's /stats JSON. Public
+ * on the worker's own port (not routed by the gateway); the all-in-one server gives it an audience,
+ * because there it sits beside the API and counts every tenant's events (docs/auth.md).
+ */
+export function buildLogWorkerApp(deps: { stats: WorkerStats }, config: { audience?: Audience | undefined } = {}): FastifyPluginAsync {
   return async (app) => {
-    app.get('/stats', async () => deps.stats);
+    app.get('/stats', config.audience ? { config: { audience: config.audience } } : {}, async () => deps.stats);
   };
 }

@@ -15,6 +15,9 @@ import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/curso
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
 import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { registerConsole } from './console-route.js';
+
+export { registerConsole };
 
 /**
  * The tamper-evidence routes' dependencies, or undefined when the store keeps no digests or no
@@ -63,6 +66,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
   const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
+  await registerConsole(app);
   await app.register(
     buildLogApp(
       {

@@ -7,7 +7,6 @@ import { MongoCommitLog } from '@logserver/shared/mongo/commit-log';
 import { MongoIntegrityStore } from '@logserver/shared/mongo/integrity-store';
 import { MongoLogStore } from '@logserver/shared/mongo/log-store';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
-import { eventually } from '@logserver/shared/queue/log-queue.contract';
 import { createCursorCodec } from '@logserver/shared/stream/cursor';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
@@ -69,7 +68,7 @@ describe('two log-service replicas on one MongoDB', () => {
       expect(response.status).toBe(200);
       const created = ((await response.json()) as { data: { id: string } }).data;
 
-      await eventually(() => client.frames.length > 0, 5_000);
+      await expect.poll(() => client.frames.length > 0, { timeout: 5_000, interval: 20 }).toBe(true);
       expect(client.frames).toEqual([{ ...created, cursor: expect.any(String) }]);
     });
   }

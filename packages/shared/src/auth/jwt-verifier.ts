@@ -24,8 +24,9 @@ const NO_EXP_CACHE_MS = 60_000;
 /**
  * Verifies HS256 tokens against the tenant's derived key. Verified tokens are cached until
  * their exp (bounded in count), because verification costs more than the rest of a request.
+ * `clock` is when "now" is (tests move it instead of sleeping).
  */
-export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
+export function createJwtVerifier(settings: JwtSettings, clock: { now: () => number } = { now: Date.now }): JwtVerifier {
   const keys = new LRUCache<string, Uint8Array>({ max: 10_000 });
   const verified = new LRUCache<string, Identity>({ max: 50_000, ttlAutopurge: false });
   const keyFor = (tenant: string): Uint8Array => {
@@ -41,7 +42,7 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
     async verify(token) {
       const cached = verified.get(token);
       if (cached) {
-        if (cached.exp === undefined || cached.exp * 1000 > Date.now()) return cached;
+        if (cached.exp === undefined || cached.exp * 1000 > clock.now()) return cached;
         verified.delete(token);
       }
       try {
@@ -55,11 +56,12 @@ export function createJwtVerifier(settings: JwtSettings): JwtVerifier {
           audience: settings.audience,
           issuer: settings.issuer,
           requiredClaims: settings.requireExp ? ['exp'] : [],
+          currentDate: new Date(clock.now()),
         });
         const claims = IdentityClaims.safeParse(payload);
         if (!claims.success) throw new Unauthorized();
         const identity: Identity = { ...claims.data, exp: payload.exp };
-        const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - Date.now(), 3_600_000);
+        const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - clock.now(), 3_600_000);
         if (ttl > 0) verified.set(token, identity, { ttl });
         return identity;
       } catch {

@@ -1,6 +1,5 @@
 import { makeEvent } from '@logserver/testing/events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventually } from '../queue/log-queue.contract.js';
 import type { LogEvent } from '../schemas/log-event.js';
 import { tenantOf } from '../store/tenant-id.js';
 import type { LogFeed } from './port.js';
@@ -49,7 +48,9 @@ export function describeLogFeedContract(
       await harness.store(eventsA.slice(0, 10));
       await harness.store(eventsB);
       await harness.store(eventsA.slice(10));
-      await eventually(() => seenA.length >= 20 && seenA2.length >= 20 && seenB.length >= 3, timeoutMs);
+      await expect
+        .poll(() => seenA.length >= 20 && seenA2.length >= 20 && seenB.length >= 3, { timeout: timeoutMs, interval: 20 })
+        .toBe(true);
       expect(seenA).toEqual(eventsA.map((event) => event.id));
       expect(seenA2).toEqual(seenA);
       expect(seenB).toEqual(eventsB.map((event) => event.id));
@@ -63,14 +64,14 @@ export function describeLogFeedContract(
       const stop = harness.feed.subscribe(tenantOf({ tenant: 'tenant-a' }), (event) => seen.push(event.id));
       const first = makeEvent('tenant-a');
       await harness.store([first]);
-      await eventually(() => seen.length === 1, timeoutMs);
+      await expect.poll(() => seen.length === 1, { timeout: timeoutMs, interval: 20 }).toBe(true);
       stop();
       await harness.store([makeEvent('tenant-a')]);
       const marker = makeEvent('tenant-a');
       const after: string[] = [];
       harness.feed.subscribe(tenantOf({ tenant: 'tenant-a' }), (event) => after.push(event.id));
       await harness.store([marker]);
-      await eventually(() => after.includes(marker.id), timeoutMs);
+      await expect.poll(() => after.includes(marker.id), { timeout: timeoutMs, interval: 20 }).toBe(true);
       expect(seen).toEqual([first.id]);
     });
   });

@@ -1,11 +1,12 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics for one process: Node's defaults plus request counts and latency by route.
  * The route label is the route pattern, never the raw URL, so ids and tokens cannot appear in it.
+ * `serve: false` leaves the route to the caller (the all-in-one server puts it behind a token).
  */
-export function registerMetrics(app: FastifyInstance, registry: Registry = new Registry()): Registry {
+export function registerMetrics(app: FastifyInstance, registry: Registry = new Registry(), options: { serve?: boolean } = {}): Registry {
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: 'http_requests_total',
@@ -25,9 +26,14 @@ export function registerMetrics(app: FastifyInstance, registry: Registry = new R
     requests.inc({ method: request.method, route, status: reply.statusCode });
     latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  if (options.serve !== false) app.get('/metrics', { schema: { hide: true } }, metricsHandler(registry));
+  return registry;
+}
+
+/** GET /metrics in Prometheus' text format; the all-in-one server serves it behind the platform admin's token. */
+export function metricsHandler(registry: Registry) {
+  return async (_request: FastifyRequest, reply: FastifyReply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
-  });
-  return registry;
+  };
 }

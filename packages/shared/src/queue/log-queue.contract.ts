@@ -3,12 +3,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LogEvent } from '../schemas/log-event.js';
 import type { LogQueue } from './port.js';
 
-/** Polls until the check passes or the time is up; the assertion after it says what was missing. */
-export async function eventually(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-}
-
 /**
  * The LogQueue contract: every event whose publish resolved reaches the consumer, even when the
  * consumer fails first; an event is acknowledged only by a handler that succeeded.
@@ -33,7 +27,7 @@ export function describeLogQueueContract(name: string, open: () => Promise<LogQu
       );
       await Promise.all(batches.map((batch) => queue.publish(batch)));
       const published = batches.flat();
-      await eventually(() => published.every((event) => handled.has(event.id)), deliveryTimeoutMs);
+      await expect.poll(() => published.every((event) => handled.has(event.id)), { timeout: deliveryTimeoutMs, interval: 20 }).toBe(true);
       for (const event of published) expect(handled.get(event.id)).toEqual(event);
     });
 
@@ -58,7 +52,9 @@ export function describeLogQueueContract(name: string, open: () => Promise<LogQu
         }
       }
       expect(acknowledged.length).toBeGreaterThan(0);
-      await eventually(() => acknowledged.every((event) => handled.has(event.id)), deliveryTimeoutMs);
+      await expect
+        .poll(() => acknowledged.every((event) => handled.has(event.id)), { timeout: deliveryTimeoutMs, interval: 20 })
+        .toBe(true);
       expect(acknowledged.filter((event) => !handled.has(event.id))).toEqual([]);
       expect(failures).toBe(1);
     });

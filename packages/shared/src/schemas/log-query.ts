@@ -39,9 +39,10 @@ const severityList = single(
     .refine((parts) => parts.every((part) => (SEVERITIES as readonly string[]).includes(part)), {
       message: `must be a comma-separated list of ${SEVERITIES.join(', ')}`,
     })
-    .transform((parts) => [...new Set(parts)] as Severity[]),
+    .transform((parts) => [...new Set(parts)] as readonly Severity[]),
 );
 
+/** The filters list, export, stats and the stream share (docs/api.md "Filters"): one definition for the API and the stores. */
 export const filterShape = {
   action: text.optional(),
   resource_type: text.optional(),
@@ -49,17 +50,33 @@ export const filterShape = {
   user_id: text.optional(),
   ip_address: text.optional(),
   severity: severityList.optional(),
+  /** Case-insensitive substring of the user agent. */
   user_agent: text.optional(),
+  /** Inclusive lower bound on timestamp, ISO string. */
   from: dateOrDateTime.optional(),
+  /** Exclusive upper bound on timestamp, ISO string. */
   to: dateOrDateTime.optional(),
+  /** A UTC day (YYYY-MM-DD); toLogFilter folds it into from/to. */
   timestamp: single(
     z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a UTC day, YYYY-MM-DD')
       .refine(isCalendarDay, 'must be a real calendar day'),
   ).optional(),
+  /** Literal case-insensitive substring over text fields and before/after/metadata. */
   search: single(z.string().min(1).max(LIMITS.search)).optional(),
 };
+
+const FilterQuery = z.object(filterShape);
+/** The filter parameters of a request, as validated. */
+export type FilterQuery = z.infer<typeof FilterQuery>;
+/** Every filter parameter's name, in the order the schema lists them. */
+export const FILTER_FIELDS = Object.keys(filterShape) as (keyof FilterQuery)[];
+
+/** What a store filters on (DESIGN §3): the request's filters, with `timestamp` folded into from/to. Every field narrows. */
+export type LogFilter = Omit<FilterQuery, 'timestamp'>;
+/** The fields of a LogFilter. */
+export const LOG_FILTER_FIELDS = FILTER_FIELDS.filter((field): field is keyof LogFilter => field !== 'timestamp');
 
 /**
  * A strict object whose unknown-key error names the parameters that are allowed, so a typo in a

@@ -1,23 +1,9 @@
-import type { LogEvent, Severity } from '../schemas/log-event.js';
+import type { LogEvent } from '../schemas/log-event.js';
+import type { LogFilter } from '../schemas/log-query.js';
 import type { TenantId } from './tenant-id.js';
 
-/** Filters shared by list, export, stats and the stream (DESIGN §3). Every field narrows. */
-export interface LogFilter {
-  action?: string | undefined;
-  resource_type?: string | undefined;
-  resource_id?: string | undefined;
-  user_id?: string | undefined;
-  ip_address?: string | undefined;
-  severity?: readonly Severity[] | undefined;
-  /** Case-insensitive substring of the user agent. */
-  user_agent?: string | undefined;
-  /** Inclusive lower bound on timestamp, ISO string. */
-  from?: string | undefined;
-  /** Exclusive upper bound on timestamp, ISO string. */
-  to?: string | undefined;
-  /** Literal case-insensitive substring over text fields and before/after/metadata. */
-  search?: string | undefined;
-}
+/** Filters shared by list, export, stats and the stream: derived from the query schema, where each field is described. */
+export type { LogFilter } from '../schemas/log-query.js';
 
 export type SortOrder = 'asc' | 'desc';
 

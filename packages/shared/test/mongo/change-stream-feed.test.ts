@@ -8,7 +8,6 @@ import { MongoChangeStreamFeed, uuidv7Floor } from '../../src/mongo/change-strea
 import type { MongoDatabase } from '../../src/mongo/database.js';
 import { MongoLogStore } from '../../src/mongo/log-store.js';
 import { LOGS_COLLECTION } from '../../src/mongo/logs-collection.js';
-import { eventually } from '../../src/queue/log-queue.contract.js';
 import type { LogEvent } from '../../src/schemas/log-event.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
 
@@ -79,14 +78,14 @@ describe('MongoChangeStreamFeed on the double', () => {
     expect(feed.deliveryMode).toBe('change-stream');
     const before = [makeEvent(A), makeEvent(A)];
     await store.append(A, before);
-    await eventually(() => seen.length === 2, 5_000);
+    await expect.poll(() => seen.length === 2, { timeout: 5_000, interval: 20 }).toBe(true);
 
     const resumable = new ServerError('connection reset', 6, 'HostUnreachable', ['ResumableChangeStreamError']);
     db.breakChangeStreams(LOGS_COLLECTION, resumable);
     // Stored while the stream is down: the resumed stream must still hand these out, once.
     const during = [makeEvent(A), makeEvent(A), makeEvent(A)];
     await store.append(A, during);
-    await eventually(() => seen.length === 5, 5_000);
+    await expect.poll(() => seen.length === 5, { timeout: 5_000, interval: 20 }).toBe(true);
 
     expect(seen).toEqual([...before, ...during].map((event) => event.id));
     expect(watches()).toHaveLength(2);
@@ -97,16 +96,16 @@ describe('MongoChangeStreamFeed on the double', () => {
     const db = new MingoMongoDatabase();
     const { store, seen, warnings, watches } = await setUp(db);
     await store.append(A, [makeEvent(A)]);
-    await eventually(() => seen.length === 1, 5_000);
+    await expect.poll(() => seen.length === 1, { timeout: 5_000, interval: 20 }).toBe(true);
 
     db.collection(LOGS_COLLECTION).forgetHistory();
     db.breakChangeStreams(LOGS_COLLECTION, new ServerError('socket closed', 6, 'HostUnreachable', ['ResumableChangeStreamError']));
-    await eventually(() => watches().length >= 3, 5_000);
+    await expect.poll(() => watches().length >= 3, { timeout: 5_000, interval: 20 }).toBe(true);
     // Give a looping implementation the time to show itself before counting.
     await new Promise((resolve) => setTimeout(resolve, 200));
     const after = makeEvent(A);
     await store.append(A, [after]);
-    await eventually(() => seen.includes(after.id), 5_000);
+    await expect.poll(() => seen.includes(after.id), { timeout: 5_000, interval: 20 }).toBe(true);
 
     expect(seen.at(-1)).toBe(after.id);
     expect(watches().map((watch) => watch.options)).toEqual([{}, { resumeAfter: { _data: '1' } }, {}]);
@@ -120,7 +119,7 @@ describe('MongoChangeStreamFeed on the double', () => {
     expect(first.feed.deliveryMode).toBe('polling');
     const events = [makeEvent(A), makeEvent(A), makeEvent(A)];
     await first.store.append(A, events);
-    await eventually(() => first.seen.length === 3 && second.seen.length === 3, 5_000);
+    await expect.poll(() => first.seen.length === 3 && second.seen.length === 3, { timeout: 5_000, interval: 20 }).toBe(true);
     expect(first.seen).toEqual(events.map((event) => event.id));
     expect(second.seen).toEqual(first.seen);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -133,9 +132,9 @@ describe('MongoChangeStreamFeed on the double', () => {
     const older = makeEvent(A, { id: uuidv7({ msecs: Date.now() - 5_000 }) });
     const newer = makeEvent(A);
     await store.append(A, [newer]);
-    await eventually(() => seen.length === 1, 5_000);
+    await expect.poll(() => seen.length === 1, { timeout: 5_000, interval: 20 }).toBe(true);
     await store.append(A, [older]);
-    await eventually(() => seen.length === 2, 5_000);
+    await expect.poll(() => seen.length === 2, { timeout: 5_000, interval: 20 }).toBe(true);
     expect(seen).toEqual([newer.id, older.id]);
   });
 
@@ -150,7 +149,7 @@ describe('MongoChangeStreamFeed on the double', () => {
     feed.subscribe(A, (event) => seen.push(event.id));
     const fresh = makeEvent(A);
     await store.append(A, [fresh]);
-    await eventually(() => seen.length >= 1, 5_000);
+    await expect.poll(() => seen.length >= 1, { timeout: 5_000, interval: 20 }).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(seen).toEqual([fresh.id]);
   });

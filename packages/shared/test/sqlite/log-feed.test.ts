@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { makeEvent } from '@logserver/testing/events';
 import { describe, expect, it } from 'vitest';
 import { describeLogFeedContract } from '../../src/feed/log-feed.contract.js';
-import { eventually } from '../../src/queue/log-queue.contract.js';
 import { SqliteLogFeed } from '../../src/sqlite/log-feed.js';
 import { SqliteLogStore } from '../../src/sqlite/log-store.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
@@ -49,7 +48,7 @@ describe('SqliteLogFeed', () => {
       await store.append(tenant, [fresh, old]);
       const marker = makeEvent('tenant-a');
       await store.append(tenant, [marker]);
-      await eventually(() => seen.includes(marker.id), 5_000);
+      await expect.poll(() => seen.includes(marker.id), { timeout: 5_000, interval: 20 }).toBe(true);
       expect(seen).toEqual([fresh.id, marker.id]);
     } finally {
       await feed.close();

@@ -10,7 +10,7 @@ import {
 import { makeEvent } from '@logserver/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fauxqs, startFauxqs } from '../../../../test/support/fauxqs.js';
-import { describeLogQueueContract, eventually } from '../../src/queue/log-queue.contract.js';
+import { describeLogQueueContract } from '../../src/queue/log-queue.contract.js';
 import type { LogEvent } from '../../src/schemas/log-event.js';
 import { SqsLogQueue, type SqsLogQueueOptions } from '../../src/sqs/log-queue.js';
 
@@ -109,7 +109,7 @@ describe('SqsLogQueue', () => {
       await queue.consume(async (batch) => {
         for (const event of batch) handled.set(event.id, (handled.get(event.id) ?? 0) + 1);
       });
-      await eventually(() => events.every((event) => handled.has(event.id)), 10_000);
+      await expect.poll(() => events.every((event) => handled.has(event.id)), { timeout: 10_000, interval: 20 }).toBe(true);
       expect(events.map((event) => handled.get(event.id))).toEqual(events.map(() => 1));
     } finally {
       await queue.close();
@@ -131,7 +131,7 @@ describe('SqsLogQueue', () => {
       await queue.consume(async (events) => {
         handled.push(...events);
       });
-      await eventually(() => handled.length > 0 && queue.stats.messagesDeadLettered === 2, 10_000);
+      await expect.poll(() => handled.length > 0 && queue.stats.messagesDeadLettered === 2, { timeout: 10_000, interval: 20 }).toBe(true);
       expect(handled).toEqual([good]);
       const dlq = await sqs.send(
         new ReceiveMessageCommand({
@@ -163,7 +163,7 @@ describe('SqsLogQueue', () => {
         if (events.some((event) => event.action === 'refused-by-store')) throw new Error('the store refuses this event');
         for (const event of events) stored.add(event.id);
       });
-      await eventually(() => good.every((event) => stored.has(event.id)), 15_000);
+      await expect.poll(() => good.every((event) => stored.has(event.id)), { timeout: 15_000, interval: 20 }).toBe(true);
       expect(good.filter((event) => !stored.has(event.id))).toEqual([]);
       const dlqUrl = await urlOf(sqs, settings.dlqName);
       const dead: string[] = [];
@@ -189,7 +189,7 @@ describe('SqsLogQueue', () => {
         calls++;
         await new Promise((resolve) => setTimeout(resolve, 3_000));
       });
-      await eventually(() => queue.stats.messagesDeleted === 1, 10_000);
+      await expect.poll(() => queue.stats.messagesDeleted === 1, { timeout: 10_000, interval: 20 }).toBe(true);
       expect(calls).toBe(1);
     } finally {
       await queue.close();

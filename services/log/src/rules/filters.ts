@@ -1,19 +1,6 @@
 import { ValidationFailed } from '@logserver/shared/errors/catalogue';
-import type { LogFilter, Position, SortOrder } from '@logserver/shared/store/port';
-
-interface FilterQuery {
-  action?: string | undefined;
-  resource_type?: string | undefined;
-  resource_id?: string | undefined;
-  user_id?: string | undefined;
-  ip_address?: string | undefined;
-  severity?: LogFilter['severity'];
-  user_agent?: string | undefined;
-  from?: string | undefined;
-  to?: string | undefined;
-  timestamp?: string | undefined;
-  search?: string | undefined;
-}
+import { type FilterQuery, LOG_FILTER_FIELDS, type LogFilter } from '@logserver/shared/schemas/log-query';
+import type { Position, SortOrder } from '@logserver/shared/store/port';
 
 const later = (a: string | undefined, b: string | undefined) => (a === undefined ? b : b === undefined || a > b ? a : b);
 const earlier = (a: string | undefined, b: string | undefined) => (a === undefined ? b : b === undefined || a < b ? a : b);
@@ -27,18 +14,8 @@ export function toLogFilter(query: FilterQuery): LogFilter {
     from = later(from, dayStart.toISOString());
     to = earlier(to, dayEnd.toISOString());
   }
-  return {
-    action: query.action,
-    resource_type: query.resource_type,
-    resource_id: query.resource_id,
-    user_id: query.user_id,
-    ip_address: query.ip_address,
-    severity: query.severity,
-    user_agent: query.user_agent,
-    from,
-    to,
-    search: query.search,
-  };
+  const filter: LogFilter = Object.fromEntries(LOG_FILTER_FIELDS.map((field) => [field, query[field]]));
+  return { ...filter, from, to };
 }
 
 /** A cursor is an opaque base64url token for a position and the order it was issued for. */

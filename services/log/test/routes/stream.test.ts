@@ -18,7 +18,7 @@ const ids = (client: StreamClient): string[] => client.frames.filter((frame) => 
 
 /** One sample of a Prometheus series from /metrics (0 when it has no sample yet). */
 async function metric(server: RunningServer, series: string): Promise<number> {
-  const text = (await call(`${server.url}/metrics`)).text;
+  const text = (await call(`${server.url}/metrics`, { token: await server.token('system', 'admin') })).text;
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }

@@ -1,0 +1,2 @@
+export declare const consoleAssetDir: string;
+export declare const consoleIsBuilt: () => boolean;
