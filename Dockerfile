@@ -12,6 +12,7 @@ WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY packages/console/package.json packages/console/
 COPY packages/shared/package.json packages/shared/
+COPY packages/client/package.json packages/client/
 COPY packages/testing/package.json packages/testing/
 COPY services/auth/package.json services/auth/
 COPY services/log/package.json services/log/

@@ -9,6 +9,7 @@ import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
+import type { TenantId } from '@logserver/shared/store/tenant-id';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 import { inject } from 'vitest';
@@ -22,6 +23,8 @@ export interface RunningServer {
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
   seal(): Promise<unknown>;
+  /** How many Idempotency-Keys the server keeps for the tenant now. */
+  idempotencyKeys(tenant: TenantId): Promise<number>;
   /** The MongoDB database the server runs on (the double in the vitest project mongodb-double), if any. */
   mongoDatabase?: MongoDatabase | undefined;
   close(): Promise<void>;
@@ -36,7 +39,7 @@ export async function startAllInOne(
   /** A MongoDB database to run on (with STORE=mongodb), such as the mingo double; the test closes it. */
   options: { mongoDatabase?: MongoDatabase } = {},
 ): Promise<RunningServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'logserver-test-'));
+  const dataDir = env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'logserver-test-'));
   // The vitest project mongodb-double (vitest.config.ts) runs every suite that uses this helper on
   // the MongoDB store over the mingo double (docs/mongodb.md), without changing any test.
   if (inject('testStore') === 'mongodb-double' && options.mongoDatabase === undefined && env.STORE === undefined) {
@@ -51,8 +54,9 @@ export async function startAllInOne(
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health, sealer } = await composeAllInOne(config, options);
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const { app, auth, health, sealer, stores } = await composeAllInOne(config, options);
+  // PORT=0 unless the test asks for one (to restart a server where its clients look for it).
+  const url = await app.listen({ port: config.PORT, host: '127.0.0.1' });
   return {
     url,
     app,
@@ -67,6 +71,7 @@ export async function startAllInOne(
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
       }),
     seal: async () => sealer?.sealAll(),
+    idempotencyKeys: (tenant) => stores.idempotency.count(tenant, Date.now()),
     mongoDatabase: options.mongoDatabase,
     close: () => app.close(),
   };

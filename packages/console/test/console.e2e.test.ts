@@ -606,7 +606,7 @@ describe.skipIf(!haveChromium)('console in Chromium against the all-in-one serve
     const page = await openPage(expired);
     await expect
       .poll(() => page.locator('logserver-console #reason').textContent())
-      .toMatch(/refused this token: Unauthorized\. It expired at /);
+      .toMatch(/refused this token: Unauthorized(: [^.]+)?\. It expired at /);
     expect(page.url()).not.toContain('token');
     expect(await page.evaluate(() => sessionStorage.getItem('logserver-console.token'))).toBeNull();
     await shot(page, 'signin-expired');

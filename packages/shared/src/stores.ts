@@ -1,7 +1,6 @@
 import { type Logger, pino } from 'pino';
-import type { z } from 'zod';
-import type { storeConfig } from './config/schemas.js';
 import type { CommitLog, LocalLogFeed } from './feed/port.js';
+import type { IdempotencyStore } from './idempotency/port.js';
 import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
 import { openMongoStores } from './mongo/stores.js';
@@ -37,36 +36,14 @@ export interface Stores {
   integrity?: IntegrityStore | undefined;
   /** The tenant's events in commit order: what a resumed stream or export replays. */
   commitLog: CommitLog;
+  /** Idempotency-Keys of ingest requests, beside the events. */
+  idempotency: IdempotencyStore;
   /**
    * Makes the stream's feed (once; later calls return the same one): it hears of events stored by
    * any process on the same store, in commit order with their positions, and is told at once of
    * events this process stores. Only processes that stream call it; the feed plugin starts and closes it.
    */
   feed(options?: { onError?: (error: unknown) => void }): LocalLogFeed;
-}
-
-type StoreConfig = z.infer<z.ZodObject<typeof storeConfig>>;
-
-/** The store settings from a service's parsed environment (DESIGN §6: STORE follows MONGODB_URI). */
-export function storeSettings(config: StoreConfig): StoreSettings & { mongo: MongoTuning } {
-  return {
-    store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
-    dataDir: config.DATA_DIR,
-    sqlitePath: config.SQLITE_PATH,
-    mongodbUri: config.MONGODB_URI,
-    mongodbDb: config.MONGODB_DB,
-    mongo: {
-      maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
-      minPoolSize: config.MONGODB_MIN_POOL_SIZE,
-      connectTimeoutMs: config.MONGODB_CONNECT_TIMEOUT_MS,
-      serverSelectionTimeoutMs: config.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
-      socketTimeoutMs: config.MONGODB_SOCKET_TIMEOUT_MS,
-      queryTimeoutMs: config.MONGODB_QUERY_TIMEOUT_MS,
-      pingTimeoutMs: config.MONGODB_PING_TIMEOUT_MS,
-      feedPollMs: config.MONGODB_FEED_POLL_MS,
-      feedLookbackMs: config.MONGODB_FEED_LOOKBACK_MS,
-    },
-  };
 }
 
 export interface OpenStoresOptions {
@@ -90,4 +67,5 @@ export async function openStores(settings: StoreSettings, options: OpenStoresOpt
   return STORE_MODULES[settings.store](settings, options);
 }
 
+export { storeSettings } from './config/schemas.js';
 export { sqlitePathOf } from './sqlite/stores.js';

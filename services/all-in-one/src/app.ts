@@ -1,5 +1,12 @@
 import { buildAuthApp } from '@logserver/auth/app';
-import { buildLogApp, type IntegrityDeps, type LogDeps, type StreamLimits, type TenantRateLimit } from '@logserver/log/app';
+import {
+  buildLogApp,
+  type IntegrityDeps,
+  type LogAppConfig,
+  type LogDeps,
+  type StreamLimits,
+  type TenantRateLimit,
+} from '@logserver/log/app';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
@@ -23,6 +30,7 @@ export interface AllInOneDeps {
   feed: LogFeed;
   commitLog: CommitLog;
   cursors: CursorCodec;
+  idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
@@ -34,6 +42,7 @@ export interface AllInOneAppConfig {
   keyScheme: KeyScheme;
   stream?: Partial<StreamLimits> | undefined;
   rateLimit?: TenantRateLimit | undefined;
+  idempotency?: LogAppConfig['idempotency'];
 }
 
 /**
@@ -56,10 +65,11 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           commitLog: deps.commitLog,
           cursors: deps.cursors,
           identity,
+          idempotency: deps.idempotency,
           metrics: deps.metrics,
           integrity: deps.integrity,
         },
-        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit },
+        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, idempotency: config.idempotency },
       ),
     );
     // Counts across every tenant stay off the public surface here (docs/auth.md "Public routes"):

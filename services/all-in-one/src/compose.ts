@@ -1,5 +1,5 @@
 import { integrityDeps, registerConsole } from '@logserver/log/compose';
-import { rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
 import { registerDocs } from '@logserver/shared/http/docs';
@@ -38,7 +38,7 @@ export interface AllInOne {
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
-  await app.register(storesPlugin, { settings: storeSettings(config), mongoDatabase: options.mongoDatabase });
+  await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the handler tells the feed to read them at once. The feed
@@ -71,6 +71,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         feed,
         commitLog: stores.commitLog,
         cursors: createCursorCodec(cursorKeyFrom(config.STREAM_CURSOR_KEY ?? auth.secret)),
+        idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
         integrity: integrityDeps(stores.integrity, signingKey.publicKeyPem, config.SEAL_INTERVAL),
@@ -81,6 +82,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         keyScheme: auth.scheme,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
       },
     ),
   );

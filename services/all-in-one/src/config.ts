@@ -1,4 +1,4 @@
-import { rateLimitConfig, streamConfig } from '@logserver/log/config';
+import { idempotencyConfig, rateLimitConfig, streamConfig } from '@logserver/log/config';
 import { authConfig, integrityConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
@@ -10,6 +10,7 @@ export const AllInOneConfig = requireMongoUri(
     ...queueConfig,
     ...streamConfig,
     ...rateLimitConfig,
+    ...idempotencyConfig,
     ...integrityConfig,
     DEMO_TENANT: z
       .string()

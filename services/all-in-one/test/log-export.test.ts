@@ -1,7 +1,7 @@
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { seededRandom } from '@logserver/testing/events';
 import { parse } from 'csv-parse/sync';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, postBulk } from '../../../test/support/log-seed.js';
 import { collectionQueries } from '../../../test/support/postman.js';
@@ -154,11 +154,14 @@ describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list
     const reader = response.body?.getReader();
     await reader?.read();
     controller.abort();
-    let record: LogEvent | undefined;
-    for (let attempt = 0; attempt < 300 && !record; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      record = (await call(`${server.url}/api/v1/logs?action=logs.export`, { token: admin })).body.data[0];
-    }
+    const record = await vi.waitFor(
+      async () => {
+        const found: LogEvent | undefined = (await call(`${server.url}/api/v1/logs?action=logs.export`, { token: admin })).body.data[0];
+        if (!found) throw new Error('no logs.export record yet');
+        return found;
+      },
+      { timeout: 15_000, interval: 50 },
+    );
     expect(record?.metadata).toMatchObject({ format: 'ndjson', completed: false });
     expect(record?.metadata?.count as number).toBeLessThan(8000);
   });

@@ -24,18 +24,23 @@ async function sign(claims: Record<string, unknown>, options: { key?: Uint8Array
 const good = { sub: 'u1', tenant: 'acme', role: 'admin' };
 
 describe('bad tokens get 401 in the envelope, never 500', () => {
-  const cases: [string, () => Promise<string>][] = [
-    ['alg none', async () => new UnsecuredJWT(good).setAudience('logserver').setIssuer('issuer').setExpirationTime('10m').encode()],
-    ['a wrong signature', () => sign(good, { key: keyOf('other-tenant') })],
-    ['a wrong audience', () => sign(good, { aud: 'someone-else' })],
-    ['a wrong issuer', () => sign(good, { iss: 'evil' })],
-    ['an expired token', () => sign(good, { exp: Math.floor(Date.now() / 1000) - 60 })],
-    ['no exp claim', () => sign(good, { exp: null })],
-    ['no tenant claim', () => sign({ sub: 'u1', role: 'admin' }, { key: keyOf('acme') })],
-    ['an unknown role', () => sign({ ...good, role: 'root' })],
-    ['a tenant claim that is not a tenant key', () => sign({ ...good, tenant: '../../etc' })],
-    ['a non-JWT string', async () => 'not-a-jwt'],
-    ['three dots of garbage', async () => 'a.b.c'],
+  // Each refusal says which check failed (RFC 6750 error_description), never more.
+  const cases: [string, () => Promise<string>, string][] = [
+    [
+      'alg none',
+      async () => new UnsecuredJWT(good).setAudience('logserver').setIssuer('issuer').setExpirationTime('10m').encode(),
+      'signing algorithm none not accepted',
+    ],
+    ['a wrong signature', () => sign(good, { key: keyOf('other-tenant') }), 'invalid signature'],
+    ['a wrong audience', () => sign(good, { aud: 'someone-else' }), 'wrong audience'],
+    ['a wrong issuer', () => sign(good, { iss: 'evil' }), 'wrong issuer'],
+    ['an expired token', () => sign(good, { exp: Math.floor(Date.now() / 1000) - 60 }), 'token expired'],
+    ['no exp claim', () => sign(good, { exp: null }), 'token has no exp claim'],
+    ['no tenant claim', () => sign({ sub: 'u1', role: 'admin' }, { key: keyOf('acme') }), 'token has no valid tenant claim'],
+    ['an unknown role', () => sign({ ...good, role: 'root' }), 'token has no valid role claim'],
+    ['a tenant claim that is not a tenant key', () => sign({ ...good, tenant: '../../etc' }), 'token has no valid tenant claim'],
+    ['a non-JWT string', async () => 'not-a-jwt', 'malformed token'],
+    ['three dots of garbage', async () => 'a.b.c', 'malformed token'],
     [
       'HS512 with the right key',
       async () =>
@@ -45,15 +50,19 @@ describe('bad tokens get 401 in the envelope, never 500', () => {
           .setIssuer('issuer')
           .setExpirationTime('10m')
           .sign(keyOf('acme')),
+      'signing algorithm HS512 not accepted',
     ],
   ];
-  for (const [label, make] of cases) {
+  for (const [label, make, reason] of cases) {
     it(label, async () => {
       const token = await make();
       for (const path of ['/api/v1/logs', '/api/v1/logs/stats']) {
         const response = await call(`${server.url}${path}`, { token });
         expect(response.status).toBe(401);
-        expect(response.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+        expect(response.body).toEqual({ code: 401, msg: `Unauthorized: ${reason}`, data: null });
+        expect(response.headers.get('www-authenticate')).toBe(
+          `Bearer realm="logserver", error="invalid_token", error_description="${reason}"`,
+        );
       }
     });
   }

@@ -1,9 +1,10 @@
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { failure, ok } from '@logserver/shared/http/envelope';
+import { wwwAuthenticate } from '@logserver/shared/http/error-handler';
 import { useZod } from '@logserver/shared/http/server';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { decide, originalRequest } from './forward-auth.js';
+import { decide, MISSING_TOKEN, originalRequest } from './forward-auth.js';
 
 export interface AuthDeps {
   verifier: JwtVerifier;
@@ -29,8 +30,11 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
       const decision = await decide(originalRequest(request.headers, request.method), deps.verifier.verify, config.adminTenant);
       if (decision.status !== 200) {
         request.log.info({ status: decision.status, reason: decision.reason }, 'forward-auth refused');
-        const msg = decision.status === 401 ? 'Unauthorized' : 'Forbidden';
-        return reply.code(decision.status).send(failure(decision.status, msg));
+        if (decision.status === 403) return reply.code(403).send(failure(403, 'Forbidden'));
+        // The same 401 as the all-in-one's: which check failed, in the body and in WWW-Authenticate.
+        const reason = decision.reason === MISSING_TOKEN ? undefined : decision.reason;
+        reply.header('www-authenticate', wwwAuthenticate(reason));
+        return reply.code(401).send(failure(401, reason === undefined ? 'Unauthorized' : `Unauthorized: ${reason}`));
       }
       const { sub, tenant, role, exp } = decision.identity;
       reply.header(AUTH_HEADERS.sub, sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);

@@ -1,6 +1,7 @@
 import type { Identity } from '@logserver/shared/auth/identity';
 import { findRule, isAllowed } from '@logserver/shared/auth/rbac';
 import { tokenFrom } from '@logserver/shared/auth/request-auth';
+import { rejectionReason } from '@logserver/shared/auth/token-errors';
 
 /** What ingress-nginx tells the auth service about the request it is deciding on. */
 export interface OriginalRequest {
@@ -36,6 +37,8 @@ export function originalRequest(headers: Record<string, string | string[] | unde
   };
 }
 
+export const MISSING_TOKEN = 'missing bearer token';
+
 /** The forward-auth decision as a plain function: which token, whose identity, and whether the role may. */
 export async function decide(
   request: OriginalRequest,
@@ -43,12 +46,12 @@ export async function decide(
   adminTenant: string,
 ): Promise<Decision> {
   const token = tokenFrom(request.authorization, request.path, request.query);
-  if (!token) return { status: 401, reason: 'missing bearer token' };
+  if (!token) return { status: 401, reason: MISSING_TOKEN };
   let identity: Identity;
   try {
     identity = await verify(token);
-  } catch {
-    return { status: 401, reason: 'invalid token' };
+  } catch (error) {
+    return { status: 401, reason: rejectionReason(error) };
   }
   const rule = findRule(request.method, request.path);
   // A path no route serves is refused here, so the gateway never forwards traffic nobody authorized.

@@ -54,10 +54,15 @@ describe('forward-auth for ingress-nginx, over real HTTP', () => {
   });
 
   it('answers 401 for a missing or bad token', async () => {
-    expect((await ask('GET', '/api/v1/logs')).status).toBe(401);
+    const missing = await ask('GET', '/api/v1/logs');
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer realm="logserver"');
     const bad = await ask('GET', '/api/v1/logs', { authorization: 'Bearer nope' });
     expect(bad.status).toBe(401);
-    expect(await bad.json()).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+    expect(await bad.json()).toEqual({ code: 401, msg: 'Unauthorized: malformed token', data: null });
+    expect(bad.headers.get('www-authenticate')).toBe(
+      'Bearer realm="logserver", error="invalid_token", error_description="malformed token"',
+    );
   });
 
   it('takes the token from the original URL’s query for the stream only', async () => {

@@ -1,4 +1,4 @@
-import { resolveQueue } from '@logserver/shared/config/schemas';
+import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
 import { ConfigError } from '@logserver/shared/errors/catalogue';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -9,7 +9,7 @@ import { consumerPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline'
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
 import type { BatchHandler } from '@logserver/shared/queue/port';
-import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildLogWorkerApp } from './app.js';
@@ -27,7 +27,7 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   }
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const log = app.log.child({ component: 'log-worker' });
-  await app.register(storesPlugin, { settings: storeSettings(config) });
+  await app.register(storesPlugin, { settings: storeSettings.parse(config) });
   const { stores } = app;
 
   // Each worker replica may seal: the per-tenant lease lets one act at a time (README "Tamper evidence").
@@ -43,7 +43,7 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
     }
   }
 
-  const queue = await SqsLogQueue.open(sqsOptionsFromEnv(config, log));
+  const queue = await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log });
   // No stream in this process: the log service learns of stored events from the store's own feed.
   const worker = createStoreHandler(stores.logs);
   const latency = registerWorkerMetrics(registerMetrics(app), queue.stats, worker.stats);

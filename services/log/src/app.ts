@@ -3,12 +3,14 @@ import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
 import { requireAuth } from '@logserver/shared/auth/request-auth';
 import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
 import { useZod } from '@logserver/shared/http/server';
+import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import { type CursorCodec, createCursorCodec } from '@logserver/shared/stream/cursor';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
+import { DEFAULT_IDEMPOTENCY, type IdempotencySettings, IdempotentIngest } from './idempotent-ingest.js';
 import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
@@ -32,6 +34,8 @@ export interface LogDeps {
   now: () => Date;
   /** Where the stream's Prometheus series go; the process's /metrics registry. */
   metrics?: Registry | undefined;
+  /** Where Idempotency-Keys are kept; without it the header is accepted and ignored (README "Idempotent ingest"). */
+  idempotency?: IdempotencyStore | undefined;
   /** Tamper-evidence routes are served when the store keeps digests. */
   integrity?: IntegrityDeps | undefined;
 }
@@ -42,6 +46,8 @@ export interface LogAppConfig {
   stream?: Partial<StreamLimits> | undefined;
   /** Per-tenant request limit; absent means the defaults of RATE_LIMIT_PER_TENANT and RATE_LIMIT_WINDOW. */
   rateLimit?: TenantRateLimit | undefined;
+  /** IDEMPOTENCY_* settings; each one left out takes its default. */
+  idempotency?: Partial<IdempotencySettings> | undefined;
 }
 
 export type { IntegrityDeps, StreamLimits, TenantRateLimit };
@@ -68,7 +74,12 @@ export function buildLogApp(
     });
     requireAuth(app, full.identity, config.adminTenant);
     await registerTenantRateLimit(app, config.rateLimit ?? DEFAULT_RATE_LIMIT);
-    await app.register(ingestRoutes(full));
+    const keyed = full.idempotency
+      ? new IdempotentIngest(full.idempotency, { ...DEFAULT_IDEMPOTENCY, ...config.idempotency }, full.now, (err) =>
+          app.log.warn({ err, component: 'idempotency' }, 'idempotency key bookkeeping failed'),
+        )
+      : null;
+    await app.register(ingestRoutes(full, keyed));
     await app.register(readRoutes(full));
     await app.register(exportRoutes(full));
     await app.register(cleanupRoutes(full));

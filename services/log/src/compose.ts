@@ -1,5 +1,5 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
-import { resolveQueue } from '@logserver/shared/config/schemas';
+import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -9,12 +9,12 @@ import type { IntegrityStore } from '@logserver/shared/integrity/port';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
-import { SqsLogQueue, sqsOptionsFromEnv } from '@logserver/shared/sqs/log-queue';
+import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { storeSettings } from '@logserver/shared/stores';
 import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
-import { type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
 
 export { registerConsole };
@@ -51,13 +51,14 @@ function cursorCodec(config: LogConfig, log: FastifyBaseLogger) {
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
-  await app.register(storesPlugin, { settings: storeSettings(config) });
+  const settings = storeSettings.parse(config);
+  await app.register(storesPlugin, { settings });
   const { stores } = app;
   const log = app.log.child({ component: 'queue' });
   const local = stores.feed({ onError: (err) => log.warn({ err }, 'reading new events for the stream failed') });
   await app.register(feedPlugin, { feed: local });
   if (resolveQueue(config) === 'sqs') {
-    await app.register(queuePlugin, { queue: await SqsLogQueue.open(sqsOptionsFromEnv(config, log)) });
+    await app.register(queuePlugin, { queue: await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log }) });
   } else {
     await app.register(queuePlugin, { queue: new InProcessLogQueue() });
     await app.register(consumerPlugin, { handle: createStoreHandler(stores.logs, local).handle });
@@ -76,10 +77,16 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         commitLog: stores.commitLog,
         cursors: cursorCodec(config, app.log),
         identity: gatewayIdentity(),
+        idempotency: stores.idempotency,
         metrics,
         integrity: integrityDeps(stores.integrity, config.INTEGRITY_PUBLIC_KEY, config.SEAL_INTERVAL),
       },
-      { adminTenant: config.AUTH_ADMIN_TENANT, stream: streamLimits(config), rateLimit: rateLimitFrom(config) },
+      {
+        adminTenant: config.AUTH_ADMIN_TENANT,
+        stream: streamLimits(config),
+        rateLimit: rateLimitFrom(config),
+        idempotency: idempotencyFrom(config),
+      },
     ),
   );
   return { app, health };

@@ -1,5 +1,6 @@
 import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
 import { z } from 'zod';
+import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
 
@@ -15,6 +16,30 @@ export const rateLimitConfig = {
 
 export function rateLimitFrom(config: { RATE_LIMIT_PER_TENANT: number; RATE_LIMIT_WINDOW: number }): TenantRateLimit {
   return { perTenant: config.RATE_LIMIT_PER_TENANT, windowSeconds: config.RATE_LIMIT_WINDOW };
+}
+
+/** Idempotent ingest (README "Idempotent ingest"); the all-in-one server reads the same variables. */
+export const idempotencyConfig = {
+  IDEMPOTENCY_TTL: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(DEFAULT_IDEMPOTENCY.ttlSeconds),
+  IDEMPOTENCY_LEASE: z.coerce.number().int().min(1).max(3_600).default(DEFAULT_IDEMPOTENCY.leaseSeconds),
+  IDEMPOTENCY_MAX_KEYS_PER_TENANT: z.coerce.number().int().min(1).max(100_000_000).default(DEFAULT_IDEMPOTENCY.maxKeysPerTenant),
+};
+
+export function idempotencyFrom(config: {
+  IDEMPOTENCY_TTL: number;
+  IDEMPOTENCY_LEASE: number;
+  IDEMPOTENCY_MAX_KEYS_PER_TENANT: number;
+}): IdempotencySettings {
+  return {
+    ttlSeconds: config.IDEMPOTENCY_TTL,
+    leaseSeconds: config.IDEMPOTENCY_LEASE,
+    maxKeysPerTenant: config.IDEMPOTENCY_MAX_KEYS_PER_TENANT,
+  };
 }
 
 /** The live stream's limits from the environment; the all-in-one server reads the same variables. */
@@ -63,6 +88,7 @@ export const LogConfig = requireMongoUri(
     ...queueConfig,
     ...streamConfig,
     ...rateLimitConfig,
+    ...idempotencyConfig,
     ...integrityRoutesConfig,
   }),
 );

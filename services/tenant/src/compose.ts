@@ -15,7 +15,7 @@ export async function composeTenant(config: TenantConfig): Promise<{ app: Fastif
   const app = createServer({ logLevel: config.LOG_LEVEL });
   // It hands out tenant keys, so it warns about md5-legacy keys as the services that verify them do.
   const auth = jwtSettings(config, config.AUTH_SECRET as string, app.log);
-  await app.register(storesPlugin, { settings: storeSettings(config) });
+  await app.register(storesPlugin, { settings: storeSettings.parse(config) });
   const { tenants } = app.stores;
   const health = registerHealth(app, { tenants: () => tenants.ping() });
   registerMetrics(app);

@@ -1,8 +1,21 @@
-import { decodeJwt, jwtVerify, SignJWT } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { Unauthorized } from '../errors/catalogue.js';
 import { type Identity, IdentityClaims, type Role } from './identity.js';
+import { type ClaimMapping, identityFromClaims } from './oidc-claims.js';
 import { deriveTenantKey, type KeyScheme } from './tenant-key.js';
+import { rejected, rejectionReason } from './token-errors.js';
+
+/** An external identity provider (README "OIDC / JWKS"): its keys, its iss/aud, and how its claims map. */
+export interface OidcSettings extends ClaimMapping {
+  jwksUrl: string;
+  issuer: string;
+  audience: string;
+  /** After a key lookup missed, the JWKS is fetched again at most this often (jose cooldownDuration). */
+  cooldownMs: number;
+  /** A fetched JWKS is used this long before it is fetched again (jose cacheMaxAge). */
+  cacheMaxAgeMs: number;
+  timeoutMs: number;
+}
 
 export interface JwtSettings {
   secret: string;
@@ -10,6 +23,8 @@ export interface JwtSettings {
   audience: string;
   issuer: string;
   requireExp: boolean;
+  /** Tokens of an external IdP, beside the tenants' HS256 tokens; absent when AUTH_JWKS_URL is unset. */
+  oidc?: OidcSettings | undefined;
 }
 
 export interface JwtVerifier {
@@ -17,7 +32,14 @@ export interface JwtVerifier {
   verify(token: string): Promise<Identity>;
 }
 
-const ALGORITHMS = ['HS256'];
+/** The tenants' own tokens: a shared-secret HMAC, only ever checked against the derived tenant key. */
+const TENANT_ALGORITHMS = ['HS256'];
+/**
+ * An IdP's tokens: public-key signatures only, checked only against the IdP's JWKS. Which path a
+ * token takes is decided by its alg before any key is chosen, so an HS256 token "signed" with an
+ * IdP's public key meets the tenant key and fails (the key-confusion attack), and `none` is refused.
+ */
+export const OIDC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'Ed25519'];
 /** Tokens without exp (AUTH_REQUIRE_EXP=false) are re-verified at least this often. */
 const NO_EXP_CACHE_MS = 60_000;
 
@@ -37,6 +59,45 @@ export function createJwtVerifier(settings: JwtSettings, clock: { now: () => num
     }
     return key;
   };
+  const oidc = settings.oidc;
+  // jose keeps one copy of the IdP's keys per process, refetching on expiry and, at most once per
+  // cooldown, when a token names a kid it does not know (the IdP rotated its keys).
+  const jwks = oidc
+    ? createRemoteJWKSet(new URL(oidc.jwksUrl), {
+        cooldownDuration: oidc.cooldownMs,
+        cacheMaxAge: oidc.cacheMaxAgeMs,
+        timeoutDuration: oidc.timeoutMs,
+      })
+    : null;
+  const requiredClaims = settings.requireExp ? ['exp'] : [];
+
+  async function verifyTenantToken(token: string): Promise<Identity> {
+    // The tenant claim picks the key, so it is read before the signature is checked;
+    // nothing else from the unverified payload is used.
+    const tenant = IdentityClaims.shape.tenant.safeParse(decodeJwt(token).tenant);
+    if (!tenant.success) throw rejected('token has no valid tenant claim');
+    const { payload } = await jwtVerify(token, keyFor(tenant.data), {
+      algorithms: TENANT_ALGORITHMS,
+      audience: settings.audience,
+      issuer: settings.issuer,
+      requiredClaims,
+      currentDate: new Date(clock.now()),
+    });
+    const claims = IdentityClaims.safeParse(payload);
+    if (!claims.success) throw rejected(`token has no valid ${String(claims.error.issues[0]?.path[0] ?? 'sub')} claim`);
+    return { ...claims.data, exp: payload.exp };
+  }
+
+  async function verifyIdpToken(token: string, options: OidcSettings, keySet: NonNullable<typeof jwks>): Promise<Identity> {
+    const { payload } = await jwtVerify(token, keySet, {
+      algorithms: OIDC_ALGORITHMS,
+      audience: options.audience,
+      issuer: options.issuer,
+      requiredClaims,
+      currentDate: new Date(clock.now()),
+    });
+    return identityFromClaims(payload, options);
+  }
 
   return {
     async verify(token) {
@@ -46,30 +107,30 @@ export function createJwtVerifier(settings: JwtSettings, clock: { now: () => num
         verified.delete(token);
       }
       try {
-        // The tenant claim picks the key, so it is read before the signature is checked;
-        // nothing else from the unverified payload is used.
-        const unverified = decodeJwt(token);
-        const tenant = IdentityClaims.shape.tenant.safeParse(unverified.tenant);
-        if (!tenant.success) throw new Unauthorized();
-        const { payload } = await jwtVerify(token, keyFor(tenant.data), {
-          algorithms: ALGORITHMS,
-          audience: settings.audience,
-          issuer: settings.issuer,
-          requiredClaims: settings.requireExp ? ['exp'] : [],
-          currentDate: new Date(clock.now()),
-        });
-        const claims = IdentityClaims.safeParse(payload);
-        if (!claims.success) throw new Unauthorized();
-        const identity: Identity = { ...claims.data, exp: payload.exp };
+        const { alg } = headerOf(token);
+        let identity: Identity;
+        if (alg !== undefined && TENANT_ALGORITHMS.includes(alg)) identity = await verifyTenantToken(token);
+        else if (alg !== undefined && OIDC_ALGORITHMS.includes(alg)) {
+          if (!oidc || !jwks) throw rejected(`signing algorithm ${alg} not accepted: no identity provider is configured (AUTH_JWKS_URL)`);
+          identity = await verifyIdpToken(token, oidc, jwks);
+        } else throw rejected(`signing algorithm ${String(alg ?? 'missing')} not accepted`);
         const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - clock.now(), 3_600_000);
         if (ttl > 0) verified.set(token, identity, { ttl });
         return identity;
-      } catch {
-        // Malformed, forged, expired or mis-addressed: the caller learns only that it is not accepted.
-        throw new Unauthorized();
+      } catch (error) {
+        // Malformed, forged, expired or mis-addressed: the caller learns which check failed, nothing more.
+        throw rejected(rejectionReason(error));
       }
     },
   };
+}
+
+function headerOf(token: string): { alg?: string | undefined } {
+  try {
+    return decodeProtectedHeader(token);
+  } catch {
+    throw rejected('malformed token');
+  }
 }
 
 export interface MintOptions extends JwtSettings {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { SqsLogQueueOptions } from '../sqs/log-queue.js';
+import type { MongoTuning, StoreSettings } from '../stores.js';
 
 /** Blank environment variables count as unset, as most deploy tools write them that way. */
 export const optionalString = z
@@ -20,6 +22,23 @@ export const listenConfig = (defaultPort: number) => ({
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
 });
 
+/** `from=to,from=to` (README "OIDC / JWKS"); every entry must have both sides. */
+const valueMap = (what: string, check: (to: string) => boolean) =>
+  optionalString.transform((value, ctx) => {
+    const map: Record<string, string> = {};
+    for (const entry of (value ?? '').split(',').filter((item) => item.trim() !== '')) {
+      const at = entry.indexOf('=');
+      const from = entry.slice(0, at).trim();
+      const to = entry.slice(at + 1).trim();
+      if (at <= 0 || to === '' || !check(to)) {
+        ctx.addIssue({ code: 'custom', message: `entry "${entry.trim()}" must be <IdP value>=<${what}>` });
+        continue;
+      }
+      map[from] = to;
+    }
+    return map;
+  });
+
 export const authConfig = {
   AUTH_SECRET: optionalString,
   AUTH_AUDIENCE: z.string().min(1).default('logserver'),
@@ -30,6 +49,17 @@ export const authConfig = {
     .default('system'),
   AUTH_KEY_SCHEME: z.enum(['hmac-sha256', 'md5-legacy']).default('hmac-sha256'),
   AUTH_REQUIRE_EXP: booleanFromEnv(true),
+  /** An external identity provider's JWKS: its RS256/ES256/EdDSA tokens are accepted beside the HS256 tenant tokens. */
+  AUTH_JWKS_URL: optionalString.pipe(z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional()),
+  /** The IdP tokens' iss and aud; AUTH_ISSUER and AUTH_AUDIENCE when unset. */
+  AUTH_JWKS_ISSUER: optionalString,
+  AUTH_JWKS_AUDIENCE: optionalString,
+  AUTH_TENANT_CLAIM: z.string().min(1).default('tenant'),
+  AUTH_ROLE_CLAIM: z.string().min(1).default('role'),
+  AUTH_TENANT_MAP: valueMap('tenant key', (to) => /^[a-z0-9_-]+$/.test(to)),
+  AUTH_ROLE_MAP: valueMap('admin|auditor|viewer|writer', (to) => ['admin', 'auditor', 'viewer', 'writer'].includes(to)),
+  AUTH_JWKS_COOLDOWN: z.coerce.number().min(0).max(3_600).default(30),
+  AUTH_JWKS_CACHE_MAX_AGE: z.coerce.number().min(1).max(86_400).default(600),
 };
 
 export const storeConfig = {
@@ -61,6 +91,42 @@ export const queueConfig = {
   SQS_VISIBILITY_TIMEOUT: z.coerce.number().int().min(1).max(43_200).default(30),
   SQS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
 };
+
+/** The store adapters' settings, parsed from the store fragment (DESIGN §6: STORE follows MONGODB_URI). */
+export const storeSettings = z.object(storeConfig).transform((config): StoreSettings & { mongo: MongoTuning } => ({
+  store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
+  dataDir: config.DATA_DIR,
+  sqlitePath: config.SQLITE_PATH,
+  mongodbUri: config.MONGODB_URI,
+  mongodbDb: config.MONGODB_DB,
+  mongo: {
+    maxPoolSize: config.MONGODB_MAX_POOL_SIZE,
+    minPoolSize: config.MONGODB_MIN_POOL_SIZE,
+    connectTimeoutMs: config.MONGODB_CONNECT_TIMEOUT_MS,
+    serverSelectionTimeoutMs: config.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+    socketTimeoutMs: config.MONGODB_SOCKET_TIMEOUT_MS,
+    queryTimeoutMs: config.MONGODB_QUERY_TIMEOUT_MS,
+    pingTimeoutMs: config.MONGODB_PING_TIMEOUT_MS,
+    feedPollMs: config.MONGODB_FEED_POLL_MS,
+    feedLookbackMs: config.MONGODB_FEED_LOOKBACK_MS,
+  },
+}));
+
+/** The SQS adapter's options, parsed from the queue fragment; its defaults are the adapter's defaults. */
+export const sqsOptions = z.object(queueConfig).transform(
+  (config) =>
+    ({
+      endpoint: config.SQS_URL,
+      region: config.SQS_REGION,
+      queueName: config.SQS_QUEUE_NAME,
+      dlqName: config.SQS_DLQ_NAME,
+      maxReceiveCount: config.SQS_MAX_RECEIVE_COUNT,
+      waitTimeSeconds: config.SQS_WAIT_TIME_SECONDS,
+      receivers: config.SQS_RECEIVERS,
+      visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT,
+      publishTimeoutMs: config.SQS_PUBLISH_TIMEOUT_MS,
+    }) satisfies SqsLogQueueOptions,
+);
 
 /** DESIGN §6: QUEUE defaults to sqs when SQS_URL is set. */
 export function resolveQueue(config: { QUEUE?: 'sqs' | 'memory' | undefined; SQS_URL?: string | undefined }): 'sqs' | 'memory' {

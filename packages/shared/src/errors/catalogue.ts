@@ -5,12 +5,24 @@ import createError from '@fastify/error';
  * Every 4xx message is safe to show; a 5xx message is never sent to the client.
  */
 export const Unauthorized = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized', 401);
+/** A token that was read and refused; the reason says which check failed (also in WWW-Authenticate). */
+export const TokenRejected = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401);
 export const Forbidden = createError('LOGSERVER_ERR_FORBIDDEN', 'Forbidden: role %s may not %s %s', 403);
 export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 404);
 export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);
 export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
 export const RateLimited = createError('LOGSERVER_ERR_RATE_LIMITED', 'Too many requests for this tenant: retry in %d s', 429);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
+export const IdempotencyInFlight = createError(
+  'LOGSERVER_ERR_IDEMPOTENCY_IN_FLIGHT',
+  'A request with this Idempotency-Key is still being processed: retry once it has been answered',
+  409,
+);
+export const IdempotencyKeyReused = createError(
+  'LOGSERVER_ERR_IDEMPOTENCY_KEY_REUSED',
+  'This Idempotency-Key was already used for a different request (another body, route or caller) within IDEMPOTENCY_TTL: use a new key for a new request',
+  422,
+);
 export const Unavailable = createError('LOGSERVER_ERR_UNAVAILABLE', 'Service unavailable: %s', 503);
 export const QueryTimeout = createError(
   'LOGSERVER_ERR_QUERY_TIMEOUT',

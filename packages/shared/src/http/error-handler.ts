@@ -56,11 +56,21 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.code(status).send(failure(status, msg));
     }
     request.log.info({ code: error.code, status }, error.message);
+    if (status === 401) reply.header('www-authenticate', wwwAuthenticate((error as { reason?: string }).reason));
     // Every 422 keeps the Python system's shape, a list of problems, so clients parse one shape.
     if (status === 422)
       return reply.code(422).send(failure(422, error.message, [{ loc: [], msg: error.message, type: error.code ?? 'invalid' }]));
     return reply.code(status).send(failure(status, error.message));
   });
+}
+
+/**
+ * RFC 6750 §3: a refused token is `invalid_token` with the reason as its description; a request
+ * without one gets the bare challenge. Reasons are this codebase's own words (token-errors.ts).
+ */
+export function wwwAuthenticate(reason: string | undefined): string {
+  if (reason === undefined) return 'Bearer realm="logserver"';
+  return `Bearer realm="logserver", error="invalid_token", error_description="${reason.replace(/["\\]/g, '')}"`;
 }
 
 /** The root's 404, in the envelope; set once on the instance main.ts creates. */

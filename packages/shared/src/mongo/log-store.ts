@@ -3,6 +3,7 @@ import type { Document, Filter, IndexDescription, Sort } from 'mongodb';
 import { QueryTimeout, Unavailable } from '../errors/catalogue.js';
 import { withHash } from '../integrity/event-hash.js';
 import type { LogEvent, Severity } from '../schemas/log-event.js';
+import { applyFilterHandlers, type FilterHandlers } from '../store/filter.js';
 import type {
   AppendResult,
   DeleteCause,
@@ -51,6 +52,36 @@ function text(value: string): string {
   return value;
 }
 
+const eq =
+  (field: 'action' | 'resource_type' | 'resource_id' | 'user_id' | 'ip_address') =>
+  (value: string, where: Filter<LogDocument>): void => {
+    where[field] = { $eq: text(value) };
+  };
+
+const QUERY_CONDITIONS: FilterHandlers<Filter<LogDocument>> = {
+  action: eq('action'),
+  resource_type: eq('resource_type'),
+  resource_id: eq('resource_id'),
+  user_id: eq('user_id'),
+  ip_address: eq('ip_address'),
+  severity: (value, where) => {
+    where.severity = { $in: value.map(text) as Severity[] };
+  },
+  user_agent: (value, where) => {
+    where.user_agent = { $regex: literal(text(value)), $options: 'i' };
+  },
+  from: (value, where) => {
+    where.timestamp = { ...(where.timestamp as object | undefined), $gte: new Date(text(value)) };
+  },
+  to: (value, where) => {
+    where.timestamp = { ...(where.timestamp as object | undefined), $lt: new Date(text(value)) };
+  },
+  // Lower-cased on both sides in JavaScript, as matchesFilter does, so every store agrees on case.
+  search: (value, where) => {
+    where.search_text = { $regex: literal(text(value).toLowerCase()) };
+  },
+};
+
 /**
  * LogFilter to a filter document. Every value from the request is placed under an operator this
  * function chose ($eq, $in, $gte, $lt, $regex of escaped text), so no request text can become an
@@ -58,21 +89,7 @@ function text(value: string): string {
  */
 export function buildLogFilter(tenant: TenantId, filter: LogFilter): Filter<LogDocument> {
   const where: Filter<LogDocument> = { tenant_id: { $eq: text(tenant) } };
-  if (filter.action !== undefined) where.action = { $eq: text(filter.action) };
-  if (filter.resource_type !== undefined) where.resource_type = { $eq: text(filter.resource_type) };
-  if (filter.resource_id !== undefined) where.resource_id = { $eq: text(filter.resource_id) };
-  if (filter.user_id !== undefined) where.user_id = { $eq: text(filter.user_id) };
-  if (filter.ip_address !== undefined) where.ip_address = { $eq: text(filter.ip_address) };
-  if (filter.severity !== undefined) where.severity = { $in: filter.severity.map(text) as Severity[] };
-  if (filter.user_agent !== undefined) where.user_agent = { $regex: literal(text(filter.user_agent)), $options: 'i' };
-  if (filter.from !== undefined || filter.to !== undefined) {
-    where.timestamp = {
-      ...(filter.from === undefined ? {} : { $gte: new Date(text(filter.from)) }),
-      ...(filter.to === undefined ? {} : { $lt: new Date(text(filter.to)) }),
-    };
-  }
-  // Lower-cased on both sides in JavaScript, as matchesFilter does, so every store agrees on case.
-  if (filter.search !== undefined) where.search_text = { $regex: literal(text(filter.search).toLowerCase()) };
+  applyFilterHandlers(filter, QUERY_CONDITIONS, where);
   return where;
 }
 

@@ -1,17 +1,17 @@
-import { z } from 'zod';
-import { storeConfig } from '../config/schemas.js';
-import { type OpenStoresOptions, type StoreSettings, type Stores, storeSettings } from '../stores.js';
+import { storeSettings } from '../config/schemas.js';
+import type { OpenStoresOptions, StoreSettings, Stores } from '../stores.js';
 import { MongoChangeStreamFeed } from './change-stream-feed.js';
 import { MongoCommitFeed } from './commit-feed.js';
 import { MongoCommitLog } from './commit-log.js';
 import { connectMongo, type MongoSettings } from './database.js';
+import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
 import { MongoTenantStore } from './tenant-store.js';
 
 /** Every port on one MongoDB database; the feed reads positioned events, woken by a change stream that hears of any process's inserts. */
 export async function openMongoStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
-  const tuning = settings.mongo ?? storeSettings(z.object(storeConfig).parse({})).mongo;
+  const tuning = settings.mongo ?? storeSettings.parse({}).mongo;
   let db = options.mongoDatabase;
   let release: (() => Promise<void>) | undefined;
   if (db === undefined) {
@@ -30,6 +30,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
   const tenants = await MongoTenantStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs, release });
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
+  const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
   const database = db;
   let feed: MongoCommitFeed | null = null;
@@ -37,6 +38,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     logs,
     tenants,
     integrity,
+    idempotency,
     commitLog: new MongoCommitLog(database, integrity),
     feed: (feedOptions = {}) => {
       feed ??= new MongoCommitFeed(database, integrity, {

@@ -28,6 +28,7 @@ export const storesPlugin = fp<StoresPluginOptions>(
       await stores.logs.close();
       await stores.tenants.close();
       await stores.integrity?.close();
+      await stores.idempotency.close();
     });
   },
   { name: 'logserver-stores' },

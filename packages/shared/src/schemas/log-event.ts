@@ -75,6 +75,15 @@ const columnText = (max: number) => z.string().max(max).refine(isWellFormedText,
 
 /** What a client sends: the Python system's fields, nothing else (DESIGN §4). */
 export const LogEventInput = z.strictObject({
+  /**
+   * The client's own id for the event (a UUID, ideally v7): it becomes the stored `id`, so the same
+   * event sent twice, by a retry or a redelivery, is stored once (CloudEvents' source + id, with
+   * the tenant as the source). Case is not significant.
+   */
+  event_id: z
+    .uuid({ message: 'must be a UUID (RFC 9562), e.g. one from crypto.randomUUID() or a UUIDv7' })
+    .transform((value) => value.toLowerCase())
+    .optional(),
   action: z.string().trim().min(1).max(LIMITS.shortText).refine(isWellFormedText, WELL_FORMED),
   resource_type: z.string().trim().min(1).max(LIMITS.shortText).refine(isWellFormedText, WELL_FORMED),
   resource_id: columnText(LIMITS.resourceId).min(1).optional(),
@@ -88,7 +97,20 @@ export const LogEventInput = z.strictObject({
 });
 export type LogEventInput = z.infer<typeof LogEventInput>;
 
-export const LogEventBulkInput = z.array(LogEventInput).min(1).max(LIMITS.bulkEvents);
+export const LogEventBulkInput = z
+  .array(LogEventInput)
+  .min(1)
+  .max(LIMITS.bulkEvents)
+  .superRefine((events, ctx) => {
+    // Two events of one request with one event_id would store one and drop the other unseen.
+    const seen = new Map<string, number>();
+    events.forEach((event, index) => {
+      if (event.event_id === undefined) return;
+      const first = seen.get(event.event_id);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'event_id'], message: `the same event_id as item ${first}` });
+      else seen.set(event.event_id, index);
+    });
+  });
 
 /** A stored event: the client's fields plus what the server adds. Timestamps are UTC ISO strings. */
 export const LogEvent = z.object({
@@ -121,7 +143,7 @@ export interface Actor {
 export function inputToEvent(input: LogEventInput, actor: Actor, id: string, now: Date): LogEvent {
   const receivedAt = now.toISOString();
   return withHash({
-    id,
+    id: input.event_id ?? id,
     tenant_id: actor.tenant,
     user_id: actor.sub,
     action: input.action,

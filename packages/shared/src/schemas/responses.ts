@@ -27,7 +27,7 @@ const ERRORS = {
   401: errorEnvelope('Missing, invalid or expired token'),
   403: errorEnvelope('The token’s role may not call this route'),
   404: errorEnvelope('Not found in the caller’s tenant'),
-  409: errorEnvelope('Already exists'),
+  409: errorEnvelope('Already exists, or (ingest) a request with the same Idempotency-Key is still being processed'),
   413: errorEnvelope('Request body larger than the route’s limit'),
   415: errorEnvelope('Body is not application/json'),
   422: validationEnvelope,

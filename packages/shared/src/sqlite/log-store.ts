@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { eventHash } from '../integrity/event-hash.js';
 import type { LogEvent } from '../schemas/log-event.js';
+import { applyFilterHandlers, type FilterHandlers } from '../store/filter.js';
 import type {
   AppendResult,
   DeleteCause,
@@ -79,53 +80,65 @@ const DELETE_BATCH = 5000;
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
 
 /** Filter to SQL. Every value from a request travels as a bound parameter, never as SQL text. */
-export function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
-  const clauses = ['tenant_id = ?'];
-  const params: unknown[] = [tenant];
-  const equal = (column: string, value: string | undefined) => {
-    if (value === undefined) return;
-    clauses.push(`${column} = ?`);
-    params.push(value);
+interface Where {
+  clauses: string[];
+  params: unknown[];
+}
+
+const equal =
+  (column: string) =>
+  (value: string, where: Where): void => {
+    where.clauses.push(`${column} = ?`);
+    where.params.push(value);
   };
-  equal('action', filter.action);
-  equal('resource_type', filter.resource_type);
-  equal('resource_id', filter.resource_id);
-  equal('user_id', filter.user_id);
-  equal('ip_address', filter.ip_address);
-  if (filter.severity !== undefined) {
-    clauses.push(`severity IN (${filter.severity.map(() => '?').join(', ')})`);
-    params.push(...filter.severity);
-  }
-  if (filter.user_agent !== undefined) {
-    clauses.push("instr(lower(coalesce(user_agent, '')), ?) > 0");
-    params.push(filter.user_agent.toLowerCase());
-  }
-  if (filter.from !== undefined) {
-    clauses.push('ts >= ?');
-    params.push(filter.from);
-  }
-  if (filter.to !== undefined) {
-    clauses.push('ts < ?');
-    params.push(filter.to);
-  }
-  if (filter.search !== undefined) {
+
+/** What `search` looks in, as matchesFilter's searchableTexts: each text column and each JSON column's text. */
+const SEARCHED_COLUMNS = [
+  'action',
+  'resource_type',
+  'resource_id',
+  'user_id',
+  'ip_address',
+  'user_agent',
+  'severity',
+  'before',
+  'after',
+  'metadata',
+];
+
+const WHERE_CLAUSES: FilterHandlers<Where> = {
+  action: equal('action'),
+  resource_type: equal('resource_type'),
+  resource_id: equal('resource_id'),
+  user_id: equal('user_id'),
+  ip_address: equal('ip_address'),
+  severity: (value, where) => {
+    where.clauses.push(`severity IN (${value.map(() => '?').join(', ')})`);
+    where.params.push(...value);
+  },
+  user_agent: (value, where) => {
+    where.clauses.push("instr(lower(coalesce(user_agent, '')), ?) > 0");
+    where.params.push(value.toLowerCase());
+  },
+  from: (value, where) => {
+    where.clauses.push('ts >= ?');
+    where.params.push(value);
+  },
+  to: (value, where) => {
+    where.clauses.push('ts < ?');
+    where.params.push(value);
+  },
+  search: (value, where) => {
     // instr() is a literal substring test: no pattern syntax, so no wildcard or ReDoS surprises.
-    const fields = [
-      'action',
-      'resource_type',
-      'resource_id',
-      'user_id',
-      'ip_address',
-      'user_agent',
-      'severity',
-      'before',
-      'after',
-      'metadata',
-    ];
-    clauses.push(`(${fields.map((field) => `instr(lower(coalesce(${field}, '')), ?) > 0`).join(' OR ')})`);
-    params.push(...fields.map(() => filter.search?.toLowerCase()));
-  }
-  return { sql: clauses.join(' AND '), params };
+    where.clauses.push(`(${SEARCHED_COLUMNS.map((column) => `instr(lower(coalesce(${column}, '')), ?) > 0`).join(' OR ')})`);
+    where.params.push(...SEARCHED_COLUMNS.map(() => value.toLowerCase()));
+  },
+};
+
+export function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
+  const where: Where = { clauses: ['tenant_id = ?'], params: [tenant] };
+  applyFilterHandlers(filter, WHERE_CLAUSES, where);
+  return { sql: where.clauses.join(' AND '), params: where.params };
 }
 
 function afterPosition(sort: SortOrder, position: Position | null): { sql: string; params: unknown[] } {

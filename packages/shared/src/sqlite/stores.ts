@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { StoreSettings, Stores } from '../stores.js';
 import { SqliteCommitLog } from './commit-log.js';
+import { SqliteIdempotencyStore } from './idempotency-store.js';
 import { SqliteIntegrityStore } from './integrity-store.js';
 import { SqliteLogFeed } from './log-feed.js';
 import { SqliteLogStore } from './log-store.js';
@@ -23,6 +24,7 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     logs,
     tenants: SqliteTenantStore.open(path),
     integrity: SqliteIntegrityStore.open(path),
+    idempotency: SqliteIdempotencyStore.open(path),
     commitLog: new SqliteCommitLog(path),
     feed: (options = {}) => {
       feed ??= new SqliteLogFeed(path, options);

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import DataLoader from 'dataloader';
 import pRetry from 'p-retry';
+import { sqsOptions } from '../config/schemas.js';
 import { Unavailable } from '../errors/catalogue.js';
 import type { BatchHandler, LogQueue } from '../queue/port.js';
 import type { LogEvent } from '../schemas/log-event.js';
@@ -62,34 +63,6 @@ export interface SqsConsumerStats {
   lastReceivedAt: string | null;
 }
 
-/** The SQS settings of DESIGN §6, as every service's config holds them. */
-export interface SqsEnv {
-  SQS_URL?: string | undefined;
-  SQS_REGION: string;
-  SQS_QUEUE_NAME: string;
-  SQS_DLQ_NAME: string;
-  SQS_MAX_RECEIVE_COUNT: number;
-  SQS_WAIT_TIME_SECONDS: number;
-  SQS_RECEIVERS: number;
-  SQS_VISIBILITY_TIMEOUT: number;
-  SQS_PUBLISH_TIMEOUT_MS: number;
-}
-
-export function sqsOptionsFromEnv(env: SqsEnv, logger?: QueueLogger): SqsLogQueueOptions {
-  return {
-    endpoint: env.SQS_URL,
-    region: env.SQS_REGION,
-    queueName: env.SQS_QUEUE_NAME,
-    dlqName: env.SQS_DLQ_NAME,
-    maxReceiveCount: env.SQS_MAX_RECEIVE_COUNT,
-    waitTimeSeconds: env.SQS_WAIT_TIME_SECONDS,
-    receivers: env.SQS_RECEIVERS,
-    visibilityTimeoutSeconds: env.SQS_VISIBILITY_TIMEOUT,
-    publishTimeoutMs: env.SQS_PUBLISH_TIMEOUT_MS,
-    logger,
-  };
-}
-
 interface QueueUrls {
   url: string;
   dlqUrl: string;
@@ -103,6 +76,8 @@ class EntriesFailed extends Error {
 }
 
 const MAX_BATCH_ENTRIES = 10;
+/** The queue fragment's defaults (config/schemas.ts), for options a caller leaves out. */
+const DEFAULTS = sqsOptions.parse({});
 
 /** Rejects with the signal's reason once it aborts, so a shared promise can be awaited with a deadline. */
 function rejectOnAbort(signal: AbortSignal): Promise<never> {
@@ -160,10 +135,10 @@ export class SqsLogQueue implements LogQueue {
       queueName: options.queueName,
       dlqName: options.dlqName,
       maxReceiveCount: options.maxReceiveCount,
-      waitTimeSeconds: options.waitTimeSeconds ?? 20,
-      receivers: options.receivers ?? 4,
-      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? 30,
-      publishTimeoutMs: options.publishTimeoutMs ?? 5_000,
+      waitTimeSeconds: options.waitTimeSeconds ?? DEFAULTS.waitTimeSeconds,
+      receivers: options.receivers ?? DEFAULTS.receivers,
+      visibilityTimeoutSeconds: options.visibilityTimeoutSeconds ?? DEFAULTS.visibilityTimeoutSeconds,
+      publishTimeoutMs: options.publishTimeoutMs ?? DEFAULTS.publishTimeoutMs,
       gatherMs: options.gatherMs ?? 5,
       maxMessageBytes: options.maxMessageBytes ?? 256 * 1024,
       maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,

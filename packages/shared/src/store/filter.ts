@@ -1,5 +1,25 @@
 import type { LogEvent } from '../schemas/log-event.js';
+import { LOG_FILTER_FIELDS } from '../schemas/log-query.js';
 import type { LogFilter } from './port.js';
+
+/**
+ * How one filter builder handles every field of LogFilter, one entry per field: adding a field to
+ * the query schema fails to compile until the in-memory filter and each store's builder say what it means.
+ */
+export type FilterHandlers<Context, Result = void> = {
+  readonly [Field in keyof LogFilter]-?: (value: NonNullable<LogFilter[Field]>, context: Context) => Result;
+};
+
+/** Runs the handler of each field the filter sets, in schema order; false from one stops and answers false. */
+export function applyFilterHandlers<Context>(filter: LogFilter, handlers: FilterHandlers<Context, unknown>, context: Context): boolean {
+  for (const field of LOG_FILTER_FIELDS) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    const handle = handlers[field] as (value: unknown, context: Context) => unknown;
+    if (handle(value, context) === false) return false;
+  }
+  return true;
+}
 
 const SEARCHED_TEXT = ['action', 'resource_type', 'resource_id', 'user_id', 'ip_address', 'user_agent', 'severity'] as const;
 const SEARCHED_JSON = ['before', 'after', 'metadata'] as const;
@@ -10,23 +30,24 @@ const SEARCHED_JSON = ['before', 'after', 'metadata'] as const;
  * Searched JSON is matched against its JSON text, as the stores index it.
  */
 export function matchesFilter(event: LogEvent, filter: LogFilter): boolean {
-  if (filter.action !== undefined && event.action !== filter.action) return false;
-  if (filter.resource_type !== undefined && event.resource_type !== filter.resource_type) return false;
-  if (filter.resource_id !== undefined && event.resource_id !== filter.resource_id) return false;
-  if (filter.user_id !== undefined && event.user_id !== filter.user_id) return false;
-  if (filter.ip_address !== undefined && event.ip_address !== filter.ip_address) return false;
-  if (filter.severity !== undefined && !filter.severity.includes(event.severity)) return false;
-  if (filter.user_agent !== undefined && !(event.user_agent ?? '').toLowerCase().includes(filter.user_agent.toLowerCase())) {
-    return false;
-  }
-  if (filter.from !== undefined && event.timestamp < filter.from) return false;
-  if (filter.to !== undefined && event.timestamp >= filter.to) return false;
-  if (filter.search !== undefined) {
-    const needle = filter.search.toLowerCase();
-    if (!searchableTexts(event).some((text) => text.includes(needle))) return false;
-  }
-  return true;
+  return applyFilterHandlers(filter, EVENT_MATCHES, event);
 }
+
+const EVENT_MATCHES: FilterHandlers<LogEvent, boolean> = {
+  action: (value, event) => event.action === value,
+  resource_type: (value, event) => event.resource_type === value,
+  resource_id: (value, event) => event.resource_id === value,
+  user_id: (value, event) => event.user_id === value,
+  ip_address: (value, event) => event.ip_address === value,
+  severity: (value, event) => value.includes(event.severity),
+  user_agent: (value, event) => (event.user_agent ?? '').toLowerCase().includes(value.toLowerCase()),
+  from: (value, event) => event.timestamp >= value,
+  to: (value, event) => event.timestamp < value,
+  search: (value, event) => {
+    const needle = value.toLowerCase();
+    return searchableTexts(event).some((text) => text.includes(needle));
+  },
+};
 
 /**
  * What `search` looks in, lower-cased: each text field, and each JSON object as its JSON text.

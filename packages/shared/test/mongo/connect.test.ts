@@ -24,7 +24,7 @@ describe('opening the MongoDB stores with the real driver', () => {
       MONGODB_CONNECT_TIMEOUT_MS: '300',
       MONGODB_SERVER_SELECTION_TIMEOUT_MS: '300',
     });
-    const settings = storeSettings(config);
+    const settings = storeSettings.parse(config);
     expect(settings.store).toBe('mongodb');
     expect(settings.mongo).toMatchObject({ maxPoolSize: 7, connectTimeoutMs: 300, serverSelectionTimeoutMs: 300 });
     const opening = openStores(settings, { log: silent });

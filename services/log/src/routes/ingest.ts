@@ -4,8 +4,18 @@ import type { LogQueue } from '@logserver/shared/queue/port';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { inputToEvent, LogEvent, LogEventBulkInput, LogEventInput } from '@logserver/shared/schemas/log-event';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
+import { tenantOf } from '@logserver/shared/store/tenant-id';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { fingerprintOf, type IdempotentIngest, idempotencyKeyOf, REPLAYED_HEADER } from '../idempotent-ingest.js';
+
+const IDEMPOTENCY_DESCRIPTION =
+  'Send an Idempotency-Key header (e.g. a UUID) to make retries safe: the same key with the same body within IDEMPOTENCY_TTL answers the first answer again (with Idempotent-Replayed: true) and stores nothing; the same key with another body is a 422; while the first attempt is still being processed, a 409.';
+// Loose: the validated headers replace request.headers, and every other header must stay.
+const idempotencyHeaders = z.looseObject({
+  'idempotency-key': z.string().optional().describe('Makes the request safe to retry (IETF draft-ietf-httpapi-idempotency-key-header)'),
+});
 
 /** What the ingest routes use: the queue, and where ids and times come from. */
 export interface IngestDeps {
@@ -14,9 +24,32 @@ export interface IngestDeps {
   now: () => Date;
 }
 
-/** POST one event or a bulk array; answered only once the queue says the events are durable. */
-export function ingestRoutes(deps: IngestDeps): FastifyPluginAsyncZod {
+/**
+ * POST one event or a bulk array; answered only once the queue says the events are durable.
+ * With `keyed` (the idempotency store is there), an Idempotency-Key makes the request safe to retry.
+ */
+export function ingestRoutes(deps: IngestDeps, keyed: IdempotentIngest | null = null): FastifyPluginAsyncZod {
   return async (app) => {
+    /** Publishes the events, once per Idempotency-Key when the request has one (and keys are kept). */
+    async function ingest<T>(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      route: string,
+      body: T,
+      build: (idOf: (index: number) => string, receivedAt: Date) => LogEvent[],
+    ): Promise<LogEvent[]> {
+      const key = idempotencyKeyOf(request.headers['idempotency-key']);
+      if (key === undefined || keyed === null) {
+        const events = build(() => deps.newId(), deps.now());
+        await deps.queue.publish(events);
+        return events;
+      }
+      const fingerprint = fingerprintOf(route, request.identity.sub, body);
+      const attempt = await keyed.run(tenantOf(request.identity), key, fingerprint, build, (events) => deps.queue.publish(events));
+      if (attempt.replayed) reply.header(REPLAYED_HEADER, 'true');
+      return attempt.events;
+    }
+
     app.post(
       '/api/v1/logs',
       {
@@ -25,14 +58,17 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsyncZod {
         schema: {
           tags: ['logs'],
           summary: 'Create one audit event',
+          description: IDEMPOTENCY_DESCRIPTION,
+          headers: idempotencyHeaders,
           body: LogEventInput,
-          response: { 200: okEnvelope(LogEvent), ...errorResponses(400, 401, 403, 413, 415, 422, 503) },
+          response: { 200: okEnvelope(LogEvent), ...errorResponses(400, 401, 403, 409, 413, 415, 422, 503) },
         },
       },
-      async (request) => {
-        const event = inputToEvent(request.body, request.identity, deps.newId(), deps.now());
-        await deps.queue.publish([event]);
-        return ok(event);
+      async (request, reply) => {
+        const [event] = await ingest(request, reply, 'POST /api/v1/logs', request.body, (idOf, receivedAt) => [
+          inputToEvent(request.body, request.identity, idOf(0), receivedAt),
+        ]);
+        return ok(event as LogEvent);
       },
     );
 
@@ -44,19 +80,19 @@ export function ingestRoutes(deps: IngestDeps): FastifyPluginAsyncZod {
         schema: {
           tags: ['logs'],
           summary: `Create up to ${LIMITS.bulkEvents} events at once, all or none`,
-          description:
-            'Each event keeps its own timestamp. One invalid item refuses the whole batch; the 422 lists every problem with its index in loc.',
+          description: `Each event keeps its own timestamp. One invalid item refuses the whole batch; the 422 lists every problem with its index in loc. ${IDEMPOTENCY_DESCRIPTION}`,
+          headers: idempotencyHeaders,
           body: LogEventBulkInput,
           response: {
             200: okEnvelope(z.array(LogEvent), z.object({ count: z.number().int() })),
-            ...errorResponses(400, 401, 403, 413, 415, 422, 503),
+            ...errorResponses(400, 401, 403, 409, 413, 415, 422, 503),
           },
         },
       },
-      async (request) => {
-        const now = deps.now();
-        const events = request.body.map((input) => inputToEvent(input, request.identity, deps.newId(), now));
-        await deps.queue.publish(events);
+      async (request, reply) => {
+        const events = await ingest(request, reply, 'POST /api/v1/logs/bulk', request.body, (idOf, receivedAt) =>
+          request.body.map((input, index) => inputToEvent(input, request.identity, idOf(index), receivedAt)),
+        );
         return ok(events, { count: events.length });
       },
     );

@@ -1,0 +1,238 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import getPort from 'get-port';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+import { buildProgram } from '../src/cli/program.js';
+import { LogserverClient } from '../src/client.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const MAIN = 'packages/client/src/cli/main.ts';
+const run = promisify(execFile);
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real CLI as a separate process, as a person runs it (from the source, as `pnpm logserver` does). */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run('node', ['--conditions=development', '--import', 'tsx', MAIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? 1, stdout: failed.stdout ?? '', stderr: failed.stderr ?? '' };
+  }
+}
+
+const until = async (what: string, check: () => boolean, timeoutMs = 20_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};
+
+describe('the logserver CLI against the all-in-one server', () => {
+  let server: RunningServer;
+  let secret: string;
+  let port: number;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    port = await getPort();
+    secret = randomBytes(24).toString('hex');
+    server = await startAllInOne({ PORT: String(port), AUTH_SECRET: secret, SEAL_INTERVAL: '0' });
+    env = { LOGSERVER_URL: server.url, XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'logserver-cli-')) };
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('answers --help for itself and every command', async () => {
+    const root = await cli(['--help']);
+    expect(root.code).toBe(0);
+    const names = buildProgram().commands.map((command) => command.name());
+    expect(names).toEqual(['login', 'post', 'query', 'tail', 'export', 'stats', 'verify', 'token']);
+    for (const name of names) expect(root.stdout).toMatch(new RegExp(`\\n  ${name} `));
+    // Each command's own help, as a process would print it (one real run; the rest from the same program).
+    const exported = await cli(['export', '--help']);
+    expect(exported.stdout).toContain('Usage: logserver export [options]');
+    expect(exported.stdout).toContain('--out <path>');
+    for (const command of buildProgram().commands) {
+      expect(command.helpInformation()).toContain(`Usage: logserver ${command.name()}`);
+      expect(command.description().length).toBeGreaterThan(20);
+    }
+  }, 60_000);
+
+  it('mints a token with the secret, logs in with it (kept owner-only), posts and queries', async () => {
+    const minted = await cli(['token', '--tenant', 'cli-a', '--role', 'admin', '--sub', 'ops', '--secret', secret]);
+    expect(minted.code).toBe(0);
+    const token = minted.stdout.trim();
+    const login = await cli(['login', token], env);
+    expect(login.stdout, login.stderr).toContain(`logged in to ${server.url}`);
+    const saved = join(env.XDG_CONFIG_HOME as string, 'logserver', 'config.json');
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
+
+    const one = await cli(
+      ['post', '--action', 'user.login', '--resource-type', 'session', '--severity', 'WARNING', '--metadata', '{"mfa":true}'],
+      env,
+    );
+    expect(one.code).toBe(0);
+    expect(JSON.parse(one.stdout)).toMatchObject({ action: 'user.login', severity: 'WARNING', user_id: 'ops', metadata: { mfa: true } });
+
+    const file = join(env.XDG_CONFIG_HOME as string, 'events.ndjson');
+    const lines = Array.from({ length: 30 }, (_, index) => JSON.stringify({ action: `batch.${index}`, resource_type: 'doc' }));
+    await import('node:fs/promises').then((fs) => fs.writeFile(file, `${lines.join('\n')}\n`));
+    const many = await cli(['post', '--file', file], env);
+    expect(many.stderr).toContain('stored 30 events');
+
+    const table = await cli(['query', '--resource-type', 'session'], env);
+    expect(table.stdout.split('\n')[0]).toMatch(/^TIMESTAMP\s+SEVERITY\s+ACTION\s+RESOURCE\s+USER\s+ID$/);
+    expect(table.stdout).toContain('user.login');
+    const asJson = JSON.parse((await cli(['query', '--limit', '100', '--output', 'json'], env)).stdout);
+    expect(asJson).toHaveLength(31);
+    const stats = await cli(['stats'], env);
+    expect(stats.stdout).toMatch(/INFO\s+30/);
+    expect(stats.stdout).toMatch(/WARNING\s+1/);
+  }, 60_000);
+
+  it('says why the server refused, and exits 1', async () => {
+    const result = await cli(['query', '--token', 'not-a-jwt'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('logserver: the server answered 401: Unauthorized: malformed token');
+    const invalid = await cli(
+      [
+        'query',
+        '--severity',
+        'LOUD',
+        '--token',
+        (await cli(['token', '--tenant', 'cli-a', '--role', 'viewer', '--secret', secret])).stdout.trim(),
+      ],
+      env,
+    );
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/422: Validation error\n {2}query\.severity: /);
+  }, 60_000);
+
+  it('verifies the log and checks one event’s proof locally', async () => {
+    const admin = (await cli(['token', '--tenant', 'cli-v', '--role', 'admin', '--secret', secret])).stdout.trim();
+    const posted = JSON.parse((await cli(['post', '--action', 'sealed', '--resource-type', 'doc', '--token', admin], env)).stdout);
+    await server.seal();
+    const report = await cli(['verify', '--token', admin], env);
+    expect(report.code).toBe(0);
+    expect(JSON.parse(report.stdout)).toMatchObject({ status: 'intact', events_verified: 1 });
+    const proof = await cli(['verify', '--event', posted.id, '--token', admin], env);
+    expect(JSON.parse(proof.stdout)).toMatchObject({
+      valid: true,
+      checks: { eventHash: true, merklePath: true, digestHash: true, signature: true },
+    });
+  }, 60_000);
+
+  it('export of 100 000 events writes exactly the bytes the API’s export gives, with a progress bar', async () => {
+    const writer = new LogserverClient({ baseUrl: server.url, token: await server.token('cli-big', 'writer') });
+    await writer.bulk(
+      Array.from({ length: 100_000 }, (_, index) => ({
+        action: ['create', 'update', 'delete'][index % 3] as string,
+        resource_type: 'invoice',
+        resource_id: String(index),
+        severity: index % 97 === 0 ? ('ERROR' as const) : ('INFO' as const),
+      })),
+    );
+    const token = await server.token('cli-big', 'auditor');
+    const out = join(env.XDG_CONFIG_HOME as string, 'export.ndjson');
+    // The export's own audit record (resource_type logs) is left out by the filter, so both read the same events.
+    const result = await cli(['export', '--out', out, '--resource-type', 'invoice', '--token', token], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('100000/100000 events');
+    expect(result.stderr).toContain(`wrote 100000 events`);
+    const api = Buffer.from(
+      await (
+        await fetch(`${server.url}/api/v1/logs/export?resource_type=invoice`, { headers: { authorization: `Bearer ${token}` } })
+      ).arrayBuffer(),
+    );
+    const file = readFileSync(out);
+    expect(file.length).toBe(api.length);
+    expect(file.equals(api)).toBe(true);
+    expect(file.toString('utf8').trimEnd().split('\n')).toHaveLength(100_000);
+    // A filtered CSV export matches too.
+    const csvOut = join(env.XDG_CONFIG_HOME as string, 'errors.csv');
+    await cli(
+      [
+        'export',
+        '--out',
+        csvOut,
+        '--format',
+        'csv',
+        '--severity',
+        'ERROR',
+        '--resource-type',
+        'invoice',
+        '--no-progress',
+        '--token',
+        token,
+      ],
+      env,
+    );
+    const csv = Buffer.from(
+      await (
+        await fetch(`${server.url}/api/v1/logs/export?format=csv&severity=ERROR&resource_type=invoice`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).arrayBuffer(),
+    );
+    expect(readFileSync(csvOut).equals(csv)).toBe(true);
+  }, 300_000);
+
+  it('tail prints events live and goes on after the server restarts', async () => {
+    const token = await server.token('cli-tail', 'viewer');
+    const tail: ChildProcess = spawn(
+      'node',
+      ['--conditions=development', '--import', 'tsx', MAIN, 'tail', '--token', token, '--resource-type', 'job'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    tail.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    tail.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const lines = () =>
+      stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as { id: string; action: string });
+    try {
+      await until('tail to connect', () => stderr.includes('[open]'));
+      const writer = new LogserverClient({ baseUrl: server.url, token: await server.token('cli-tail', 'writer') });
+      const before = await writer.bulk(Array.from({ length: 3 }, (_, index) => ({ action: `before.${index}`, resource_type: 'job' })));
+      await until('the first events', () => lines().length >= 3);
+      const dataDir = server.dataDir;
+      await server.close();
+      await until('tail to notice', () => stderr.includes('[reconnecting'));
+      server = await startAllInOne({ PORT: String(port), AUTH_SECRET: secret, SEAL_INTERVAL: '0', DATA_DIR: dataDir });
+      await until('tail to reconnect', () => stderr.split('[open]').length >= 3, 30_000);
+      const after = await writer.bulk(Array.from({ length: 3 }, (_, index) => ({ action: `after.${index}`, resource_type: 'job' })));
+      await until('the later events', () => lines().length >= 6);
+      expect(lines().map((line) => line.id)).toEqual([...before, ...after].map((event) => event.id));
+    } finally {
+      tail.kill('SIGINT');
+      await new Promise((resolve) => tail.once('exit', resolve));
+    }
+    expect(tail.exitCode).toBe(0);
+  }, 90_000);
+});
