@@ -98,7 +98,15 @@ describe('streams of all tenants on one replica (STREAM_MAX_CONNECTIONS)', () =>
     expect(refused.reason).toMatch(/^server connection limit reached \(3\); after=[A-Za-z0-9_-]{70}$/);
     // One place freed (the SSE client leaves): the next tenant gets in.
     controller.abort();
-    const open = async () => Number(/^logserver_stream_connections (\d+)$/m.exec((await call(`${small.url}/metrics`)).text)?.[1]);
+    // /metrics answers the platform admin only; a count that cannot be read fails here rather than passing the wait.
+    const platformAdmin = await small.token('system', 'admin');
+    const open = async () => {
+      const count = Number(
+        /^logserver_stream_connections (\d+)$/m.exec((await call(`${small.url}/metrics`, { token: platformAdmin })).text)?.[1],
+      );
+      expect(Number.isInteger(count)).toBe(true);
+      return count;
+    };
     while ((await open()) > 2) await new Promise((resolve) => setTimeout(resolve, 20));
     const admitted = await openStream(small.url, `token=${token}`);
     const writer = await small.token('many-d', 'writer');

@@ -82,7 +82,8 @@ export class ResumingClient {
         const socket = (ws as unknown as { _socket: Socket })._socket;
         // Runs after ws parsed the chunk: bytes left in its receiver are part of an unfinished frame.
         socket.on('data', () => {
-          if (this.armedCuts === 0) return;
+          // Not on a connection already closing (a planned clean close): the cut waits for the next one.
+          if (this.armedCuts === 0 || ws.readyState !== WebSocket.OPEN) return;
           const receiver = (ws as unknown as { _receiver: ReceiverInternals })._receiver;
           if (receiver._bufferedBytes > 0) {
             this.midFrameCuts++;
@@ -116,7 +117,8 @@ export class ResumingClient {
           return;
         }
         const next = this.plan[0];
-        if (next && this.ids.length >= next.at) {
+        // Events still arriving on a connection this client is closing do not carry out the next entry: it is for the next connection.
+        if (next && this.ids.length >= next.at && ws.readyState === WebSocket.OPEN) {
           this.plan.shift();
           if (next.how !== 'mid-frame') this.disconnects++;
           if (next.how === 'close') ws.close();
