@@ -10,6 +10,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
  && corepack enable
 WORKDIR /src
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages/chdb/package.json packages/chdb/
 COPY packages/console/package.json packages/console/
 COPY packages/shared/package.json packages/shared/
 COPY packages/client/package.json packages/client/
@@ -22,8 +23,10 @@ COPY services/all-in-one/package.json services/all-in-one/
 
 # Compile every workspace package (make build does the same): services/<name>/dist/main.js, and
 # bundle the console (packages/console/dist, served at /console by the log service and the all-in-one).
+# Without packages/chdb: the embedded analytics engine (~550 MB) is for the all-in-one on a
+# developer's machine; images talk to a ClickHouse server (docs/analytics.md).
 FROM base AS build
-RUN pnpm install --frozen-lockfile
+RUN pnpm install --frozen-lockfile --filter '!@logserver/chdb'
 COPY . .
 RUN pnpm exec tsc -b tsconfig.build.json && node packages/console/build.mjs \
  && mkdir /out && for dir in packages/* services/*; do mkdir -p /out/$dir && cp -r $dir/package.json $dir/dist /out/$dir/; done \

@@ -14,6 +14,7 @@ import { loadTenant } from './data.js';
 import { freePort, type Service, startService } from './processes.js';
 import { evaluate, type Figure, renderTable, tally } from './report.js';
 import { sizesFor } from './scale.js';
+import { analyticsTier } from './scenarios/analytics.js';
 import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
 import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
 import { sqsPath } from './scenarios/sqs.js';
@@ -123,6 +124,7 @@ async function main(): Promise<void> {
       ['6 export', exportTenant(sqlitePath)],
       ['7 stream', streamFanOut],
       ['8 SQS path', sqsPath],
+      ['9 analytics', analyticsTier],
     ];
     for (const [name, run] of scenarios) {
       if (!selected(name)) continue;

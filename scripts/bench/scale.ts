@@ -19,6 +19,8 @@ export interface Sizes {
   replayEvents: number;
   /** Scenario 8: single POSTs through SQS. */
   sqsSeconds: number;
+  /** Scenario 9: rows generated straight into the analytics store (chdb). */
+  analyticsRows: number;
 }
 
 const FULL: Sizes = {
@@ -33,6 +35,7 @@ const FULL: Sizes = {
   streamEvents: 200,
   replayEvents: 50_000,
   sqsSeconds: 12,
+  analyticsRows: 10_000_000,
 };
 
 const QUICK: Sizes = {
@@ -47,6 +50,7 @@ const QUICK: Sizes = {
   streamEvents: 40,
   replayEvents: 5_000,
   sqsSeconds: 2,
+  analyticsRows: 200_000,
 };
 
 /** BENCH_SCALE: unset or `full` for the issue's sizes, `quick` for a short run. */

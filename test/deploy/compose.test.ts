@@ -18,7 +18,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs MongoDB as a replica set, ElasticMQ, the four services and the gateway', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['auth', 'elasticmq', 'gateway', 'log', 'log-worker', 'mongodb', 'tenant']);
+    const always = Object.entries(compose.services).filter(([, service]) => !(service as { profiles?: string[] }).profiles);
+    expect(always.map(([name]) => name).sort()).toEqual(['auth', 'elasticmq', 'gateway', 'log', 'log-worker', 'mongodb', 'tenant']);
     expect(compose.services.mongodb.command).toEqual(['--replSet', 'rs0', '--bind_ip_all']);
     expect(compose.services.log.environment.MONGODB_URI).toBe('mongodb://mongodb:27017/?replicaSet=rs0');
     for (const name of ['auth', 'log', 'log-worker', 'tenant']) {
@@ -36,9 +37,30 @@ describe('docker-compose.yml', () => {
     for (const name of ['log', 'log-worker']) expect(compose.services[name].environment.MONGODB_URI).toContain('replicaSet=rs0');
   });
 
+  it('runs ClickHouse and Cube in the analytics profile, reachable only from the worker, the log service and Cube', () => {
+    expect(compose.services.clickhouse.profiles).toEqual(['analytics']);
+    expect(compose.services.cube.profiles).toEqual(['analytics']);
+    expect(compose.services.clickhouse.volumes).toContain('clickhouse-data:/var/lib/clickhouse');
+    const onAnalytics = Object.entries(compose.services)
+      .filter(([, service]) => ((service as { networks?: string[] }).networks ?? []).includes('analytics'))
+      .map(([name]) => name)
+      .sort();
+    expect(onAnalytics).toEqual(['clickhouse', 'cube', 'log', 'log-worker']);
+    expect(compose.services.clickhouse.networks).toEqual(['analytics']);
+    // Off unless asked for: the profile alone does not switch the services over.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's own interpolation, not a template
+    expect(compose.services.log.environment.ANALYTICS).toBe('${ANALYTICS:-off}');
+  });
+
   it('publishes only the gateway, with the rendered config, and keeps the data stores off its network', () => {
-    const published = Object.entries(compose.services).filter(([, service]) => (service as { ports?: unknown }).ports);
+    // The analytics profile's ClickHouse and Cube publish on loopback only (docs/analytics.md).
+    const published = Object.entries(compose.services).filter(
+      ([, service]) => (service as { ports?: unknown; profiles?: string[] }).ports && !(service as { profiles?: string[] }).profiles,
+    );
     expect(published.map(([name]) => name)).toEqual(['gateway']);
+    for (const name of ['clickhouse', 'cube']) {
+      for (const port of compose.services[name].ports) expect(port, name).toMatch(/^127\.0\.0\.1:/);
+    }
     expect(compose.services.gateway.ports).toEqual([`${COMPOSE_GATEWAY.listen}:8080`]);
     expect(compose.services.gateway.volumes).toContain('./deploy/nginx/gateway.conf:/etc/nginx/nginx.conf:ro');
     expect(compose.services.gateway.networks).toEqual(['edge']);
@@ -47,5 +69,24 @@ describe('docker-compose.yml', () => {
       expect(new URL(url).hostname).toBe(upstream);
       expect(compose.services[upstream].networks).toContain('edge');
     }
+  });
+
+  it('keeps ElasticMQ’s messages on a volume, so an acknowledged event survives its restart', () => {
+    const elasticmq = compose.services.elasticmq;
+    expect(elasticmq.image).toMatch(/^softwaremill\/elasticmq:/);
+    expect(elasticmq.volumes).toEqual(
+      expect.arrayContaining([
+        './deploy/elasticmq/compose.conf:/opt/elasticmq.conf:ro',
+        './k8s/overlays/dev/elasticmq.conf:/opt/elasticmq-queues.conf:ro',
+        'elasticmq-data:/data',
+      ]),
+    );
+    expect(Object.keys(compose.volumes)).toContain('elasticmq-data');
+    const conf = readFileSync(`${REPO_ROOT}deploy/elasticmq/compose.conf`, 'utf8');
+    expect(conf).toContain('include file("/opt/elasticmq-queues.conf")');
+    expect(conf).toMatch(/messages-storage \{\s*enabled = true\s*uri = "jdbc:h2:\/data\//);
+    expect(conf).toMatch(/queues-storage \{\s*enabled = true\s*path = "\/data\//);
+    // The queues themselves are defined once, in the dev overlay's file.
+    expect(readFileSync(`${REPO_ROOT}k8s/overlays/dev/elasticmq.conf`, 'utf8')).toMatch(/log-queue \{/);
   });
 });

@@ -23,6 +23,8 @@ export interface RunningServer {
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
   seal(): Promise<unknown>;
+  /** Runs the analytics sink until it has every stored event (ANALYTICS on; a no-op otherwise). */
+  syncAnalytics(): Promise<void>;
   /** How many Idempotency-Keys the server keeps for the tenant now. */
   idempotencyKeys(tenant: TenantId): Promise<number>;
   /** The MongoDB database the server runs on (the double in the vitest project mongodb-double), if any. */
@@ -54,7 +56,7 @@ export async function startAllInOne(
     AUTH_SECRET: randomBytes(24).toString('hex'),
     ...env,
   });
-  const { app, auth, health, sealer, stores } = await composeAllInOne(config, options);
+  const { app, auth, health, sealer, sink, stores } = await composeAllInOne(config, options);
   // PORT=0 unless the test asks for one (to restart a server where its clients look for it).
   const url = await app.listen({ port: config.PORT, host: '127.0.0.1' });
   return {
@@ -71,6 +73,9 @@ export async function startAllInOne(
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
       }),
     seal: async () => sealer?.sealAll(),
+    syncAnalytics: async () => {
+      while (sink && !(await sink.runOnce()));
+    },
     idempotencyKeys: (tenant) => stores.idempotency.count(tenant, Date.now()),
     mongoDatabase: options.mongoDatabase,
     close: () => app.close(),

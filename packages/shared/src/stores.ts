@@ -3,6 +3,7 @@ import type { CommitLog, LocalLogFeed } from './feed/port.js';
 import type { IdempotencyStore } from './idempotency/port.js';
 import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
+import type { MongoIntegrityStore } from './mongo/integrity-store.js';
 import { openMongoStores } from './mongo/stores.js';
 import { openSqliteStores } from './sqlite/stores.js';
 import type { LogStore } from './store/port.js';
@@ -30,6 +31,8 @@ export interface StoreSettings {
 }
 
 export interface Stores {
+  /** The MongoDB database the stores share (absent on SQLite), for modules that follow its commit order. */
+  mongo?: { db: MongoDatabase; integrity: MongoIntegrityStore } | undefined;
   logs: LogStore;
   tenants: TenantStore;
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */

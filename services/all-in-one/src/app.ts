@@ -21,6 +21,7 @@ import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import { buildTenantApp } from '@logserver/tenant/app';
 import type { FastifyPluginAsync } from 'fastify';
+import { rootRoute } from './root.js';
 
 export interface AllInOneDeps {
   verifier: JwtVerifier;
@@ -34,6 +35,7 @@ export interface AllInOneDeps {
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
+  analytics?: LogDeps['analytics'];
 }
 
 export interface AllInOneAppConfig {
@@ -54,7 +56,9 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
   // there is no gateway in front of one process, so the token is checked where it arrives.
   const identity = verifiedIdentity(deps.verifier);
   return async (app) => {
-    await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant }));
+    // One process has no gateway in front, so `/` is what a newcomer opens: it explains itself.
+    await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant, pythonRoot: false }));
+    await app.register(rootRoute);
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
       buildLogApp(
@@ -68,6 +72,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           idempotency: deps.idempotency,
           metrics: deps.metrics,
           integrity: deps.integrity,
+          analytics: deps.analytics,
         },
         { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, idempotency: config.idempotency },
       ),

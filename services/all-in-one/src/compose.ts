@@ -1,7 +1,9 @@
 import { integrityDeps, registerConsole } from '@logserver/log/compose';
 import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
+import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -11,6 +13,7 @@ import type { Sealer } from '@logserver/shared/integrity/sealer';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
@@ -28,6 +31,8 @@ export interface AllInOne {
   health: Health;
   /** Seals on its timer (SEAL_INTERVAL > 0); tests call sealAll() to seal now. */
   sealer: Sealer | null;
+  /** The analytics sink (ANALYTICS on); tests call runOnce() to copy now. */
+  sink: AnalyticsSink | null;
 }
 
 /**
@@ -37,6 +42,7 @@ export interface AllInOne {
  */
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
   await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
@@ -57,8 +63,15 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   if (stores.integrity)
     await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
 
-  const health = registerHealth(app, { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app, undefined, { serve: false });
+  // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
+  await app.register(analyticsPlugin, { config, sink: { registry: metrics, stores: app.stores } });
+  const { analytics } = app;
+  const health = registerHealth(
+    app,
+    { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() },
+    analytics?.sink ? { analytics: () => analytics.sink?.status() } : {},
+  );
   await registerDocs(app, { title: 'logserver', description: 'Multi-tenant audit-log API (all-in-one: logs, tenants, auth)' });
   await registerConsole(app);
   await app.register(
@@ -74,6 +87,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
+        analytics: analytics ?? undefined,
         integrity: integrityDeps(stores.integrity, signingKey.publicKeyPem, config.SEAL_INTERVAL),
       },
       {
@@ -86,5 +100,5 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
       },
     ),
   );
-  return { app, auth, stores, health, sealer: stores.integrity ? app.sealer : null };
+  return { app, auth, stores, health, sealer: stores.integrity ? app.sealer : null, sink: analytics?.sink ?? null };
 }

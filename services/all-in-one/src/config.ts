@@ -1,21 +1,39 @@
 import { idempotencyConfig, rateLimitConfig, streamConfig } from '@logserver/log/config';
-import { authConfig, integrityConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  analyticsConfig,
+  authConfig,
+  fromInvocationDir,
+  integrityConfig,
+  listenConfig,
+  queueConfig,
+  requireClickHouseUrl,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 
-export const AllInOneConfig = requireMongoUri(
-  z.object({
-    ...listenConfig(8080),
-    ...authConfig,
-    ...storeConfig,
-    ...queueConfig,
-    ...streamConfig,
-    ...rateLimitConfig,
-    ...idempotencyConfig,
-    ...integrityConfig,
-    DEMO_TENANT: z
-      .string()
-      .regex(/^[a-z0-9_-]+$/)
-      .default('demo'),
-  }),
+export const AllInOneConfig = requireClickHouseUrl(
+  requireMongoUri(
+    z.object({
+      // Loopback unless told otherwise: /metrics and the worker's /stats answer without a token.
+      ...listenConfig(8080, '127.0.0.1'),
+      ...authConfig,
+      ...storeConfig,
+      DATA_DIR: storeConfig.DATA_DIR.transform((path) => fromInvocationDir(path)),
+      SQLITE_PATH: storeConfig.SQLITE_PATH.transform((path) => (path === undefined ? undefined : fromInvocationDir(path))),
+      ...queueConfig,
+      ...streamConfig,
+      ...rateLimitConfig,
+      ...idempotencyConfig,
+      ...integrityConfig,
+      ...corsConfig,
+      ...analyticsConfig,
+      DEMO_TENANT: z
+        .string()
+        .regex(/^[a-z0-9_-]+$/)
+        .default('demo'),
+    }),
+  ),
 );
 export type AllInOneConfig = z.infer<typeof AllInOneConfig>;

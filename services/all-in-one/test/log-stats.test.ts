@@ -1,6 +1,6 @@
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { seededRandom } from '@logserver/testing/events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, matchesQuery, postBulk } from '../../../test/support/log-seed.js';
 import { collectionQueries } from '../../../test/support/postman.js';
@@ -48,7 +48,11 @@ describe('GET /api/v1/logs/stats against an independent count', () => {
   it('answers the Python system’s shape by default', async () => {
     const response = await stats('');
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ code: 200, msg: 'ok', data: count(stored, 'severity') });
+    expect(response.body).toMatchObject({ code: 200, msg: 'ok', data: count(stored, 'severity') });
+    expect(Object.keys(response.body.data)).toEqual(['INFO', 'WARNING', 'ERROR', 'CRITICAL']);
+    // SQLite keeps hourly rollups for exactly this; MongoDB counts on an index.
+    const source = inject('testStore') === 'mongodb-double' ? 'index' : 'rollups';
+    expect(response.body.meta).toEqual({ source, as_of: expect.any(String), group_by: 'severity', interval: null, from: null, to: null });
   });
 
   const filters = [
@@ -103,6 +107,8 @@ describe('GET /api/v1/logs/stats against an independent count', () => {
         });
         expect(response.body.data.totals).toEqual(count(matching, 'severity'));
         expect(response.body.meta).toEqual({
+          source: expect.stringMatching(/^(rollups|index)$/),
+          as_of: expect.any(String),
           group_by: 'severity',
           interval,
           from: new Date(params.get('from') as string).toISOString(),

@@ -1,5 +1,21 @@
-import { integrityConfig, listenConfig, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  analyticsConfig,
+  dependencyConfig,
+  integrityConfig,
+  listenConfig,
+  queueConfig,
+  refuseEmbeddedAnalytics,
+  requireClickHouseUrl,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
 import { z } from 'zod';
 
-export const LogWorkerConfig = requireMongoUri(z.object({ ...listenConfig(8084), ...storeConfig, ...queueConfig, ...integrityConfig }));
+export const LogWorkerConfig = refuseEmbeddedAnalytics(
+  requireClickHouseUrl(
+    requireMongoUri(
+      z.object({ ...listenConfig(8084), ...storeConfig, ...queueConfig, ...integrityConfig, ...dependencyConfig, ...analyticsConfig }),
+    ),
+  ),
+);
 export type LogWorkerConfig = z.infer<typeof LogWorkerConfig>;

@@ -1,4 +1,6 @@
 import websocket from '@fastify/websocket';
+import type { AnalyticsStore } from '@logserver/shared/analytics/port';
+import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
 import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
 import { requireAuth } from '@logserver/shared/auth/request-auth';
 import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
@@ -34,6 +36,8 @@ export interface LogDeps {
   now: () => Date;
   /** Where the stream's Prometheus series go; the process's /metrics registry. */
   metrics?: Registry | undefined;
+  /** With ANALYTICS on, stats are answered from the analytics store, within these slots. */
+  analytics?: { store: AnalyticsStore; slots: AnalyticsSlots } | undefined;
   /** Where Idempotency-Keys are kept; without it the header is accepted and ignored (README "Idempotent ingest"). */
   idempotency?: IdempotencyStore | undefined;
   /** Tamper-evidence routes are served when the store keeps digests. */

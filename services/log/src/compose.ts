@@ -1,16 +1,19 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
+import type { LocalLogFeed } from '@logserver/shared/feed/port';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import type { IntegrityStore } from '@logserver/shared/integrity/port';
+import { Dependency, deferred, gateUntilReady, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
-import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
-import { storesPlugin } from '@logserver/shared/plugins/stores';
+import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
-import { storeSettings } from '@logserver/shared/stores';
+import { type Stores, storeSettings } from '@logserver/shared/stores';
 import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
@@ -51,35 +54,57 @@ function cursorCodec(config: LogConfig, log: FastifyBaseLogger) {
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
+  // MongoDB and SQS may come up after this process: it listens at once and opens them in the
+  // background; the API answers 503 until then (docs/operations.md "Starting before the dependencies").
+  const log = app.log.child({ component: 'dependencies' });
   const settings = storeSettings.parse(config);
-  await app.register(storesPlugin, { settings });
-  const { stores } = app;
-  const log = app.log.child({ component: 'queue' });
-  const local = stores.feed({ onError: (err) => log.warn({ err }, 'reading new events for the stream failed') });
-  await app.register(feedPlugin, { feed: local });
-  if (resolveQueue(config) === 'sqs') {
-    await app.register(queuePlugin, { queue: await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log }) });
-  } else {
-    await app.register(queuePlugin, { queue: new InProcessLogQueue() });
-    await app.register(consumerPlugin, { handle: createStoreHandler(stores.logs, local).handle });
-  }
-  const { queue, feed } = app;
-  const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
+  const stores = storesDependency(settings, { log, maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS });
+  const pipeline = new Dependency(
+    resolveQueue(config) === 'sqs' ? 'SQS' : 'queue',
+    async () => openPipeline(config, await stores.ready, app.log.child({ component: 'queue' })),
+    {
+      log,
+      maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS,
+      onClose: async ({ queue, feed }) => {
+        // The queue first: it finishes the batches it holds before the feed and the stores close.
+        await queue.close();
+        await feed.close();
+      },
+    },
+  );
+  app.addHook('onClose', async () => {
+    await pipeline.close();
+    await stores.close();
+  });
+  gateUntilReady(app, [stores, pipeline] as Dependency<unknown>[]);
+  const health = registerHealth(app, {
+    store: () => stores.require().logs.ping(),
+    queue: () => pipeline.require().queue.ping(),
+  });
+  // Stats read the analytics store; the worker's sink fills it.
+  await app.register(analyticsPlugin, { config });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
   await registerConsole(app);
   await app.register(
     buildLogApp(
       {
-        store: stores.logs,
-        queue,
-        feed,
-        commitLog: stores.commitLog,
+        store: deferred(stores, () => stores.value?.logs),
+        queue: deferred(pipeline, () => pipeline.value?.queue),
+        feed: deferred(pipeline, () => pipeline.value?.feed),
+        commitLog: deferred(stores, () => stores.value?.commitLog),
         cursors: cursorCodec(config, app.log),
         identity: gatewayIdentity(),
-        idempotency: stores.idempotency,
+        idempotency: deferred(stores, () => stores.value?.idempotency),
         metrics,
-        integrity: integrityDeps(stores.integrity, config.INTEGRITY_PUBLIC_KEY, config.SEAL_INTERVAL),
+        analytics: app.analytics ?? undefined,
+        // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
+        integrity: integrityDeps(
+          deferred(stores, () => stores.value?.integrity),
+          config.INTEGRITY_PUBLIC_KEY,
+          config.SEAL_INTERVAL,
+        ),
       },
       {
         adminTenant: config.AUTH_ADMIN_TENANT,
@@ -90,4 +115,22 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
     ),
   );
   return { app, health };
+}
+
+/**
+ * The queue and the feed once the stores are open. The queue is opened first: it is the part that
+ * may fail and be retried, and the feed must start only once.
+ */
+async function openPipeline(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LocalLogFeed }> {
+  // The same feed on every attempt (stores.feed() makes it once); started once the queue is open.
+  const feed = stores.feed({ onError: (err) => log.warn({ err }, 'reading new events for the stream failed') });
+  if (resolveQueue(config) === 'sqs') {
+    const queue = await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log });
+    await feed.start();
+    return { queue, feed };
+  }
+  await feed.start();
+  const queue = new InProcessLogQueue();
+  await queue.consume(createStoreHandler(stores.logs, feed).handle);
+  return { queue, feed };
 }

@@ -1,4 +1,16 @@
-import { authConfig, listenConfig, optionalString, queueConfig, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  analyticsConfig,
+  authConfig,
+  dependencyConfig,
+  listenConfig,
+  optionalString,
+  queueConfig,
+  refuseEmbeddedAnalytics,
+  requireClickHouseUrl,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
@@ -80,16 +92,23 @@ export const integrityRoutesConfig = {
   SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
-export const LogConfig = requireMongoUri(
-  z.object({
-    ...listenConfig(8082),
-    ...authConfig,
-    ...storeConfig,
-    ...queueConfig,
-    ...streamConfig,
-    ...rateLimitConfig,
-    ...idempotencyConfig,
-    ...integrityRoutesConfig,
-  }),
+export const LogConfig = refuseEmbeddedAnalytics(
+  requireClickHouseUrl(
+    requireMongoUri(
+      z.object({
+        ...listenConfig(8082),
+        ...authConfig,
+        ...storeConfig,
+        ...queueConfig,
+        ...streamConfig,
+        ...rateLimitConfig,
+        ...idempotencyConfig,
+        ...integrityRoutesConfig,
+        ...dependencyConfig,
+        ...corsConfig,
+        ...analyticsConfig,
+      }),
+    ),
+  ),
 );
 export type LogConfig = z.infer<typeof LogConfig>;

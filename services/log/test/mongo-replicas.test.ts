@@ -3,9 +3,9 @@ import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import { MongoChangeStreamFeed } from '@logserver/shared/mongo/change-stream-feed';
 import { MongoCommitFeed } from '@logserver/shared/mongo/commit-feed';
-import { MongoCommitLog } from '@logserver/shared/mongo/commit-log';
 import { MongoIntegrityStore } from '@logserver/shared/mongo/integrity-store';
 import { MongoLogStore } from '@logserver/shared/mongo/log-store';
+import { MongoStreamLog } from '@logserver/shared/mongo/stream-log';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { createCursorCodec } from '@logserver/shared/stream/cursor';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
@@ -33,7 +33,7 @@ async function startReplica(db: MingoMongoDatabase): Promise<{ app: FastifyInsta
   await feed.start();
   const queue = new InProcessLogQueue();
   await queue.consume(createStoreHandler(store).handle);
-  const commitLog = new MongoCommitLog(db, integrity);
+  const commitLog = new MongoStreamLog(db, integrity);
   await app.register(buildLogApp({ store, queue, feed, commitLog, cursors, identity: gatewayIdentity() }, { adminTenant: 'system' }));
   app.addHook('onClose', async () => {
     await queue.close();

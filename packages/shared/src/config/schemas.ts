@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { SqsLogQueueOptions } from '../sqs/log-queue.js';
 import type { MongoTuning, StoreSettings } from '../stores.js';
@@ -8,15 +9,27 @@ export const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+// Accepts a boolean too: a service's parsed config is parsed again into its adapters' options (sqsOptions).
 const booleanFromEnv = (fallback: boolean) =>
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
     .optional()
-    .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
+    .transform((value) =>
+      typeof value === 'boolean' ? value : value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value),
+    );
 
-export const listenConfig = (defaultPort: number) => ({
+/**
+ * A relative path is taken from where the user ran the command: npm and pnpm run scripts in the
+ * package's folder and say where they were started in INIT_CWD (`DATA_DIR=mydata make start`).
+ */
+export function fromInvocationDir(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.INIT_CWD ?? process.cwd(), path);
+}
+
+/** Services in containers listen on every interface (the image sets HOST); the all-in-one on loopback. */
+export const listenConfig = (defaultPort: number, defaultHost = '0.0.0.0') => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.string().min(1).default(defaultHost),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
@@ -90,6 +103,16 @@ export const queueConfig = {
   SQS_RECEIVERS: z.coerce.number().int().min(1).max(64).default(4),
   SQS_VISIBILITY_TIMEOUT: z.coerce.number().int().min(1).max(43_200).default(30),
   SQS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Create missing queues at start (local SQS); the prod overlay sets false (README "Least-privilege IAM"). */
+  SQS_CREATE_QUEUES: booleanFromEnv(true),
+};
+
+/**
+ * Services start without their dependencies (MongoDB, SQS) and keep trying to reach them with
+ * exponential backoff up to this delay between attempts (README "Starting before the dependencies").
+ */
+export const dependencyConfig = {
+  DEPENDENCY_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300_000).default(10_000),
 };
 
 /** The store adapters' settings, parsed from the store fragment (DESIGN §6: STORE follows MONGODB_URI). */
@@ -125,6 +148,7 @@ export const sqsOptions = z.object(queueConfig).transform(
       receivers: config.SQS_RECEIVERS,
       visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT,
       publishTimeoutMs: config.SQS_PUBLISH_TIMEOUT_MS,
+      createQueues: config.SQS_CREATE_QUEUES,
     }) satisfies SqsLogQueueOptions,
 );
 
@@ -139,8 +163,48 @@ export const integrityConfig = {
   INTEGRITY_SIGNING_KEY: optionalString,
 };
 
+/**
+ * chdb keeps its data folder to one process, so it serves the all-in-one only; separate services
+ * share a ClickHouse server.
+ */
+export function refuseEmbeddedAnalytics<T extends z.ZodType<{ ANALYTICS: string }>>(schema: T) {
+  return schema.refine((config) => config.ANALYTICS !== 'chdb', {
+    when: () => true,
+    path: ['ANALYTICS'],
+    message: "chdb is the all-in-one server's embedded engine; separate services use ANALYTICS=clickhouse with CLICKHOUSE_URL",
+  });
+}
+
 /** Cross-field rules run even when other fields failed (`when`), so one start reports every problem. */
 const always = () => true;
+
+/** The analytics tier (README "Analytics"): off by default; chdb in the all-in-one, a ClickHouse server elsewhere. */
+export const analyticsConfig = {
+  ANALYTICS: z.enum(['off', 'chdb', 'clickhouse']).default('off'),
+  CLICKHOUSE_URL: optionalString,
+  CLICKHOUSE_DB: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must be a plain identifier ([A-Za-z_][A-Za-z0-9_]*)')
+    .default('logdb'),
+  CLICKHOUSE_USER: optionalString,
+  CLICKHOUSE_PASSWORD: optionalString,
+  /** Default $DATA_DIR/analytics. */
+  CHDB_PATH: optionalString,
+  ANALYTICS_SINK_BATCH: z.coerce.number().int().min(1).max(50_000).default(2000),
+  ANALYTICS_SINK_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(200),
+  ANALYTICS_QUERY_TIMEOUT_S: z.coerce.number().int().min(1).max(600).default(10),
+  ANALYTICS_MAX_QUERIES: z.coerce.number().int().min(1).max(1000).default(8),
+  ANALYTICS_MAX_QUERIES_PER_TENANT: z.coerce.number().int().min(1).max(1000).default(2),
+};
+
+/** ANALYTICS=clickhouse needs a server to talk to. */
+export function requireClickHouseUrl<T extends z.ZodType<{ ANALYTICS: string; CLICKHOUSE_URL?: string | undefined }>>(schema: T) {
+  return schema.refine((config) => config.ANALYTICS !== 'clickhouse' || Boolean(config.CLICKHOUSE_URL), {
+    when: always,
+    path: ['CLICKHOUSE_URL'],
+    message: 'is required when ANALYTICS=clickhouse (e.g. http://clickhouse:8123)',
+  });
+}
 
 /** The secret is required wherever a service cannot make one of its own (every service but all-in-one). */
 export function requireAuthSecret<T extends z.ZodType<{ AUTH_SECRET?: string | undefined }>>(schema: T) {

@@ -7,6 +7,7 @@ import createError from '@fastify/error';
 export const Unauthorized = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized', 401);
 /** A token that was read and refused; the reason says which check failed (also in WWW-Authenticate). */
 export const TokenRejected = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401);
+export const ExportTooWide = createError('LOGSERVER_ERR_EXPORT_TOO_WIDE', '%s', 422);
 export const Forbidden = createError('LOGSERVER_ERR_FORBIDDEN', 'Forbidden: role %s may not %s %s', 403);
 export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 404);
 export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);

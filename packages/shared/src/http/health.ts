@@ -13,7 +13,12 @@ export interface Health {
  * /healthz answers while the process runs; /readyz runs every module's check and turns 503
  * as soon as shutdown starts, so load balancers stop sending work before connections close.
  */
-export function registerHealth(app: FastifyInstance, checks: Record<string, ReadinessCheck>): Health {
+export function registerHealth(
+  app: FastifyInstance,
+  checks: Record<string, ReadinessCheck>,
+  /** Shown in /readyz beside the checks without deciding readiness (e.g. the analytics sink's lag). */
+  details: Record<string, () => unknown> = {},
+): Health {
   let closing = false;
   const startShutdown = () => {
     closing = true;
@@ -35,8 +40,10 @@ export function registerHealth(app: FastifyInstance, checks: Record<string, Read
         }
       }),
     );
-    if (!ready) return reply.code(503).send(failure(503, 'not ready', { status: 'not ready', checks: results }));
-    return ok({ status: 'ready', checks: results });
+    const detail = Object.fromEntries(Object.entries(details).map(([name, read]) => [name, read()]));
+    const extra = Object.keys(detail).length === 0 ? {} : { details: detail };
+    if (!ready) return reply.code(503).send(failure(503, 'not ready', { status: 'not ready', checks: results, ...extra }));
+    return ok({ status: 'ready', checks: results, ...extra });
   });
   return { startShutdown };
 }

@@ -1,57 +1,73 @@
-import type { CommitLog, CommittedEvent } from '../feed/port.js';
-import type { LogFilter } from '../store/port.js';
+import type { CleanupEntry, CommitLog, PositionedEvent } from '../analytics/port.js';
+import type { CommitPosition } from '../integrity/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import type { MongoCollection, MongoDatabase } from './database.js';
+import { type CleanupDocument, type DeletedDocument, INTEGRITY_COLLECTIONS } from './integrity-collections.js';
 import type { MongoIntegrityStore } from './integrity-store.js';
-import { buildLogFilter } from './log-store.js';
-import { documentToEvent, LOGS_COLLECTION, type LogDocument } from './logs-collection.js';
+import { LOGS_COLLECTION, type LogDocument, documentToEvent as toLogEvent } from './logs-collection.js';
 
 type PositionedLog = LogDocument & { position?: number };
 
+const ABANDONED_CLEANUP_MS = 3_600_000;
+
 /**
- * The commit log on MongoDB: the `position` the integrity store gives each document when it first
- * sees it committed (one process at a time, under a lease). MongoDB has no commit-ordered number of
- * its own, and a number reserved before an insert can commit after a higher one; a position given
- * on first sight never falls below one already read, so `position > cursor` misses nothing. The
- * change stream's resume token is commit-ordered too, but it is not stored with the document, so
- * the store could not replay from it after the oplog moved on; the position can be replayed from
- * the logs collection for as long as the event is retained, with the (tenant_id, position) index.
+ * The commit order of the MongoDB database for the analytics sink: the position the integrity store
+ * gives each log document once it sees it committed (so an insert that commits late is placed late,
+ * never below what the sink already copied), and the cleanup records it keeps.
  */
 export class MongoCommitLog implements CommitLog {
   private readonly logs: MongoCollection<PositionedLog>;
+  private readonly cleanups: MongoCollection<CleanupDocument>;
+  private readonly deleted: MongoCollection<DeletedDocument>;
 
-  constructor(
+  private constructor(
     db: MongoDatabase,
-    private readonly positions: Pick<MongoIntegrityStore, 'assignPositions'>,
+    private readonly integrity: MongoIntegrityStore,
+    private readonly now: () => Date,
   ) {
     this.logs = db.collection<PositionedLog>(LOGS_COLLECTION);
+    this.cleanups = db.collection<CleanupDocument>(INTEGRITY_COLLECTIONS.cleanups);
+    this.deleted = db.collection<DeletedDocument>(INTEGRITY_COLLECTIONS.deleted);
   }
 
-  async after(tenant: TenantId, position: number, filter: LogFilter, limit: number): Promise<CommittedEvent[]> {
-    await this.positions.assignPositions();
+  static async open(db: MongoDatabase, integrity: MongoIntegrityStore, now: () => Date = () => new Date()): Promise<MongoCommitLog> {
+    const log = new MongoCommitLog(db, integrity, now);
+    await log.deleted.createIndexes([{ name: 'cleanup_event', key: { cleanup_id: 1, event_id: 1 } }]);
+    return log;
+  }
+
+  async committedAfter(after: CommitPosition | null, limit: number): Promise<PositionedEvent[]> {
+    await this.integrity.placeCommitted();
     const documents = await this.logs
-      .find(
-        { $and: [buildLogFilter(tenant, filter), { position: { $gt: position } }] },
-        { projection: { _id: 0, search_text: 0 }, sort: { position: 1 }, limit },
-      )
+      .find({ position: { $gt: after === null ? Number.MIN_SAFE_INTEGER : Number(after) } }, { sort: { position: 1 }, limit })
       .toArray();
-    return documents.map(({ position: at, ...document }) => ({ event: documentToEvent(document), position: at as number }));
+    return documents.map((document) => ({ position: String(document.position), event: toLogEvent(document) }));
   }
 
-  async head(): Promise<number> {
-    await this.positions.assignPositions();
+  async head(): Promise<CommitPosition | null> {
     const [last] = await this.logs
-      .find({ position: { $exists: true } }, { projection: { _id: 0, position: 1 }, sort: { position: -1 }, limit: 1 })
+      .find({ position: { $exists: true } }, { sort: { position: -1 }, limit: 1, projection: { position: 1 } })
       .toArray();
-    return last?.position ?? 0;
+    return last?.position === undefined ? null : String(last.position);
   }
 
-  async holds(tenant: TenantId, id: string): Promise<boolean> {
-    const found = await this.logs
-      .find({ tenant_id: { $eq: tenant }, id: { $eq: id } }, { projection: { _id: 0, id: 1 }, limit: 1 })
-      .toArray();
-    return found.length > 0;
+  async cleanupsAfter(afterId: number, limit: number): Promise<CleanupEntry[]> {
+    const documents = await this.cleanups.find({ _id: { $gt: afterId } }, { sort: { _id: 1 }, limit }).toArray();
+    return documents.map((document) => ({
+      cleanupId: document._id,
+      tenant: document.tenant_id as TenantId,
+      deletedAt: document.deleted_at,
+      finished: document.deleted_count > 0 || this.now().getTime() - Date.parse(document.deleted_at) > ABANDONED_CLEANUP_MS,
+    }));
   }
 
+  async deletedIds(cleanupId: number, afterId: string, limit: number): Promise<string[]> {
+    const documents = await this.deleted
+      .find({ cleanup_id: { $eq: cleanupId }, event_id: { $gt: afterId } }, { sort: { event_id: 1 }, limit, projection: { event_id: 1 } })
+      .toArray();
+    return documents.map((document) => document.event_id);
+  }
+
+  /** The database belongs to the stores; nothing of its own to close. */
   async close(): Promise<void> {}
 }

@@ -119,6 +119,11 @@ export class MongoIntegrityStore implements IntegrityStore {
     }
   }
 
+  /** Places every committed document not yet placed (the analytics sink reads in this order too). */
+  async placeCommitted(): Promise<void> {
+    await this.assignPositions();
+  }
+
   async tenantsWithEventsAfter(after: CommitPosition | null): Promise<{ tenants: TenantId[]; through: CommitPosition | null }> {
     await this.assignPositions();
     const rows = await this.logs

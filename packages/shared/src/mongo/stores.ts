@@ -2,11 +2,11 @@ import { storeSettings } from '../config/schemas.js';
 import type { OpenStoresOptions, StoreSettings, Stores } from '../stores.js';
 import { MongoChangeStreamFeed } from './change-stream-feed.js';
 import { MongoCommitFeed } from './commit-feed.js';
-import { MongoCommitLog } from './commit-log.js';
 import { connectMongo, type MongoSettings } from './database.js';
 import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
+import { MongoStreamLog } from './stream-log.js';
 import { MongoTenantStore } from './tenant-store.js';
 
 /** Every port on one MongoDB database; the feed reads positioned events, woken by a change stream that hears of any process's inserts. */
@@ -39,7 +39,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     tenants,
     integrity,
     idempotency,
-    commitLog: new MongoCommitLog(database, integrity),
+    commitLog: new MongoStreamLog(database, integrity),
     feed: (feedOptions = {}) => {
       feed ??= new MongoCommitFeed(database, integrity, {
         pollMs: tuning.feedPollMs,
@@ -52,5 +52,6 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
       });
       return feed;
     },
+    mongo: { db, integrity },
   };
 }

@@ -13,6 +13,8 @@ export const LIMITS = {
   offsetWindow: 100_000, // page × size: deeper pages must use the cursor, which costs the same at any depth
   cursor: 512,
   statsBuckets: 2000, // interval buckets in one stats answer (83 days by hour, 5 years by day)
+  statsGroups: 1000, // groups (pairs, with two group_by fields) in one analytics stats answer; top=N at most this
+  statsCells: 200_000, // (group, bucket) counts in one analytics stats answer
   cleanupDays: 36_500,
   search: 256,
   filterValue: 256,

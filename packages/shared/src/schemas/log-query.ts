@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ANALYTICS_INTERVALS, GROUPABLE_FIELDS, type GroupableField } from '../analytics/port.js';
 import { LIMITS } from './limits.js';
 import { SEVERITIES, type Severity } from './log-event.js';
 
@@ -128,17 +129,40 @@ export const ListLogsQuery = strictQuery({
 });
 export type ListLogsQuery = z.infer<typeof ListLogsQuery>;
 
+/** What the primary stores count (from rollups or an index); the analytics tier answers every form. */
 export const STATS_GROUPS = ['severity', 'action', 'resource_type', 'user_id'] as const;
+export const PRIMARY_INTERVALS = ['hour', 'day'] as const;
+
+const groupByList = single(
+  z
+    .string()
+    .transform((value) => value.split(',').map((part) => part.trim()))
+    .refine((parts) => parts.length >= 1 && parts.length <= 2, { message: 'one field, or two separated by a comma' })
+    .refine((parts) => parts.every((part) => (GROUPABLE_FIELDS as readonly string[]).includes(part)), {
+      message: `must be one or two of ${GROUPABLE_FIELDS.join(', ')}`,
+    })
+    .refine((parts) => parts[0] !== parts[1], { message: 'the two fields must differ' })
+    .transform((parts) => parts as unknown as [GroupableField] | [GroupableField, GroupableField]),
+);
 
 export const StatsQuery = strictQuery({
   ...filterShape,
-  group_by: single(z.enum(STATS_GROUPS)).default('severity'),
-  interval: single(z.enum(['hour', 'day'])).optional(),
+  group_by: groupByList.default(['severity']),
+  interval: single(z.enum(ANALYTICS_INTERVALS)).optional(),
+  top: positiveInt(LIMITS.statsGroups).optional(),
 }).superRefine(fromNotAfterTo);
 export type StatsQuery = z.infer<typeof StatsQuery>;
 
 export const EXPORT_FORMATS = ['ndjson', 'csv', 'json'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** A true/false query flag; absent is false. */
+const flag = single(z.enum(['true', 'false']))
+  .optional()
+  .transform((value) => value === 'true');
+
+/** CSV only: what a spreadsheet needs (README "Export"). */
+const CSV_FLAGS = ['raw', 'bom', 'flatten'] as const;
 
 export const ExportQuery = strictQuery({
   ...filterShape,
@@ -146,32 +170,47 @@ export const ExportQuery = strictQuery({
   // `commit`: in the order stored, each event with its stream cursor, so a broken download continues with after=.
   sort: single(z.enum(['asc', 'desc', 'commit'])).default('desc'),
   after: single(z.string().min(1).max(LIMITS.cursor)).optional(),
-}).superRefine((query, ctx) => {
-  fromNotAfterTo(query, ctx);
-  if (query.after !== undefined && query.sort !== 'commit' && query.sort !== 'desc') {
-    ctx.addIssue({ code: 'custom', path: ['sort'], message: 'after= continues an export in commit order: leave sort out, or sort=commit' });
-  }
-});
+  /** CSV: keep every cell's exact bytes instead of defusing spreadsheet formulas. */
+  raw: flag,
+  /** CSV: start with a UTF-8 byte order mark, so spreadsheets read accents right. */
+  bom: flag,
+  /** CSV: before/after/metadata as one dotted column per key (before.email) instead of JSON text. */
+  flatten: flag,
+})
+  .superRefine(fromNotAfterTo)
+  .superRefine((query, ctx) => {
+    if (query.after !== undefined && query.sort !== 'commit' && query.sort !== 'desc') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sort'],
+        message: 'after= continues an export in commit order: leave sort out, or sort=commit',
+      });
+    }
+  })
+  .superRefine((query, ctx) => {
+    if (query.format === 'csv') return;
+    for (const name of CSV_FLAGS) {
+      if (query[name]) ctx.addIssue({ code: 'custom', path: [name], message: `applies to format=csv only` });
+    }
+  });
 export type ExportQuery = z.infer<typeof ExportQuery>;
-
-const isoDateTime = single(
-  z.iso
-    .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-06-26T00:00:00Z' })
-    .transform((value) => new Date(value).toISOString()),
-);
 
 /** Cleanup needs exactly one cut-off, or all=true: a bare DELETE must never purge a tenant by accident. */
 export const CleanupQuery = strictQuery({
-  before: isoDateTime.optional(),
+  // The same forms as the list's from/to: a UTC day (2025-06-27 is its midnight) or a date-time.
+  before: dateOrDateTime.optional(),
   older_than_days: positiveInt(LIMITS.cleanupDays).optional(),
   all: single(z.enum(['true', 'false'])).optional(),
+  /** Deletes nothing: answers how many events the same request would delete. */
+  dry_run: flag,
 }).superRefine((query, ctx) => {
   const given = [query.before !== undefined, query.older_than_days !== undefined, query.all === 'true'].filter(Boolean).length;
   if (given === 0) {
     ctx.addIssue({
       code: 'custom',
       path: ['before'],
-      message: 'a cut-off is needed: before=<ISO date-time> or older_than_days=<N>; all=true deletes every event of the tenant',
+      message:
+        'a cut-off is needed: before=<ISO date or date-time> or older_than_days=<N>; all=true deletes every event of the tenant (dry_run=true counts first)',
     });
   } else if (given > 1) {
     ctx.addIssue({ code: 'custom', path: ['before'], message: 'give only one of before, older_than_days and all=true' });

@@ -418,7 +418,8 @@ export class SqliteLogStore implements LogStore {
     // set the prototype instead of a count, and that group would vanish from the answer.
     const totals: Record<string, number> = Object.create(null);
     for (const row of rows) totals[row.k] = (totals[row.k] ?? 0) + row.total;
-    if (request.interval === undefined) return { totals };
+    const source = fromRollups ? 'rollups' : 'index';
+    if (request.interval === undefined) return { totals, source };
     const buckets: NonNullable<StatsResult['buckets']> = [];
     const suffix = request.interval === 'hour' ? ':00:00.000Z' : 'T00:00:00.000Z';
     for (const row of rows) {
@@ -430,7 +431,7 @@ export class SqliteLogStore implements LogStore {
       }
       last.counts[row.k] = row.total;
     }
-    return { totals, buckets };
+    return { totals, buckets, source };
   }
 
   async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import type { StoreSettings, Stores } from '../stores.js';
-import { SqliteCommitLog } from './commit-log.js';
 import { SqliteIdempotencyStore } from './idempotency-store.js';
 import { SqliteIntegrityStore } from './integrity-store.js';
 import { SqliteLogFeed } from './log-feed.js';
 import { SqliteLogStore } from './log-store.js';
+import { SqliteStreamLog } from './stream-log.js';
 import { SqliteTenantStore } from './tenant-store.js';
 
 export function sqlitePathOf(settings: Pick<StoreSettings, 'dataDir' | 'sqlitePath'>): string {
@@ -25,7 +25,7 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     tenants: SqliteTenantStore.open(path),
     integrity: SqliteIntegrityStore.open(path),
     idempotency: SqliteIdempotencyStore.open(path),
-    commitLog: new SqliteCommitLog(path),
+    commitLog: new SqliteStreamLog(path),
     feed: (options = {}) => {
       feed ??= new SqliteLogFeed(path, options);
       return feed;

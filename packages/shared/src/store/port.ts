@@ -39,6 +39,8 @@ export interface StatsRequest {
  */
 export interface StatsResult {
   totals: Record<string, number>;
+  /** How the store counted: from rollups kept at append, or an indexed query over the events. */
+  source?: 'rollups' | 'index' | undefined;
   buckets?: { start: string; counts: Record<string, number> }[] | undefined;
 }
 

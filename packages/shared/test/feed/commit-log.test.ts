@@ -8,11 +8,11 @@ import { describeLogFeedContract } from '../../src/feed/log-feed.contract.js';
 import type { CommitLog } from '../../src/feed/port.js';
 import { MongoChangeStreamFeed } from '../../src/mongo/change-stream-feed.js';
 import { MongoCommitFeed } from '../../src/mongo/commit-feed.js';
-import { MongoCommitLog } from '../../src/mongo/commit-log.js';
 import { MongoIntegrityStore } from '../../src/mongo/integrity-store.js';
 import { MongoLogStore } from '../../src/mongo/log-store.js';
-import { SqliteCommitLog } from '../../src/sqlite/commit-log.js';
+import { MongoStreamLog } from '../../src/mongo/stream-log.js';
 import { SqliteLogStore } from '../../src/sqlite/log-store.js';
+import { SqliteStreamLog } from '../../src/sqlite/stream-log.js';
 import { matchesFilter } from '../../src/store/filter.js';
 import type { LogFilter, LogStore } from '../../src/store/port.js';
 import { tenantOf } from '../../src/store/tenant-id.js';
@@ -26,14 +26,14 @@ interface Opened {
 }
 
 const adapters: Record<string, () => Promise<Opened>> = {
-  SqliteCommitLog: async () => {
+  SqliteStreamLog: async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'logserver-commit-')), 'logs.db');
-    return { store: SqliteLogStore.open(path), log: new SqliteCommitLog(path) };
+    return { store: SqliteLogStore.open(path), log: new SqliteStreamLog(path) };
   },
-  'MongoCommitLog (mingo double)': async () => {
+  'MongoStreamLog (mingo double)': async () => {
     const db = new MingoMongoDatabase();
     const store = await MongoLogStore.open(db, { queryTimeoutMs: 5_000, pingTimeoutMs: 1_000 });
-    return { store, log: new MongoCommitLog(db, await MongoIntegrityStore.open(db)) };
+    return { store, log: new MongoStreamLog(db, await MongoIntegrityStore.open(db)) };
   },
 };
 

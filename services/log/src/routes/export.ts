@@ -1,4 +1,5 @@
 import { AUDITORS } from '@logserver/shared/auth/rbac';
+import { ExportTooWide } from '@logserver/shared/errors/catalogue';
 import type { CommitLog } from '@logserver/shared/feed/port';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
@@ -11,7 +12,14 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf, queryAsGiven } from '../request-caller.js';
 import { inCommitOrder } from '../rules/commit-order.js';
-import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
+import {
+  countThenRecord,
+  EXPORT_MEDIA,
+  encodeExport,
+  exportFileName,
+  flattenedColumns,
+  MAX_FLATTENED_COLUMNS,
+} from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { resumePoint } from '../rules/resume-point.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
@@ -45,7 +53,13 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
               description: 'The events, streamed',
               content: {
                 'application/x-ndjson': { schema: z.string().describe('One JSON event per line') },
-                'text/csv': { schema: z.string().describe('RFC 4180, header row, nested objects as JSON text') },
+                'text/csv': {
+                  schema: z
+                    .string()
+                    .describe(
+                      'RFC 4180, header row, nested objects as JSON text (flatten=true: dotted columns); cells starting with = + - @ tab or CR get a leading quote unless raw=true; bom=true starts with a UTF-8 BOM',
+                    ),
+                },
                 'application/json': { schema: z.array(LogEvent) },
               },
             },
@@ -70,7 +84,21 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
         const events = countThenRecord(source, (count, completed) =>
           deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
         );
+        let flattened: string[] | undefined;
+        if (request.query.flatten) {
+          // A first pass finds the dotted columns for the header; the second streams the rows.
+          const columns = await flattenedColumns(deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc'));
+          if (columns === null) {
+            throw new ExportTooWide(
+              `flatten=true: the matching events have more than ${MAX_FLATTENED_COLUMNS} distinct keys in before/after/metadata; narrow the filters or export without flatten`,
+            );
+          }
+          flattened = columns;
+        }
         const body = encodeExport(format, events, (error) => request.log.warn({ err: error }, 'export stream ended early'), {
+          raw: request.query.raw,
+          bom: request.query.bom,
+          flattened,
           cursor: inOrderStored,
         });
         return (

@@ -1,14 +1,18 @@
+import type { AnalyticsStore } from '@logserver/shared/analytics/port';
+import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
 import { READERS } from '@logserver/shared/auth/rbac';
 import { NotFound } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
+import { LIMITS } from '@logserver/shared/schemas/limits';
 import { LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
 import { ListLogsQuery, LogIdParams, StatsQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
-import type { LogStore, PageRequest } from '@logserver/shared/store/port';
+import type { LogStore, PageRequest, StatsGroup } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor, toLogFilter } from '../rules/filters.js';
+import { analyticsAnswer, assertPrimaryAnswers } from '../rules/stats-answer.js';
 import { zeroFilledBuckets } from '../rules/stats-buckets.js';
 
 const ListMeta = z.object({
@@ -20,22 +24,37 @@ const ListMeta = z.object({
 });
 
 const Counts = z.record(z.string(), z.number().int());
+const PairCounts = z.record(z.string(), Counts);
 const StatsData = z.union([
   Counts.describe('Without interval: count per group, e.g. {"INFO":n,"WARNING":n,"ERROR":n,"CRITICAL":n}'),
+  PairCounts.describe('group_by with two fields: counts per first-field value, e.g. {"INFO":{"login":n}}'),
   z
-    .object({ totals: Counts, buckets: z.array(z.object({ start: z.string(), counts: Counts })) })
-    .describe('With interval: totals plus one zero-filled bucket per hour or day'),
+    .object({
+      totals: z.union([Counts, PairCounts]),
+      buckets: z.array(z.object({ start: z.string(), counts: z.union([Counts, PairCounts]) })),
+    })
+    .describe('With interval: totals plus one zero-filled bucket per minute, hour, day, week (from Monday) or month, in UTC'),
 ]);
 const StatsMeta = z.object({
+  source: z.enum(['rollups', 'index', 'analytics']).describe('Where the counts came from'),
+  as_of: z
+    .string()
+    .nullable()
+    .describe('Every event stored before this time is counted (analytics: when the sink last caught up; null before it first did)'),
   group_by: z.string(),
-  interval: z.string(),
+  interval: z.string().nullable(),
   from: z.string().nullable(),
   to: z.string().nullable(),
+  top: z.number().int().optional(),
+  others: z.number().int().optional().describe('With top=N: events in the groups left out'),
 });
 
 /** What list, get and stats use: the store. */
 export interface ReadDeps {
   store: Pick<LogStore, 'query' | 'stats' | 'get'>;
+  now: () => Date;
+  /** With ANALYTICS on, stats are answered from the analytics store, within these slots. */
+  analytics?: { store: AnalyticsStore; slots: AnalyticsSlots } | undefined;
 }
 
 /** List, get and count: every query is scoped to the caller's tenant before it reaches the store. */
@@ -74,7 +93,9 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
         config: { audience: READERS },
         schema: {
           tags: ['logs'],
-          summary: 'Count events by severity or another field, optionally per hour or day',
+          summary: 'Count events by one or two fields, optionally per minute, hour, day, week or month',
+          description:
+            'Without the analytics tier: group_by severity, action, resource_type or user_id, interval hour or day. With ANALYTICS on: any field, two fields (group_by=severity,action), every interval and top=N.',
           querystring: StatsQuery,
           response: { 200: okEnvelope(StatsData, StatsMeta.optional()), ...errorResponses(401, 403, 422, 503) },
         },
@@ -84,15 +105,46 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
         serializerCompiler: () => (data) => JSON.stringify(data),
       },
       async (request) => {
-        const { group_by, interval } = request.query;
+        const { group_by, interval, top } = request.query;
         const filter = toLogFilter(request.query);
-        const result = await deps.store.stats(tenantOf(request.identity), filter, { groupBy: group_by, interval });
+        const tenant = tenantOf(request.identity);
+        const base = { group_by: group_by.join(','), interval: interval ?? null, from: filter.from ?? null, to: filter.to ?? null };
+        const analytics = deps.analytics;
+        if (analytics) {
+          const { result, checkpoint } = await analytics.slots.run(tenant, async () => {
+            // The checkpoint first: every event counted was stored before as_of, or after (never less).
+            const checkpoint = await analytics.store.loadCheckpoint();
+            const result = await analytics.store.stats(tenant, filter, {
+              groupBy: group_by,
+              interval,
+              top,
+              maxGroups: LIMITS.statsGroups,
+              maxCells: LIMITS.statsCells,
+            });
+            return { result, checkpoint };
+          });
+          const data = analyticsAnswer(result, { group_by, interval, top, from: filter.from, to: filter.to });
+          const meta = {
+            source: 'analytics' as const,
+            as_of: checkpoint.caughtUpAt,
+            ...base,
+            ...(top === undefined ? {} : { top, others: result.others }),
+          };
+          return ok(data, meta);
+        }
+        assertPrimaryAnswers({ group_by, interval, top });
+        const asOf = deps.now().toISOString();
+        const result = await deps.store.stats(tenant, filter, {
+          groupBy: group_by[0] as StatsGroup,
+          interval: interval as 'hour' | 'day' | undefined,
+        });
+        const meta = { source: result.source ?? ('index' as const), as_of: asOf, ...base };
         // The Python system always answered every severity, zeros included; clients chart that shape.
-        const keys = group_by === 'severity' ? [...SEVERITIES] : Object.keys(result.totals).sort();
+        const keys = group_by[0] === 'severity' ? [...SEVERITIES] : Object.keys(result.totals).sort();
         const totals = { ...Object.fromEntries(keys.map((key) => [key, 0])), ...result.totals };
-        if (interval === undefined) return ok(totals);
+        if (interval === undefined) return ok(totals, meta);
         const buckets = zeroFilledBuckets(result, { interval, from: filter.from, to: filter.to, keys });
-        return ok({ totals, buckets }, { group_by, interval, from: filter.from ?? null, to: filter.to ?? null });
+        return ok({ totals, buckets }, meta);
       },
     );
 

@@ -10,9 +10,9 @@ import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
-import { SqliteCommitLog } from '@logserver/shared/sqlite/commit-log';
 import { SqliteIdempotencyStore } from '@logserver/shared/sqlite/idempotency-store';
 import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
+import { SqliteStreamLog } from '@logserver/shared/sqlite/stream-log';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -58,7 +58,7 @@ describe('keyed ingest: in flight, and a publish that failed after it was accept
           store: logs,
           queue,
           feed: new InProcessLogFeed(),
-          commitLog: new SqliteCommitLog(path),
+          commitLog: new SqliteStreamLog(path),
           identity: gatewayIdentity(),
           idempotency: SqliteIdempotencyStore.open(path),
         },
@@ -123,7 +123,7 @@ describe('keyed ingest: in flight, and a publish that failed after it was accept
     await queue.consume(createStoreHandler(logs).handle);
     await plain.register(
       buildLogApp(
-        { store: logs, queue, feed: new InProcessLogFeed(), commitLog: new SqliteCommitLog(path), identity: gatewayIdentity() },
+        { store: logs, queue, feed: new InProcessLogFeed(), commitLog: new SqliteStreamLog(path), identity: gatewayIdentity() },
         { adminTenant: 'system' },
       ),
     );

@@ -1,0 +1,157 @@
+import type { AnalyticsStatsRequest, AnalyticsStatsResult, AnalyticsStore, PositionedEvent, SinkCheckpoint } from '../analytics/port.js';
+import { ValidationFailed } from '../errors/catalogue.js';
+import type { LogFilter } from '../store/port.js';
+import type { TenantId } from '../store/tenant-id.js';
+import type { ClickHouseDriver, ClickHouseSettings } from './driver.js';
+import { assertDatabaseName, schemaStatements } from './schema.js';
+import { countStatement, fromClickHouseTime, statsStatement, toClickHouseTime } from './sql.js';
+
+export interface ClickHouseQueryLimits {
+  /** Seconds one stats query may run before the engine stops it. */
+  maxExecutionSeconds: number;
+  /** Bytes one stats query may hold. */
+  maxMemoryBytes: number;
+}
+
+export const DEFAULT_QUERY_LIMITS: ClickHouseQueryLimits = { maxExecutionSeconds: 10, maxMemoryBytes: 1024 ** 3 };
+
+/** Ids per DELETE statement: a cleanup of millions is applied in statements of this many (each id travels in the URL, as a query parameter). */
+const DELETE_BATCH = 2000;
+const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
+
+/**
+ * AnalyticsStore on ClickHouse, the same SQL on the embedded engine (chdb) and on a server
+ * (@clickhouse/client): the driver is the only difference.
+ */
+export class ClickHouseAnalyticsStore implements AnalyticsStore {
+  private readonly db: string;
+
+  constructor(
+    private readonly driver: ClickHouseDriver,
+    database: string,
+    private readonly limits: ClickHouseQueryLimits = DEFAULT_QUERY_LIMITS,
+  ) {
+    this.db = assertDatabaseName(database);
+  }
+
+  async migrate(): Promise<void> {
+    for (const statement of schemaStatements(this.db)) await this.driver.command(statement);
+  }
+
+  async insert(events: readonly PositionedEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map(({ position, event }) => ({
+      tenant_id: event.tenant_id,
+      timestamp: toClickHouseTime(event.timestamp),
+      id: event.id,
+      position: Number(position),
+      received_at: toClickHouseTime(event.received_at),
+      user_id: event.user_id,
+      action: event.action,
+      resource_type: event.resource_type,
+      resource_id: event.resource_id,
+      ip_address: event.ip_address,
+      user_agent: event.user_agent,
+      severity: event.severity,
+      before: json(event.before),
+      after: json(event.after),
+      metadata: json(event.metadata),
+    }));
+    await this.driver.insert(`${this.db}.logs`, rows);
+  }
+
+  async deleteIds(tenant: TenantId, ids: readonly string[]): Promise<void> {
+    for (let start = 0; start < ids.length; start += DELETE_BATCH) {
+      const slice = ids.slice(start, start + DELETE_BATCH);
+      // A lightweight delete: the rows vanish from every read at once, the parts are rewritten later.
+      await this.driver.command(`DELETE FROM ${this.db}.logs WHERE tenant_id = {tenant:String} AND id IN {ids:Array(String)}`, {
+        tenant,
+        ids: slice,
+      });
+    }
+  }
+
+  async loadCheckpoint(): Promise<SinkCheckpoint> {
+    const rows = await this.driver.query<{ name: string; version: string | number; at: string }>(
+      `SELECT name, version, toString(at) AS at FROM ${this.db}.sink_checkpoints FINAL`,
+      {},
+    );
+    const events = rows.find((row) => row.name === 'events');
+    const cleanups = rows.find((row) => row.name === 'cleanups');
+    return {
+      position: events ? String(events.version) : null,
+      cleanupId: cleanups ? Number(cleanups.version) : 0,
+      caughtUpAt: events ? fromClickHouseTime(events.at) : null,
+    };
+  }
+
+  async saveCheckpoint(checkpoint: SinkCheckpoint): Promise<void> {
+    const at = toClickHouseTime(checkpoint.caughtUpAt ?? new Date(0).toISOString());
+    const rows: Record<string, unknown>[] = [{ name: 'cleanups', version: checkpoint.cleanupId, at }];
+    if (checkpoint.position !== null) rows.push({ name: 'events', version: Number(checkpoint.position), at });
+    await this.driver.insert(`${this.db}.sink_checkpoints`, rows);
+  }
+
+  async stats(tenant: TenantId, filter: LogFilter, request: AnalyticsStatsRequest): Promise<AnalyticsStatsResult> {
+    const statement = statsStatement(this.db, tenant, filter, request);
+    const rows = await this.driver.query<Record<string, string | number>>(statement.sql, statement.params, this.settings());
+    if (rows.length > request.maxCells) {
+      throw new ValidationFailed([
+        {
+          loc: ['query', 'interval'],
+          msg: `more than ${request.maxCells} counts (groups × buckets): use top=N, a coarser interval or a narrower from/to`,
+          type: 'value_error',
+        },
+      ]);
+    }
+    const groups = new Set<string>();
+    const counts = rows.map((row) => {
+      const keys = request.groupBy.map((_field, index) => String(row[`k${index}`]));
+      groups.add(JSON.stringify(keys));
+      return { keys, bucket: row.b === '' ? null : String(row.b), n: Number(row.n) };
+    });
+    if (groups.size > request.maxGroups) {
+      throw new ValidationFailed([
+        {
+          loc: ['query', 'group_by'],
+          msg: `more than ${request.maxGroups} groups: add top=N (at most ${request.maxGroups}) or narrow the filters`,
+          type: 'value_error',
+        },
+      ]);
+    }
+    let others = 0;
+    if (request.top !== undefined) {
+      const all = countStatement(this.db, tenant, filter);
+      const [total] = await this.driver.query<{ n: string | number }>(all.sql, all.params, this.settings());
+      others = Number(total?.n ?? 0) - counts.reduce((sum, count) => sum + count.n, 0);
+    }
+    return { counts, others };
+  }
+
+  async count(tenant: TenantId, filter: LogFilter): Promise<number> {
+    const statement = countStatement(this.db, tenant, filter);
+    const [row] = await this.driver.query<{ n: string | number }>(statement.sql, statement.params, this.settings());
+    return Number(row?.n ?? 0);
+  }
+
+  /**
+   * What one query may hold (DESIGN §9): the engine stops it past the time or memory bound, and a
+   * GROUP BY past its row bound, so no tenant's query can take the analytics tier from the others.
+   */
+  private settings(): ClickHouseSettings {
+    return {
+      max_execution_time: this.limits.maxExecutionSeconds,
+      max_memory_usage: this.limits.maxMemoryBytes,
+      max_rows_to_group_by: 1_000_000,
+      group_by_overflow_mode: 'throw',
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.driver.ping();
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close();
+  }
+}
