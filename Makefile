@@ -6,7 +6,7 @@ PNPM_VERSION := 10.34.9
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: help check-node install install-analytics console start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
+.PHONY: rotate-signing-key help check-node install install-analytics console start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -53,7 +53,7 @@ lint: install ## biome lint + format check
 	@echo "==> biome check"
 	@$(PNPM) exec biome check .
 
-typecheck: install ## tsc over the whole workspace
+typecheck: install-analytics ## tsc over the whole workspace (packages/chdb needs chdb's types, so it installs the engine as make test does)
 	@echo "==> tsc --noEmit"
 	@$(PNPM) exec tsc -p tsconfig.json
 	@$(PNPM) exec tsc -p packages/console/tsconfig.json
@@ -73,6 +73,10 @@ build: install console ## compile every package to dist/ (node services/<name>/d
 benchmark: build install-analytics ## every scenario beside its baseline: markdown table + bench-results.json (BENCH_SCALE=quick: under a minute)
 	@echo "==> benchmark (BENCH_SCALE=$${BENCH_SCALE:-full}): scripts/bench/run.ts"
 	@node --conditions=development --import tsx scripts/bench/run.ts
+
+rotate-signing-key: install ## new checkpoint signing key for the all-in-one server in DATA_DIR (default ./data); the old one retires
+	@echo "==> rotating the signing key in $${DATA_DIR:-data}"
+	@DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" node --conditions=development --import tsx scripts/rotate-signing-key.ts
 
 clean: ## remove build output and test reports; never the data folder (the audit log, its secret and signing key)
 	rm -rf packages/*/dist services/*/dist .vitest-report.json

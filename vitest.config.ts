@@ -16,6 +16,7 @@ const MONGODB_DOUBLE_SUITES = [
     'postman-collection',
     'role-matrix',
     'integrity',
+    'export-manifest',
     'idempotency',
   ].map((name) => `services/all-in-one/test/${name}.test.ts`),
   ...['injection', 'isolation', 'fuzz'].map((name) => `test/hostile/${name}.test.ts`),

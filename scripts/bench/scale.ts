@@ -21,6 +21,8 @@ export interface Sizes {
   sqsSeconds: number;
   /** Scenario 9: rows generated straight into the analytics store (chdb). */
   analyticsRows: number;
+  /** Scenario 10: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
+  sealSeconds: number;
 }
 
 const FULL: Sizes = {
@@ -36,6 +38,7 @@ const FULL: Sizes = {
   replayEvents: 50_000,
   sqsSeconds: 12,
   analyticsRows: 10_000_000,
+  sealSeconds: 12,
 };
 
 const QUICK: Sizes = {
@@ -51,6 +54,7 @@ const QUICK: Sizes = {
   replayEvents: 5_000,
   sqsSeconds: 2,
   analyticsRows: 200_000,
+  sealSeconds: 2,
 };
 
 /** BENCH_SCALE: unset or `full` for the issue's sizes, `quick` for a short run. */

@@ -10,7 +10,6 @@ import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import type { Sealer } from '@logserver/shared/integrity/sealer';
-import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
@@ -22,7 +21,7 @@ import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/curso
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
-import { loadOrCreateSecret, loadOrCreateSigningKey } from './secret.js';
+import { dataDirKeys, loadOrCreateSecret } from './secret.js';
 
 export interface AllInOne {
   app: FastifyInstance;
@@ -59,9 +58,18 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   await app.register(consumerPlugin, { handle: worker.handle });
 
   // The sealer shares the process and the SQLite file; its lease still makes it safe beside others.
-  const signingKey = signingKeyFromPem(config.INTEGRITY_SIGNING_KEY ?? loadOrCreateSigningKey(config.DATA_DIR));
+  const keys = dataDirKeys(config.DATA_DIR, config.INTEGRITY_ORIGIN, {
+    signingKeyPem: config.INTEGRITY_SIGNING_KEY,
+    keyRingJson: config.INTEGRITY_KEYRING,
+  });
+  keys.keys(); // a key ring that does not name the signing key stops the start, with the fix
   if (stores.integrity)
-    await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
+    await app.register(sealerPlugin, {
+      store: stores.integrity,
+      key: keys.signingKey,
+      logName: config.INTEGRITY_ORIGIN,
+      intervalMs: config.SEAL_INTERVAL * 1000,
+    });
 
   const metrics = registerMetrics(app, undefined, { serve: false });
   // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
@@ -88,7 +96,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         workerStats: worker.stats,
         metrics,
         analytics: analytics ?? undefined,
-        integrity: integrityDeps(stores.integrity, signingKey.publicKeyPem, config.SEAL_INTERVAL),
+        integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
       {
         adminTenant: config.AUTH_ADMIN_TENANT,

@@ -49,11 +49,12 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
       await app.register(sealerPlugin, {
         store: deferred(stores, () => stores.value?.integrity),
         key: signingKeyFromPem(config.INTEGRITY_SIGNING_KEY),
+        logName: config.INTEGRITY_ORIGIN,
         intervalMs: 0,
       });
       stores.ready.then(() => app.sealer.start(config.SEAL_INTERVAL * 1000)).catch(() => {});
     } else {
-      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not seal digests (docs/tamper-evidence.md)');
+      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not sign checkpoints (docs/tamper-evidence.md)');
     }
   }
 

@@ -6,6 +6,7 @@ import { requireAuth } from '@logserver/shared/auth/request-auth';
 import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
 import { useZod } from '@logserver/shared/http/server';
 import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
+import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import { type CursorCodec, createCursorCodec } from '@logserver/shared/stream/cursor';
@@ -63,6 +64,8 @@ export function buildLogApp(
 ): FastifyPluginAsync {
   // Without a configured key cursors are good on this process only (tests; main.ts always passes one).
   const full: LogDeps = { newId: uuidv7, now: () => new Date(), cursors: createCursorCodec(), ...deps };
+  // One gate for every integrity request of this app: proofs, consistency, verify and export manifests.
+  if (full.integrity) full.integrity = { ...full.integrity, gate: full.integrity.gate ?? new IntegrityGate() };
   const limits = { ...DEFAULT_STREAM_LIMITS, ...config.stream };
   return async (app) => {
     const hub = new StreamHub(full, limits, full.metrics);

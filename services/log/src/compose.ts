@@ -7,6 +7,7 @@ import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
+import { type KeyRing, keyRingFromConfig, witnessKeysFrom } from '@logserver/shared/integrity/keyring';
 import type { IntegrityStore } from '@logserver/shared/integrity/port';
 import { Dependency, deferred, gateUntilReady, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
@@ -28,11 +29,19 @@ export { registerConsole };
  */
 export function integrityDeps(
   store: IntegrityStore | undefined,
-  publicKeyPem: string | undefined,
-  sealIntervalSeconds: number,
+  keys: (() => KeyRing) | undefined,
+  config: { SEAL_INTERVAL: number; INTEGRITY_WITNESS_KEYS?: string | undefined },
+  signer?: IntegrityDeps['signer'],
 ): IntegrityDeps | undefined {
-  if (!store || !publicKeyPem) return undefined;
-  return { store, publicKeyPem: publicKeyPem.replace(/\\n/g, '\n'), sealIntervalSeconds };
+  if (!store || !keys) return undefined;
+  return { store, keys, witnesses: witnessKeysFrom(config.INTEGRITY_WITNESS_KEYS), sealIntervalSeconds: config.SEAL_INTERVAL, signer };
+}
+
+/** The log service's key ring, read once at start: INTEGRITY_KEYRING, else the one INTEGRITY_PUBLIC_KEY. */
+function logServiceKeys(config: LogConfig): (() => KeyRing) | undefined {
+  if (!config.INTEGRITY_PUBLIC_KEY) return undefined;
+  const ring = keyRingFromConfig(config, config.INTEGRITY_PUBLIC_KEY.replace(/\\n/g, '\n'));
+  return () => ring;
 }
 
 /** Cursors must open on every replica: the key comes from STREAM_CURSOR_KEY, else AUTH_SECRET. */
@@ -102,8 +111,8 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
         integrity: integrityDeps(
           deferred(stores, () => stores.value?.integrity),
-          config.INTEGRITY_PUBLIC_KEY,
-          config.SEAL_INTERVAL,
+          logServiceKeys(config),
+          config,
         ),
       },
       {

@@ -2,6 +2,7 @@ import {
   analyticsConfig,
   authConfig,
   dependencyConfig,
+  integrityCommonConfig,
   listenConfig,
   optionalString,
   queueConfig,
@@ -88,8 +89,8 @@ export function streamLimits(config: {
  * signing key (the log-worker seals). SEAL_INTERVAL here is only what a 409 tells the caller.
  */
 export const integrityRoutesConfig = {
+  ...integrityCommonConfig,
   INTEGRITY_PUBLIC_KEY: optionalString,
-  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
 export const LogConfig = refuseEmbeddedAnalytics(

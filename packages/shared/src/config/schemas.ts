@@ -157,9 +157,25 @@ export function resolveQueue(config: { QUEUE?: 'sqs' | 'memory' | undefined; SQS
   return config.QUEUE ?? (config.SQS_URL ? 'sqs' : 'memory');
 }
 
-/** Tamper evidence (docs/tamper-evidence.md): how often digests are sealed, and the Ed25519 key that signs them. */
+/**
+ * Tamper evidence (docs/tamper-evidence.md): every acknowledged event is under a signed checkpoint
+ * within SEAL_INTERVAL seconds; INTEGRITY_ORIGIN names the log (each tenant's checkpoints say
+ * `<origin>/<tenant>`, and it is the key name in their signature lines).
+ */
+export const integrityCommonConfig = {
+  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(1),
+  INTEGRITY_ORIGIN: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_/-]{1,100}$/, 'letters, digits and . : _ / - only (it is the signed-note key name)')
+    .default('logserver'),
+  /** The public keys over time with their windows, as a JWKS (inline JSON); without it, the one key configured. */
+  INTEGRITY_KEYRING: optionalString,
+  /** Witness verifier keys (`name+hash+base64key`), comma-separated: whose cosignatures are accepted. */
+  INTEGRITY_WITNESS_KEYS: optionalString,
+};
+
 export const integrityConfig = {
-  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
+  ...integrityCommonConfig,
   INTEGRITY_SIGNING_KEY: optionalString,
 };
 

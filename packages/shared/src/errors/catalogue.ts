@@ -14,6 +14,8 @@ export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %
 export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
 export const RateLimited = createError('LOGSERVER_ERR_RATE_LIMITED', 'Too many requests for this tenant: retry in %d s', 429);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
+export const Conflict = createError('LOGSERVER_ERR_CONFLICT', '%s', 409);
+export const IntegrityBusy = createError('LOGSERVER_ERR_INTEGRITY_BUSY', 'Too many proof or verify requests %s: retry in %d s', 429);
 export const IdempotencyInFlight = createError(
   'LOGSERVER_ERR_IDEMPOTENCY_IN_FLIGHT',
   'A request with this Idempotency-Key is still being processed: retry once it has been answered',

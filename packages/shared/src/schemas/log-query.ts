@@ -176,6 +176,12 @@ export const ExportQuery = strictQuery({
   bom: flag,
   /** CSV: before/after/metadata as one dotted column per key (before.email) instead of JSON text. */
   flatten: flag,
+  manifest: single(z.enum(['true', 'false']))
+    .default('false')
+    .describe('true: the last NDJSON line is {"manifest": …}, what scripts/verify-offline.mjs checks the export against'),
+  trusted_size: single(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+    .optional()
+    .describe('with manifest=true: also a consistency proof from the checkpoint of this size you kept'),
 })
   .superRefine(fromNotAfterTo)
   .superRefine((query, ctx) => {
@@ -188,6 +194,10 @@ export const ExportQuery = strictQuery({
     }
   })
   .superRefine((query, ctx) => {
+    if (query.manifest === 'true' && query.format !== 'ndjson')
+      ctx.addIssue({ code: 'custom', path: ['manifest'], message: 'manifest=true needs format=ndjson (the manifest is the last line)' });
+    if (query.trusted_size !== undefined && query.manifest !== 'true')
+      ctx.addIssue({ code: 'custom', path: ['trusted_size'], message: 'trusted_size goes with manifest=true' });
     if (query.format === 'csv') return;
     for (const name of CSV_FLAGS) {
       if (query[name]) ctx.addIssue({ code: 'custom', path: [name], message: `applies to format=csv only` });

@@ -12,7 +12,7 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
   json: { contentType: 'application/json; charset=utf-8', extension: 'json' },
 };
 
-async function* ndjson(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
+export async function* ndjsonLines(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
   for await (const event of events) yield `${JSON.stringify(event)}\n`;
 }
 
@@ -139,7 +139,7 @@ export function encodeExport(
   onError: (error: Error) => void,
   csvOptions: CsvOptions = { raw: false, bom: false },
 ): Readable {
-  if (format === 'ndjson') return Readable.from(ndjson(events));
+  if (format === 'ndjson') return Readable.from(ndjsonLines(events));
   if (format === 'json') return Readable.from(jsonArray(events));
   const text = csvOptions.raw ? (value: string) => value : defuseFormula;
   const csv = stringify({
