@@ -2,9 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 PNPM_VERSION := 10.34.9
+# kubectl fetched by scripts/test-prerequisites.sh lives in .tools/bin, ahead of an older one on PATH.
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: help check-node install install-analytics console start test lint typecheck build clean benchmark up down compose benchmark-cluster
+.PHONY: rotate-signing-key help check-node install install-analytics console start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -18,13 +20,13 @@ check-node:
 CHDB_STAMP := packages/chdb/node_modules/.installed
 
 node_modules/.modules.yaml: package.json pnpm-lock.yaml $(wildcard packages/*/package.json services/*/package.json)
-	@echo "==> installing dependencies with pnpm $(PNPM_VERSION) (without the analytics engine)"
-	@$(PNPM) install --frozen-lockfile --filter '!@logserver/chdb' || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
+	@echo "==> installing dependencies with pnpm $(PNPM_VERSION) (without the analytics engine)" >&2
+	@$(PNPM) install --frozen-lockfile --filter '!@logserver/chdb' >&2 || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
 	@touch $@
 
 $(CHDB_STAMP): node_modules/.modules.yaml packages/chdb/package.json
-	@echo "==> installing the embedded analytics engine (chdb, ~550 MB on disk)"
-	@$(PNPM) install --frozen-lockfile || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
+	@echo "==> installing the embedded analytics engine (chdb, ~550 MB on disk)" >&2
+	@$(PNPM) install --frozen-lockfile >&2 || { echo "pnpm install failed: check network access to the npm registry, then run make again." >&2; exit 1; }
 	@touch $@
 
 install: check-node node_modules/.modules.yaml ## install what is missing (without chdb: make install-analytics adds it)
@@ -35,20 +37,31 @@ console: install ## bundle the browser console into packages/console/dist (serve
 	@echo "==> building the console (esbuild: packages/console/build.mjs)"
 	@node packages/console/build.mjs || { echo "the console build failed: see the esbuild errors above" >&2; exit 1; }
 
-start: install $(if $(filter chdb,$(ANALYTICS)),install-analytics) console ## run the all-in-one server on http://localhost:8080 (SQLite in ./data; the console at /console)
+# A relative DATA_DIR is taken from where make was run, not from the package folder the server starts in.
+DATA_DIR_ABS = $$(realpath -m -- "$${DATA_DIR:-data}")
+
+start: install $(if $(filter chdb,$(ANALYTICS)),install-analytics) console ## run the all-in-one server on http://127.0.0.1:8080 (SQLite in ./data; HOST=0.0.0.0 to expose it; the console at /console)
 	@echo "==> starting the all-in-one server (Ctrl-C to stop)"
-	@cd services/all-in-one && DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" $(PNPM) start
+	@data_dir=$(DATA_DIR_ABS); cd services/all-in-one && DATA_DIR="$$data_dir" $(PNPM) start
+
+token: install ## print a token, and only the token: make token ROLE=viewer TENANT=demo [SUB=alice] [TTL=1h]
+	@[ -n "$(ROLE)" ] || { node --conditions=development --import tsx scripts/mint-token.ts --help >&2; echo "make token: ROLE is required, e.g. make token ROLE=viewer TENANT=demo" >&2; exit 2; }
+	@DATA_DIR=$(DATA_DIR_ABS) node --conditions=development --import tsx scripts/mint-token.ts --tenant "$(or $(TENANT),demo)" --role "$(ROLE)" \
+	  $(if $(SUB),--sub "$(SUB)") $(if $(TTL),--ttl "$(TTL)")
 
 lint: install ## biome lint + format check
 	@echo "==> biome check"
 	@$(PNPM) exec biome check .
 
-typecheck: install ## tsc over the whole workspace
+typecheck: install-analytics ## tsc over the whole workspace (packages/chdb needs chdb's types, so it installs the engine as make test does)
 	@echo "==> tsc --noEmit"
 	@$(PNPM) exec tsc -p tsconfig.json
 	@$(PNPM) exec tsc -p packages/console/tsconfig.json
 
-test: install-analytics lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
+test-prerequisites: ## install what the suite spawns: nginx, chromium (apt-get, as root), kubectl (npm, into .tools/bin)
+	@bash scripts/test-prerequisites.sh
+
+test: install-analytics test-prerequisites lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
 	@echo "==> vitest run (projects sqlite and mongodb-double: the HTTP suites again on the MongoDB store, docs/mongodb.md)"
 	@status=0; $(PNPM) exec vitest run || status=$$?; \
 	  node scripts/test-summary.mjs .vitest-report.json; exit $$status
@@ -61,8 +74,13 @@ benchmark: build install-analytics ## every scenario beside its baseline: markdo
 	@echo "==> benchmark (BENCH_SCALE=$${BENCH_SCALE:-full}): scripts/bench/run.ts"
 	@node --conditions=development --import tsx scripts/bench/run.ts
 
-clean: ## remove build output and local data
-	rm -rf packages/*/dist services/*/dist data .vitest-report.json
+rotate-signing-key: install ## new checkpoint signing key for the all-in-one server in DATA_DIR (default ./data); the old one retires
+	@echo "==> rotating the signing key in $${DATA_DIR:-data}"
+	@DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" node --conditions=development --import tsx scripts/rotate-signing-key.ts
+
+clean: ## remove build output and test reports; never the data folder (the audit log, its secret and signing key)
+	rm -rf packages/*/dist services/*/dist .vitest-report.json
+	@[ ! -d data ] || echo "kept ./data (the audit log, auth-secret, integrity-signing-key.pem): delete it yourself if you mean to: rm -rf data"
 
 # --- Deployment (docs/deployment.md) ---------------------------------------------------------
 NAMESPACE := logserver

@@ -1,4 +1,5 @@
-// Mints a token the servers accept: `pnpm mint-token --tenant demo --role viewer --sub alice --ttl 1h`.
+// Mints a token the servers accept: `make token ROLE=viewer TENANT=demo` runs it. Prints the token
+// alone on stdout (TOKEN=$(make -s token ...) works); usage and problems go to stderr.
 // The secret comes from AUTH_SECRET, or from the all-in-one server's $DATA_DIR/auth-secret.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,11 +7,22 @@ import { parseArgs } from 'node:util';
 import { Role } from '@logserver/shared/auth/identity';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
-import { authConfig } from '@logserver/shared/config/schemas';
+import { authConfig, fromInvocationDir } from '@logserver/shared/config/schemas';
 import { TenantKey } from '@logserver/shared/schemas/tenant';
 import { z } from 'zod';
 
-const USAGE = 'usage: pnpm mint-token --tenant <key> --role <admin|auditor|viewer|writer> [--sub <id>] [--ttl 1h|30m|3600|none]';
+export const USAGE = `Mints a logserver token (JWT HS256) and prints it alone on stdout.
+
+usage: make token ROLE=<role> TENANT=<key> [SUB=<id>] [TTL=<ttl>]
+   or: node --conditions=development --import tsx scripts/mint-token.ts --tenant <key> --role <role> [--sub <id>] [--ttl <ttl>]
+
+  --tenant  the tenant key, [a-z0-9_-]+ (the all-in-one creates "demo"; the platform admin is "system")
+  --role    admin, auditor, viewer or writer
+  --sub     who the token acts as (default <role>@<tenant>)
+  --ttl     lifetime: seconds, or 30m, 12h, 7d; none for no exp (default 1h)
+
+The secret is AUTH_SECRET, else $DATA_DIR/auth-secret (DATA_DIR defaults to ./data, where make start keeps it).
+`;
 
 /** "90", "90s", "30m", "12h", "7d" to seconds; "none" to no exp. */
 export function parseTtl(value: string): number | undefined {
@@ -22,18 +34,39 @@ export function parseTtl(value: string): number | undefined {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      tenant: { type: 'string' },
-      role: { type: 'string' },
-      sub: { type: 'string' },
-      ttl: { type: 'string', default: '1h' },
-    },
-  });
+  let values: { tenant?: string; role?: string; sub?: string; ttl?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      options: {
+        tenant: { type: 'string' },
+        role: { type: 'string' },
+        sub: { type: 'string' },
+        ttl: { type: 'string', default: '1h' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const problems: string[] = [];
   const tenant = TenantKey.safeParse(values.tenant);
   const role = Role.safeParse(values.role);
-  if (!tenant.success || !role.success) throw new Error(USAGE);
-  const config = loadConfig(z.object({ ...authConfig, DATA_DIR: z.string().default('./data') }));
+  if (!tenant.success) problems.push(values.tenant ? `--tenant ${values.tenant}: use [a-z0-9_-]+` : '--tenant is required');
+  if (!role.success) problems.push(values.role ? `--role ${values.role}: use admin, auditor, viewer or writer` : '--role is required');
+  if (!tenant.success || !role.success) throw new Error(`${problems.join('; ')}\n\n${USAGE}`);
+  const config = loadConfig(
+    z.object({
+      ...authConfig,
+      DATA_DIR: z
+        .string()
+        .default('./data')
+        .transform((path) => fromInvocationDir(path)),
+    }),
+  );
   let secret = config.AUTH_SECRET;
   if (!secret) {
     const path = join(config.DATA_DIR, 'auth-secret');
@@ -63,7 +96,7 @@ async function main(): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`.replace(/\n\n$/, '\n'));
     process.exit(1);
   });
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../test/support/all-in-one.js';
+import * as tlog from './tlog.mjs';
 
 const script = join(import.meta.dirname, 'verify-offline.mjs');
 const run = async (...args: string[]) => {
@@ -47,7 +48,7 @@ describe('scripts/verify-offline.mjs', () => {
       '--out',
       bundle,
     ]);
-    expect(fetched.stderr).toContain('wrote 121 events, 3 digests');
+    expect(fetched.stderr).toContain('wrote 121 events, 0 digests, 3 checkpoints');
     lines = readFileSync(join(bundle, 'events.ndjson'), 'utf8').trim().split('\n');
     await server.close();
   });
@@ -57,15 +58,22 @@ describe('scripts/verify-offline.mjs', () => {
   const withEvents = (events: string[]) => {
     const copy = mkdtempSync(join(tmpdir(), 'logserver-audit-'));
     writeFileSync(join(copy, 'events.ndjson'), `${events.join('\n')}\n`);
-    writeFileSync(join(copy, 'digests.json'), readFileSync(join(bundle, 'digests.json')));
-    writeFileSync(join(copy, 'public-key.pem'), readFileSync(join(bundle, 'public-key.pem')));
+    for (const file of ['digests.json', 'public-key.pem', 'checkpoints.json', 'keys.json'])
+      writeFileSync(join(copy, file), readFileSync(join(bundle, file)));
     return copy;
   };
 
   it('accepts an intact export, with the server stopped', async () => {
     const { code, report } = await run('check', bundle);
     expect(code).toBe(0);
-    expect(report).toMatchObject({ status: 'intact', digests_checked: 3, events_in_export: 121, events_verified: 120, events_unsealed: 1 });
+    expect(report).toMatchObject({
+      status: 'intact',
+      checkpoints_checked: 3,
+      tree_size: 120,
+      events_in_export: 121,
+      events_verified: 120,
+      events_unsealed: 1,
+    });
   });
 
   it('rejects an export with one field changed and names the event', async () => {
@@ -94,17 +102,100 @@ describe('scripts/verify-offline.mjs', () => {
     expect(report.first_problem).toMatchObject({ kind: 'inserted', event_id: forged.id });
   });
 
-  it('rejects a digest that was edited', async () => {
+  it('rejects a checkpoint that was edited, or whose leaves were', async () => {
     const copy = withEvents(lines);
-    const digests = JSON.parse(readFileSync(join(copy, 'digests.json'), 'utf8'));
-    digests[1].count = 39;
-    writeFileSync(join(copy, 'digests.json'), JSON.stringify(digests));
+    const checkpoints = JSON.parse(readFileSync(join(copy, 'checkpoints.json'), 'utf8'));
+    checkpoints[1].note = checkpoints[1].note.replace('\n80\n', '\n81\n');
+    writeFileSync(join(copy, 'checkpoints.json'), JSON.stringify(checkpoints));
     const { code, report } = await run('check', copy);
     expect(code).toBe(1);
-    expect(report.chain.first_break).toEqual({ digest_seq: 2, reason: 'its hash does not match its contents' });
+    expect(report.tree.first_break).toMatchObject({ tree_size: 80 });
+    const leaves = withEvents(lines);
+    const again = JSON.parse(readFileSync(join(leaves, 'checkpoints.json'), 'utf8'));
+    again[0].leaves.hashes[3] = 'ab'.repeat(32);
+    writeFileSync(join(leaves, 'checkpoints.json'), JSON.stringify(again));
+    expect((await run('check', leaves)).report.tree.first_break).toEqual({
+      tree_size: 40,
+      reason: 'its leaves, appended to the tree before it, do not give its root',
+    });
+  });
+
+  it('pins a trusted checkpoint: a bundle that rolled back or forked from it is refused', async () => {
+    const checkpoints = JSON.parse(readFileSync(join(bundle, 'checkpoints.json'), 'utf8'));
+    const trusted = join(mkdtempSync(join(tmpdir(), 'logserver-trusted-')), 'note.txt');
+    writeFileSync(trusted, checkpoints[2].note);
+    expect((await run('check', bundle, '--trusted-checkpoint', trusted)).code).toBe(0);
+    const rolledBack = withEvents(lines);
+    writeFileSync(join(rolledBack, 'checkpoints.json'), JSON.stringify(checkpoints.slice(0, 2)));
+    const { code, report } = await run('check', rolledBack, '--trusted-checkpoint', trusted, '--partial');
+    expect(code).toBe(1);
+    expect(report.tree.first_break.reason).toBe("rolled back: the trusted checkpoint has size 120, the bundle's tree 80");
   });
 
   it('fails with usage help on bad arguments', async () => {
     expect((await run('nonsense')).code).toBe(2);
+  });
+});
+
+describe('scripts/verify-offline.mjs after a cleanup of half the tenant', () => {
+  it('honours the cleanup: intact, and the pre-cleanup checkpoint still holds; a deletion no cleanup covers is caught', async () => {
+    const server = await startAllInOne({ SEAL_INTERVAL: '0' });
+    const admin = await server.token('acme', 'admin');
+    const old = Array.from({ length: 40 }, (_, index) => ({
+      action: 'old',
+      resource_type: 'r',
+      timestamp: `2020-01-${String(1 + (index % 28)).padStart(2, '0')}T00:00:00Z`,
+    }));
+    const recent = Array.from({ length: 40 }, () => ({ action: 'recent', resource_type: 'r' }));
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: [...old, ...recent] });
+    await server.seal();
+    const before = (await call(`${server.url}/api/v1/integrity/checkpoints/latest`, { token: admin })).body.data;
+    const kept = (await call(`${server.url}/api/v1/logs?action=recent&size=100`, { token: admin })).body.data;
+    expect(
+      (await call(`${server.url}/api/v1/logs/cleanup?before=2021-01-01T00:00:00Z`, { method: 'DELETE', token: admin })).body.data,
+    ).toEqual({ deleted_count: 40 });
+    await server.seal();
+    // Every remaining event's inclusion proof verifies against the checkpoint taken before the cleanup.
+    for (const event of kept) {
+      const proof = (await call(`${server.url}/api/v1/logs/${event.id}/proof?checkpoint=${before.tree_size}`, { token: admin })).body.data;
+      const leaf = tlog.eventLeafHash(event.hash, event.timestamp);
+      expect(
+        tlog.verifyInclusion(proof.leaf_index, before.tree_size, leaf, tlog.fromHex(proof.path), Buffer.from(before.root_hash, 'hex')),
+      ).toBe(true);
+    }
+    const out = mkdtempSync(join(tmpdir(), 'logserver-audit-'));
+    await promisify(execFile)(process.execPath, [
+      script,
+      'fetch',
+      '--url',
+      server.url,
+      '--token',
+      await server.token('acme', 'auditor'),
+      '--out',
+      out,
+    ]);
+    await server.close();
+    const trusted = join(out, 'trusted.txt');
+    writeFileSync(trusted, before.note);
+    const { code, report } = await run('check', out, '--trusted-checkpoint', trusted);
+    expect(code).toBe(0);
+    expect(report).toMatchObject({ status: 'intact', tree_size: 81, deleted_by_cleanup: 40, events_verified: 41 });
+
+    const events = readFileSync(join(out, 'events.ndjson'), 'utf8').trim().split('\n');
+    const dropped = JSON.parse(events.find((line) => line.includes('"recent"')) as string);
+    writeFileSync(join(out, 'events.ndjson'), `${events.filter((line) => !line.includes(dropped.id)).join('\n')}\n`);
+    const caught = await run('check', out);
+    expect(caught.code).toBe(1);
+    expect(caught.report.problem_count).toBe(1);
+    expect(caught.report.first_problem).toMatchObject({ kind: 'removed', event_id: dropped.id });
+
+    // A tombstone whose cleanup does not cover it (its time range edited) is a removal too.
+    writeFileSync(join(out, 'events.ndjson'), `${events.join('\n')}\n`);
+    const checkpoints = JSON.parse(readFileSync(join(out, 'checkpoints.json'), 'utf8'));
+    checkpoints[0].leaves.tombstones[0].cleanup_before = '2019-01-01T00:00:00.000Z';
+    writeFileSync(join(out, 'checkpoints.json'), JSON.stringify(checkpoints));
+    const forged = await run('check', out);
+    expect(forged.code).toBe(1);
+    expect(forged.report.first_problem.detail).toContain('deleted before 2019-01-01');
   });
 });

@@ -17,6 +17,7 @@ import { sizesFor } from './scale.js';
 import { analyticsTier } from './scenarios/analytics.js';
 import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
 import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
+import { sealingCost } from './scenarios/sealing.js';
 import { sqsPath } from './scenarios/sqs.js';
 import { streamFanOut } from './scenarios/stream.js';
 
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
       ['7 stream', streamFanOut],
       ['8 SQS path', sqsPath],
       ['9 analytics', analyticsTier],
+      ['10 sealing', sealingCost],
     ];
     for (const [name, run] of scenarios) {
       if (!selected(name)) continue;

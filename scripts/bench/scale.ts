@@ -25,6 +25,8 @@ export interface Sizes {
   analyticsQueries: number;
   /** Scenario 9: runs of the same count on SQLite's logs table (seconds each at 10M rows). */
   analyticsScanRuns: number;
+  /** Scenario 10: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
+  sealSeconds: number;
 }
 
 const FULL: Sizes = {
@@ -42,6 +44,7 @@ const FULL: Sizes = {
   analyticsLoadRows: 200_000,
   analyticsQueries: 100,
   analyticsScanRuns: 5,
+  sealSeconds: 12,
 };
 
 const QUICK: Sizes = {
@@ -59,6 +62,7 @@ const QUICK: Sizes = {
   analyticsLoadRows: 20_000,
   analyticsQueries: 20,
   analyticsScanRuns: 3,
+  sealSeconds: 2,
 };
 
 /** BENCH_SCALE: unset or `full` for the issue's sizes, `quick` for a short run. */

@@ -48,14 +48,17 @@ export function renderRouteRules(rules: readonly RouteRule[]): string {
   ].join('\n');
 }
 
-/** The role matrix of docs/auth.md: one row per route, a ✓ where the caller may. */
+/**
+ * The role matrix of docs/auth.md: one row per route, a ✓ where the caller may. The platform admin
+ * is role admin in AUTH_ADMIN_TENANT, so it may also do what an admin may, in that tenant only.
+ */
 export function renderRoleMatrix(rules: readonly RouteRule[]): string {
   const COLUMNS = ['writer', 'viewer', 'auditor', 'admin'] as const;
   const header = ['route', ...COLUMNS, 'platform admin'];
   const rows = rules.map((rule) => [
     `\`${rule.method} ${rule.path}\``,
     ...COLUMNS.map((role) => (rule.who !== 'platform-admin' && rule.who.includes(role) ? '✓' : '')),
-    rule.who === 'platform-admin' ? '✓' : '',
+    rule.who === 'platform-admin' ? '✓' : rule.who.includes('admin') ? 'own tenant' : '',
   ]);
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => [...(row[column] ?? '')].length)));
   const line = (cells: string[]) =>

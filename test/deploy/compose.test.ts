@@ -70,4 +70,23 @@ describe('docker-compose.yml', () => {
       expect(compose.services[upstream].networks).toContain('edge');
     }
   });
+
+  it('keeps ElasticMQ’s messages on a volume, so an acknowledged event survives its restart', () => {
+    const elasticmq = compose.services.elasticmq;
+    expect(elasticmq.image).toMatch(/^softwaremill\/elasticmq:/);
+    expect(elasticmq.volumes).toEqual(
+      expect.arrayContaining([
+        './deploy/elasticmq/compose.conf:/opt/elasticmq.conf:ro',
+        './k8s/overlays/dev/elasticmq.conf:/opt/elasticmq-queues.conf:ro',
+        'elasticmq-data:/data',
+      ]),
+    );
+    expect(Object.keys(compose.volumes)).toContain('elasticmq-data');
+    const conf = readFileSync(`${REPO_ROOT}deploy/elasticmq/compose.conf`, 'utf8');
+    expect(conf).toContain('include file("/opt/elasticmq-queues.conf")');
+    expect(conf).toMatch(/messages-storage \{\s*enabled = true\s*uri = "jdbc:h2:\/data\//);
+    expect(conf).toMatch(/queues-storage \{\s*enabled = true\s*path = "\/data\//);
+    // The queues themselves are defined once, in the dev overlay's file.
+    expect(readFileSync(`${REPO_ROOT}k8s/overlays/dev/elasticmq.conf`, 'utf8')).toMatch(/log-queue \{/);
+  });
 });

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import type { Role } from '@logserver/shared/auth/identity';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
+import { generateSigningKeyPem, signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { call } from '../support/all-in-one.js';
@@ -46,8 +47,17 @@ beforeAll(async () => {
   const auth = await start('auth', AUTH);
   // tenant before log and log-worker: it creates the SQLite schema that they then open.
   const tenant = await start('tenant', { ...AUTH, ...store });
-  const log = await start('log', { ...AUTH, ...store, ...queue });
-  await start('log-worker', { ...store, ...queue });
+  // Tamper evidence as k8s/base configures it: the worker seals with the private key, log serves
+  // the public key, digests, proofs and verify.
+  const signingPem = generateSigningKeyPem();
+  const log = await start('log', {
+    ...AUTH,
+    ...store,
+    ...queue,
+    INTEGRITY_PUBLIC_KEY: signingKeyFromPem(signingPem).publicKeyPem,
+    SEAL_INTERVAL: '1',
+  });
+  await start('log-worker', { ...store, ...queue, INTEGRITY_SIGNING_KEY: signingPem, SEAL_INTERVAL: '1' });
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
 }, 60_000);
 
@@ -148,6 +158,12 @@ describe('401 and 403 at the gateway', () => {
       const response = await call(`${gatewayUrl()}/api/v1/logs/stats`, bad ? { token: bad } : {});
       expect(response.status, `token ${bad}`).toBe(401);
       expect(response.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+      // nginx's auth_request passes the auth service's RFC 6750 challenge on, with its reason.
+      expect(response.headers.get('www-authenticate'), `token ${bad}`).toMatch(
+        bad
+          ? /^Bearer realm="logserver", error="invalid_token", error_description="(malformed token|invalid signature)/
+          : /^Bearer realm="logserver"$/,
+      );
     }
   });
 
@@ -253,7 +269,6 @@ describe('the Postman collection (extra/) through the gateway, with newman', () 
     const overrides = {
       host: gatewayUrl(),
       tenant: 'postman',
-      secret: deriveTenantKey('md5-legacy', 'secret', 'postman'),
       platform_secret: deriveTenantKey('md5-legacy', 'secret', 'system'),
     };
     // Behind the gateway a 200 on POST means queued, not yet stored: the worker stores a moment
@@ -263,23 +278,32 @@ describe('the Postman collection (extra/) through the gateway, with newman', () 
     const firstRead = requests.findIndex((item) => item.request.method === 'GET' && item.request.url.raw.includes('/api/v1/logs'));
     const writes = await runCollection('logserver-cluster.postman_environment.json', overrides, { items: [0, firstRead] });
     let acknowledged = 0;
-    // The one collection variable the writes set for the reads: Log add stores its event's id.
+    // The collection variables the writes set for the reads: the run's fresh tenant and its signing
+    // key (Tenant add), and Log add's event id.
     let logId = '';
+    let runTenant = '';
+    let runSecret = '';
     for (const execution of writes.run.executions) {
-      if (execution.response?.code !== 200 || !execution.request.url.getPath().startsWith('/api/v1/logs')) continue;
+      if (execution.response?.code !== 200) continue;
       const data = JSON.parse(execution.response.stream?.toString() ?? 'null')?.data;
+      if (execution.request.url.getPath() === '/api/v1/tenants' && execution.request.method === 'POST') {
+        runTenant = data.key;
+        runSecret = data.secret;
+      }
+      if (!execution.request.url.getPath().startsWith('/api/v1/logs')) continue;
       acknowledged += Array.isArray(data) ? data.length : 1;
       if (!Array.isArray(data)) logId = data.id;
     }
     expect(acknowledged).toBeGreaterThan(1);
-    const viewer = await token('postman', 'viewer');
+    expect(runTenant).toMatch(/^postman-/);
+    const viewer = await token(runTenant, 'viewer');
     const stored = async () => (await call(`${gatewayUrl()}/api/v1/logs?size=1`, { token: viewer })).body?.meta?.total;
     await expect.poll(async () => (await stored()) === acknowledged, { timeout: 10_000, interval: 100 }).toBe(true);
     expect(await stored()).toBe(acknowledged);
 
     const reads = await runCollection('logserver-cluster.postman_environment.json', overrides, {
       items: [firstRead],
-      variables: { log_id: logId },
+      variables: { log_id: logId, run_tenant: runTenant, run_secret: runSecret },
     });
     const failures = [...writes.run.failures, ...reads.run.failures].map((failure) => `${failure.source?.name}: ${failure.error.message}`);
     expect(failures).toEqual([]);

@@ -1,4 +1,5 @@
-import { generateSigningKeyPem, signingKeyFromPem, verifyingKeyFromPem } from '@logserver/shared/integrity/signing-key';
+import { KeyRing } from '@logserver/shared/integrity/keyring';
+import { generateSigningKeyPem, signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { type VerifyReport, verifyTenantLog } from '@logserver/shared/integrity/verify';
 import { SqliteIntegrityStore } from '@logserver/shared/sqlite/integrity-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
@@ -33,7 +34,7 @@ describe('SQS pipeline: two log-worker replicas seal the same SQLite file', () =
     }
     expect(acknowledged).toBe(200);
     const store = SqliteIntegrityStore.open(pipeline.sqlitePath);
-    const key = verifyingKeyFromPem(signingKeyFromPem(pem).publicKeyPem);
+    const key = KeyRing.single('logserver', signingKeyFromPem(pem).publicKeyPem);
     let report: VerifyReport | null = null;
     await expect
       .poll(
@@ -50,9 +51,14 @@ describe('SQS pipeline: two log-worker replicas seal the same SQLite file', () =
       events_verified: 200,
       events_unsealed: 0,
       chain: { intact: true },
+      tree: { intact: true },
+      tree_size: 200,
     });
-    const digests = await store.digests(tenantOf({ tenant: 'tenant-s' }), 0, 1000);
-    expect(digests.map((digest) => digest.seq)).toEqual(digests.map((_, index) => index + 1));
+    const checkpoints = await store.checkpoints(tenantOf({ tenant: 'tenant-s' }), 0, 1000);
+    expect(checkpoints.map((checkpoint) => checkpoint.tree_size - checkpoint.count)).toEqual([
+      0,
+      ...checkpoints.slice(0, -1).map((checkpoint) => checkpoint.tree_size),
+    ]);
     await store.close();
     // The log service serves verify from the same file with only the public key.
     const response = await fetch(`${pipeline.log.url}/api/v1/logs/verify`, {

@@ -54,6 +54,9 @@ export async function startAllInOne(
     HOST: '127.0.0.1',
     LOG_LEVEL: 'silent',
     AUTH_SECRET: randomBytes(24).toString('hex'),
+    // Tests seal when they mean to (server.seal(), or SEAL_INTERVAL given): a 1 s timer (the default)
+    // would seal in the middle of every suite, on the MongoDB double an O(n) scan each time.
+    SEAL_INTERVAL: '0',
     ...env,
   });
   const { app, auth, health, sealer, sink, stores } = await composeAllInOne(config, options);

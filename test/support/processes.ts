@@ -115,9 +115,14 @@ export interface ServiceProcess extends Child {
 
 /**
  * Starts a service the way an operator does (`pnpm --filter @logserver/<name> start`: node with
- * tsx on src/main.ts), on 127.0.0.1 and a free port, and waits until /readyz answers 200.
+ * tsx on src/main.ts), on 127.0.0.1 and a free port, and waits until /readyz answers 200
+ * (or, with `ready: false`, only until it listens: its dependencies may not be up yet).
  */
-export async function startService(name: 'auth' | 'log' | 'log-worker' | 'tenant', env: Record<string, string>): Promise<ServiceProcess> {
+export async function startService(
+  name: 'auth' | 'log' | 'log-worker' | 'tenant',
+  env: Record<string, string>,
+  options: { ready?: boolean } = {},
+): Promise<ServiceProcess> {
   const child = launch(['--conditions=development', '--import', 'tsx', 'src/main.ts'], join(ROOT, 'services', name), {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -125,7 +130,7 @@ export async function startService(name: 'auth' | 'log' | 'log-worker' | 'tenant
     ...env,
   });
   const url = await waitForLine(child, (line) => /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1], 30_000);
-  await waitReady(url);
+  if (options.ready !== false) await waitReady(url);
   return { ...child, url };
 }
 

@@ -2,15 +2,28 @@ import { BULK_BYTES, BULK_EVENTS, chunkEvents } from './chunks.js';
 import { LogserverError, type ValidationProblem } from './errors.js';
 import { linesOf } from './lines.js';
 import { type LiveStream, type LiveStreamOptions, openLiveStream, type WebSocketClass } from './live-stream.js';
-import { checkProof, type ProofCheck } from './proof.js';
+import { type ConsistencyCheck, checkConsistency, checkProof, type ProofCheck } from './proof.js';
 import { DEFAULT_RETRY, type RetryOptions, withRetry } from './retry.js';
-import type { ExportFormat, LogEvent, LogFilter, NewLogEvent, Proof, Stats, StatsOptions, VerifyReport } from './types.js';
+import type {
+  Checkpoint,
+  Consistency,
+  ExportFormat,
+  Jwks,
+  LogEvent,
+  LogFilter,
+  NewLogEvent,
+  Proof,
+  Stats,
+  StatsOptions,
+  VerifyReport,
+} from './types.js';
 
 export { BULK_BYTES, BULK_EVENTS, chunkEvents } from './chunks.js';
 export { LogserverError, type ValidationProblem } from './errors.js';
 export type { LiveStream, LiveStreamOptions, StreamState, WebSocketClass } from './live-stream.js';
-export { checkProof, eventHashOf, type ProofCheck } from './proof.js';
+export { type ConsistencyCheck, checkConsistency, checkProof, eventHashOf, type ProofCheck } from './proof.js';
 export type { RetryOptions } from './retry.js';
+export { checkCheckpoint, verifyConsistency, verifyInclusion } from './tree.js';
 export type * from './types.js';
 
 export interface LogserverClientOptions {
@@ -190,24 +203,56 @@ export class LogserverClient {
     return this.send<VerifyReport>('GET', `/api/v1/logs/verify?${queryOf(options)}`, {});
   }
 
-  /** The server's Ed25519 public key (PEM) that signs the digests; pin it out of band for real assurance. */
+  /** The server's current Ed25519 public key (PEM); `keys()` has every key over time with its window. */
   async publicKey(): Promise<string> {
     return (await this.send<{ public_key_pem: string }>('GET', '/api/v1/integrity/public-key', {})).public_key_pem;
   }
 
-  /** An event's inclusion proof; rejects with a 409 LogserverError while the event is not sealed yet. */
-  proof(id: string): Promise<Proof> {
-    return this.send<Proof>('GET', `/api/v1/logs/${encodeURIComponent(id)}/proof`, {});
+  /** The keys that sign checkpoints, with their validity windows (a JWKS); pin a copy for real assurance. */
+  keys(): Promise<Jwks> {
+    return this.request<Jwks>('GET', '/api/v1/integrity/keys');
+  }
+
+  /** The tenant's newest signed checkpoint (404 before the first seal). Keep one to check consistency later. */
+  latestCheckpoint(): Promise<Checkpoint> {
+    return this.send<Checkpoint>('GET', '/api/v1/integrity/checkpoints/latest', {});
+  }
+
+  /** The RFC 9162 consistency proof from tree size `from` to the checkpoint of size `to` (default: the newest). */
+  consistency(from: number, to?: number): Promise<Consistency> {
+    return this.send<Consistency>('GET', `/api/v1/integrity/consistency?${queryOf({ from, to })}`, {});
+  }
+
+  /** An event's inclusion proof, against the checkpoint of that size (default: the newest); a 409 LogserverError while it is not sealed yet. */
+  proof(id: string, options: { checkpoint?: number } = {}): Promise<Proof> {
+    return this.send<Proof>('GET', `/api/v1/logs/${encodeURIComponent(id)}/proof?${queryOf(options)}`, {});
   }
 
   /**
-   * Fetches the proof of an event and checks it here, not on the server: the event's hash, its
-   * Merkle path to the digest, the digest's hash and signature. With `publicKeyPem` the key is
-   * the one you pinned; without it, the server's own (which proves consistency, not honesty).
+   * Fetches the proof of an event and checks it here, not on the server: the event's hash, its leaf,
+   * the inclusion proof to the checkpoint's root, the checkpoint's key, window and signature. Pass
+   * the keys you pinned (`keys`, a JWKS, or `publicKeyPem`); without them, the server's own (which
+   * proves consistency, not honesty).
    */
-  async checkEvent(id: string, options: { publicKeyPem?: string } = {}): Promise<ProofCheck & { proof: Proof }> {
-    const [proof, key] = await Promise.all([this.proof(id), options.publicKeyPem ?? this.publicKey()]);
-    return { ...checkProof(proof, key), proof };
+  async checkEvent(
+    id: string,
+    options: { publicKeyPem?: string; keys?: Jwks; checkpoint?: number } = {},
+  ): Promise<ProofCheck & { proof: Proof }> {
+    const proofOptions = options.checkpoint === undefined ? {} : { checkpoint: options.checkpoint };
+    const [proof, keys] = await Promise.all([this.proof(id, proofOptions), options.keys ?? options.publicKeyPem ?? this.keys()]);
+    return { ...checkProof(proof, keys), proof };
+  }
+
+  /**
+   * Checks here that the log today extends a checkpoint you kept: fetches the consistency proof from
+   * `trusted` to the newest checkpoint (or `to`) and checks it and that checkpoint's signature.
+   */
+  async checkConsistency(
+    trusted: Pick<Checkpoint, 'tree_size' | 'root_hash'>,
+    options: { keys?: Jwks | string; to?: number } = {},
+  ): Promise<ConsistencyCheck & { consistency: Consistency }> {
+    const [consistency, keys] = await Promise.all([this.consistency(trusted.tree_size, options.to), options.keys ?? this.keys()]);
+    return { ...checkConsistency(trusted, consistency, keys), consistency };
   }
 
   /**
@@ -234,6 +279,11 @@ export class LogserverClient {
 
   private async send<T>(method: string, path: string, request: Request): Promise<T> {
     return (await this.envelope<T>(method, path, request)).data;
+  }
+
+  /** A JSON answer outside the envelope (the JWKS). */
+  private async request<T>(method: string, path: string): Promise<T> {
+    return withRetry(async () => (await (await this.attempt(method, path, {})).json()) as T, this.retry, undefined);
   }
 
   private async envelope<T>(method: string, path: string, request: Request): Promise<{ data: T; meta?: Record<string, unknown> }> {

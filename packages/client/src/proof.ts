@@ -2,18 +2,37 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
 import canonicalize from 'canonicalize';
-import type { Digest, Proof } from './types.js';
+import {
+  checkCheckpoint,
+  eventLeafHash,
+  fromBase64,
+  hashesOf,
+  type TrustedKey,
+  trustedKeys,
+  verifyConsistency,
+  verifyInclusion,
+} from './tree.js';
+import type { Checkpoint, Consistency, Digest, Jwks, Proof } from './types.js';
 
 /**
- * Checks an inclusion proof where the client runs (Node or a browser), trusting nothing but
- * the public key: the event's hash from its own fields, the Merkle path from that hash to the
- * digest's root (RFC 6962), the digest's hash from its fields, and its Ed25519 signature.
+ * Checks an inclusion proof where the client runs (Node or a browser), trusting nothing but the
+ * keys you give. A tree proof (algorithm RFC9162-SHA256): the event's hash from its own fields, its
+ * leaf, the RFC 9162 path from the leaf to the checkpoint's root, the checkpoint's note, its key and
+ * that key's window, and the Ed25519 signature (tree.ts). A digest-v1 proof (data sealed before
+ * checkpoints): the RFC 6962 path to the digest's root, the digest's hash and its signature.
  */
 export interface ProofCheck {
   valid: boolean;
-  /** Each check by name: true when it held. */
-  checks: { eventHash: boolean; merklePath: boolean; digestHash: boolean; signature: boolean };
+  format: 'tree' | 'digest-v1';
+  /** Each check by name: true when it held. `checkpoint`/`keyWindow` for tree proofs, `digestHash` for digest-v1. */
+  checks: { eventHash: boolean; merklePath: boolean; signature: boolean; checkpoint?: boolean; keyWindow?: boolean; digestHash?: boolean };
   /** Why it is not valid, in words; null when it is. */
+  problem: string | null;
+}
+
+export interface ConsistencyCheck {
+  valid: boolean;
+  checks: { checkpoint: boolean; keyWindow: boolean; signature: boolean; consistency: boolean };
   problem: string | null;
 }
 
@@ -88,32 +107,54 @@ export function rootFromPath(entry: Uint8Array, index: number, size: number, pat
   return sn === 0 ? r : null;
 }
 
-/** The raw 32-byte Ed25519 key inside an SPKI PEM (the server's /api/v1/integrity/public-key). */
-export function ed25519KeyFromPem(pem: string): Uint8Array {
-  const base64 = pem.replace(/-----(BEGIN|END) PUBLIC KEY-----/g, '').replace(/\s+/g, '');
-  const der = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
-  const prefix = '302a300506032b6570032100';
-  if (der.length !== 44 || bytesToHex(der.subarray(0, 12)) !== prefix) throw new Error('not an Ed25519 public key (SPKI PEM)');
-  return der.subarray(12);
+const treeEventHashProblem = 'the event does not match its hash: it was changed after it was stored';
+
+function checkTreeProof(proof: Proof, checkpoint: Checkpoint, keys: readonly TrustedKey[]): ProofCheck {
+  const eventHash = eventHashOf(proof.event);
+  const eventHashOk = proof.event.hash === eventHash;
+  const leaf = eventLeafHash(eventHash, proof.event.timestamp);
+  const path = hashesOf(proof.path);
+  const root = hashesOf([checkpoint.root_hash]);
+  const merkleOk =
+    path !== null &&
+    root !== null &&
+    proof.tree_size === checkpoint.tree_size &&
+    (proof.leaf_hash === undefined || proof.leaf_hash === bytesToHex(leaf)) &&
+    verifyInclusion(proof.leaf_index, proof.tree_size, leaf, path, root[0] as Uint8Array);
+  const signed = checkCheckpoint(checkpoint, keys);
+  const checks = {
+    eventHash: eventHashOk,
+    merklePath: merkleOk,
+    checkpoint: signed.note,
+    keyWindow: signed.keyWindow,
+    signature: signed.signature,
+  };
+  const problem = !eventHashOk
+    ? treeEventHashProblem
+    : !merkleOk
+      ? `the inclusion proof does not lead from the event's leaf ${proof.leaf_index} to the root of checkpoint ${checkpoint.tree_size}`
+      : signed.problem;
+  return { valid: problem === null, format: 'tree', checks, problem };
 }
 
-export function checkProof(proof: Proof, publicKeyPem: string): ProofCheck {
+function checkDigestProof(proof: Proof, digest: Digest, keys: readonly TrustedKey[]): ProofCheck {
   const eventHash = eventHashOf(proof.event);
   const eventHashOk = proof.event.hash === undefined || proof.event.hash === eventHash;
   const root = rootFromPath(hexToBytes(eventHash), proof.leaf_index, proof.tree_size, proof.path.map(hexToBytes));
-  const merkleOk = root !== null && bytesToHex(root) === proof.digest.merkle_root && proof.tree_size === proof.digest.count;
-  const body = digestBodyText(proof.digest);
-  const digestHashOk = bytesToHex(sha256(utf8(body))) === proof.digest.hash;
+  const merkleOk = root !== null && bytesToHex(root) === digest.merkle_root && proof.tree_size === digest.count;
+  const body = digestBodyText(digest);
+  const digestHashOk = bytesToHex(sha256(utf8(body))) === digest.hash;
+  // Digest-v1 digests predate key windows: any trusted key with the digest's kid.
+  const key = keys.find((candidate) => candidate.kid === digest.key_id);
   let signatureOk = false;
   try {
-    const signature = Uint8Array.from(atob(proof.digest.signature), (char) => char.charCodeAt(0));
-    signatureOk = ed25519.verify(signature, utf8(body), ed25519KeyFromPem(publicKeyPem));
+    signatureOk = key !== undefined && ed25519.verify(fromBase64(digest.signature), utf8(body), key.raw);
   } catch {
     signatureOk = false;
   }
   const checks = { eventHash: eventHashOk, merklePath: merkleOk, digestHash: digestHashOk, signature: signatureOk };
   const problem = !eventHashOk
-    ? 'the event does not match its hash: it was changed after it was stored'
+    ? treeEventHashProblem
     : !merkleOk
       ? 'the Merkle path does not lead from the event to the digest’s root'
       : !digestHashOk
@@ -121,5 +162,49 @@ export function checkProof(proof: Proof, publicKeyPem: string): ProofCheck {
         : !signatureOk
           ? 'the digest’s signature does not verify with this public key'
           : null;
+  return { valid: problem === null, format: 'digest-v1', checks, problem };
+}
+
+/**
+ * Checks one proof. `keys` is what you trust: the JWKS of GET /api/v1/integrity/keys (every key with
+ * its window; pin a copy you got out of band) or one PEM public key, valid for all time.
+ */
+export function checkProof(proof: Proof, keys: string | Jwks): ProofCheck {
+  const trusted = trustedKeys(keys);
+  if (proof.checkpoint) return checkTreeProof(proof, proof.checkpoint, trusted);
+  if (proof.digest) return checkDigestProof(proof, proof.digest, trusted);
+  return {
+    valid: false,
+    format: 'tree',
+    checks: { eventHash: false, merklePath: false, signature: false },
+    problem: 'the proof names neither a checkpoint nor a digest',
+  };
+}
+
+/**
+ * Checks that the log today extends a checkpoint you kept (RFC 9162 §2.1.4): the consistency proof
+ * from `trusted` (its size and root) to the answer's checkpoint, and that checkpoint's signature
+ * under `keys`. A log that rewrote or dropped anything before `trusted.tree_size` cannot pass.
+ */
+export function checkConsistency(
+  trusted: Pick<Checkpoint, 'tree_size' | 'root_hash'>,
+  answer: Consistency,
+  keys: string | Jwks,
+): ConsistencyCheck {
+  const signed = checkCheckpoint(answer.checkpoint, trustedKeys(keys));
+  const proof = hashesOf(answer.proof);
+  const roots = hashesOf([trusted.root_hash, answer.checkpoint.root_hash]);
+  const consistent =
+    proof !== null &&
+    roots !== null &&
+    answer.from === trusted.tree_size &&
+    answer.to === answer.checkpoint.tree_size &&
+    verifyConsistency(trusted.tree_size, answer.checkpoint.tree_size, roots[0] as Uint8Array, roots[1] as Uint8Array, proof);
+  const checks = { checkpoint: signed.note, keyWindow: signed.keyWindow, signature: signed.signature, consistency: consistent };
+  const problem =
+    signed.problem ??
+    (consistent
+      ? null
+      : `checkpoint ${answer.checkpoint.tree_size} does not extend the trusted checkpoint ${trusted.tree_size}: the log was rewritten, or it shows different views (split view)`);
   return { valid: problem === null, checks, problem };
 }

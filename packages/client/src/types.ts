@@ -1,4 +1,11 @@
-import type { DigestSchema, ProofSchema, VerifyReportSchema } from '@logserver/shared/schemas/integrity-responses';
+import type {
+  CheckpointSchema,
+  ConsistencySchema,
+  DigestSchema,
+  JwksSchema,
+  ProofSchema,
+  VerifyReportSchema,
+} from '@logserver/shared/schemas/integrity-responses';
 import type { LogEventInput, LogEvent as LogEventSchema } from '@logserver/shared/schemas/log-event';
 import type { ExportFormat, ListLogsQuery, StatsQuery } from '@logserver/shared/schemas/log-query';
 import type { z } from 'zod';
@@ -12,6 +19,11 @@ export type LogEvent = z.infer<typeof LogEventSchema>;
 export type NewLogEvent = z.input<typeof LogEventInput>;
 export type Proof = z.infer<typeof ProofSchema>;
 export type Digest = z.infer<typeof DigestSchema>;
+/** A signed tree head of the tenant's tree: a C2SP tlog-checkpoint note with its fields. */
+export type Checkpoint = z.infer<typeof CheckpointSchema>;
+export type Consistency = z.infer<typeof ConsistencySchema>;
+/** The log's signing keys over time with their validity windows (GET /api/v1/integrity/keys). */
+export type Jwks = z.infer<typeof JwksSchema>;
 export type VerifyReport = z.infer<typeof VerifyReportSchema>;
 export type { ExportFormat };
 

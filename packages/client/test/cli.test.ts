@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -62,7 +62,7 @@ describe('the logserver CLI against the all-in-one server', () => {
     const root = await cli(['--help']);
     expect(root.code).toBe(0);
     const names = buildProgram().commands.map((command) => command.name());
-    expect(names).toEqual(['login', 'post', 'query', 'tail', 'export', 'stats', 'verify', 'token']);
+    expect(names).toEqual(['login', 'post', 'query', 'tail', 'export', 'stats', 'checkpoint', 'verify', 'token']);
     for (const name of names) expect(root.stdout).toMatch(new RegExp(`\\n  ${name} `));
     // Each command's own help, as a process would print it (one real run; the rest from the same program).
     const exported = await cli(['export', '--help']);
@@ -134,8 +134,41 @@ describe('the logserver CLI against the all-in-one server', () => {
     const proof = await cli(['verify', '--event', posted.id, '--token', admin], env);
     expect(JSON.parse(proof.stdout)).toMatchObject({
       valid: true,
-      checks: { eventHash: true, merklePath: true, digestHash: true, signature: true },
+      format: 'tree',
+      checks: { eventHash: true, merklePath: true, checkpoint: true, keyWindow: true, signature: true },
+      leaf_index: 0,
     });
+
+    // Keep a checkpoint, let the log grow, and check here that it extends the kept one.
+    const dir = mkdtempSync(join(tmpdir(), 'logserver-cli-checkpoint-'));
+    const saved = await cli(['checkpoint', '--token', admin], env);
+    expect(saved).toMatchObject({ code: 0, stderr: '' });
+    expect(JSON.parse(saved.stdout)).toMatchObject({ tree_size: 1, origin: expect.stringMatching(/\/cli-v$/) });
+    writeFileSync(join(dir, 'kept.json'), saved.stdout);
+    const keys = await new LogserverClient({ baseUrl: server.url, token: admin }).keys();
+    writeFileSync(join(dir, 'keys.json'), JSON.stringify(keys));
+    await cli(['post', '--action', 'later', '--resource-type', 'doc', '--token', admin], env);
+    await server.seal();
+    const since = await cli(['verify', '--since', join(dir, 'kept.json'), '--keys', join(dir, 'keys.json'), '--token', admin], env);
+    expect(since.code).toBe(0);
+    expect(JSON.parse(since.stdout)).toMatchObject({ valid: true, from: 1, to: 2, checks: { consistency: true, signature: true } });
+    const old = await cli(['verify', '--event', posted.id, '--checkpoint', '1', '--keys', join(dir, 'keys.json'), '--token', admin], env);
+    expect(JSON.parse(old.stdout)).toMatchObject({ valid: true, checkpoint: 1 });
+
+    // A kept checkpoint the log does not extend (another root at size 1): exit code 2, the reason printed.
+    const forged = { ...JSON.parse(saved.stdout), root_hash: '00'.repeat(32) };
+    writeFileSync(join(dir, 'forged.json'), JSON.stringify(forged));
+    const split = await cli(['verify', '--since', join(dir, 'forged.json'), '--token', admin], env);
+    expect(split.code).toBe(2);
+    expect(JSON.parse(split.stdout)).toMatchObject({ valid: false, checks: { consistency: false } });
+    // Keys whose window closed long ago: the checkpoint is refused.
+    writeFileSync(
+      join(dir, 'closed.json'),
+      JSON.stringify({ keys: keys.keys.map((jwk) => ({ ...jwk, not_after: '2000-01-01T00:00:00.000Z' })) }),
+    );
+    const closed = await cli(['checkpoint', '--keys', join(dir, 'closed.json'), '--token', admin], env);
+    expect(closed.code).toBe(2);
+    expect(closed.stderr).toMatch(/outside that key's window/);
   }, 60_000);
 
   it('export of 100 000 events writes exactly the bytes the API’s export gives, with a progress bar', async () => {

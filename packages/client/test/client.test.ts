@@ -3,7 +3,15 @@ import getPort from 'get-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
-import { checkProof, type LogEvent, LogserverClient, type WebSocketClass } from '../src/client.js';
+import {
+  type Checkpoint,
+  checkConsistency,
+  checkProof,
+  eventHashOf,
+  type LogEvent,
+  LogserverClient,
+  type WebSocketClass,
+} from '../src/client.js';
 
 /** Real fetch, counting the requests by method and path (without the query). */
 function countingFetch() {
@@ -162,22 +170,107 @@ describe('@logserver/client against the all-in-one server', () => {
     }
   });
 
-  it('checks an event’s inclusion proof on the client, and notices a changed event', async () => {
+  it('checks an event’s inclusion proof against its checkpoint on the client, and notices a changed event or checkpoint', async () => {
     const created = await writer.create({ action: 'proof.me', resource_type: 'doc' });
     await expect(reader.proof(created.id)).rejects.toMatchObject({ status: 409 });
     await server.seal();
     const checked = await reader.checkEvent(created.id);
-    expect(checked).toMatchObject({ valid: true, problem: null });
-    const key = await reader.publicKey();
-    const changed = { ...checked.proof, event: { ...checked.proof.event, action: 'proof.changed' } };
-    expect(checkProof(changed, key)).toMatchObject({ valid: false, checks: { eventHash: false } });
-    const otherKey = await startAllInOne().then(
-      async (other) =>
-        [await new LogserverClient({ baseUrl: other.url, token: await other.token('x', 'admin') }).publicKey(), other] as const,
-    );
-    expect(checkProof(checked.proof, otherKey[0])).toMatchObject({ valid: false, checks: { signature: false } });
-    await otherKey[1].close();
+    expect(checked).toMatchObject({
+      valid: true,
+      format: 'tree',
+      problem: null,
+      checks: { eventHash: true, merklePath: true, checkpoint: true, keyWindow: true, signature: true },
+    });
+    const keys = await reader.keys();
+    expect(keys.keys).toHaveLength(1);
+    expect(keys.keys[0]?.kid).toBe(checked.proof.checkpoint?.key_id);
+    const proof = checked.proof;
+    const checkpoint = proof.checkpoint as Checkpoint;
+    // The event changed after it was sealed.
+    expect(checkProof({ ...proof, event: { ...proof.event, action: 'proof.changed' } }, keys)).toMatchObject({
+      valid: false,
+      checks: { eventHash: false },
+    });
+    // The event re-hashed so its own hash matches: the leaf is no longer the sealed one.
+    const rewritten = { ...proof.event, action: 'proof.rewritten' };
+    expect(checkProof({ ...proof, event: { ...rewritten, hash: eventHashOf(rewritten) } }, keys)).toMatchObject({
+      valid: false,
+      checks: { eventHash: true, merklePath: false },
+    });
+    // A checkpoint whose root was edited: the path no longer leads to it.
+    const otherRoot = checkpoint.root_hash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    expect(checkProof({ ...proof, checkpoint: { ...checkpoint, root_hash: otherRoot } }, keys)).toMatchObject({
+      valid: false,
+      checks: { merklePath: false },
+    });
+    // One byte of the note's signature changed.
+    const at = checkpoint.note.lastIndexOf(' ') + 1;
+    const signature = Buffer.from(checkpoint.note.slice(at, -1), 'base64');
+    signature[10] = (signature[10] as number) ^ 1;
+    const forged = `${checkpoint.note.slice(0, at)}${signature.toString('base64')}\n`;
+    expect(checkProof({ ...proof, checkpoint: { ...checkpoint, note: forged } }, keys)).toMatchObject({
+      valid: false,
+      checks: { checkpoint: true, keyWindow: true, signature: false },
+    });
+    // The key's window closed before the checkpoint was signed: refused (aws-cli#10073).
+    const closed = { keys: keys.keys.map((jwk) => ({ ...jwk, not_after: '2000-01-01T00:00:00.000Z' })) };
+    expect(checkProof(proof, closed)).toMatchObject({ valid: false, checks: { keyWindow: false } });
+    expect(checkProof(proof, closed).problem).toMatch(/outside that key's window/);
+    // Another server's key: not a key this checkpoint names.
+    const other = await startAllInOne();
+    try {
+      const otherKeys = await new LogserverClient({ baseUrl: other.url, token: await other.token('x', 'admin') }).keys();
+      expect(checkProof(proof, otherKeys)).toMatchObject({ valid: false, checks: { keyWindow: false, signature: false } });
+      expect(
+        checkProof(proof, await new LogserverClient({ baseUrl: other.url, token: await other.token('x', 'admin') }).publicKey()),
+      ).toMatchObject({ valid: false });
+    } finally {
+      await other.close();
+    }
+    // The PEM the server publishes checks the same proof.
+    expect(checkProof(proof, await reader.publicKey())).toMatchObject({ valid: true });
     expect(await reader.verify()).toMatchObject({ status: 'intact' });
+  });
+
+  it('checks on the client that a later checkpoint extends one it kept, and that an old proof still holds', async () => {
+    const first = await writer.bulk(Array.from({ length: 5 }, (_, index) => ({ action: `kept.${index}`, resource_type: 'doc' })));
+    await server.seal();
+    const kept = await reader.latestCheckpoint();
+    await writer.bulk(Array.from({ length: 7 }, (_, index) => ({ action: `later.${index}`, resource_type: 'doc' })));
+    await server.seal();
+    const later = await reader.latestCheckpoint();
+    expect(later.tree_size).toBe(kept.tree_size + 7);
+
+    const consistent = await reader.checkConsistency(kept);
+    expect(consistent).toMatchObject({
+      valid: true,
+      problem: null,
+      checks: { checkpoint: true, keyWindow: true, signature: true, consistency: true },
+      consistency: { from: kept.tree_size, to: later.tree_size },
+    });
+    expect(consistent.consistency.proof.length).toBeGreaterThan(0);
+    // A kept checkpoint of the same size but another root: the log showed someone else another tree.
+    const otherRoot = kept.root_hash.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    const split = await reader.checkConsistency({ tree_size: kept.tree_size, root_hash: otherRoot });
+    expect(split).toMatchObject({ valid: false, checks: { signature: true, consistency: false } });
+    expect(split.problem).toMatch(/split view/);
+    // The proof's checkpoint edited in transit: its signature no longer holds.
+    const keys = await reader.keys();
+    const edited = {
+      ...consistent.consistency,
+      checkpoint: {
+        ...consistent.consistency.checkpoint,
+        note: consistent.consistency.checkpoint.note.replace(/\n\d+\n/, `\n${later.tree_size + 1}\n`),
+      },
+    };
+    expect(checkConsistency(kept, edited, keys)).toMatchObject({ valid: false, checks: { checkpoint: false } });
+    // An event sealed in the kept checkpoint still proves against it, and against the newest.
+    const id = (first[2] as LogEvent).id;
+    expect(await reader.checkEvent(id, { checkpoint: kept.tree_size, keys })).toMatchObject({
+      valid: true,
+      proof: { tree_size: kept.tree_size },
+    });
+    expect(await reader.checkEvent(id, { keys })).toMatchObject({ valid: true, proof: { tree_size: later.tree_size } });
   });
 });
 

@@ -11,8 +11,11 @@
 import canonicalize from 'canonicalize';
 
 export interface Proof {
-  event: Record<string, unknown> & { id: string; hash?: string };
-  digest: Record<string, unknown> & { merkle_root: string; hash: string; signature: string; key_id: string; seq: number };
+  event: Record<string, unknown> & { id: string; hash?: string; timestamp?: string };
+  /** digest-v1 data (sealed before checkpoints). */
+  digest?: Record<string, unknown> & { merkle_root: string; hash: string; signature: string; key_id: string; seq: number };
+  /** The tenant tree (algorithm RFC9162-SHA256): the C2SP checkpoint the path leads to. */
+  checkpoint?: { tree_size: number; root_hash: string; key_id: string; note: string };
   leaf_index: number;
   tree_size: number;
   path: string[];
@@ -89,7 +92,82 @@ function pemToDer(pem: string): Uint8Array {
 
 const short = (text: string) => `${text.slice(0, 16)}…`;
 
+/**
+ * A tree proof (docs/tamper-evidence.md): the leaf is SHA-256(0x00 || JCS {"hash","timestamp"}), the
+ * RFC 9162 path leads to the checkpoint's root, and the checkpoint is a C2SP signed note whose
+ * signature line carries a 4-byte key hash and the Ed25519 signature over the note's body.
+ */
+async function verifyTreeProof(proof: Proof, checkpoint: NonNullable<Proof['checkpoint']>, publicKeyPem: string): Promise<ProofResult> {
+  const steps: Step[] = [];
+  const { hash: storedHash, ...content } = proof.event;
+  const eventHash = hex(await sha256(encoder.encode(jcs(content))));
+  steps.push({
+    name: 'Event hash (SHA-256 of the JCS JSON)',
+    ok: eventHash === storedHash,
+    detail:
+      eventHash === storedHash
+        ? `recomputed ${short(eventHash)} = the event's hash`
+        : `recomputed ${short(eventHash)}, but the event says ${short(String(storedHash))}: its content was changed after it was written`,
+  });
+  const entry = encoder.encode(jcs({ hash: eventHash, timestamp: proof.event.timestamp }));
+  const root = await rootFromPath(entry, proof.leaf_index, proof.tree_size, proof.path.map(fromHex));
+  const rootOk = root !== null && hex(root) === checkpoint.root_hash;
+  steps.push({
+    name: `Inclusion proof (RFC 9162, leaf ${proof.leaf_index + 1} of ${proof.tree_size}, ${proof.path.length} siblings)`,
+    ok: rootOk,
+    detail: rootOk
+      ? `leads to the checkpoint's root ${short(checkpoint.root_hash)}`
+      : `leads to ${root ? short(hex(root)) : 'no root'}, not to the checkpoint's root ${short(checkpoint.root_hash)}: this is not the event that was sealed`,
+  });
+  const at = checkpoint.note.lastIndexOf('\n\n');
+  const body = at < 0 ? '' : checkpoint.note.slice(0, at + 1);
+  const [, size, rootLine] = body.split('\n');
+  const rootB64 = btoa(String.fromCharCode(...fromHex(checkpoint.root_hash)));
+  const noteOk = Number(size) === proof.tree_size && rootLine === rootB64;
+  steps.push({
+    name: `Checkpoint ${checkpoint.tree_size} (C2SP signed note)`,
+    ok: noteOk,
+    detail: noteOk ? 'its note states this tree size and root' : 'its note does not state the size and root it is served with',
+  });
+  const der = pemToDer(publicKeyPem);
+  const keyId = hex(await sha256(der)).slice(0, 32);
+  steps.push({
+    name: 'Signing key',
+    ok: keyId === checkpoint.key_id,
+    detail:
+      keyId === checkpoint.key_id
+        ? `key ${short(keyId)} as the checkpoint names`
+        : `the checkpoint names key ${checkpoint.key_id}, this key is ${keyId}`,
+  });
+  let signatureOk = false;
+  let signatureDetail = 'the note has no signature line';
+  const line = checkpoint.note.slice(at + 2).split('\n')[0] ?? '';
+  const encoded = line.split(' ')[2];
+  if (encoded) {
+    try {
+      const key = await crypto.subtle.importKey('spki', der as BufferSource, { name: 'Ed25519' }, false, ['verify']);
+      const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+      signatureOk = await crypto.subtle.verify(
+        { name: 'Ed25519' },
+        key,
+        bytes.slice(4) as BufferSource,
+        encoder.encode(body) as BufferSource,
+      );
+      signatureDetail = signatureOk ? 'Ed25519 signature over the note verifies (WebCrypto)' : 'the Ed25519 signature does not verify';
+    } catch (error) {
+      signatureDetail = `this browser cannot check Ed25519 signatures (${error instanceof Error ? error.message : String(error)})`;
+    }
+  }
+  steps.push({ name: 'Signature', ok: signatureOk, detail: signatureDetail });
+  const checkpointOk = steps.slice(2).every((step) => step.ok);
+  const eventOk = steps.slice(0, 2).every((step) => step.ok);
+  return { verdict: !checkpointOk ? 'invalid' : eventOk ? 'intact' : 'changed', steps };
+}
+
 export async function verifyProof(proof: Proof, publicKeyPem: string): Promise<ProofResult> {
+  if (proof.checkpoint) return verifyTreeProof(proof, proof.checkpoint, publicKeyPem);
+  if (!proof.digest) throw new Error('the proof has neither a checkpoint nor a digest');
+  const digest = proof.digest;
   const steps: Step[] = [];
   const { hash: storedHash, ...content } = proof.event;
   const eventHash = hex(await sha256(encoder.encode(jcs(content))));
@@ -103,20 +181,20 @@ export async function verifyProof(proof: Proof, publicKeyPem: string): Promise<P
   });
 
   const root = await rootFromPath(fromHex(eventHash), proof.leaf_index, proof.tree_size, proof.path.map(fromHex));
-  const rootOk = root !== null && hex(root) === proof.digest.merkle_root;
+  const rootOk = root !== null && hex(root) === digest.merkle_root;
   steps.push({
     name: `Merkle path (RFC 6962, leaf ${proof.leaf_index + 1} of ${proof.tree_size}, ${proof.path.length} siblings)`,
     ok: rootOk,
     detail: rootOk
-      ? `leads to the digest's root ${short(proof.digest.merkle_root)}`
-      : `leads to ${root ? short(hex(root)) : 'no root'}, not to the sealed root ${short(proof.digest.merkle_root)}: this is not the event that was sealed`,
+      ? `leads to the digest's root ${short(digest.merkle_root)}`
+      : `leads to ${root ? short(hex(root)) : 'no root'}, not to the sealed root ${short(digest.merkle_root)}: this is not the event that was sealed`,
   });
 
-  const { hash: digestHash, signature, leaves: _leaves, ...body } = proof.digest;
+  const { hash: digestHash, signature, leaves: _leaves, ...body } = digest;
   const bodyBytes = encoder.encode(jcs(body));
   const recomputedDigest = hex(await sha256(bodyBytes));
   steps.push({
-    name: `Digest ${proof.digest.seq} hash`,
+    name: `Digest ${digest.seq} hash`,
     ok: recomputedDigest === digestHash,
     detail:
       recomputedDigest === digestHash
@@ -128,11 +206,9 @@ export async function verifyProof(proof: Proof, publicKeyPem: string): Promise<P
   const keyId = hex(await sha256(der)).slice(0, 32);
   steps.push({
     name: 'Signing key',
-    ok: keyId === proof.digest.key_id,
+    ok: keyId === digest.key_id,
     detail:
-      keyId === proof.digest.key_id
-        ? `key ${short(keyId)} as the digest names`
-        : `the digest names key ${proof.digest.key_id}, this key is ${keyId}`,
+      keyId === digest.key_id ? `key ${short(keyId)} as the digest names` : `the digest names key ${digest.key_id}, this key is ${keyId}`,
   });
 
   let signatureOk = false;

@@ -20,6 +20,7 @@ import type { LogStore } from '@logserver/shared/store/port';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import { buildTenantApp } from '@logserver/tenant/app';
 import type { FastifyPluginAsync } from 'fastify';
+import { rootRoute } from './root.js';
 
 export interface AllInOneDeps {
   verifier: JwtVerifier;
@@ -52,7 +53,9 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
   // there is no gateway in front of one process, so the token is checked where it arrives.
   const identity = verifiedIdentity(deps.verifier);
   return async (app) => {
-    await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant }));
+    // One process has no gateway in front, so `/` is what a newcomer opens: it explains itself.
+    await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant, pythonRoot: false }));
+    await app.register(rootRoute);
     await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
     await app.register(
       buildLogApp(

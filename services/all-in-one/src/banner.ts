@@ -15,13 +15,26 @@ const DAY = 24 * 3600;
  * What a newcomer needs right after `make start`: where the server is, a day-long admin token for
  * the demo tenant and one for the platform admin, and a request to paste. Printed, never logged.
  */
-export async function printBanner(options: { address: string; demoTenant: string; adminTenant: string; auth: JwtSettings }): Promise<void> {
+export async function printBanner(options: {
+  address: string;
+  host: string;
+  demoTenant: string;
+  adminTenant: string;
+  auth: JwtSettings;
+}): Promise<void> {
   const url = options.address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
+  const loopback = ['127.0.0.1', 'localhost', '::1'].includes(options.host);
+  const reach = loopback
+    ? `Only this machine can reach it (HOST=${options.host}). To serve others: HOST=0.0.0.0 make start,
+and put it behind a proxy that keeps /metrics and /stats (counts over every tenant, no token) private.`
+    : `Listening on every interface (HOST=${options.host}): /metrics and /stats answer anyone who reaches this port
+without a token; keep them behind a proxy or a firewall.`;
   const admin = await mintToken({ ...options.auth, tenant: options.demoTenant, sub: 'demo-admin', role: 'admin', ttlSeconds: DAY });
   const platform = await mintToken({ ...options.auth, tenant: options.adminTenant, sub: 'platform-admin', role: 'admin', ttlSeconds: DAY });
   const ws = url.replace(/^http/, 'ws');
   process.stdout.write(`
 logserver all-in-one is listening on ${url}   (API docs: ${url}/docs)
+${reach}
 
 Console, signed in as the demo tenant's admin (the token is in the #fragment, which the browser never sends):
   ${url}/console#token=${admin}
@@ -37,9 +50,10 @@ Try it:
   curl -s -H "Authorization: Bearer ${admin}" -H 'content-type: application/json' \\
     -d '{"action":"update","resource_type":"user","resource_id":"123","severity":"WARNING"}' ${url}/api/v1/logs
   curl -s -H "Authorization: Bearer ${admin}" ${url}/api/v1/logs/stats
-  npx wscat -c "${ws}/api/v1/logs/stream?token=${admin}"
+  npx --yes wscat@6 -c "${ws}/api/v1/logs/stream?token=${admin}"
 
-More tokens: pnpm mint-token --tenant ${options.demoTenant} --role viewer   (see README)
+More tokens (from the repository's folder): make token ROLE=viewer TENANT=${options.demoTenant}
+  (ROLE is admin, auditor, viewer or writer; TOKEN=$(make -s token ROLE=viewer TENANT=${options.demoTenant}) keeps it in a variable)
 
 `);
 }

@@ -3,6 +3,7 @@ import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/con
 import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
@@ -10,7 +11,6 @@ import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import type { Sealer } from '@logserver/shared/integrity/sealer';
-import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
@@ -21,7 +21,7 @@ import { type Stores, storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
-import { loadOrCreateSecret, loadOrCreateSigningKey } from './secret.js';
+import { dataDirKeys, loadOrCreateSecret } from './secret.js';
 
 export interface AllInOne {
   app: FastifyInstance;
@@ -41,6 +41,7 @@ export interface AllInOne {
  */
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
   await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
@@ -55,13 +56,22 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   await app.register(consumerPlugin, { handle: worker.handle });
 
   // The sealer shares the process and the SQLite file; its lease still makes it safe beside others.
-  const signingKey = signingKeyFromPem(config.INTEGRITY_SIGNING_KEY ?? loadOrCreateSigningKey(config.DATA_DIR));
+  const keys = dataDirKeys(config.DATA_DIR, config.INTEGRITY_ORIGIN, {
+    signingKeyPem: config.INTEGRITY_SIGNING_KEY,
+    keyRingJson: config.INTEGRITY_KEYRING,
+  });
+  keys.keys(); // a key ring that does not name the signing key stops the start, with the fix
   if (stores.integrity)
-    await app.register(sealerPlugin, { store: stores.integrity, key: signingKey, intervalMs: config.SEAL_INTERVAL * 1000 });
+    await app.register(sealerPlugin, {
+      store: stores.integrity,
+      key: keys.signingKey,
+      logName: config.INTEGRITY_ORIGIN,
+      intervalMs: config.SEAL_INTERVAL * 1000,
+    });
 
   const metrics = registerMetrics(app, undefined, { serve: false });
   // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
-  await app.register(analyticsPlugin, { config, sink: { registry: metrics } });
+  await app.register(analyticsPlugin, { config, sink: { registry: metrics, stores: app.stores } });
   const { analytics } = app;
   const health = registerHealth(
     app,
@@ -82,7 +92,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         workerStats: worker.stats,
         metrics,
         analytics: analytics ?? undefined,
-        integrity: integrityDeps(stores.integrity, signingKey.publicKeyPem, config.SEAL_INTERVAL),
+        integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
       {
         adminTenant: config.AUTH_ADMIN_TENANT,

@@ -2,6 +2,7 @@ import { idempotencyConfig, rateLimitConfig, streamConfig } from '@logserver/log
 import {
   analyticsConfig,
   authConfig,
+  fromInvocationDir,
   integrityConfig,
   listenConfig,
   queueConfig,
@@ -9,19 +10,24 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 
 export const AllInOneConfig = requireClickHouseUrl(
   requireMongoUri(
     z.object({
-      ...listenConfig(8080),
+      // Loopback unless told otherwise: /metrics and the worker's /stats answer without a token.
+      ...listenConfig(8080, '127.0.0.1'),
       ...authConfig,
       ...storeConfig,
+      DATA_DIR: storeConfig.DATA_DIR.transform((path) => fromInvocationDir(path)),
+      SQLITE_PATH: storeConfig.SQLITE_PATH.transform((path) => (path === undefined ? undefined : fromInvocationDir(path))),
       ...queueConfig,
       ...streamConfig,
       ...rateLimitConfig,
       ...idempotencyConfig,
       ...integrityConfig,
+      ...corsConfig,
       ...analyticsConfig,
       DEMO_TENANT: z
         .string()

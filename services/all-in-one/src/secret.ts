@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateSigningKeyPem } from '@logserver/shared/integrity/signing-key';
+import { type Jwks, KeyRing, rotateJwks } from '@logserver/shared/integrity/keyring';
+import { generateSigningKeyPem, type SigningKey, signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 
 /** A secret kept in the data folder: read if it is there and usable, else made and written (owner-only). */
 function loadOrCreate(
@@ -48,4 +49,72 @@ export function loadOrCreateSigningKey(dataDir: string, fileName = 'integrity-si
     () => generateSigningKeyPem().trim(),
     (text) => text.includes('PRIVATE KEY'),
   ).value;
+}
+
+const KEYRING_FILE = 'integrity-keyring.json';
+const SIGNING_KEY_FILE = 'integrity-signing-key.pem';
+
+/**
+ * The all-in-one server's signing key and key ring, from the data folder, reread when
+ * `make rotate-signing-key` changes them, so a rotation takes effect at the next seal without a
+ * restart. The key ring (integrity-keyring.json, a JWKS with validity windows) is made on first
+ * start with the one key, valid since forever. INTEGRITY_SIGNING_KEY / INTEGRITY_KEYRING, when
+ * set, are used as they are and never reread.
+ */
+export function dataDirKeys(
+  dataDir: string,
+  name: string,
+  env: { signingKeyPem?: string | undefined; keyRingJson?: string | undefined } = {},
+): { signingKey: () => SigningKey; keys: () => KeyRing } {
+  const keyPath = join(dataDir, SIGNING_KEY_FILE);
+  const ringPath = join(dataDir, KEYRING_FILE);
+  const fixedKey = env.signingKeyPem ? signingKeyFromPem(env.signingKeyPem) : null;
+  if (!fixedKey) loadOrCreateSigningKey(dataDir);
+  const readKey = () => fixedKey ?? signingKeyFromPem(readFileSync(keyPath, 'utf8'));
+  if (!env.keyRingJson && !existsSync(ringPath)) {
+    writeFileSync(ringPath, `${JSON.stringify(KeyRing.single(name, readKey().publicKeyPem).toJwks(), null, 2)}\n`);
+  }
+  const readRing = () => (env.keyRingJson ? JSON.parse(env.keyRingJson) : JSON.parse(readFileSync(ringPath, 'utf8')));
+  const cached = <T>(path: string | null, read: () => T): (() => T) => {
+    let stamp = -1;
+    let value: T | undefined;
+    return () => {
+      const now = path === null ? 0 : statSync(path).mtimeMs;
+      if (value === undefined || now !== stamp) {
+        value = read();
+        stamp = now;
+      }
+      return value;
+    };
+  };
+  const signingKey = cached(fixedKey ? null : keyPath, readKey);
+  const keys = cached(env.keyRingJson ? null : ringPath, () => {
+    const ring = KeyRing.fromJwks(name, readRing());
+    const current = signingKey();
+    if (!ring.byKid(current.keyId))
+      throw new Error(`the signing key ${current.keyId} is not in ${ringPath}: run make rotate-signing-key to change keys`);
+    return ring;
+  });
+  return { signingKey, keys };
+}
+
+/**
+ * Rotates the data folder's signing key (make rotate-signing-key): a new key, the old key's window
+ * closed now and the new one's opened now in the key ring, the old private key destroyed, so a
+ * checkpoint it signs after this is refused by verify. Returns the kids.
+ */
+export function rotateSigningKey(dataDir: string, name: string, now = new Date()): { retired: string; current: string } {
+  const keyPath = join(dataDir, SIGNING_KEY_FILE);
+  const ringPath = join(dataDir, KEYRING_FILE);
+  const old = signingKeyFromPem(readFileSync(keyPath, 'utf8'));
+  const ring = existsSync(ringPath) ? (JSON.parse(readFileSync(ringPath, 'utf8')) as Jwks) : null;
+  const nextPem = generateSigningKeyPem().trim();
+  const next = signingKeyFromPem(nextPem);
+  const rotated = rotateJwks(name, ring, old, next, now);
+  // The ring first: a server that reads the new key before its window is in the ring would sign with an unknown key.
+  writeFileSync(`${ringPath}.tmp`, `${JSON.stringify(rotated, null, 2)}\n`);
+  renameSync(`${ringPath}.tmp`, ringPath);
+  writeFileSync(`${keyPath}.tmp`, `${nextPem}\n`, { mode: 0o600 });
+  renameSync(`${keyPath}.tmp`, keyPath);
+  return { retired: old.keyId, current: next.keyId };
 }

@@ -1,12 +1,16 @@
-import { createHash, verify as verifySignature } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { verifyMerklePath } from '@logserver/shared/integrity/merkle';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import canonicalize from 'canonicalize';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+// The standalone verifier: node:crypto and canonicalize only, nothing of the server.
+import * as tlog from '../../../scripts/tlog.mjs';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 
+const rotateScript = join(import.meta.dirname, '../../../scripts/rotate-signing-key.ts');
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('tamper evidence over HTTP', () => {
@@ -45,45 +49,87 @@ describe('tamper evidence over HTTP', () => {
     expect(response.body).toEqual({ code: 409, msg: `Log ${events[0]?.id} is not sealed yet: sealing is off on this server`, data: null });
   });
 
-  it('proves a sealed event: its hash, Merkle path, digest and signature all check out without the server', async () => {
+  it('proves a sealed event against a checkpoint with code that imports nothing of the server', async () => {
     await server.seal();
-    const key = (await call(`${server.url}/api/v1/integrity/public-key`, { token: await server.token('acme', 'writer') })).body.data;
-    expect(key.algorithm).toBe('Ed25519');
+    const jwks = (await call(`${server.url}/api/v1/integrity/keys`, { token: await server.token('acme', 'writer') })).body;
+    expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA', not_before: null, not_after: null })]);
     const { body, status } = await call(`${server.url}/api/v1/logs/${events[7]?.id}/proof`, { token: viewer });
     expect(status).toBe(200);
-    const { event, digest, leaf_index, tree_size, path } = body.data;
+    const { event, checkpoint, leaf_index, tree_size, path, leaf_hash } = body.data;
+    expect([leaf_index, tree_size, body.data.algorithm]).toEqual([7, 30, 'RFC9162-SHA256']);
     const { hash, ...content } = event;
     expect(sha256(canonicalize(content) as string)).toBe(hash);
-    expect([leaf_index, tree_size]).toEqual([7, 30]);
-    const root = Buffer.from(digest.merkle_root, 'hex');
-    expect(
-      verifyMerklePath(
-        Buffer.from(hash, 'hex'),
-        leaf_index,
-        tree_size,
-        path.map((p: string) => Buffer.from(p, 'hex')),
-        root,
-      ),
-    ).toBe(true);
-    const { hash: digestHash, signature, ...digestBody } = digest;
-    const signed = canonicalize(digestBody) as string;
-    expect(sha256(signed)).toBe(digestHash);
-    expect(verifySignature(null, Buffer.from(signed), key.public_key_pem, Buffer.from(signature, 'base64'))).toBe(true);
-    expect(
-      verifySignature(null, Buffer.from(signed.replace('"count":30', '"count":31')), key.public_key_pem, Buffer.from(signature, 'base64')),
-    ).toBe(false);
+    expect(tlog.eventLeafHash(hash, event.timestamp).toString('hex')).toBe(leaf_hash);
+    const checked = tlog.checkCheckpointNote(checkpoint.note, jwks, 'logserver');
+    if ('problem' in checked) throw new Error(checked.problem);
+    expect(checked.checkpoint).toMatchObject({ origin: 'logserver/acme', size: 30 });
+    expect(checkpoint.note.split('\n').slice(0, 3)).toEqual([
+      'logserver/acme',
+      '30',
+      Buffer.from(checkpoint.root_hash, 'hex').toString('base64'),
+    ]);
+    const leaf = tlog.eventLeafHash(hash, event.timestamp);
+    expect(tlog.verifyInclusion(leaf_index, tree_size, leaf, tlog.fromHex(path), checked.checkpoint.root)).toBe(true);
+    expect(tlog.verifyInclusion(leaf_index + 1, tree_size, leaf, tlog.fromHex(path), checked.checkpoint.root)).toBe(false);
+    const forged = checkpoint.note.replace('\n30\n', '\n31\n');
+    expect('problem' in tlog.checkCheckpointNote(forged, jwks, 'logserver')).toBe(true);
   });
 
-  it('lists only the caller’s tenant’s digests, paged, with leaves on request', async () => {
-    const acme = await call(`${server.url}/api/v1/integrity/digests`, { token: viewer });
-    expect(acme.body.meta).toEqual({ total: 1, page: 1, size: 20, pages: 1 });
-    expect(acme.body.data).toEqual([expect.objectContaining({ tenant_id: 'acme', seq: 1, count: 30, prev_hash: null })]);
-    expect(acme.body.data[0].leaves).toBeUndefined();
-    const globex = await call(`${server.url}/api/v1/integrity/digests?leaves=true&size=5`, {
-      token: await server.token('globex', 'auditor'),
+  it('lists checkpoints, gives the latest, and proves consistency between two sizes, for that tenant only', async () => {
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: [{ action: 'late', resource_type: 'invoice' }] });
+    await server.seal();
+    const list = await call(`${server.url}/api/v1/integrity/checkpoints?size=1&page=2`, { token: viewer });
+    expect(list.body.meta).toEqual({ total: 2, page: 2, size: 1, pages: 2 });
+    expect(list.body.data).toEqual([expect.objectContaining({ tenant_id: 'acme', tree_size: 31, count: 1, cosignatures: [] })]);
+    expect(list.body.data[0].frontier).toBeUndefined();
+    const latest = (await call(`${server.url}/api/v1/integrity/checkpoints/latest`, { token: viewer })).body.data;
+    expect(latest.tree_size).toBe(31);
+    const first = (await call(`${server.url}/api/v1/integrity/checkpoints`, { token: viewer })).body.data[0];
+    const consistency = await call(`${server.url}/api/v1/integrity/consistency?from=30`, { token: viewer });
+    expect(consistency.body.data).toMatchObject({ from: 30, to: 31 });
+    expect(
+      tlog.verifyConsistency(
+        30,
+        31,
+        Buffer.from(first.root_hash, 'hex'),
+        Buffer.from(latest.root_hash, 'hex'),
+        tlog.fromHex(consistency.body.data.proof),
+      ),
+    ).toBe(true);
+    expect(
+      tlog.verifyConsistency(
+        29,
+        31,
+        Buffer.from(first.root_hash, 'hex'),
+        Buffer.from(latest.root_hash, 'hex'),
+        tlog.fromHex(consistency.body.data.proof),
+      ),
+    ).toBe(false);
+    const old = await call(`${server.url}/api/v1/logs/${events[3]?.id}/proof?checkpoint=30`, { token: viewer });
+    expect(old.body.data).toMatchObject({ tree_size: 30, leaf_index: 3 });
+    expect((await call(`${server.url}/api/v1/logs/${events[3]?.id}/proof?checkpoint=29`, { token: viewer })).status).toBe(404);
+    expect((await call(`${server.url}/api/v1/integrity/consistency?from=32`, { token: viewer })).status).toBe(409);
+    expect((await call(`${server.url}/api/v1/integrity/consistency?from=3&to=2`, { token: viewer })).status).toBe(422);
+    const globex = (await call(`${server.url}/api/v1/integrity/checkpoints/latest`, { token: await server.token('globex', 'viewer') })).body
+      .data;
+    expect(globex).toMatchObject({ tenant_id: 'globex', origin: 'logserver/globex', tree_size: 5 });
+  });
+
+  it('refuses a cosignature from a key that is not a configured witness', async () => {
+    const response = await call(`${server.url}/api/v1/integrity/checkpoints/30/cosignatures`, {
+      token: auditor,
+      body: { cosignature: '\u2014 witness AAAA' },
     });
-    expect(globex.body.data).toEqual([expect.objectContaining({ tenant_id: 'globex', count: 5 })]);
-    expect(globex.body.data[0].leaves.ids).toHaveLength(5);
+    expect(response.status).toBe(422);
+    expect(response.body.data[0].msg).toContain('INTEGRITY_WITNESS_KEYS');
+    expect(
+      (await call(`${server.url}/api/v1/integrity/checkpoints/30/cosignatures`, { token: viewer, body: { cosignature: 'x' } })).status,
+    ).toBe(403);
+  });
+
+  it('lists only the caller’s tenant’s digest-v1 digests (none on a log that began with checkpoints)', async () => {
+    const acme = await call(`${server.url}/api/v1/integrity/digests`, { token: viewer });
+    expect(acme.body.meta).toEqual({ total: 0, page: 1, size: 20, pages: 0 });
     const proof = await call(`${server.url}/api/v1/logs/${events[0]?.id}/proof`, { token: await server.token('globex', 'viewer') });
     expect(proof.status).toBe(404);
     expect(proof.body).toEqual({ code: 404, msg: 'Log not found', data: null });
@@ -100,7 +146,13 @@ describe('tamper evidence over HTTP', () => {
 
   it('verifies intact, then names an event changed in the store behind its back', async () => {
     const intact = await call(`${server.url}/api/v1/logs/verify`, { token: auditor });
-    expect(intact.body.data).toMatchObject({ status: 'intact', digests_checked: 1, events_verified: 30, events_unsealed: 0 });
+    expect(intact.body.data).toMatchObject({
+      status: 'intact',
+      checkpoints_checked: 2,
+      tree_size: 31,
+      events_verified: 31,
+      events_unsealed: 0,
+    });
     if (server.mongoDatabase) {
       // The MongoDB pass of make test: the change is made in the logs collection, past the API.
       const changed = await server.mongoDatabase
@@ -115,7 +167,7 @@ describe('tamper evidence over HTTP', () => {
     const tampered = await call(`${server.url}/api/v1/logs/verify`, { token: admin });
     expect(tampered.body.data).toMatchObject({
       status: 'tampered',
-      first_problem: { kind: 'changed', event_id: events[12]?.id, digest_seq: 1 },
+      first_problem: { kind: 'changed', event_id: events[12]?.id, leaf_index: 12 },
     });
     expect((await call(`${server.url}/api/v1/logs/verify`, { token: await server.token('globex', 'auditor') })).body.data.status).toBe(
       'intact',
@@ -133,7 +185,7 @@ describe('sealing on the timer and across restarts of the server', () => {
         body: { action: 'login', resource_type: 'session' },
       });
     const digests = async (running: RunningServer) =>
-      (await call(`${running.url}/api/v1/integrity/digests`, { token: await running.token('acme', 'auditor') })).body.data;
+      (await call(`${running.url}/api/v1/integrity/checkpoints`, { token: await running.token('acme', 'auditor') })).body.data;
     const waitForDigests = (running: RunningServer, count: number) =>
       vi.waitFor(
         async () => {
@@ -157,10 +209,10 @@ describe('sealing on the timer and across restarts of the server', () => {
     expect(readFileSync(join(second.dataDir, 'integrity-signing-key.pem'), 'utf8')).toBe(signingKey);
     await post(second);
     const chain = await waitForDigests(second, 2);
-    expect(chain[1].prev_hash).toBe(chain[0].hash);
+    expect(chain.map((checkpoint: { tree_size: number }) => checkpoint.tree_size)).toEqual([1, 2]);
     expect(chain[1].key_id).toBe(chain[0].key_id);
     const report = (await call(`${second.url}/api/v1/logs/verify`, { token: await second.token('acme', 'auditor') })).body.data;
-    expect(report).toMatchObject({ status: 'intact', digests_checked: 2, events_verified: 2 });
+    expect(report).toMatchObject({ status: 'intact', checkpoints_checked: 2, events_verified: 2 });
     await second.close();
   });
 });
@@ -190,6 +242,30 @@ describe('cleanup through the API, then verify', () => {
       events_verified: 6,
       events_unsealed: 0,
     });
+    await server.close();
+  });
+});
+
+describe('make rotate-signing-key on a running server', () => {
+  it('signs with the new key from the next seal, publishes both windows, and everything verifies', async () => {
+    const server = await startAllInOne({ SEAL_INTERVAL: '0' });
+    const admin = await server.token('acme', 'admin');
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: [{ action: 'a', resource_type: 'r' }] });
+    await server.seal();
+    const rotated = await promisify(execFile)(process.execPath, ['--conditions=development', '--import', 'tsx', rotateScript], {
+      env: { ...process.env, DATA_DIR: server.dataDir },
+    });
+    expect(rotated.stdout).toContain('signs from now');
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: [{ action: 'b', resource_type: 'r' }] });
+    await server.seal();
+    const jwks = (await call(`${server.url}/api/v1/integrity/keys`, { token: admin })).body;
+    expect(jwks.keys).toHaveLength(2);
+    expect(jwks.keys[0].not_after).not.toBeNull();
+    expect(jwks.keys[1]).toMatchObject({ not_after: null, not_before: expect.any(String) });
+    const checkpoints = (await call(`${server.url}/api/v1/integrity/checkpoints`, { token: admin })).body.data;
+    expect(checkpoints.map((checkpoint: { key_id: string }) => checkpoint.key_id)).toEqual([jwks.keys[0].kid, jwks.keys[1].kid]);
+    for (const checkpoint of checkpoints) expect('problem' in tlog.checkCheckpointNote(checkpoint.note, jwks, 'logserver')).toBe(false);
+    expect((await call(`${server.url}/api/v1/logs/verify`, { token: admin })).body.data).toMatchObject({ status: 'intact', tree_size: 2 });
     await server.close();
   });
 });

@@ -144,4 +144,52 @@ describe('DELETE /api/v1/logs/cleanup', () => {
     const stats = await call(`${server.url}/api/v1/logs/stats`, { token: admin });
     expect(stats.body.data).toEqual({ INFO: 0, WARNING: 1, ERROR: 0, CRITICAL: 0 });
   });
+
+  it('takes the same date forms as the list filters: before=2025-06-27 is that day’s midnight UTC', async () => {
+    const writer = await server.token('dates', 'writer');
+    const admin = await server.token('dates', 'admin');
+    const stamps = ['2025-06-26T23:59:59.999Z', '2025-06-27T00:00:00.000Z', '2025-06-27T08:00:00.000Z'];
+    await postBulk(
+      server.url,
+      writer,
+      stamps.map((timestamp) => clientEvent(random, { timestamp })),
+    );
+    // The list accepts the same value as `to`, exclusive, so it previews what the cleanup takes.
+    expect(await total(admin, 'to=2025-06-27')).toBe(1);
+    const response = await cleanup(admin, 'before=2025-06-27');
+    expect(response.status).toBe(200);
+    expect(response.body.data).toEqual({ deleted_count: 1 });
+    expect((await cleanup(admin, 'before=2025-02-30')).status).toBe(422);
+    expect((await cleanup(admin, 'before=2025-06-27T00:00:00%2B02:00')).body.data).toEqual({ deleted_count: 0 });
+  });
+
+  it('dry_run=true deletes nothing, records nothing, and answers what the same request would delete', async () => {
+    const writer = await server.token('preview', 'writer');
+    const admin = await server.token('preview', 'admin');
+    await postBulk(server.url, writer, [
+      ...Array.from({ length: 7 }, () => clientEvent(random, { timestamp: '2024-01-01T00:00:00.000Z' })),
+      ...Array.from({ length: 3 }, () => clientEvent(random, { timestamp: '2026-01-01T00:00:00.000Z' })),
+    ]);
+    await postBulk(server.url, await server.token('bystander-2', 'writer'), [
+      clientEvent(random, { timestamp: '2024-01-01T00:00:00.000Z' }),
+    ]);
+    for (const [query, expected] of [
+      ['before=2025-01-01&dry_run=true', 7],
+      ['all=true&dry_run=true', 10],
+      ['before=2020-01-01T00:00:00Z&dry_run=true', 0],
+    ] as const) {
+      const preview = await cleanup(admin, query);
+      expect(preview.status, query).toBe(200);
+      expect(preview.body.data, query).toMatchObject({ deleted_count: 0, dry_run: true, would_delete_count: expected });
+    }
+    expect(await total(admin)).toBe(10);
+    // A dry run changes nothing, so it leaves no logs.cleanup record either.
+    expect(await total(admin, 'action=logs.cleanup')).toBe(0);
+    const real = await cleanup(admin, 'before=2025-01-01');
+    expect(real.body.data).toEqual({ deleted_count: 7 });
+    expect((await cleanup(admin, 'dry_run=true')).status).toBe(422);
+    expect((await cleanup(admin, 'before=2025-01-01&dry_run=maybe')).status).toBe(422);
+    const viewer = await server.token('preview', 'viewer');
+    expect((await cleanup(viewer, 'all=true&dry_run=true')).status).toBe(403);
+  });
 });

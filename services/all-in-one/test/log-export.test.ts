@@ -85,6 +85,8 @@ describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list
         const want = await listAll(params);
         const query = new URLSearchParams(params);
         if (format !== 'ndjson') query.set('format', format);
+        // raw=true: the exact bytes, to compare with the list (the default defuses formulas, tested below).
+        if (format === 'csv') query.set('raw', 'true');
         const response = await call(`${server.url}/api/v1/logs/export?${query}`, { token: auditor });
         expect(response.status).toBe(200);
         expect(response.headers.get('content-type')).toBe(
@@ -169,5 +171,126 @@ describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list
       expect(response.status, query).toBe(422);
       expect(response.body.code).toBe(422);
     }
+  });
+});
+
+describe('CSV for spreadsheets: formulas defused by default, raw=true, bom=true, flatten=true', () => {
+  const tenant = 'sheets';
+  let token: string;
+  const planted = ['=1+2', '+1', '-2+3', '@SUM(A1)', '\tTAB', '\rCR', 'plain', 'a=b'];
+  beforeAll(async () => {
+    const random = seededRandom(9);
+    token = await server.token(tenant, 'auditor');
+    await postBulk(
+      server.url,
+      await server.token(tenant, 'writer'),
+      planted.map((resource_id, index) =>
+        clientEvent(random, {
+          resource_id,
+          action: 'plant',
+          user_agent: resource_id,
+          timestamp: `2025-05-01T00:00:0${index}.000Z`,
+          before: { email: 'old@example.com', name: 'Zoë' },
+          after: { email: '=HYPERLINK("http://evil")', address: { city: 'Köln', zip: '50667' } },
+          metadata: index === 0 ? { ticket: 'T-1', tags: ['a', 'b'] } : null,
+        }),
+      ),
+    );
+  });
+  const exportCsv = (query: string) => call(`${server.url}/api/v1/logs/export?format=csv&action=plant&sort=asc&${query}`, { token });
+  const rows = (text: string) => parse(text, { columns: true, record_delimiter: '\r\n', bom: true }) as Record<string, string>[];
+
+  it('prefixes a quote to every cell a spreadsheet would run as a formula (OWASP), leaves the others', async () => {
+    const response = await exportCsv('');
+    expect(response.status).toBe(200);
+    const cells = rows(response.text);
+    expect(cells.map((row) => row.resource_id)).toEqual(["'=1+2", "'+1", "'-2+3", "'@SUM(A1)", "'\tTAB", "'\rCR", 'plain', 'a=b']);
+    expect(cells.map((row) => row.user_agent)).toEqual(cells.map((row) => row.resource_id));
+    // Objects travel as JSON text, which starts with { and is never a formula.
+    expect(JSON.parse(cells[0]?.after as string).email).toBe('=HYPERLINK("http://evil")');
+    expect(response.text.charCodeAt(0)).not.toBe(0xfeff);
+  });
+
+  it('raw=true keeps the exact bytes', async () => {
+    const cells = rows((await exportCsv('raw=true')).text);
+    expect(cells.map((row) => row.resource_id)).toEqual(planted);
+  });
+
+  it('bom=true starts with the UTF-8 byte order mark', async () => {
+    const response = await fetch(`${server.url}/api/v1/logs/export?format=csv&action=plant&bom=true`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+    expect(bytes.subarray(3, 6).toString()).toBe('id,');
+    expect(bytes.toString('utf8')).toContain('Zoë');
+  });
+
+  it('flatten=true spreads before/after/metadata into dotted columns, defused like every cell', async () => {
+    const response = await exportCsv('flatten=true');
+    expect(response.status).toBe(200);
+    const [header] = response.text.split('\r\n');
+    expect(header?.split(',')).toEqual([
+      'id',
+      'tenant_id',
+      'user_id',
+      'action',
+      'resource_type',
+      'resource_id',
+      'timestamp',
+      'received_at',
+      'ip_address',
+      'user_agent',
+      'severity',
+      'hash',
+      'before.email',
+      'before.name',
+      'after.address.city',
+      'after.address.zip',
+      'after.email',
+      'metadata.tags',
+      'metadata.ticket',
+      'other_keys',
+    ]);
+    const cells = rows(response.text);
+    expect(cells[0]).toMatchObject({
+      'before.email': 'old@example.com',
+      'before.name': 'Zoë',
+      'after.address.city': 'Köln',
+      'after.email': '\'=HYPERLINK("http://evil")',
+      'metadata.tags': '["a","b"]',
+      'metadata.ticket': 'T-1',
+      other_keys: '',
+    });
+    expect(cells[1]?.['metadata.ticket']).toBe('');
+    const raw = rows((await exportCsv('flatten=true&raw=true')).text);
+    expect(raw[0]?.['after.email']).toBe('=HYPERLINK("http://evil")');
+  });
+
+  it('flatten=true refuses more distinct keys than it may hold as columns, with what to do', async () => {
+    const random = seededRandom(10);
+    const wide = 'wide';
+    await postBulk(
+      server.url,
+      await server.token(wide, 'writer'),
+      Array.from({ length: 6 }, (_, event) =>
+        clientEvent(random, { metadata: Object.fromEntries(Array.from({ length: 100 }, (_, key) => [`k${event}_${key}`, key])) }),
+      ),
+    );
+    const response = await call(`${server.url}/api/v1/logs/export?format=csv&flatten=true`, { token: await server.token(wide, 'auditor') });
+    expect(response.status).toBe(422);
+    expect(response.body.msg).toMatch(/more than 500 distinct keys.*export without flatten/);
+    expect((await call(`${server.url}/api/v1/logs/export?format=csv`, { token: await server.token(wide, 'auditor') })).status).toBe(200);
+  });
+
+  it('raw, bom and flatten apply to CSV only: a 422 that says so elsewhere', async () => {
+    for (const query of ['raw=true', 'format=json&bom=true', 'format=ndjson&flatten=true', 'format=csv&bom=yes']) {
+      const response = await call(`${server.url}/api/v1/logs/export?${query}`, { token });
+      expect(response.status, query).toBe(422);
+    }
+    expect((await call(`${server.url}/api/v1/logs/export?raw=true`, { token })).body.data[0]).toMatchObject({
+      loc: ['query', 'raw'],
+      msg: 'applies to format=csv only',
+    });
   });
 });

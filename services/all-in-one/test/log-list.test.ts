@@ -226,5 +226,5 @@ describe('cursor paging over 10 000 events', () => {
       expect(new Set(seen).size).toBe(seen.length);
       expect(seen).toEqual(want);
     }
-  });
+  }, 120_000); // 10 000 events posted and paged four ways: minutes on a loaded 2-core machine (30 s default)
 });

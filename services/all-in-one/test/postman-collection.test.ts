@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { deriveTenantKey } from '@logserver/shared/auth/tenant-key';
+import { decodeJwt } from 'jose';
+import type { NewmanRunExecution } from 'newman';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { readCollection, runCollection } from '../../../test/support/newman.js';
 
 const secret = randomBytes(24).toString('hex');
+const ROLES = ['writer', 'viewer', 'auditor', 'admin'] as const;
 
 let server: RunningServer;
 beforeAll(async () => {
@@ -12,25 +16,78 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
+/** docs/auth.md's role table: for each `METHOD /path`, the columns that carry a mark. */
+function roleTable(): Map<string, Set<string>> {
+  const columns = [...ROLES, 'platform admin'];
+  const table = new Map<string, Set<string>>();
+  for (const line of readFileSync(new URL('../../../docs/auth.md', import.meta.url), 'utf8').split('\n')) {
+    const cells = line.split('|').map((cell) => cell.trim());
+    const route = /^`((?:GET|POST|PUT|DELETE|PATCH) \/api\/\S+)`$/.exec(cells[1] ?? '')?.[1];
+    if (!route) continue;
+    table.set(route, new Set(columns.filter((_, index) => (cells[index + 2] ?? '') !== '')));
+  }
+  return table;
+}
+
+/** What one request of the run was: its route (as the table writes it), who signed it, and the answer. */
+function described(execution: NewmanRunExecution) {
+  const path = execution.request.url
+    .getPath()
+    .replace(/^\/api\/v1\/logs\/(?!bulk$|cleanup$|export$|stats$|stream$|verify$)[^/]+/, '/api/v1/logs/:id')
+    .replace(/^\/api\/v1\/integrity\/checkpoints\/\d+\/cosignatures$/, '/api/v1/integrity/checkpoints/:size/cosignatures');
+  const authorization = execution.request.headers.get('Authorization');
+  const claims = authorization ? decodeJwt(authorization.replace(/^Bearer /, '')) : undefined;
+  const who = claims === undefined ? 'nobody' : claims.tenant === 'system' ? 'platform admin' : String(claims.role);
+  return { route: `${execution.request.method} ${path}`, who, status: execution.response?.code, tenant: claims?.tenant };
+}
+
 describe('the Postman collection in extra/, run by newman against the all-in-one server', () => {
-  it('passes every request’s status and body-shape tests, with both environment files', async () => {
+  it('passes every request’s tests with both environment files, each run in a fresh tenant, covering every route and every refusal', async () => {
+    const table = roleTable();
+    expect(table.size).toBeGreaterThanOrEqual(14);
+    const tenants = new Set<string>();
     for (const environment of ['logserver-local.postman_environment.json', 'logserver-cluster.postman_environment.json']) {
-      const tenant = `postman-${environment.split('-')[1]?.split('.')[0]}`;
+      // The same prefix both times: the second run would meet the first one's tenant if runs reused it.
       const summary = await runCollection(environment, {
         host: server.url,
-        tenant,
-        secret: deriveTenantKey('hmac-sha256', secret, tenant),
+        tenant: 'postman',
         platform_secret: deriveTenantKey('hmac-sha256', secret, 'system'),
       });
       const failures = summary.run.failures.map((failure) => `${failure.source?.name}: ${failure.error.message}`);
       expect(failures).toEqual([]);
       const executions = summary.run.executions;
-      const collection = readCollection();
-      expect(executions).toHaveLength(collection.item.length);
+      expect(executions).toHaveLength(readCollection().item.length);
       // Every request ran its own tests: at least a status check and a shape check each.
       for (const execution of executions) {
         expect(execution.assertions?.length ?? 0, execution.item.name).toBeGreaterThanOrEqual(2);
       }
+
+      const requests = executions.map(described);
+      const created = requests.find((request) => request.route === 'POST /api/v1/tenants' && request.status === 200);
+      const runTenant = JSON.parse(executions[requests.indexOf(created!)]?.response?.stream?.toString() ?? 'null')?.data?.key;
+      expect(runTenant).toMatch(/^postman-[a-z0-9]+$/);
+      tenants.add(runTenant);
+      // Every tenant request of the run is signed for the run's own tenant.
+      for (const request of requests)
+        if (request.who !== 'nobody' && request.who !== 'platform admin') expect(request.tenant).toBe(runTenant);
+
+      for (const [route, allowed] of table) {
+        const ofRoute = requests.filter((request) => request.route === route);
+        // One request by a role the table allows gets past authorization (2xx, or the route's own answer:
+        // 409 for an event not sealed yet, 426 for the stream over plain HTTP).
+        expect(
+          ofRoute.some((request) => allowed.has(request.who) && request.status !== 401 && request.status !== 403),
+          `${route}: no allowed request`,
+        ).toBe(true);
+        for (const role of ROLES) {
+          if (allowed.has(role)) continue;
+          expect(
+            ofRoute.some((request) => request.who === role && request.status === 403),
+            `${route}: no 403 for a ${role}`,
+          ).toBe(true);
+        }
+      }
     }
+    expect(tenants.size).toBe(2);
   });
 });

@@ -18,7 +18,7 @@ describe('the non-API routes of the all-in-one server (docs/auth.md "Public rout
     for (const path of ['/stats', '/metrics']) {
       const anonymous = await call(`${server.url}${path}`);
       expect(anonymous.status, `${path} without a token`).toBe(401);
-      expect(anonymous.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+      expect(anonymous.body).toEqual({ code: 401, msg: 'Unauthorized: no bearer token: send Authorization: Bearer <token>', data: null });
       const tenantAdmin = await call(`${server.url}${path}`, { token: await server.token('acme', 'admin') });
       expect(tenantAdmin.status, `${path} as a tenant's admin`).toBe(403);
       const platformAdmin = await call(`${server.url}${path}`, { token: await server.token('system', 'admin') });

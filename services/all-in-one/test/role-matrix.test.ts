@@ -71,7 +71,8 @@ describe('every role against every route (README role matrix), over real HTTP', 
     for (const rule of ROUTE_RULES.filter((r) => r.path !== STREAM_PATH)) {
       const response = await call(`${server.url}${rule.path.replace(':id', 'x')}`, { method: rule.method });
       expect(response.status, `${rule.method} ${rule.path}`).toBe(401);
-      expect(response.body).toEqual({ code: 401, msg: 'Unauthorized', data: null });
+      expect(response.body).toEqual({ code: 401, msg: 'Unauthorized: no bearer token: send Authorization: Bearer <token>', data: null });
+      expect(response.headers.get('www-authenticate')).toBe('Bearer realm="logserver"');
     }
   });
 });

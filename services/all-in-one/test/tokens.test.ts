@@ -63,6 +63,11 @@ describe('bad tokens get 401 in the envelope, never 500', () => {
         expect(response.headers.get('www-authenticate')).toBe(
           `Bearer realm="logserver", error="invalid_token", error_description="${reason}"`,
         );
+        // Nothing about the key, the secret or another tenant.
+        for (const secretish of [SECRET, 'other-tenant', createHmac('sha256', SECRET).update('acme').digest('hex')]) {
+          expect(response.text).not.toContain(secretish);
+          expect(response.headers.get('www-authenticate')).not.toContain(secretish);
+        }
       }
     });
   }

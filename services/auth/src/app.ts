@@ -12,6 +12,8 @@ export interface AuthDeps {
 
 export interface AuthAppConfig {
   adminTenant: string;
+  /** The Python system's 401 at `/` (default on); the all-in-one serves its own root instead. */
+  pythonRoot?: boolean;
 }
 
 /** Forward-auth for ingress-nginx (`auth-url`): 200 with the x-auth-* headers, or 401/403. */
@@ -20,11 +22,14 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
     useZod(app);
 
     // The Python system's auth root answered this body; its clients and probes expect it.
-    app.get('/', async (_request, reply) => reply.code(401).send({ code: 401, msg: 'Unauthorized' }));
+    if (config.pythonRoot !== false) {
+      app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.code(401).send({ code: 401, msg: 'Unauthorized' }));
+    }
 
     // ingress-nginx calls whatever auth-url names; /auth and anything below it answer the same.
-    app.all('/auth', forwardAuth);
-    app.all('/auth/*', forwardAuth);
+    // Called by the gateway, not by API clients: kept out of /docs.
+    app.all('/auth', { schema: { hide: true } }, forwardAuth);
+    app.all('/auth/*', { schema: { hide: true } }, forwardAuth);
 
     async function forwardAuth(request: FastifyRequest, reply: FastifyReply) {
       const decision = await decide(originalRequest(request.headers, request.method), deps.verifier.verify, config.adminTenant);

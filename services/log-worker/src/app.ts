@@ -9,6 +9,11 @@ import type { FastifyPluginAsync } from 'fastify';
  */
 export function buildLogWorkerApp(deps: { stats: WorkerStats }, config: { audience?: Audience | undefined } = {}): FastifyPluginAsync {
   return async (app) => {
-    app.get('/stats', config.audience ? { config: { audience: config.audience } } : {}, async () => deps.stats);
+    // An operator's counters (every tenant together), not part of the tenant API: kept out of /docs.
+    app.get(
+      '/stats',
+      { schema: { hide: true }, ...(config.audience ? { config: { audience: config.audience } } : {}) },
+      async () => deps.stats,
+    );
   };
 }

@@ -4,13 +4,12 @@ import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
+import { Dependency, deferred, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { createStoreHandler, type WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
-import { consumerPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
-import { storesPlugin } from '@logserver/shared/plugins/stores';
 import type { BatchHandler } from '@logserver/shared/queue/port';
-import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
+import { type SqsConsumerStats, SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildLogWorkerApp } from './app.js';
@@ -28,29 +27,45 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   }
   const app = createServer({ logLevel: config.LOG_LEVEL });
   const log = app.log.child({ component: 'log-worker' });
-  await app.register(storesPlugin, { settings: storeSettings.parse(config) });
-  const { stores } = app;
+  // MongoDB and SQS may come up after this process: it listens at once, says in /readyz what it
+  // waits for, and starts consuming once both answer (docs/operations.md "Starting before the dependencies").
+  const stores = storesDependency(storeSettings.parse(config), { log, maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS });
+  const queue = new Dependency('SQS', () => SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log }), {
+    log,
+    maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS,
+    onClose: (opened) => opened.close(),
+  });
+  // Stops receiving and finishes the batches in hand (stored and deleted), then the sealer stops
+  // (its own onClose, added later, runs first), then the stores close.
+  app.addHook('onClose', async () => {
+    await queue.close();
+    await stores.close();
+  });
 
-  // Each worker replica may seal: the per-tenant lease lets one act at a time (README "Tamper evidence").
-  if (stores.integrity && config.SEAL_INTERVAL > 0) {
+  // Each worker replica may seal: the per-tenant lease lets one act at a time (docs/tamper-evidence.md).
+  if (config.SEAL_INTERVAL > 0) {
     if (config.INTEGRITY_SIGNING_KEY) {
+      // SQLite and MongoDB both keep the integrity records; sealing starts once the store is open.
       await app.register(sealerPlugin, {
-        store: stores.integrity,
+        store: deferred(stores, () => stores.value?.integrity),
         key: signingKeyFromPem(config.INTEGRITY_SIGNING_KEY),
-        intervalMs: config.SEAL_INTERVAL * 1000,
+        logName: config.INTEGRITY_ORIGIN,
+        intervalMs: 0,
       });
+      stores.ready.then(() => app.sealer.start(config.SEAL_INTERVAL * 1000)).catch(() => {});
     } else {
-      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not seal digests (README "Tamper evidence")');
+      log.warn('INTEGRITY_SIGNING_KEY is not set: this worker does not sign checkpoints (docs/tamper-evidence.md)');
     }
   }
 
-  const queue = await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log });
   // No stream in this process: the log service learns of stored events from the store's own feed.
-  const worker = createStoreHandler(stores.logs);
+  const worker = createStoreHandler(deferred(stores, () => stores.value?.logs));
+  const queueStats = (): SqsConsumerStats => queue.value?.stats ?? NOTHING_RECEIVED;
   const registry = registerMetrics(app);
-  const latency = registerWorkerMetrics(registry, queue.stats, worker.stats);
-  // The sink copies what this worker (and every other) stores into analytics; it only reads the store.
-  await app.register(analyticsPlugin, { config, sink: { registry } });
+  const latency = registerWorkerMetrics(registry, liveStats(queueStats), worker.stats);
+  // The sink copies what this worker (and every other) stores into analytics; it only reads the
+  // store, and starts once the store is open.
+  await app.register(analyticsPlugin, { config, sink: { registry, stores: stores.ready } });
   const { analytics } = app;
   const handle: BatchHandler = async (events) => {
     const done = latency.startTimer();
@@ -65,20 +80,42 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   // The sink's lag is shown, not judged: analytics behind or down never stops a worker storing events.
   const health = registerHealth(
     app,
-    { store: () => stores.logs.ping(), queue: () => queue.ping() },
-    analytics?.sink ? { analytics: () => analytics.sink?.status() } : {},
+    { store: () => stores.require().logs.ping(), queue: () => queue.require().ping() },
+    analytics ? { analytics: () => analytics.sink?.status() ?? 'waiting for the store' } : {},
   );
-  await app.register(buildLogWorkerApp({ stats: workerStats(queue, worker.stats) }));
-  await app.register(queuePlugin, { queue });
-  await app.register(consumerPlugin, { handle });
+  await app.register(buildLogWorkerApp({ stats: workerStats(queueStats, worker.stats) }));
+  app.addHook('onReady', async () => {
+    Promise.all([stores.ready, queue.ready])
+      .then(([, opened]) => opened.consume(handle))
+      .catch(() => {});
+  });
   return { app, health };
+}
+
+const NOTHING_RECEIVED: SqsConsumerStats = Object.freeze({
+  messagesReceived: 0,
+  messagesDeleted: 0,
+  messagesFailed: 0,
+  messagesDeadLettered: 0,
+  receiveErrors: 0,
+  lastReceivedAt: null,
+});
+
+/** The queue's tallies read through at every access, zero until the queue is open. */
+function liveStats(read: () => SqsConsumerStats): SqsConsumerStats {
+  return new Proxy({} as SqsConsumerStats, { get: (_target, property) => read()[property as keyof SqsConsumerStats] });
 }
 
 /**
  * The Python system's /stats counted SQS messages (here: received, and failed to store or
  * dead-lettered); the event counts are ours. Getters, so each request reads the live tallies.
  */
-function workerStats(queue: SqsLogQueue, worker: WorkerStats): WorkerStats & { messages_dead_lettered: number } {
+function workerStats(queueStats: () => SqsConsumerStats, worker: WorkerStats): WorkerStats & { messages_dead_lettered: number } {
+  const queue = {
+    get stats() {
+      return queueStats();
+    },
+  };
   return {
     get messages_received() {
       return queue.stats.messagesReceived;

@@ -1,5 +1,6 @@
 import {
   analyticsConfig,
+  dependencyConfig,
   integrityConfig,
   listenConfig,
   queueConfig,
@@ -12,7 +13,9 @@ import { z } from 'zod';
 
 export const LogWorkerConfig = refuseEmbeddedAnalytics(
   requireClickHouseUrl(
-    requireMongoUri(z.object({ ...listenConfig(8084), ...storeConfig, ...queueConfig, ...integrityConfig, ...analyticsConfig })),
+    requireMongoUri(
+      z.object({ ...listenConfig(8084), ...storeConfig, ...queueConfig, ...integrityConfig, ...dependencyConfig, ...analyticsConfig }),
+    ),
   ),
 );
 export type LogWorkerConfig = z.infer<typeof LogWorkerConfig>;

@@ -6,6 +6,7 @@ import { requireAuth } from '@logserver/shared/auth/request-auth';
 import type { LogFeed } from '@logserver/shared/feed/port';
 import { useZod } from '@logserver/shared/http/server';
 import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
+import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { FastifyPluginAsync } from 'fastify';
@@ -56,6 +57,8 @@ export function buildLogApp(
   config: LogAppConfig,
 ): FastifyPluginAsync {
   const full: LogDeps = { newId: uuidv7, now: () => new Date(), ...deps };
+  // One gate for every integrity request of this app: proofs, consistency, verify and export manifests.
+  if (full.integrity) full.integrity = { ...full.integrity, gate: full.integrity.gate ?? new IntegrityGate() };
   return async (app) => {
     useZod(app);
     await app.register(websocket, {

@@ -1,21 +1,23 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
 import type { LogFeed } from '@logserver/shared/feed/port';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
+import { type KeyRing, keyRingFromConfig, witnessKeysFrom } from '@logserver/shared/integrity/keyring';
 import type { IntegrityStore } from '@logserver/shared/integrity/port';
+import { Dependency, deferred, gateUntilReady, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
-import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
-import { storesPlugin } from '@logserver/shared/plugins/stores';
+import type { LogQueue } from '@logserver/shared/queue/port';
 import { SqliteLogFeed } from '@logserver/shared/sqlite/log-feed';
 import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
-import { sqlitePathOf, storeSettings } from '@logserver/shared/stores';
-import type { FastifyInstance } from 'fastify';
+import { type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/stores';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
 import { idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
@@ -28,11 +30,19 @@ export { registerConsole };
  */
 export function integrityDeps(
   store: IntegrityStore | undefined,
-  publicKeyPem: string | undefined,
-  sealIntervalSeconds: number,
+  keys: (() => KeyRing) | undefined,
+  config: { SEAL_INTERVAL: number; INTEGRITY_WITNESS_KEYS?: string | undefined },
+  signer?: IntegrityDeps['signer'],
 ): IntegrityDeps | undefined {
-  if (!store || !publicKeyPem) return undefined;
-  return { store, publicKeyPem: publicKeyPem.replace(/\\n/g, '\n'), sealIntervalSeconds };
+  if (!store || !keys) return undefined;
+  return { store, keys, witnesses: witnessKeysFrom(config.INTEGRITY_WITNESS_KEYS), sealIntervalSeconds: config.SEAL_INTERVAL, signer };
+}
+
+/** The log service's key ring, read once at start: INTEGRITY_KEYRING, else the one INTEGRITY_PUBLIC_KEY. */
+function logServiceKeys(config: LogConfig): (() => KeyRing) | undefined {
+  if (!config.INTEGRITY_PUBLIC_KEY) return undefined;
+  const ring = keyRingFromConfig(config, config.INTEGRITY_PUBLIC_KEY.replace(/\\n/g, '\n'));
+  return () => ring;
 }
 
 /**
@@ -44,42 +54,55 @@ export function integrityDeps(
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
+  await registerCors(app, config.CORS_ORIGINS);
+  // MongoDB and SQS may come up after this process: it listens at once and opens them in the
+  // background; the API answers 503 until then (docs/operations.md "Starting before the dependencies").
+  const log = app.log.child({ component: 'dependencies' });
   const settings = storeSettings.parse(config);
-  await app.register(storesPlugin, { settings });
-  const { stores } = app;
-  const log = app.log.child({ component: 'queue' });
-  if (resolveQueue(config) === 'sqs') {
-    const feed: LogFeed =
-      stores.sharedFeed ??
-      new SqliteLogFeed(sqlitePathOf(settings), {
-        onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
-      });
-    await app.register(feedPlugin, { feed });
-    await app.register(queuePlugin, { queue: await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log }) });
-  } else {
-    const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
-    await app.register(feedPlugin, { feed: stores.sharedFeed ?? (local as InProcessLogFeed) });
-    await app.register(queuePlugin, { queue: new InProcessLogQueue() });
-    await app.register(consumerPlugin, { handle: createStoreHandler(stores.logs, local).handle });
-  }
-  const { queue, feed } = app;
+  const stores = storesDependency(settings, { log, maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS });
+  const pipeline = new Dependency(
+    resolveQueue(config) === 'sqs' ? 'SQS' : 'queue',
+    async () => openPipeline(config, await stores.ready, app.log.child({ component: 'queue' })),
+    {
+      log,
+      maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS,
+      onClose: async ({ queue, feed }) => {
+        // The queue first: it finishes the batches it holds before the feed and the stores close.
+        await queue.close();
+        await feed.close();
+      },
+    },
+  );
+  app.addHook('onClose', async () => {
+    await pipeline.close();
+    await stores.close();
+  });
+  gateUntilReady(app, [stores, pipeline] as Dependency<unknown>[]);
+  const health = registerHealth(app, {
+    store: () => stores.require().logs.ping(),
+    queue: () => pipeline.require().queue.ping(),
+  });
   // Stats read the analytics store; the worker's sink fills it.
   await app.register(analyticsPlugin, { config });
-  const health = registerHealth(app, { store: () => stores.logs.ping(), queue: () => queue.ping() });
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
   await registerConsole(app);
   await app.register(
     buildLogApp(
       {
-        store: stores.logs,
-        queue,
-        feed,
+        store: deferred(stores, () => stores.value?.logs),
+        queue: deferred(pipeline, () => pipeline.value?.queue),
+        feed: deferred(pipeline, () => pipeline.value?.feed),
         identity: gatewayIdentity(),
-        idempotency: stores.idempotency,
+        idempotency: deferred(stores, () => stores.value?.idempotency),
         metrics,
         analytics: app.analytics ?? undefined,
-        integrity: integrityDeps(stores.integrity, config.INTEGRITY_PUBLIC_KEY, config.SEAL_INTERVAL),
+        // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
+        integrity: integrityDeps(
+          deferred(stores, () => stores.value?.integrity),
+          logServiceKeys(config),
+          config,
+        ),
       },
       {
         adminTenant: config.AUTH_ADMIN_TENANT,
@@ -90,4 +113,27 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
     ),
   );
   return { app, health };
+}
+
+/**
+ * The queue and the feed once the stores are open. The queue is opened first: it is the part that
+ * may fail and be retried, and the feed must start only once.
+ */
+async function openPipeline(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LogFeed }> {
+  if (resolveQueue(config) === 'sqs') {
+    const queue = await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log });
+    const feed: LogFeed =
+      stores.sharedFeed ??
+      new SqliteLogFeed(sqlitePathOf(storeSettings.parse(config)), {
+        onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
+      });
+    await feed.start();
+    return { queue, feed };
+  }
+  const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
+  const feed = stores.sharedFeed ?? (local as InProcessLogFeed);
+  await feed.start();
+  const queue = new InProcessLogQueue();
+  await queue.consume(createStoreHandler(stores.logs, local).handle);
+  return { queue, feed };
 }

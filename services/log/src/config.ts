@@ -1,6 +1,8 @@
 import {
   analyticsConfig,
   authConfig,
+  dependencyConfig,
+  integrityCommonConfig,
   listenConfig,
   optionalString,
   queueConfig,
@@ -9,6 +11,7 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
@@ -81,8 +84,8 @@ export function streamLimits(config: {
  * signing key (the log-worker seals). SEAL_INTERVAL here is only what a 409 tells the caller.
  */
 export const integrityRoutesConfig = {
+  ...integrityCommonConfig,
   INTEGRITY_PUBLIC_KEY: optionalString,
-  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
 };
 
 export const LogConfig = refuseEmbeddedAnalytics(
@@ -97,6 +100,8 @@ export const LogConfig = refuseEmbeddedAnalytics(
         ...rateLimitConfig,
         ...idempotencyConfig,
         ...integrityRoutesConfig,
+        ...dependencyConfig,
+        ...corsConfig,
         ...analyticsConfig,
       }),
     ),

@@ -1,10 +1,11 @@
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
+import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
-import { storesPlugin } from '@logserver/shared/plugins/stores';
+import { type Dependency, deferred, gateUntilReady, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildTenantApp } from './app.js';
@@ -15,9 +16,17 @@ export async function composeTenant(config: TenantConfig): Promise<{ app: Fastif
   const app = createServer({ logLevel: config.LOG_LEVEL });
   // It hands out tenant keys, so it warns about md5-legacy keys as the services that verify them do.
   const auth = jwtSettings(config, config.AUTH_SECRET as string, app.log);
-  await app.register(storesPlugin, { settings: storeSettings.parse(config) });
-  const { tenants } = app.stores;
-  const health = registerHealth(app, { tenants: () => tenants.ping() });
+  await registerCors(app, config.CORS_ORIGINS);
+  // MongoDB may come up after this process: it listens at once and answers 503 until it is reachable
+  // (docs/operations.md "Starting before the dependencies").
+  const stores = storesDependency(storeSettings.parse(config), {
+    log: app.log.child({ component: 'dependencies' }),
+    maxDelayMs: config.DEPENDENCY_RETRY_MAX_MS,
+  });
+  app.addHook('onClose', () => stores.close());
+  gateUntilReady(app, [stores as Dependency<unknown>]);
+  const tenants = deferred(stores, () => stores.value?.tenants);
+  const health = registerHealth(app, { tenants: () => stores.require().tenants.ping() });
   registerMetrics(app);
   await registerDocs(app, { title: 'logserver tenant service', description: 'Multi-tenant audit-log API' });
   await app.register(

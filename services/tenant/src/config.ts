@@ -1,5 +1,15 @@
-import { authConfig, listenConfig, requireAuthSecret, requireMongoUri, storeConfig } from '@logserver/shared/config/schemas';
+import {
+  authConfig,
+  dependencyConfig,
+  listenConfig,
+  requireAuthSecret,
+  requireMongoUri,
+  storeConfig,
+} from '@logserver/shared/config/schemas';
+import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 
-export const TenantConfig = requireMongoUri(requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig })));
+export const TenantConfig = requireMongoUri(
+  requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig, ...dependencyConfig, ...corsConfig })),
+);
 export type TenantConfig = z.infer<typeof TenantConfig>;

@@ -7,7 +7,8 @@ import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import WebSocket from 'ws';
 import { LogserverClient, LogserverError, type WebSocketClass } from '../client.js';
-import type { LogEvent, LogFilter, NewLogEvent } from '../types.js';
+import { checkCheckpoint, trustedKeys } from '../tree.js';
+import type { Jwks, LogEvent, LogFilter, NewLogEvent } from '../types.js';
 import { row, statsTable, table } from './output.js';
 import { configPath, resolveTarget, writeSaved } from './settings.js';
 
@@ -262,19 +263,80 @@ export function buildProgram(): Command {
       }),
     );
 
+  /** The keys a command checks with: a pinned JWKS (--keys) or PEM (--public-key), else the server's own. */
+  const pinnedKeys = (options: { keys?: string; publicKey?: string }): Jwks | string | undefined =>
+    options.keys
+      ? (JSON.parse(readFileSync(options.keys, 'utf8')) as Jwks)
+      : options.publicKey
+        ? readFileSync(options.publicKey, 'utf8')
+        : undefined;
+
+  program
+    .command('checkpoint')
+    .description('The tenant’s newest signed checkpoint, its signature checked here; save it to check consistency later (verify --since)')
+    .option('--keys <file>', 'the JWKS you trust (GET /api/v1/integrity/keys); the server’s own otherwise')
+    .option('--public-key <file>', 'one Ed25519 public key (PEM) you trust, instead of --keys')
+    .action(
+      run(async (options: { keys?: string; publicKey?: string }) => {
+        const api = client();
+        const [checkpoint, keys] = await Promise.all([api.latestCheckpoint(), pinnedKeys(options) ?? api.keys()]);
+        const { leaves: _leaves, ...shown } = checkpoint;
+        const checked = checkCheckpoint(checkpoint, trustedKeys(keys));
+        if (checked.problem !== null) {
+          process.stderr.write(`logserver: ${checked.problem}\n`);
+          process.exitCode = 2;
+        }
+        process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+      }),
+    );
+
   program
     .command('verify')
-    .description('Verify the tenant’s log against its signed digests; with --event, check that event’s proof here')
+    .description(
+      'Verify the tenant’s log on the server; --event checks one event’s inclusion proof here, --since checks here that the log extends a checkpoint you kept',
+    )
     .option('--event <id>', 'check this event’s inclusion proof locally')
-    .option('--public-key <file>', 'the Ed25519 public key (PEM) you trust; the server’s own otherwise')
+    .option('--checkpoint <size>', 'with --event: prove against the checkpoint of this tree size (default: the newest)', integer)
+    .option('--since <file>', 'a checkpoint you kept (the output of `logserver checkpoint`): check consistency with it locally')
+    .option('--keys <file>', 'the JWKS you trust (GET /api/v1/integrity/keys); the server’s own otherwise')
+    .option('--public-key <file>', 'one Ed25519 public key (PEM) you trust, instead of --keys')
     .action(
-      run(async (options: { event?: string; publicKey?: string }) => {
+      run(async (options: { event?: string; checkpoint?: number; since?: string; keys?: string; publicKey?: string }) => {
         const api = client();
+        const keys = pinnedKeys(options);
         if (options.event) {
-          const publicKeyPem = options.publicKey ? readFileSync(options.publicKey, 'utf8') : undefined;
-          const checked = await api.checkEvent(options.event, publicKeyPem ? { publicKeyPem } : {});
+          const checked = await api.checkEvent(options.event, {
+            ...(typeof keys === 'string' ? { publicKeyPem: keys } : keys ? { keys } : {}),
+            ...(options.checkpoint === undefined ? {} : { checkpoint: options.checkpoint }),
+          });
+          const against = checked.proof.checkpoint
+            ? { checkpoint: checked.proof.checkpoint.tree_size, leaf_index: checked.proof.leaf_index }
+            : { digest_seq: checked.proof.digest?.seq ?? null };
           process.stdout.write(
-            `${JSON.stringify({ valid: checked.valid, checks: checked.checks, problem: checked.problem, digest_seq: checked.proof.digest.seq }, null, 2)}\n`,
+            `${JSON.stringify({ valid: checked.valid, format: checked.format, checks: checked.checks, problem: checked.problem, ...against }, null, 2)}\n`,
+          );
+          if (!checked.valid) process.exitCode = 2;
+          return;
+        }
+        if (options.since) {
+          const trusted = JSON.parse(readFileSync(options.since, 'utf8')) as { tree_size?: unknown; root_hash?: unknown };
+          if (typeof trusted.tree_size !== 'number' || typeof trusted.root_hash !== 'string')
+            throw new Error(
+              `${options.since} is not a checkpoint: it needs tree_size and root_hash (save one with \`logserver checkpoint\`)`,
+            );
+          const checked = await api.checkConsistency({ tree_size: trusted.tree_size, root_hash: trusted.root_hash }, keys ? { keys } : {});
+          process.stdout.write(
+            `${JSON.stringify(
+              {
+                valid: checked.valid,
+                checks: checked.checks,
+                problem: checked.problem,
+                from: trusted.tree_size,
+                to: checked.consistency.to,
+              },
+              null,
+              2,
+            )}\n`,
           );
           if (!checked.valid) process.exitCode = 2;
           return;

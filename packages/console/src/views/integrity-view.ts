@@ -22,6 +22,9 @@ interface VerifyReport {
   first_problem: Problem | null;
   problem_samples: Problem[];
   chain: { intact: boolean; first_break: { digest_seq: number; reason: string } | null };
+  checkpoints_checked: number;
+  tree_size: number;
+  tree: { intact: boolean; first_break: { tree_size: number; reason: string } | null };
 }
 
 const localToIso = (value: string) => (value ? new Date(value).toISOString() : undefined);
@@ -90,7 +93,7 @@ export class IntegrityView extends LitElement {
     return html`
       <section aria-labelledby="verify-title">
         <h2 id="verify-title">Verify the log</h2>
-        <p class="muted">The server recomputes every event sealed in the range against its signed digests. Leave both empty to check everything.</p>
+        <p class="muted">The server recomputes every event sealed in the range against its signed checkpoints (and older digests). Leave both empty to check everything.</p>
         <form class="row" @submit=${(e: Event) => this.verifyRange(e)}>
           <label>Sealed from (local time)<input name="from" type="datetime-local" step="1" /></label>
           <label>Sealed before (local time)<input name="to" type="datetime-local" step="1" /></label>
@@ -118,9 +121,11 @@ export class IntegrityView extends LitElement {
     return html`
       <div class="notice ${intact ? 'ok' : 'error'}" role="status" data-status=${report.status}>
         <strong>${intact ? 'Intact' : 'Tampered'}</strong>:
-        ${report.digests_checked} digests, ${report.events_verified} of ${report.events_sealed} sealed events verified,
+        ${report.checkpoints_checked} checkpoints (a tree of ${report.tree_size}), ${report.digests_checked} older digests,
+        ${report.events_verified} of ${report.events_sealed} sealed events verified,
         ${report.events_unsealed} not sealed yet, ${report.deleted_by_cleanup} deleted by cleanups.
         ${report.chain.first_break ? html`<p>Chain broken at digest ${report.chain.first_break.digest_seq}: ${report.chain.first_break.reason}</p>` : ''}
+        ${report.tree.first_break ? html`<p>Tree broken at checkpoint ${report.tree.first_break.tree_size}: ${report.tree.first_break.reason}</p>` : ''}
       </div>
       ${
         report.problem_samples.length

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { Forbidden, Unauthorized } from '../errors/catalogue.js';
+import { Forbidden } from '../errors/catalogue.js';
 import { AUTH_HEADERS, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import { isAllowed, STREAM_PATH } from './rbac.js';
+import { NO_TOKEN, NOT_BEARER, type TokenRefusal, unauthorized } from './token-refusal.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,7 +12,7 @@ declare module 'fastify' {
   }
 }
 
-/** Resolves who a request acts as, or throws Unauthorized. */
+/** Resolves who a request acts as, or throws Unauthorized (token-refusal.ts says why). */
 export type IdentityResolver = (request: FastifyRequest) => Promise<Identity>;
 
 /**
@@ -25,6 +26,11 @@ export function tokenFrom(authorization: string | undefined, path: string, query
   return undefined;
 }
 
+/** No usable token: none was sent, or the Authorization header holds something other than a bearer token. */
+export function missingTokenRefusal(authorization: string | undefined): TokenRefusal {
+  return authorization === undefined || authorization.trim() === '' ? NO_TOKEN : NOT_BEARER;
+}
+
 /** All-in-one: verify the token in-process, on the same verifier the auth service uses. */
 export function verifiedIdentity(verifier: JwtVerifier): IdentityResolver {
   return async (request) => {
@@ -34,10 +40,15 @@ export function verifiedIdentity(verifier: JwtVerifier): IdentityResolver {
     const path = at === -1 ? request.url : request.url.slice(0, at);
     const query = new URLSearchParams(at === -1 ? '' : request.url.slice(at + 1));
     const token = tokenFrom(request.headers.authorization, path, query);
-    if (!token) throw new Unauthorized();
+    if (!token) throw unauthorized(missingTokenRefusal(request.headers.authorization));
     return verifier.verify(token);
   };
 }
+
+/** A request that reached a service without the gateway's verified identity (no or broken x-auth-* headers). */
+const GATEWAY_WITHOUT_IDENTITY: TokenRefusal = {
+  reason: 'no verified identity from the gateway: send requests through it with a bearer token',
+};
 
 /**
  * Behind the gateway: ingress-nginx answered the auth subrequest and overwrote the x-auth-*
@@ -51,11 +62,11 @@ export function gatewayIdentity(): IdentityResolver {
       tenant: request.headers[AUTH_HEADERS.tenant],
       role: request.headers[AUTH_HEADERS.role],
     });
-    if (!claims.success) throw new Unauthorized();
+    if (!claims.success) throw unauthorized(GATEWAY_WITHOUT_IDENTITY);
     const exp = request.headers[AUTH_HEADERS.exp];
     // Absent or empty: the token had no exp. Anything else that is not a whole number is a broken gateway.
     if (exp === undefined || exp === '') return claims.data;
-    if (typeof exp !== 'string' || !/^\d{1,12}$/.test(exp)) throw new Unauthorized();
+    if (typeof exp !== 'string' || !/^\d{1,12}$/.test(exp)) throw unauthorized(GATEWAY_WITHOUT_IDENTITY);
     return { ...claims.data, exp: Number(exp) };
   };
 }

@@ -3,7 +3,11 @@
 import type { RouteRule } from './rbac.js';
 
 export const ROUTE_RULES: readonly RouteRule[] = [
+  { method: 'GET', path: '/api/v1/integrity/checkpoints', who: ['viewer', 'auditor', 'admin'] },
+  { method: 'GET', path: '/api/v1/integrity/checkpoints/latest', who: ['viewer', 'auditor', 'admin'] },
+  { method: 'GET', path: '/api/v1/integrity/consistency', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/integrity/digests', who: ['viewer', 'auditor', 'admin'] },
+  { method: 'GET', path: '/api/v1/integrity/keys', who: ['writer', 'viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/integrity/public-key', who: ['writer', 'viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs', who: ['viewer', 'auditor', 'admin'] },
   { method: 'POST', path: '/api/v1/logs', who: ['writer', 'admin'] },
@@ -15,6 +19,7 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/api/v1/logs/verify', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/tenants', who: 'platform-admin' },
   { method: 'POST', path: '/api/v1/tenants', who: 'platform-admin' },
+  { method: 'POST', path: '/api/v1/integrity/checkpoints/:size/cosignatures', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/:id', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/:id/proof', who: ['viewer', 'auditor', 'admin'] },
 ];

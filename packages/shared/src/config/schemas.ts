@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { SqsLogQueueOptions } from '../sqs/log-queue.js';
 import type { MongoTuning, StoreSettings } from '../stores.js';
@@ -8,15 +9,27 @@ export const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+// Accepts a boolean too: a service's parsed config is parsed again into its adapters' options (sqsOptions).
 const booleanFromEnv = (fallback: boolean) =>
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
     .optional()
-    .transform((value) => (value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value)));
+    .transform((value) =>
+      typeof value === 'boolean' ? value : value === undefined || value === '' ? fallback : ['true', '1', 'yes'].includes(value),
+    );
 
-export const listenConfig = (defaultPort: number) => ({
+/**
+ * A relative path is taken from where the user ran the command: npm and pnpm run scripts in the
+ * package's folder and say where they were started in INIT_CWD (`DATA_DIR=mydata make start`).
+ */
+export function fromInvocationDir(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.INIT_CWD ?? process.cwd(), path);
+}
+
+/** Services in containers listen on every interface (the image sets HOST); the all-in-one on loopback. */
+export const listenConfig = (defaultPort: number, defaultHost = '0.0.0.0') => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.string().min(1).default(defaultHost),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
@@ -90,6 +103,16 @@ export const queueConfig = {
   SQS_RECEIVERS: z.coerce.number().int().min(1).max(64).default(4),
   SQS_VISIBILITY_TIMEOUT: z.coerce.number().int().min(1).max(43_200).default(30),
   SQS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Create missing queues at start (local SQS); the prod overlay sets false (README "Least-privilege IAM"). */
+  SQS_CREATE_QUEUES: booleanFromEnv(true),
+};
+
+/**
+ * Services start without their dependencies (MongoDB, SQS) and keep trying to reach them with
+ * exponential backoff up to this delay between attempts (README "Starting before the dependencies").
+ */
+export const dependencyConfig = {
+  DEPENDENCY_RETRY_MAX_MS: z.coerce.number().int().min(10).max(300_000).default(10_000),
 };
 
 /** The store adapters' settings, parsed from the store fragment (DESIGN §6: STORE follows MONGODB_URI). */
@@ -125,6 +148,7 @@ export const sqsOptions = z.object(queueConfig).transform(
       receivers: config.SQS_RECEIVERS,
       visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT,
       publishTimeoutMs: config.SQS_PUBLISH_TIMEOUT_MS,
+      createQueues: config.SQS_CREATE_QUEUES,
     }) satisfies SqsLogQueueOptions,
 );
 
@@ -133,9 +157,25 @@ export function resolveQueue(config: { QUEUE?: 'sqs' | 'memory' | undefined; SQS
   return config.QUEUE ?? (config.SQS_URL ? 'sqs' : 'memory');
 }
 
-/** Tamper evidence (docs/tamper-evidence.md): how often digests are sealed, and the Ed25519 key that signs them. */
+/**
+ * Tamper evidence (docs/tamper-evidence.md): every acknowledged event is under a signed checkpoint
+ * within SEAL_INTERVAL seconds; INTEGRITY_ORIGIN names the log (each tenant's checkpoints say
+ * `<origin>/<tenant>`, and it is the key name in their signature lines).
+ */
+export const integrityCommonConfig = {
+  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(1),
+  INTEGRITY_ORIGIN: z
+    .string()
+    .regex(/^[A-Za-z0-9.:_/-]{1,100}$/, 'letters, digits and . : _ / - only (it is the signed-note key name)')
+    .default('logserver'),
+  /** The public keys over time with their windows, as a JWKS (inline JSON); without it, the one key configured. */
+  INTEGRITY_KEYRING: optionalString,
+  /** Witness verifier keys (`name+hash+base64key`), comma-separated: whose cosignatures are accepted. */
+  INTEGRITY_WITNESS_KEYS: optionalString,
+};
+
 export const integrityConfig = {
-  SEAL_INTERVAL: z.coerce.number().min(0).max(86_400).default(60),
+  ...integrityCommonConfig,
   INTEGRITY_SIGNING_KEY: optionalString,
 };
 

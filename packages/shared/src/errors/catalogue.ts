@@ -7,12 +7,15 @@ import createError from '@fastify/error';
 export const Unauthorized = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized', 401);
 /** A token that was read and refused; the reason says which check failed (also in WWW-Authenticate). */
 export const TokenRejected = createError('LOGSERVER_ERR_UNAUTHORIZED', 'Unauthorized: %s', 401);
+export const ExportTooWide = createError('LOGSERVER_ERR_EXPORT_TOO_WIDE', '%s', 422);
 export const Forbidden = createError('LOGSERVER_ERR_FORBIDDEN', 'Forbidden: role %s may not %s %s', 403);
 export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 404);
 export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);
 export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
 export const RateLimited = createError('LOGSERVER_ERR_RATE_LIMITED', 'Too many requests for this tenant: retry in %d s', 429);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
+export const Conflict = createError('LOGSERVER_ERR_CONFLICT', '%s', 409);
+export const IntegrityBusy = createError('LOGSERVER_ERR_INTEGRITY_BUSY', 'Too many proof or verify requests %s: retry in %d s', 429);
 export const IdempotencyInFlight = createError(
   'LOGSERVER_ERR_IDEMPOTENCY_IN_FLIGHT',
   'A request with this Idempotency-Key is still being processed: retry once it has been answered',

@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { errorResponses } from '../schemas/responses.js';
+import { addOperationDocs } from './docs-examples.js';
 
 type TransformInput = Parameters<typeof jsonSchemaTransform>[0];
 
@@ -63,6 +64,7 @@ export async function registerDocs(app: FastifyInstance, info: { title: string; 
     transformObject: (documentObject) => {
       const document = 'openapiObject' in documentObject ? documentObject.openapiObject : documentObject.swaggerObject;
       dropUnknownMethods(document.paths as Record<string, object | undefined> | undefined);
+      addOperationDocs(document.paths as Parameters<typeof addOperationDocs>[0]);
       return document;
     },
   });

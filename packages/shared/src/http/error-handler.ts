@@ -56,7 +56,10 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.code(status).send(failure(status, msg));
     }
     request.log.info({ code: error.code, status }, error.message);
-    if (status === 401) reply.header('www-authenticate', wwwAuthenticate((error as { reason?: string }).reason));
+    // RFC 6750: a refusal made in request-auth carries its own challenge (token-refusal.ts); the verifier's, a reason.
+    const challenge = (error as { challenge?: unknown }).challenge;
+    if (status === 401)
+      reply.header('www-authenticate', typeof challenge === 'string' ? challenge : wwwAuthenticate((error as { reason?: string }).reason));
     // Every 422 keeps the Python system's shape, a list of problems, so clients parse one shape.
     if (status === 422)
       return reply.code(422).send(failure(422, error.message, [{ loc: [], msg: error.message, type: error.code ?? 'invalid' }]));

@@ -4,15 +4,16 @@ import type { LogEvent } from '../schemas/log-event.js';
 import type { LogStore } from '../store/port.js';
 import { tenantOf } from '../store/tenant-id.js';
 import { sealDigest } from './digest.js';
+import { KeyRing } from './keyring.js';
 import type { IntegrityStore } from './port.js';
 import { Sealer } from './sealer.js';
-import { generateSigningKeyPem, signingKeyFromPem, verifyingKeyFromPem } from './signing-key.js';
+import { generateSigningKeyPem, signingKeyFromPem } from './signing-key.js';
 import { verifyTenantLog } from './verify.js';
 
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
 const key = signingKeyFromPem(generateSigningKeyPem());
-const publicKey = verifyingKeyFromPem(key.publicKeyPem);
+const publicKey = KeyRing.single('logserver', key.publicKeyPem);
 
 export interface IntegrityFixture {
   logs: LogStore;
@@ -110,7 +111,7 @@ export function describeIntegrityStoreContract(name: string, open: () => Promise
     it('seals, verifies intact, and reports a cleanup as cleanup, not tampering', async () => {
       const events = await append(A, 40);
       await append(B, 5);
-      const sealer = new Sealer({ store: fixture.integrity, key, maxEventsPerDigest: 16 });
+      const sealer = new Sealer({ store: fixture.integrity, key, maxEventsPerDigest: 16, format: 'digest-v1' });
       expect(await sealer.sealAll()).toEqual({ digests: 4, events: 45, skipped: 0 });
       const report = await verifyTenantLog(fixture.integrity, publicKey, A);
       expect(report).toMatchObject({ status: 'intact', digests_checked: 3, events_sealed: 40, events_verified: 40, events_unsealed: 0 });

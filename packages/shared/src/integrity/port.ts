@@ -13,6 +13,13 @@ export interface SealableEvent {
   position: CommitPosition;
   id: string;
   hash: string;
+  timestamp: string;
+}
+
+/** A stored level-8 subtree hash: leaves [tile * 256, tile * 256 + 256). */
+export interface Tile {
+  tile: number;
+  hash: Buffer;
 }
 
 export interface CommittedEvent {
@@ -21,6 +28,45 @@ export interface CommittedEvent {
   event: LogEvent;
   /** The hash stored beside it when it was written (null for rows older than hashing). */
   storedHash: string | null;
+}
+
+/**
+ * One signed tree head of a tenant's tree and the batch of leaves that grew the tree to it. The
+ * signed part is `note` (C2SP checkpoint); the rest says where the batch's events sit in the store.
+ */
+export interface Checkpoint {
+  tenant_id: string;
+  origin: string;
+  tree_size: number;
+  /** RFC 9162 root of the tenant's whole tree at tree_size, hex. */
+  root_hash: string;
+  time: string;
+  key_id: string;
+  /** The C2SP signed note: origin, size, base64 root, `time` line, blank line, signature line. */
+  note: string;
+  /** Leaves this checkpoint added: tree indexes [tree_size - count, tree_size). */
+  count: number;
+  first_event_id: string;
+  last_event_id: string;
+  first_position: CommitPosition;
+  last_position: CommitPosition;
+  /** The compact range of the tree at tree_size (hex), so the next seal appends without rereading. */
+  frontier: string[];
+}
+
+/** The leaves a checkpoint added, in tree order: event ids and RFC 9162 leaf hashes (hex). */
+export interface CheckpointLeaves {
+  ids: string[];
+  hashes: string[];
+}
+
+/** A deleted event's leaf, kept: its tree entry and the cleanup that deleted it. */
+export interface Tombstone {
+  event_id: string;
+  /** Null for events deleted before tombstones kept their entry (digest-v1 data). */
+  event_hash: string | null;
+  timestamp: string | null;
+  cleanup: CleanupRecord;
 }
 
 /** A cleanup that deleted sealed events, so verify can tell it from tampering. */
@@ -52,6 +98,8 @@ export interface IntegrityStore {
   sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]>;
   /** The tenant's events with positions in (after, through], in commit order, as stored (through null: to the end). */
   committed(tenant: TenantId, after: CommitPosition | null, through: CommitPosition | null): AsyncIterable<CommittedEvent>;
+  /** The tenant's event with this id as stored, with its position, or null when it is not stored. */
+  eventAt(tenant: TenantId, id: string): Promise<CommittedEvent | null>;
   /** Where the tenant's event with this id sits in commit order, or null when it is not stored. */
   positionOf(tenant: TenantId, id: string): Promise<CommitPosition | null>;
 
@@ -77,5 +125,34 @@ export interface IntegrityStore {
 
   /** Which of these event ids a cleanup deleted, and which cleanup. */
   deletedByCleanup(tenant: TenantId, ids: readonly string[]): Promise<Map<string, CleanupRecord>>;
+  /** The tombstones of these event ids, where a cleanup left one. */
+  tombstones(tenant: TenantId, ids: readonly string[]): Promise<Map<string, Tombstone>>;
+  /** Every cleanup record of the tenant, with how many tombstones name it. */
+  cleanups(tenant: TenantId): Promise<{ record: CleanupRecord; tombstones: number }[]>;
+
+  /** The tenant's newest checkpoint, or null before the first. */
+  latestCheckpoint(tenant: TenantId): Promise<Checkpoint | null>;
+  /**
+   * Appends the checkpoint, its leaves and the tiles they complete, atomically, only if it directly
+   * follows the tenant's latest (tree_size - count is the latest size). False when another sealer was first.
+   */
+  appendCheckpoint(tenant: TenantId, checkpoint: Checkpoint, leaves: CheckpointLeaves, tiles: readonly Tile[]): Promise<boolean>;
+  /** Checkpoints with tree_size > afterSize in size order, at most `limit`. */
+  checkpoints(tenant: TenantId, afterSize: number, limit: number): Promise<Checkpoint[]>;
+  checkpointCount(tenant: TenantId): Promise<number>;
+  /** The checkpoint at exactly this tree size, or null. */
+  checkpointAt(tenant: TenantId, treeSize: number): Promise<Checkpoint | null>;
+  checkpointLeaves(tenant: TenantId, treeSize: number): Promise<CheckpointLeaves | null>;
+  /** The first checkpoint whose batch reaches this position, or null when it is not in the tree yet. */
+  checkpointCovering(tenant: TenantId, position: CommitPosition): Promise<Checkpoint | null>;
+  /** Leaf hashes [start, end) of the tenant's tree (end at most the latest size). */
+  leafHashes(tenant: TenantId, start: number, end: number): Promise<Buffer[]>;
+  /** Stored level-8 subtree hashes [first, end); throws when one is missing. */
+  tiles(tenant: TenantId, first: number, end: number): Promise<Buffer[]>;
+  /** Stores a witness's cosignature line of the checkpoint at this size, replacing that witness's earlier one. */
+  addCosignature(tenant: TenantId, treeSize: number, witness: string, line: string): Promise<void>;
+  cosignatures(tenant: TenantId, treeSize: number): Promise<string[]>;
+  /** Every tree size a witness cosigned, ascending. */
+  cosignedSizes(tenant: TenantId): Promise<number[]>;
   close(): Promise<void>;
 }

@@ -5,7 +5,10 @@ import { sha256Hex } from './event-hash.js';
 export interface SigningKey {
   keyId: string;
   publicKeyPem: string;
+  /** The 32-byte Ed25519 public key (JWKS `x`, signed-note key). */
+  rawPublicKey: Buffer;
   sign(data: string): string;
+  signBytes(data: Buffer): Buffer;
 }
 
 /** A public key as a verifier holds it. */
@@ -15,7 +18,7 @@ export interface VerifyingKey {
 }
 
 /** The key id: the first 16 bytes of SHA-256 over the public key's DER, as hex. */
-function keyIdOf(publicKey: KeyObject): string {
+export function keyIdOf(publicKey: KeyObject): string {
   return sha256Hex(publicKey.export({ type: 'spki', format: 'der' })).slice(0, 32);
 }
 
@@ -36,10 +39,13 @@ export function signingKeyFromPem(pem: string): SigningKey {
     );
   }
   const publicKey = createPublicKey(privateKey);
+  const der = publicKey.export({ type: 'spki', format: 'der' });
   return {
     keyId: keyIdOf(publicKey),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    rawPublicKey: Buffer.from(der.subarray(der.length - 32)),
     sign: (data) => sign(null, Buffer.from(data), privateKey).toString('base64'),
+    signBytes: (data) => sign(null, data, privateKey),
   };
 }
 

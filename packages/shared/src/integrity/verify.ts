@@ -1,16 +1,19 @@
 import type { TenantId } from '../store/tenant-id.js';
 import { checkDigest, checkLeaves, type Digest } from './digest.js';
 import { eventHash } from './event-hash.js';
+import type { KeyRing } from './keyring.js';
 import type { CleanupRecord, CommitPosition, IntegrityStore } from './port.js';
-import type { VerifyingKey } from './signing-key.js';
+import { type TreeBreak, verifyTree } from './verify-tree.js';
 
 export type ProblemKind = 'changed' | 'removed' | 'inserted' | 'reordered';
 
 export interface EventProblem {
   kind: ProblemKind;
   event_id: string;
-  /** The digest that sealed it (or whose range it turned up in); null when not sealed yet. */
+  /** The digest-v1 digest that sealed it (or whose range it turned up in); null in the tree or when not sealed yet. */
   digest_seq: number | null;
+  /** Its leaf in the tenant's tree (checkpoint data); null for digest-v1 data or an event that was never a leaf. */
+  leaf_index?: number | null;
   detail: string;
 }
 
@@ -35,10 +38,19 @@ export interface VerifyReport {
   first_problem: EventProblem | null;
   /** The first problems in commit order, at most SAMPLE_SIZE. */
   problem_samples: EventProblem[];
+  /** The digest-v1 chain (data sealed before the tree; empty on a log that started with checkpoints). */
   chain: { intact: boolean; first_break: ChainBreak | null };
+  checkpoints_checked: number;
+  tree_size: number;
+  /** The tenant's tree: every checkpoint's signature, key window, and that it extends the one before. */
+  tree: { intact: boolean; first_break: TreeBreak | null };
+  /** Cleanup records that do not hold up (forged, or not matching their audit event). */
+  cleanup_problems: { cleanup_id: number; reason: string }[];
 }
 
 export interface VerifyRange {
+  /** A checkpoint the caller saw before (size and hex root): the tree must still extend it. */
+  trusted?: { size: number; root: string } | undefined;
   /** Check the digests sealed at or after this ISO time (and the link to the one before). */
   from?: string | undefined;
   /** Check the digests sealed before this ISO time; events after the last one are then not looked at. */
@@ -61,7 +73,7 @@ interface Located extends EventProblem {
  */
 export async function verifyTenantLog(
   store: IntegrityStore,
-  key: VerifyingKey,
+  keys: KeyRing,
   tenant: TenantId,
   range: VerifyRange = {},
 ): Promise<VerifyReport> {
@@ -81,11 +93,15 @@ export async function verifyTenantLog(
   let previous: Digest | null = null;
   let afterSeq = 0;
   let previousPosition: CommitPosition | null = null;
+  let stoppedAtTo = false;
   for (;;) {
     const page = await store.digests(tenant, afterSeq, PAGE);
     for (const digest of page) {
       afterSeq = digest.seq;
-      if (range.to !== undefined && digest.sealed_at >= range.to) break;
+      if (range.to !== undefined && digest.sealed_at >= range.to) {
+        stoppedAtTo = true;
+        break;
+      }
       if (range.from !== undefined && digest.sealed_at < range.from) {
         previous = digest;
         previousPosition = digest.last_position;
@@ -97,7 +113,13 @@ export async function verifyTenantLog(
       if (digest.seq !== expectedSeq) breakAt(digest.seq, `digest ${expectedSeq} is missing before digest ${digest.seq}`);
       else if (digest.prev_hash !== (previous?.hash ?? null))
         breakAt(digest.seq, `its prev_hash does not match digest ${previous?.seq ?? 0}`);
-      const invalid = digest.tenant_id !== tenant ? 'it names another tenant' : checkDigest(digest, key);
+      const key = keys.verifyingKey(digest.key_id);
+      const invalid =
+        digest.tenant_id !== tenant
+          ? 'it names another tenant'
+          : key === null
+            ? `it is signed by key ${digest.key_id}, which is not in the key ring`
+            : checkDigest(digest, key);
       if (invalid !== null) breakAt(digest.seq, invalid);
       const leaves = await store.digestLeaves(tenant, digest.seq);
       const badLeaves = leaves === null ? 'its sealed event list is gone' : checkLeaves(digest, leaves);
@@ -113,29 +135,9 @@ export async function verifyTenantLog(
     if (page.length < PAGE || (range.to !== undefined && (page.at(-1)?.sealed_at ?? '') >= range.to)) break;
   }
 
-  let eventsUnsealed = 0;
-  if (range.to === undefined) {
-    for await (const { event, position, storedHash } of store.committed(tenant, previousPosition, null)) {
-      eventsUnsealed++;
-      const moved = missing.get(event.id);
-      if (moved) {
-        missing.delete(event.id);
-        problems.push({
-          ...moved,
-          kind: 'reordered',
-          detail: `sealed in digest ${moved.digest_seq}, now after the last digest (position ${position})`,
-        });
-      } else if (storedHash !== null && eventHash(event) !== storedHash) {
-        problems.push({
-          kind: 'changed',
-          event_id: event.id,
-          digest_seq: null,
-          index: eventsUnsealed,
-          detail: 'not sealed yet; its content no longer gives its stored hash',
-        });
-      }
-    }
-  }
+  // Everything after the last digest-v1 digest is in the tenant's tree (the version boundary).
+  // With `to` before the newest digest-v1 digest, the tree (all later) is out of range.
+  const tree = await verifyTree(store, keys, tenant, previousPosition, stoppedAtTo ? { to: '' } : range);
 
   for (const [id, stray] of strays) {
     const lost = missing.get(id);
@@ -158,22 +160,28 @@ export async function verifyTenantLog(
     else problems.push(lost);
   }
 
+  const treeProblems: Located[] = tree.problems.map((problem, index) => ({ ...problem, digest_seq: null, index }));
+  problems.push(...treeProblems);
   problems.sort((a, b) => (a.digest_seq ?? Number.MAX_SAFE_INTEGER) - (b.digest_seq ?? Number.MAX_SAFE_INTEGER) || a.index - b.index);
   const samples = problems.slice(0, SAMPLE_SIZE).map(({ index: _index, ...problem }) => problem);
   const counts: Record<ProblemKind, number> = { changed: 0, removed: 0, inserted: 0, reordered: 0 };
   for (const problem of problems) counts[problem.kind]++;
   return {
-    status: problems.length === 0 && firstBreak === null ? 'intact' : 'tampered',
+    status: problems.length === 0 && firstBreak === null && tree.first_break === null ? 'intact' : 'tampered',
     digests_checked: digestsChecked,
-    events_sealed: eventsSealed,
-    events_verified: eventsVerified,
-    events_unsealed: eventsUnsealed,
-    deleted_by_cleanup: cleaned.size,
-    cleanups: [...cleanups.values()],
+    events_sealed: eventsSealed + tree.tree_size,
+    events_verified: eventsVerified + tree.events_verified,
+    events_unsealed: range.to === undefined ? tree.events_unsealed : 0,
+    deleted_by_cleanup: cleaned.size + tree.deleted_by_cleanup,
+    cleanups: [...cleanups.values(), ...tree.cleanups.filter((record) => !cleanups.has(record.cleanup_id))],
     problems: counts,
     first_problem: samples[0] ?? null,
     problem_samples: samples,
     chain: { intact: firstBreak === null, first_break: firstBreak },
+    checkpoints_checked: tree.checkpoints_checked,
+    tree_size: tree.tree_size,
+    tree: { intact: tree.first_break === null, first_break: tree.first_break },
+    cleanup_problems: tree.cleanup_problems,
   };
 }
 

@@ -9,6 +9,8 @@ export const INTEGRITY_COLLECTIONS = {
   counters: 'integrity_counters',
   cleanups: 'integrity_cleanups',
   deleted: 'integrity_deleted',
+  checkpoints: 'integrity_checkpoints',
+  cosignatures: 'integrity_cosignatures',
 } as const;
 
 export interface CounterDocument {
@@ -29,6 +31,9 @@ export interface DeletedDocument {
   tenant_id: string;
   event_id: string;
   cleanup_id: number;
+  /** The deleted event's tree entry, so its leaf can be recomputed; absent on records older than the tree. */
+  event_hash?: string | null;
+  ts?: string;
 }
 
 export const DELETED_INDEXES: IndexDescription[] = [{ name: 'tenant_event_unique', key: { tenant_id: 1, event_id: 1 }, unique: true }];
@@ -54,7 +59,10 @@ export async function reserve(db: MongoDatabase, name: string, count: number): P
 export async function startMongoCleanup(
   db: MongoDatabase,
   options: { tenant: string; before: string | null; auditEventId: string | null; now: Date },
-): Promise<{ remember(ids: readonly string[]): Promise<void>; finish(deleted: number): Promise<void> }> {
+): Promise<{
+  remember(rows: readonly { id: string; hash: string | null; timestamp: string }[]): Promise<void>;
+  finish(deleted: number): Promise<void>;
+}> {
   const cleanups = db.collection<CleanupDocument>(INTEGRITY_COLLECTIONS.cleanups);
   const deleted = db.collection<DeletedDocument>(INTEGRITY_COLLECTIONS.deleted);
   await deleted.createIndexes(DELETED_INDEXES);
@@ -68,11 +76,11 @@ export async function startMongoCleanup(
     audit_event_id: options.auditEventId,
   });
   return {
-    remember: async (ids) => {
-      for (const id of ids) {
+    remember: async (rows) => {
+      for (const row of rows) {
         await deleted.findOneAndUpdate(
-          { tenant_id: { $eq: options.tenant }, event_id: { $eq: id } },
-          { $set: { tenant_id: options.tenant, event_id: id, cleanup_id: cleanupId } },
+          { tenant_id: { $eq: options.tenant }, event_id: { $eq: row.id } },
+          { $set: { tenant_id: options.tenant, event_id: row.id, cleanup_id: cleanupId, event_hash: row.hash, ts: row.timestamp } },
           { upsert: true, returnDocument: 'after', includeResultMetadata: false },
         );
       }

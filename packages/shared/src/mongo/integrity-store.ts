@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Filter, IndexDescription } from 'mongodb';
 import type { Digest, DigestLeaves } from '../integrity/digest.js';
-import type { CleanupRecord, CommitPosition, CommittedEvent, IntegrityStore, SealableEvent } from '../integrity/port.js';
+import type {
+  Checkpoint,
+  CheckpointLeaves,
+  CleanupRecord,
+  CommitPosition,
+  CommittedEvent,
+  IntegrityStore,
+  SealableEvent,
+  Tile,
+  Tombstone,
+} from '../integrity/port.js';
+import { TILE_LEAVES } from '../integrity/tree.js';
 import type { TenantId } from '../store/tenant-id.js';
 import type { MongoCollection, MongoDatabase } from './database.js';
 import {
@@ -24,6 +35,26 @@ interface DigestDocument {
   digest: string;
   leaf_ids: string[];
   leaf_hashes: string[];
+}
+
+interface CheckpointDocument {
+  tenant_id: string;
+  tree_size: number;
+  /** The size it grew from: unique per tenant, so two sealers that read the same head cannot both append. */
+  prev_size: number;
+  last_position: number;
+  checkpoint: string;
+  leaf_ids: string[];
+  leaf_hashes: string[];
+  /** The level-8 subtree hashes this batch completed, in the same document so they commit with it. */
+  tiles: { tile: number; hash: string }[];
+}
+
+interface CosignatureDocument {
+  tenant_id: string;
+  tree_size: number;
+  witness: string;
+  line: string;
 }
 
 interface LeaseDocument {
@@ -50,6 +81,14 @@ export const INTEGRITY_LOG_INDEXES: IndexDescription[] = [
   { name: 'position', key: { position: 1 } },
   { name: 'tenant_position', key: { tenant_id: 1, position: 1 } },
 ];
+const CHECKPOINT_INDEXES: IndexDescription[] = [
+  { name: 'tenant_prev_size_unique', key: { tenant_id: 1, prev_size: 1 }, unique: true },
+  { name: 'tenant_tree_size', key: { tenant_id: 1, tree_size: 1 } },
+  { name: 'tenant_last_position', key: { tenant_id: 1, last_position: 1 } },
+];
+const COSIGNATURE_INDEXES: IndexDescription[] = [
+  { name: 'tenant_size_witness_unique', key: { tenant_id: 1, tree_size: 1, witness: 1 }, unique: true },
+];
 const DIGEST_INDEXES: IndexDescription[] = [
   // Two sealers that both read head n cannot both append n + 1: the second insert is refused.
   { name: 'tenant_seq_unique', key: { tenant_id: 1, seq: 1 }, unique: true },
@@ -70,8 +109,10 @@ export class MongoIntegrityStore implements IntegrityStore {
   private readonly digestsCollection: MongoCollection<DigestDocument>;
   private readonly leases: MongoCollection<LeaseDocument>;
   private readonly counters: MongoCollection<CounterDocument>;
-  private readonly cleanups: MongoCollection<CleanupDocument>;
+  private readonly cleanups_: MongoCollection<CleanupDocument>;
   private readonly deleted: MongoCollection<DeletedDocument>;
+  private readonly checkpointsCollection: MongoCollection<CheckpointDocument>;
+  private readonly cosignaturesCollection: MongoCollection<CosignatureDocument>;
   /** Names this store as the holder of the positions lease. */
   private readonly self = randomUUID();
 
@@ -80,8 +121,10 @@ export class MongoIntegrityStore implements IntegrityStore {
     this.digestsCollection = db.collection<DigestDocument>(INTEGRITY_COLLECTIONS.digests);
     this.leases = db.collection<LeaseDocument>(INTEGRITY_COLLECTIONS.leases);
     this.counters = db.collection<CounterDocument>(INTEGRITY_COLLECTIONS.counters);
-    this.cleanups = db.collection<CleanupDocument>(INTEGRITY_COLLECTIONS.cleanups);
+    this.cleanups_ = db.collection<CleanupDocument>(INTEGRITY_COLLECTIONS.cleanups);
     this.deleted = db.collection<DeletedDocument>(INTEGRITY_COLLECTIONS.deleted);
+    this.checkpointsCollection = db.collection<CheckpointDocument>(INTEGRITY_COLLECTIONS.checkpoints);
+    this.cosignaturesCollection = db.collection<CosignatureDocument>(INTEGRITY_COLLECTIONS.cosignatures);
   }
 
   /** Creates the indexes (a no-op when they exist); open the MongoLogStore first, it owns the logs collection. */
@@ -90,6 +133,8 @@ export class MongoIntegrityStore implements IntegrityStore {
     await store.logs.createIndexes(INTEGRITY_LOG_INDEXES);
     await store.digestsCollection.createIndexes(DIGEST_INDEXES);
     await store.deleted.createIndexes(DELETED_INDEXES);
+    await store.checkpointsCollection.createIndexes(CHECKPOINT_INDEXES);
+    await store.cosignaturesCollection.createIndexes(COSIGNATURE_INDEXES);
     return store;
   }
 
@@ -135,7 +180,11 @@ export class MongoIntegrityStore implements IntegrityStore {
     const tenants: TenantId[] = [];
     for (const row of rows) {
       const latest = await this.latestDigestDocument(row._id as TenantId);
-      if (row.last > (latest?.last_position ?? Number.MIN_SAFE_INTEGER)) tenants.push(row._id as TenantId);
+      const [checkpoint] = await this.checkpointsCollection
+        .find({ tenant_id: { $eq: row._id } }, { projection: { _id: 0, last_position: 1 }, sort: { tree_size: -1 }, limit: 1 })
+        .toArray();
+      const sealed = Math.max(latest?.last_position ?? Number.MIN_SAFE_INTEGER, checkpoint?.last_position ?? Number.MIN_SAFE_INTEGER);
+      if (row.last > sealed) tenants.push(row._id as TenantId);
     }
     tenants.sort();
     if (rows.length === 0) return { tenants, through: after };
@@ -164,7 +213,12 @@ export class MongoIntegrityStore implements IntegrityStore {
       )
       .toArray();
     // documentToEvent computes the hash of what is stored for documents written before events carried one.
-    return rows.map((row) => ({ position: toPosition(row.position as number), id: row.id, hash: documentToEvent(row).hash as string }));
+    return rows.map((row) => ({
+      position: toPosition(row.position as number),
+      id: row.id,
+      hash: documentToEvent(row).hash as string,
+      timestamp: row.timestamp.toISOString(),
+    }));
   }
 
   async *committed(tenant: TenantId, after: CommitPosition | null, through: CommitPosition | null): AsyncIterable<CommittedEvent> {
@@ -185,6 +239,16 @@ export class MongoIntegrityStore implements IntegrityStore {
       if (rows.length < READ_BATCH) return;
       cursor = rows.at(-1)?.position as number;
     }
+  }
+
+  async eventAt(tenant: TenantId, id: string): Promise<CommittedEvent | null> {
+    await this.assignPositions();
+    const [row] = await this.logs
+      .find({ tenant_id: { $eq: tenant }, id: { $eq: id } }, { projection: { _id: 0, search_text: 0 }, limit: 1 })
+      .toArray();
+    if (!row) return null;
+    const { position, hash, ...stored } = row;
+    return { position: toPosition(position ?? Number.MAX_SAFE_INTEGER), event: documentToEvent(stored), storedHash: hash ?? null };
   }
 
   async positionOf(tenant: TenantId, id: string): Promise<CommitPosition | null> {
@@ -292,7 +356,7 @@ export class MongoIntegrityStore implements IntegrityStore {
     const rows = await this.deleted.find({ tenant_id: { $eq: tenant }, event_id: { $in: [...ids] } }, { projection: { _id: 0 } }).toArray();
     const records = new Map<number, CleanupRecord>();
     const cleanupIds = [...new Set(rows.map((row) => row.cleanup_id))];
-    for (const cleanup of await this.cleanups.find({ _id: { $in: cleanupIds }, tenant_id: { $eq: tenant } }).toArray()) {
+    for (const cleanup of await this.cleanups_.find({ _id: { $in: cleanupIds }, tenant_id: { $eq: tenant } }).toArray()) {
       const { _id, tenant_id: _tenant, ...rest } = cleanup;
       records.set(_id, { cleanup_id: _id, ...rest });
     }
@@ -301,6 +365,178 @@ export class MongoIntegrityStore implements IntegrityStore {
       if (record) found.set(row.event_id, record);
     }
     return found;
+  }
+
+  async tombstones(tenant: TenantId, ids: readonly string[]): Promise<Map<string, Tombstone>> {
+    const found = new Map<string, Tombstone>();
+    if (ids.length === 0) return found;
+    const rows = await this.deleted.find({ tenant_id: { $eq: tenant }, event_id: { $in: [...ids] } }, { projection: { _id: 0 } }).toArray();
+    const records = await this.cleanupRecords(tenant, [...new Set(rows.map((row) => row.cleanup_id))]);
+    for (const row of rows) {
+      const cleanup = records.get(row.cleanup_id);
+      if (cleanup)
+        found.set(row.event_id, { event_id: row.event_id, event_hash: row.event_hash ?? null, timestamp: row.ts ?? null, cleanup });
+    }
+    return found;
+  }
+
+  private async cleanupRecords(tenant: TenantId, ids: number[] | null): Promise<Map<number, CleanupRecord>> {
+    const records = new Map<number, CleanupRecord>();
+    const filter = ids === null ? { tenant_id: { $eq: tenant } } : { _id: { $in: ids }, tenant_id: { $eq: tenant } };
+    for (const cleanup of await this.cleanups_.find(filter, { sort: { _id: 1 } }).toArray()) {
+      const { _id, tenant_id: _tenant, ...rest } = cleanup;
+      records.set(_id, { cleanup_id: _id, ...rest });
+    }
+    return records;
+  }
+
+  async cleanups(tenant: TenantId): Promise<{ record: CleanupRecord; tombstones: number }[]> {
+    const records = await this.cleanupRecords(tenant, null);
+    const out: { record: CleanupRecord; tombstones: number }[] = [];
+    for (const record of records.values()) {
+      const tombstones = await this.deleted.countDocuments({ tenant_id: { $eq: tenant }, cleanup_id: { $eq: record.cleanup_id } });
+      out.push({ record, tombstones });
+    }
+    return out;
+  }
+
+  async latestCheckpoint(tenant: TenantId): Promise<Checkpoint | null> {
+    const [row] = await this.checkpointsCollection
+      .find({ tenant_id: { $eq: tenant } }, { projection: { _id: 0, checkpoint: 1 }, sort: { tree_size: -1 }, limit: 1 })
+      .toArray();
+    return row ? (JSON.parse(row.checkpoint) as Checkpoint) : null;
+  }
+
+  async appendCheckpoint(tenant: TenantId, checkpoint: Checkpoint, leaves: CheckpointLeaves, tiles: readonly Tile[]): Promise<boolean> {
+    const head = await this.latestCheckpoint(tenant);
+    const prevSize = checkpoint.tree_size - checkpoint.count;
+    if ((head?.tree_size ?? 0) !== prevSize) return false;
+    try {
+      // The unique (tenant_id, prev_size) index is the compare-and-append: a rival that read the same head is refused.
+      await this.checkpointsCollection.insertOne({
+        tenant_id: tenant,
+        tree_size: checkpoint.tree_size,
+        prev_size: prevSize,
+        last_position: fromPosition(checkpoint.last_position),
+        checkpoint: JSON.stringify(checkpoint),
+        leaf_ids: [...leaves.ids],
+        leaf_hashes: [...leaves.hashes],
+        tiles: tiles.map((tile) => ({ tile: tile.tile, hash: tile.hash.toString('hex') })),
+      });
+      return true;
+    } catch (error) {
+      if (isDuplicate(error)) return false;
+      throw error;
+    }
+  }
+
+  async checkpoints(tenant: TenantId, afterSize: number, limit: number): Promise<Checkpoint[]> {
+    const rows = await this.checkpointsCollection
+      .find(
+        { tenant_id: { $eq: tenant }, tree_size: { $gt: afterSize } },
+        { projection: { _id: 0, checkpoint: 1 }, sort: { tree_size: 1 }, limit },
+      )
+      .toArray();
+    return rows.map((row) => JSON.parse(row.checkpoint) as Checkpoint);
+  }
+
+  async checkpointCount(tenant: TenantId): Promise<number> {
+    return this.checkpointsCollection.countDocuments({ tenant_id: { $eq: tenant } });
+  }
+
+  private async checkpointDocument(tenant: TenantId, treeSize: number): Promise<CheckpointDocument | null> {
+    const [row] = await this.checkpointsCollection
+      .find({ tenant_id: { $eq: tenant }, tree_size: { $eq: treeSize } }, { projection: { _id: 0 }, limit: 1 })
+      .toArray();
+    return row ?? null;
+  }
+
+  async checkpointAt(tenant: TenantId, treeSize: number): Promise<Checkpoint | null> {
+    const row = await this.checkpointDocument(tenant, treeSize);
+    return row ? (JSON.parse(row.checkpoint) as Checkpoint) : null;
+  }
+
+  async checkpointLeaves(tenant: TenantId, treeSize: number): Promise<CheckpointLeaves | null> {
+    const row = await this.checkpointDocument(tenant, treeSize);
+    return row ? { ids: row.leaf_ids, hashes: row.leaf_hashes } : null;
+  }
+
+  async checkpointCovering(tenant: TenantId, position: CommitPosition): Promise<Checkpoint | null> {
+    const [row] = await this.checkpointsCollection
+      .find(
+        { tenant_id: { $eq: tenant }, last_position: { $gte: fromPosition(position) } },
+        { projection: { _id: 0, checkpoint: 1 }, sort: { last_position: 1 }, limit: 1 },
+      )
+      .toArray();
+    return row ? (JSON.parse(row.checkpoint) as Checkpoint) : null;
+  }
+
+  async leafHashes(tenant: TenantId, start: number, end: number): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    let after = start;
+    while (out.length < end - start) {
+      const rows = await this.checkpointsCollection
+        .find(
+          { tenant_id: { $eq: tenant }, tree_size: { $gt: after } },
+          { projection: { _id: 0, tree_size: 1, leaf_hashes: 1 }, sort: { tree_size: 1 }, limit: 16 },
+        )
+        .toArray();
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        const first = row.tree_size - row.leaf_hashes.length;
+        for (let index = Math.max(start, first); index < Math.min(end, row.tree_size); index++)
+          out.push(Buffer.from(row.leaf_hashes[index - first] as string, 'hex'));
+        after = row.tree_size;
+        if (after >= end) break;
+      }
+      if (after >= end) break;
+    }
+    if (out.length !== end - start) throw new Error(`leaves ${start}..${end} of ${tenant} are not all stored`);
+    return out;
+  }
+
+  async tiles(tenant: TenantId, first: number, end: number): Promise<Buffer[]> {
+    const found = new Map<number, Buffer>();
+    // Tile t is completed by the first checkpoint that reaches leaf (t + 1) * 256 - 1.
+    let after = (first + 1) * TILE_LEAVES - 1;
+    while (found.size < end - first) {
+      const rows = await this.checkpointsCollection
+        .find(
+          { tenant_id: { $eq: tenant }, tree_size: { $gt: after } },
+          { projection: { _id: 0, tree_size: 1, tiles: 1 }, sort: { tree_size: 1 }, limit: 16 },
+        )
+        .toArray();
+      if (rows.length === 0) break;
+      for (const row of rows) {
+        for (const tile of row.tiles) if (tile.tile >= first && tile.tile < end) found.set(tile.tile, Buffer.from(tile.hash, 'hex'));
+        after = row.tree_size;
+      }
+      if (after >= end * TILE_LEAVES) break;
+    }
+    if (found.size !== end - first) throw new Error(`tiles ${first}..${end} of ${tenant} are not all stored`);
+    return Array.from({ length: end - first }, (_, offset) => found.get(first + offset) as Buffer);
+  }
+
+  async addCosignature(tenant: TenantId, treeSize: number, witness: string, line: string): Promise<void> {
+    await this.cosignaturesCollection.findOneAndUpdate(
+      { tenant_id: { $eq: tenant }, tree_size: { $eq: treeSize }, witness: { $eq: witness } },
+      { $set: { tenant_id: tenant, tree_size: treeSize, witness, line } },
+      { upsert: true, returnDocument: 'after', includeResultMetadata: false },
+    );
+  }
+
+  async cosignatures(tenant: TenantId, treeSize: number): Promise<string[]> {
+    const rows = await this.cosignaturesCollection
+      .find({ tenant_id: { $eq: tenant }, tree_size: { $eq: treeSize } }, { projection: { _id: 0, line: 1 }, sort: { witness: 1 } })
+      .toArray();
+    return rows.map((row) => row.line);
+  }
+
+  async cosignedSizes(tenant: TenantId): Promise<number[]> {
+    const rows = await this.cosignaturesCollection
+      .find({ tenant_id: { $eq: tenant } }, { projection: { _id: 0, tree_size: 1 }, sort: { tree_size: 1 } })
+      .toArray();
+    return [...new Set(rows.map((row) => row.tree_size))];
   }
 
   /** The MongoLogStore owns the connection and closes it. */

@@ -293,9 +293,10 @@ export class MongoLogStore implements LogStore {
       try {
         // In slices, each recorded before it is deleted, so verify can tell the cleanup from tampering.
         for (;;) {
-          const ids = (await this.logs.find(where, { projection: { _id: 0, id: 1 }, limit: DELETE_BATCH }).toArray()).map((row) => row.id);
+          const rows = await this.logs.find(where, { projection: { _id: 0, id: 1, hash: 1, timestamp: 1 }, limit: DELETE_BATCH }).toArray();
+          const ids = rows.map((row) => row.id);
           if (ids.length === 0) return deleted;
-          await cleanup.remember(ids);
+          await cleanup.remember(rows.map((row) => ({ id: row.id, hash: row.hash ?? null, timestamp: row.timestamp.toISOString() })));
           deleted += (await this.logs.deleteMany({ tenant_id: { $eq: tenant }, id: { $in: ids } })).deletedCount;
           if (ids.length < DELETE_BATCH) return deleted;
         }

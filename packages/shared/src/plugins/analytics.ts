@@ -6,13 +6,16 @@ import type { AnalyticsStore } from '../analytics/port.js';
 import type { AnalyticsSink } from '../analytics/sink.js';
 import { AnalyticsSlots } from '../analytics/slots.js';
 import { type AnalyticsConfig, openAnalytics } from '../clickhouse/open-analytics.js';
-import { type StoreSettings, storeSettings } from '../stores.js';
+import { type StoreSettings, type Stores, storeSettings } from '../stores.js';
 
 export interface Analytics {
   store: AnalyticsStore;
   /** The queries allowed at once, per process and per tenant (stats routes). */
   slots: AnalyticsSlots;
-  /** The sink, in a process that stores events (the log-worker, the all-in-one); null elsewhere. */
+  /**
+   * The sink, in a process that stores events (the log-worker, the all-in-one); null elsewhere, and
+   * until the primary store it follows has opened (a log-worker may start before MongoDB).
+   */
   sink: AnalyticsSink | null;
 }
 
@@ -25,45 +28,56 @@ declare module 'fastify' {
 
 export interface AnalyticsPluginOptions {
   config: AnalyticsConfig & z.input<typeof storeSettings>;
-  /** Start the sink here, into the metrics registry: in the processes that store events. */
-  sink?: { registry: Registry } | undefined;
+  /**
+   * Start the sink here, into the metrics registry: in the processes that store events. It follows
+   * `stores`: open already (the stores plugin's: the sink exists once the app is ready), or a promise
+   * of them (a service's stores dependency: the sink starts when they open).
+   */
+  sink?: { registry: Registry; stores: Stores | Promise<Stores> } | undefined;
 }
 
 /**
  * Opens the analytics store (nothing is sent yet: a ClickHouse down at start stops nothing) and, where
- * asked, starts the sink; both close in onClose. Register it after the stores plugin, so that the sink
- * stops before the store it reads closes.
+ * asked, starts the sink once the primary store is open; both close in onClose. Register it after the
+ * stores (plugin or dependency), so that the sink stops before the store it reads closes.
  */
 export const analyticsPlugin = fp<AnalyticsPluginOptions>(
   async (app, options) => {
     const { config } = options;
     const store = await openAnalytics(config);
-    let running: RunningSink | null = null;
-    if (store && options.sink) {
+    const analytics: Analytics | null = store
+      ? {
+          store,
+          slots: new AnalyticsSlots(config.ANALYTICS_MAX_QUERIES, config.ANALYTICS_MAX_QUERIES_PER_TENANT),
+          sink: null,
+        }
+      : null;
+    let closed = false;
+    let running: Promise<RunningSink | null> = Promise.resolve(null);
+    if (store && analytics && options.sink) {
+      const { registry, stores } = options.sink;
       const settings: StoreSettings = storeSettings.parse(config);
-      running = startSink({
-        analytics: store,
-        config,
-        store: settings,
-        commitLog: await commitLogOf(app.stores),
-        registry: options.sink.registry,
-        log: app.log,
-      });
-    }
-    app.decorate(
-      'analytics',
-      store
-        ? {
-            store,
-            slots: new AnalyticsSlots(config.ANALYTICS_MAX_QUERIES, config.ANALYTICS_MAX_QUERIES_PER_TENANT),
-            sink: running?.sink ?? null,
+      running = Promise.resolve(stores)
+        .then(async (opened) => {
+          const commitLog = await commitLogOf(opened);
+          if (closed) {
+            await commitLog?.close();
+            return null;
           }
-        : null,
-    );
+          const started = startSink({ analytics: store, config, store: settings, commitLog, registry, log: app.log });
+          analytics.sink = started.sink;
+          return started;
+        })
+        // The stores never opened (closed while retrying): there is nothing to follow.
+        .catch(() => null);
+      if (!(stores instanceof Promise)) await running;
+    }
+    app.decorate('analytics', analytics);
     app.addHook('onClose', async () => {
-      await running?.close();
+      closed = true;
+      await (await running)?.close();
       await store?.close();
     });
   },
-  { name: 'logserver-analytics', dependencies: ['logserver-stores'] },
+  { name: 'logserver-analytics' },
 );

@@ -156,31 +156,60 @@ export type StatsQuery = z.infer<typeof StatsQuery>;
 export const EXPORT_FORMATS = ['ndjson', 'csv', 'json'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
+/** A true/false query flag; absent is false. */
+const flag = single(z.enum(['true', 'false']))
+  .optional()
+  .transform((value) => value === 'true');
+
+/** CSV only: what a spreadsheet needs (README "Export"). */
+const CSV_FLAGS = ['raw', 'bom', 'flatten'] as const;
+
 export const ExportQuery = strictQuery({
   ...filterShape,
   format: single(z.enum(EXPORT_FORMATS)).default('ndjson'),
   sort,
-}).superRefine(fromNotAfterTo);
+  /** CSV: keep every cell's exact bytes instead of defusing spreadsheet formulas. */
+  raw: flag,
+  /** CSV: start with a UTF-8 byte order mark, so spreadsheets read accents right. */
+  bom: flag,
+  /** CSV: before/after/metadata as one dotted column per key (before.email) instead of JSON text. */
+  flatten: flag,
+  manifest: single(z.enum(['true', 'false']))
+    .default('false')
+    .describe('true: the last NDJSON line is {"manifest": …}, what scripts/verify-offline.mjs checks the export against'),
+  trusted_size: single(z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER))
+    .optional()
+    .describe('with manifest=true: also a consistency proof from the checkpoint of this size you kept'),
+})
+  .superRefine(fromNotAfterTo)
+  .superRefine((query, ctx) => {
+    if (query.manifest === 'true' && query.format !== 'ndjson')
+      ctx.addIssue({ code: 'custom', path: ['manifest'], message: 'manifest=true needs format=ndjson (the manifest is the last line)' });
+    if (query.trusted_size !== undefined && query.manifest !== 'true')
+      ctx.addIssue({ code: 'custom', path: ['trusted_size'], message: 'trusted_size goes with manifest=true' });
+    if (query.format === 'csv') return;
+    for (const name of CSV_FLAGS) {
+      if (query[name]) ctx.addIssue({ code: 'custom', path: [name], message: `applies to format=csv only` });
+    }
+  });
 export type ExportQuery = z.infer<typeof ExportQuery>;
-
-const isoDateTime = single(
-  z.iso
-    .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-06-26T00:00:00Z' })
-    .transform((value) => new Date(value).toISOString()),
-);
 
 /** Cleanup needs exactly one cut-off, or all=true: a bare DELETE must never purge a tenant by accident. */
 export const CleanupQuery = strictQuery({
-  before: isoDateTime.optional(),
+  // The same forms as the list's from/to: a UTC day (2025-06-27 is its midnight) or a date-time.
+  before: dateOrDateTime.optional(),
   older_than_days: positiveInt(LIMITS.cleanupDays).optional(),
   all: single(z.enum(['true', 'false'])).optional(),
+  /** Deletes nothing: answers how many events the same request would delete. */
+  dry_run: flag,
 }).superRefine((query, ctx) => {
   const given = [query.before !== undefined, query.older_than_days !== undefined, query.all === 'true'].filter(Boolean).length;
   if (given === 0) {
     ctx.addIssue({
       code: 'custom',
       path: ['before'],
-      message: 'a cut-off is needed: before=<ISO date-time> or older_than_days=<N>; all=true deletes every event of the tenant',
+      message:
+        'a cut-off is needed: before=<ISO date or date-time> or older_than_days=<N>; all=true deletes every event of the tenant (dry_run=true counts first)',
     });
   } else if (given > 1) {
     ctx.addIssue({ code: 'custom', path: ['before'], message: 'give only one of before, older_than_days and all=true' });

@@ -38,7 +38,43 @@ CREATE TABLE IF NOT EXISTS integrity_deleted (
   cleanup_id INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, event_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS integrity_checkpoints (
+  tenant_id TEXT NOT NULL,
+  tree_size INTEGER NOT NULL,
+  last_position INTEGER NOT NULL,
+  checkpoint TEXT NOT NULL,
+  leaf_ids TEXT NOT NULL,
+  leaf_hashes BLOB NOT NULL,
+  PRIMARY KEY (tenant_id, tree_size)
+);
+CREATE INDEX IF NOT EXISTS integrity_checkpoints_position ON integrity_checkpoints (tenant_id, last_position);
+CREATE TABLE IF NOT EXISTS integrity_tiles (
+  tenant_id TEXT NOT NULL,
+  tile INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (tenant_id, tile)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS integrity_cosignatures (
+  tenant_id TEXT NOT NULL,
+  tree_size INTEGER NOT NULL,
+  witness TEXT NOT NULL,
+  line TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, tree_size, witness)
+) WITHOUT ROWID;
 `;
+
+/**
+ * Brings an integrity schema made by an older version up to this one: tombstones keep the deleted
+ * event's hash and timestamp (the tree leaf's entry) from this version on; older rows have nulls.
+ */
+export function migrateIntegritySchema(db: Database.Database): void {
+  db.exec(INTEGRITY_SCHEMA);
+  const columns = new Set(
+    (db.prepare("SELECT name FROM pragma_table_info('integrity_deleted')").all() as { name: string }[]).map((c) => c.name),
+  );
+  if (!columns.has('event_hash')) db.exec('ALTER TABLE integrity_deleted ADD COLUMN event_hash TEXT');
+  if (!columns.has('ts')) db.exec('ALTER TABLE integrity_deleted ADD COLUMN ts TEXT');
+}
 
 /**
  * Opens the record of one cleanup: the caller deletes in slices and, inside each slice's
@@ -47,16 +83,19 @@ CREATE TABLE IF NOT EXISTS integrity_deleted (
 export function startCleanup(
   db: Database.Database,
   options: { tenant: string; before: string | null; auditEventId: string | null; now: Date },
-): { remember(rows: readonly { id: string }[]): void; finish(deleted: number): void } {
+): { remember(rows: readonly { id: string; hash: string | null; timestamp: string }[]): void; finish(deleted: number): void } {
   const { cleanup_id } = db
     .prepare(
       'INSERT INTO integrity_cleanups (tenant_id, deleted_at, before, deleted_count, audit_event_id) VALUES (?, ?, ?, 0, ?) RETURNING cleanup_id',
     )
     .get(options.tenant, options.now.toISOString(), options.before, options.auditEventId) as { cleanup_id: number };
-  const remember = db.prepare('INSERT OR REPLACE INTO integrity_deleted (tenant_id, event_id, cleanup_id) VALUES (?, ?, ?)');
+  const remember = db.prepare(
+    'INSERT OR REPLACE INTO integrity_deleted (tenant_id, event_id, cleanup_id, event_hash, ts) VALUES (?, ?, ?, ?, ?)',
+  );
   return {
+    // The tombstone: the deleted event's tree entry (hash and timestamp) and the cleanup that removed it.
     remember: (rows) => {
-      for (const row of rows) remember.run(options.tenant, row.id, cleanup_id);
+      for (const row of rows) remember.run(options.tenant, row.id, cleanup_id, row.hash, row.timestamp);
     },
     finish: (deleted) => {
       if (deleted === 0) db.prepare('DELETE FROM integrity_cleanups WHERE cleanup_id = ?').run(cleanup_id);

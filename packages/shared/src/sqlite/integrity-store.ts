@@ -1,10 +1,21 @@
 import type Database from 'better-sqlite3';
 import type { Digest, DigestLeaves } from '../integrity/digest.js';
 import { eventHash } from '../integrity/event-hash.js';
-import type { CleanupRecord, CommitPosition, CommittedEvent, IntegrityStore, SealableEvent } from '../integrity/port.js';
+import type {
+  Checkpoint,
+  CheckpointLeaves,
+  CleanupRecord,
+  CommitPosition,
+  CommittedEvent,
+  IntegrityStore,
+  SealableEvent,
+  Tile,
+  Tombstone,
+} from '../integrity/port.js';
+import { TILE_LEAVES } from '../integrity/tree.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { openSqlite } from './database.js';
-import { INTEGRITY_SCHEMA } from './integrity-schema.js';
+import { migrateIntegritySchema } from './integrity-schema.js';
 import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
 
 const READ_BATCH = 1000;
@@ -26,7 +37,7 @@ interface DigestRow {
  */
 export class SqliteIntegrityStore implements IntegrityStore {
   private constructor(private readonly db: Database.Database) {
-    db.exec(INTEGRITY_SCHEMA);
+    migrateIntegritySchema(db);
   }
 
   /** Opens its own connection to the file; open the SqliteLogStore first, it owns the logs table. */
@@ -38,9 +49,15 @@ export class SqliteIntegrityStore implements IntegrityStore {
     const rows = this.db
       .prepare(`SELECT l.tenant_id AS tenant, max(l.seq) AS last FROM logs AS l NOT INDEXED WHERE l.seq > ? GROUP BY l.tenant_id`)
       .all(fromPosition(after)) as { tenant: string; last: number }[];
-    const sealedThrough = this.db.prepare('SELECT max(last_position) AS position FROM integrity_digests WHERE tenant_id = ?');
+    const sealedThrough = this.db.prepare(
+      `SELECT max(position) AS position FROM (SELECT max(last_position) AS position FROM integrity_digests WHERE tenant_id = ?
+       UNION ALL SELECT max(last_position) FROM integrity_checkpoints WHERE tenant_id = ?)`,
+    );
     const tenants = rows
-      .filter((row) => row.last > ((sealedThrough.get(row.tenant) as { position: number | null }).position ?? Number.MIN_SAFE_INTEGER))
+      .filter(
+        (row) =>
+          row.last > ((sealedThrough.get(row.tenant, row.tenant) as { position: number | null }).position ?? Number.MIN_SAFE_INTEGER),
+      )
       .map((row) => row.tenant as TenantId);
     if (rows.length === 0) return { tenants, through: after };
     return { tenants, through: toPosition(rows.reduce((max, row) => Math.max(max, row.last), Number.MIN_SAFE_INTEGER)) };
@@ -61,14 +78,15 @@ export class SqliteIntegrityStore implements IntegrityStore {
 
   async sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]> {
     const rows = this.db
-      .prepare('SELECT seq, id, hash FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?')
-      .all(fromPosition(after), tenant, limit) as { seq: number; id: string; hash: string | null }[];
+      .prepare('SELECT seq, id, hash, ts FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?')
+      .all(fromPosition(after), tenant, limit) as { seq: number; id: string; hash: string | null; ts: string }[];
     const full = this.db.prepare(`SELECT ${COLUMNS} FROM logs WHERE seq = ?`);
     // Rows written before events carried a hash are sealed with the hash of what is stored.
     return rows.map((row) => ({
       position: toPosition(row.seq),
       id: row.id,
       hash: row.hash ?? eventHash(rowToEvent(full.get(row.seq) as Row)),
+      timestamp: row.ts,
     }));
   }
 
@@ -84,6 +102,13 @@ export class SqliteIntegrityStore implements IntegrityStore {
       if (rows.length < READ_BATCH) return;
       cursor = (rows.at(-1) as { seq: number }).seq;
     }
+  }
+
+  async eventAt(tenant: TenantId, id: string): Promise<CommittedEvent | null> {
+    const row = this.db.prepare(`SELECT seq, ${COLUMNS} FROM logs WHERE tenant_id = ? AND id = ?`).get(tenant, id) as
+      | (Row & { seq: number })
+      | undefined;
+    return row ? { position: toPosition(row.seq), event: rowToEvent(row), storedHash: row.hash } : null;
   }
 
   async positionOf(tenant: TenantId, id: string): Promise<CommitPosition | null> {
@@ -185,7 +210,153 @@ export class SqliteIntegrityStore implements IntegrityStore {
     return found;
   }
 
+  async tombstones(tenant: TenantId, ids: readonly string[]): Promise<Map<string, Tombstone>> {
+    const found = new Map<string, Tombstone>();
+    const lookup = this.db.prepare(
+      `SELECT d.event_id, d.event_hash, d.ts, c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id
+       FROM integrity_deleted AS d JOIN integrity_cleanups AS c ON c.cleanup_id = d.cleanup_id AND c.tenant_id = d.tenant_id
+       WHERE d.tenant_id = ? AND d.event_id = ?`,
+    );
+    for (const id of ids) {
+      const row = lookup.get(tenant, id) as
+        | (CleanupRecord & { event_id: string; event_hash: string | null; ts: string | null })
+        | undefined;
+      if (!row) continue;
+      const { event_id, event_hash, ts, ...cleanup } = row;
+      found.set(id, { event_id, event_hash, timestamp: ts, cleanup });
+    }
+    return found;
+  }
+
+  async cleanups(tenant: TenantId): Promise<{ record: CleanupRecord; tombstones: number }[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id,
+           (SELECT count(*) FROM integrity_deleted AS d WHERE d.tenant_id = c.tenant_id AND d.cleanup_id = c.cleanup_id) AS tombstones
+         FROM integrity_cleanups AS c WHERE c.tenant_id = ? ORDER BY c.cleanup_id`,
+      )
+      .all(tenant) as (CleanupRecord & { tombstones: number })[];
+    return rows.map(({ tombstones, ...record }) => ({ record, tombstones }));
+  }
+
+  async latestCheckpoint(tenant: TenantId): Promise<Checkpoint | null> {
+    const row = this.db
+      .prepare('SELECT checkpoint FROM integrity_checkpoints WHERE tenant_id = ? ORDER BY tree_size DESC LIMIT 1')
+      .get(tenant) as { checkpoint: string } | undefined;
+    return row ? (JSON.parse(row.checkpoint) as Checkpoint) : null;
+  }
+
+  async appendCheckpoint(tenant: TenantId, checkpoint: Checkpoint, leaves: CheckpointLeaves, tiles: readonly Tile[]): Promise<boolean> {
+    const latest = this.db.prepare('SELECT max(tree_size) AS size FROM integrity_checkpoints WHERE tenant_id = ?');
+    const insert = this.db.prepare(
+      'INSERT INTO integrity_checkpoints (tenant_id, tree_size, last_position, checkpoint, leaf_ids, leaf_hashes) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const insertTile = this.db.prepare('INSERT INTO integrity_tiles (tenant_id, tile, hash) VALUES (?, ?, ?)');
+    // Compare-and-append under the write lock: whoever appends second sees a different head and stops.
+    const append = this.db.transaction(() => {
+      const head = (latest.get(tenant) as { size: number | null }).size ?? 0;
+      if (head !== checkpoint.tree_size - checkpoint.count) return false;
+      insert.run(
+        tenant,
+        checkpoint.tree_size,
+        fromPosition(checkpoint.last_position),
+        JSON.stringify(checkpoint),
+        leaves.ids.join('\n'),
+        Buffer.concat(leaves.hashes.map((hash) => Buffer.from(hash, 'hex'))),
+      );
+      for (const tile of tiles) insertTile.run(tenant, tile.tile, tile.hash);
+      return true;
+    });
+    return append.immediate();
+  }
+
+  async checkpoints(tenant: TenantId, afterSize: number, limit: number): Promise<Checkpoint[]> {
+    const rows = this.db
+      .prepare('SELECT checkpoint FROM integrity_checkpoints WHERE tenant_id = ? AND tree_size > ? ORDER BY tree_size LIMIT ?')
+      .all(tenant, afterSize, limit) as { checkpoint: string }[];
+    return rows.map((row) => JSON.parse(row.checkpoint) as Checkpoint);
+  }
+
+  async checkpointCount(tenant: TenantId): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM integrity_checkpoints WHERE tenant_id = ?').get(tenant) as { n: number }).n;
+  }
+
+  async checkpointAt(tenant: TenantId, treeSize: number): Promise<Checkpoint | null> {
+    const row = this.db
+      .prepare('SELECT checkpoint FROM integrity_checkpoints WHERE tenant_id = ? AND tree_size = ?')
+      .get(tenant, treeSize) as { checkpoint: string } | undefined;
+    return row ? (JSON.parse(row.checkpoint) as Checkpoint) : null;
+  }
+
+  async checkpointLeaves(tenant: TenantId, treeSize: number): Promise<CheckpointLeaves | null> {
+    const row = this.db
+      .prepare('SELECT leaf_ids, leaf_hashes FROM integrity_checkpoints WHERE tenant_id = ? AND tree_size = ?')
+      .get(tenant, treeSize) as { leaf_ids: string; leaf_hashes: Buffer } | undefined;
+    return row
+      ? { ids: row.leaf_ids === '' ? [] : row.leaf_ids.split('\n'), hashes: splitHashes(row.leaf_hashes).map((h) => h.toString('hex')) }
+      : null;
+  }
+
+  async checkpointCovering(tenant: TenantId, position: CommitPosition): Promise<Checkpoint | null> {
+    const row = this.db
+      .prepare('SELECT checkpoint FROM integrity_checkpoints WHERE tenant_id = ? AND last_position >= ? ORDER BY last_position LIMIT 1')
+      .get(tenant, fromPosition(position)) as { checkpoint: string } | undefined;
+    return row ? (JSON.parse(row.checkpoint) as Checkpoint) : null;
+  }
+
+  async leafHashes(tenant: TenantId, start: number, end: number): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    const rows = this.db
+      .prepare('SELECT tree_size, leaf_hashes FROM integrity_checkpoints WHERE tenant_id = ? AND tree_size > ? ORDER BY tree_size')
+      .iterate(tenant, start) as IterableIterator<{ tree_size: number; leaf_hashes: Buffer }>;
+    for (const row of rows) {
+      const hashes = splitHashes(row.leaf_hashes);
+      const first = row.tree_size - hashes.length;
+      for (let index = Math.max(start, first); index < Math.min(end, row.tree_size); index++) out.push(hashes[index - first] as Buffer);
+      if (row.tree_size >= end) {
+        rows.return?.();
+        break;
+      }
+    }
+    if (out.length !== end - start) throw new Error(`leaves ${start}..${end} of ${tenant} are not all stored`);
+    return out;
+  }
+
+  async tiles(tenant: TenantId, first: number, end: number): Promise<Buffer[]> {
+    const rows = this.db
+      .prepare('SELECT tile, hash FROM integrity_tiles WHERE tenant_id = ? AND tile >= ? AND tile < ? ORDER BY tile')
+      .all(tenant, first, end) as { tile: number; hash: Buffer }[];
+    if (rows.length !== end - first) throw new Error(`tiles ${first}..${end} (${TILE_LEAVES} leaves each) of ${tenant} are not all stored`);
+    return rows.map((row) => row.hash);
+  }
+
+  async addCosignature(tenant: TenantId, treeSize: number, witness: string, line: string): Promise<void> {
+    this.db
+      .prepare('INSERT OR REPLACE INTO integrity_cosignatures (tenant_id, tree_size, witness, line) VALUES (?, ?, ?, ?)')
+      .run(tenant, treeSize, witness, line);
+  }
+
+  async cosignatures(tenant: TenantId, treeSize: number): Promise<string[]> {
+    const rows = this.db
+      .prepare('SELECT line FROM integrity_cosignatures WHERE tenant_id = ? AND tree_size = ? ORDER BY witness')
+      .all(tenant, treeSize) as { line: string }[];
+    return rows.map((row) => row.line);
+  }
+
+  async cosignedSizes(tenant: TenantId): Promise<number[]> {
+    const rows = this.db
+      .prepare('SELECT DISTINCT tree_size FROM integrity_cosignatures WHERE tenant_id = ? ORDER BY tree_size')
+      .all(tenant) as { tree_size: number }[];
+    return rows.map((row) => row.tree_size);
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function splitHashes(blob: Buffer): Buffer[] {
+  const hashes: Buffer[] = [];
+  for (let offset = 0; offset < blob.length; offset += HASH_BYTES) hashes.push(blob.subarray(offset, offset + HASH_BYTES));
+  return hashes;
 }

@@ -16,7 +16,7 @@ import type {
 } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { openSqlite } from './database.js';
-import { INTEGRITY_SCHEMA, startCleanup } from './integrity-schema.js';
+import { migrateIntegritySchema, startCleanup } from './integrity-schema.js';
 import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
 
 const SCHEMA = `
@@ -271,7 +271,7 @@ export class SqliteLogStore implements LogStore {
     db.exec(SCHEMA);
     const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];
     if (!columns.some((column) => column.name === 'hash')) db.exec('ALTER TABLE logs ADD COLUMN hash TEXT');
-    db.exec(INTEGRITY_SCHEMA);
+    migrateIntegritySchema(db);
     if (!hadRollups) db.transaction(() => db.exec(`DELETE FROM log_rollups; ${BACKFILL_ROLLUPS}`))();
     this.insert = db.prepare(
       `INSERT INTO logs (${COLUMNS}) VALUES (@id, @tenant_id, @user_id, @action, @resource_type, @resource_id, @timestamp, @received_at, @ip_address, @user_agent, @severity, @before, @after, @metadata, @hash) ON CONFLICT (tenant_id, id) DO NOTHING`,
@@ -436,7 +436,7 @@ export class SqliteLogStore implements LogStore {
 
   async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {
     const doomed = this.db.prepare(
-      `SELECT seq, id, tenant_id, ts AS timestamp, severity, action, resource_type, user_id FROM logs WHERE tenant_id = ?${before === null ? '' : ' AND ts < ?'} LIMIT ?`,
+      `SELECT seq, id, tenant_id, ts AS timestamp, severity, action, resource_type, user_id, hash FROM logs WHERE tenant_id = ?${before === null ? '' : ' AND ts < ?'} LIMIT ?`,
     );
     const remove = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT value FROM json_each(?))');
     const cleanup = startCleanup(this.db, { tenant, before, auditEventId: cause.auditEventId ?? null, now: new Date() });
@@ -445,6 +445,7 @@ export class SqliteLogStore implements LogStore {
       const rows = (before === null ? doomed.all(tenant, DELETE_BATCH) : doomed.all(tenant, before, DELETE_BATCH)) as (RollupSource & {
         seq: number;
         id: string;
+        hash: string | null;
       })[];
       if (rows.length === 0) return 0;
       this.adjustRollups(rows, -1);

@@ -4,6 +4,7 @@ import {
   CreateQueueCommand,
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  GetQueueUrlCommand,
   type Message,
   QueueDoesNotExist,
   ReceiveMessageCommand,
@@ -42,6 +43,12 @@ export interface SqsLogQueueOptions {
   maxMessageBytes?: number;
   /** SQS's limit on the sum of one SendMessageBatch's bodies. */
   maxBatchBytes?: number;
+  /**
+   * Create both queues and the redrive policy when missing (CreateQueue, SetQueueAttributes): on for
+   * local SQS (ElasticMQ, fauxqs); off in production, where the queues are provisioned and the IAM
+   * role may only look them up (GetQueueUrl). Default on.
+   */
+  createQueues?: boolean;
   /** A client of one's own (tests wrap it with middleware); closed by its owner, not by the queue. */
   client?: SQSClient;
   logger?: QueueLogger;
@@ -142,6 +149,7 @@ export class SqsLogQueue implements LogQueue {
       gatherMs: options.gatherMs ?? 5,
       maxMessageBytes: options.maxMessageBytes ?? 256 * 1024,
       maxBatchBytes: options.maxBatchBytes ?? 1024 * 1024,
+      createQueues: options.createQueues ?? true,
     };
     this.log = options.logger ?? quiet;
     this.ownsClient = options.client === undefined;
@@ -164,7 +172,10 @@ export class SqsLogQueue implements LogQueue {
     });
   }
 
-  /** Connects and gets or creates the queue and its dead-letter queue; throws when SQS cannot be reached. */
+  /**
+   * Connects and gets (or, with createQueues, creates) the queue and its dead-letter queue; throws
+   * when SQS cannot be reached or a queue to look up does not exist.
+   */
   static async open(options: SqsLogQueueOptions): Promise<SqsLogQueue> {
     const queue = new SqsLogQueue(options);
     try {
@@ -213,12 +224,24 @@ export class SqsLogQueue implements LogQueue {
   /** The queue URLs, creating both queues and the redrive policy the first time (and again if SQS lost them). */
   private queueUrls(): Promise<QueueUrls> {
     if (!this.urls) {
-      this.urls = this.createQueues();
+      this.urls = this.settings.createQueues ? this.createQueues() : this.lookUpQueues();
       this.urls.catch(() => {
         this.urls = null;
       });
     }
     return this.urls;
+  }
+
+  /** SQS_CREATE_QUEUES=false: the queues exist already (provisioned with their redrive policy); only their URLs are read. */
+  private async lookUpQueues(): Promise<QueueUrls> {
+    const { queueName, dlqName } = this.settings;
+    const lookUp = async (name: string) => {
+      const { QueueUrl } = await this.client.send(new GetQueueUrlCommand({ QueueName: name }));
+      if (!QueueUrl) throw new Error(`SQS returned no URL for ${name}`);
+      return QueueUrl;
+    };
+    const [url, dlqUrl] = await Promise.all([lookUp(queueName), lookUp(dlqName)]);
+    return { url, dlqUrl };
   }
 
   private async createQueues(): Promise<QueueUrls> {

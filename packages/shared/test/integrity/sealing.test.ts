@@ -6,8 +6,9 @@ import { createInterface } from 'node:readline';
 import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { expectOneChain } from '@logserver/testing/one-chain';
 import { describe, expect, it } from 'vitest';
+import { KeyRing } from '../../src/integrity/keyring.js';
 import { Sealer } from '../../src/integrity/sealer.js';
-import { generateSigningKeyPem, signingKeyFromPem, verifyingKeyFromPem } from '../../src/integrity/signing-key.js';
+import { generateSigningKeyPem, signingKeyFromPem } from '../../src/integrity/signing-key.js';
 import { verifyTenantLog } from '../../src/integrity/verify.js';
 import { SqliteIntegrityStore } from '../../src/sqlite/integrity-store.js';
 import { SqliteLogStore } from '../../src/sqlite/log-store.js';
@@ -17,7 +18,7 @@ const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
 const pem = generateSigningKeyPem();
 const key = signingKeyFromPem(pem);
-const publicKey = verifyingKeyFromPem(key.publicKeyPem);
+const publicKey = KeyRing.single('logserver', key.publicKeyPem);
 const freshFile = () => join(mkdtempSync(join(tmpdir(), 'logserver-sealing-')), 'logserver.db');
 
 async function open(path: string) {
@@ -45,7 +46,7 @@ describe('sealing', () => {
     const report = await verifyTenantLog(store.integrity, publicKey, A);
     expect(report).toMatchObject({
       status: 'intact',
-      digests_checked: 10,
+      checkpoints_checked: 10,
       events_sealed: 100_000,
       events_verified: 100_000,
       problems: { changed: 0, removed: 0, inserted: 0, reordered: 0 },
@@ -64,7 +65,7 @@ describe('sealing', () => {
     await store.logs.append(A, [late]);
     expect(await sealer.sealAll()).toEqual({ digests: 1, events: 1, skipped: 0 });
     const [, second] = await expectOneChain(store.integrity, A, 3);
-    expect(second).toMatchObject({ seq: 2, count: 1, first_event_id: late.id, last_event_id: late.id });
+    expect(second).toMatchObject({ tree_size: 3, count: 1, first_event_id: late.id, last_event_id: late.id });
     await store.close();
   });
 
@@ -84,7 +85,7 @@ describe('sealing', () => {
     expect(digests).toHaveLength(3);
     expect(await verifyTenantLog(store.integrity, publicKey, A)).toMatchObject({
       status: 'intact',
-      digests_checked: 3,
+      checkpoints_checked: 3,
       events_verified: 21,
     });
     await store.close();
@@ -142,7 +143,7 @@ describe('sealing', () => {
       );
       appended += 13;
       const unsealed = async (tenant: typeof A) =>
-        (await store.integrity.sealable(tenant, (await store.integrity.latestDigest(tenant))?.last_position ?? null, 1)).length;
+        (await store.integrity.sealable(tenant, (await store.integrity.latestCheckpoint(tenant))?.last_position ?? null, 1)).length;
       while ((await unsealed(A)) + (await unsealed(B)) > 0) await new Promise((resolve) => setTimeout(resolve, 2));
     }
     const results = await Promise.all(

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { makeEvent } from '@logserver/testing/events';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KeyRing } from '../../src/integrity/keyring.js';
 import { Sealer } from '../../src/integrity/sealer.js';
-import { generateSigningKeyPem, signingKeyFromPem, verifyingKeyFromPem } from '../../src/integrity/signing-key.js';
+import { generateSigningKeyPem, signingKeyFromPem } from '../../src/integrity/signing-key.js';
 import { verifyTenantLog } from '../../src/integrity/verify.js';
 import type { LogEvent } from '../../src/schemas/log-event.js';
 import { SqliteIntegrityStore } from '../../src/sqlite/integrity-store.js';
@@ -15,7 +16,7 @@ import { tenantOf } from '../../src/store/tenant-id.js';
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
 const key = signingKeyFromPem(generateSigningKeyPem());
-const publicKey = verifyingKeyFromPem(key.publicKeyPem);
+const publicKey = KeyRing.single('logserver', key.publicKeyPem);
 
 /** Tampering as someone with the SQLite file would do it: SQL on a connection of their own. */
 describe('verify names what was done to the SQLite file behind the server’s back', () => {
@@ -40,7 +41,7 @@ describe('verify names what was done to the SQLite file behind the server’s ba
         Array.from({ length: 5 }, () => makeEvent(B)),
       );
     }
-    await new Sealer({ store: integrity, key, maxEventsPerDigest: 20 }).sealAll();
+    await new Sealer({ store: integrity, key, maxEventsPerDigest: 20, format: 'digest-v1' }).sealAll();
     raw = new Database(path);
   });
 

@@ -13,7 +13,7 @@ import { selfAuditEvent } from '../rules/self-audit.js';
 
 /** What cleanup uses: the store to delete, the queue for its own audit record, ids and times. */
 export interface CleanupDeps {
-  store: Pick<LogStore, 'deleteOlderThan'>;
+  store: Pick<LogStore, 'deleteOlderThan' | 'stats'>;
   queue: Pick<LogQueue, 'publish'>;
   newId: () => string;
   now: () => Date;
@@ -30,14 +30,30 @@ export function cleanupRoutes(deps: CleanupDeps): FastifyPluginAsyncZod {
           tags: ['logs'],
           summary: 'Delete the tenant’s events older than a cut-off (admin)',
           description:
-            'Exactly one of before=<ISO date-time>, older_than_days=<N> or all=true. Events strictly older than the cut-off are deleted; one exactly at it is kept. The cleanup is then recorded as a `logs.cleanup` event with the parameters and the count.',
+            'Exactly one of before=<ISO date or date-time> (2025-06-27 means its midnight UTC, the same forms as the list filters), older_than_days=<N> or all=true. Events strictly older than the cut-off are deleted; one exactly at it is kept. The cleanup is then recorded as a `logs.cleanup` event with the parameters and the count. dry_run=true deletes nothing and records nothing: it answers the count the same request would delete (would_delete_count).',
           querystring: CleanupQuery,
-          response: { 200: okEnvelope(z.object({ deleted_count: z.number().int() })), ...errorResponses(401, 403, 422, 503) },
+          response: {
+            200: okEnvelope(
+              z.object({
+                deleted_count: z.number().int(),
+                dry_run: z.boolean().optional(),
+                would_delete_count: z.number().int().optional(),
+                before: z.string().nullable().optional(),
+              }),
+            ),
+            ...errorResponses(401, 403, 422, 503),
+          },
         },
       },
       async (request) => {
         const now = deps.now();
         const before = cleanupCutoff(request.query, now);
+        if (request.query.dry_run) {
+          // The store's counts, with the cut-off as an exclusive `to`: the events deleteOlderThan would take.
+          const stats = await deps.store.stats(tenantOf(request.identity), before === null ? {} : { to: before }, { groupBy: 'severity' });
+          const would_delete_count = Object.values(stats.totals).reduce((sum, n) => sum + n, 0);
+          return ok({ deleted_count: 0, dry_run: true, would_delete_count, before });
+        }
         // The audit event's id is known before the delete, so the store's record of what went names it (docs/tamper-evidence.md).
         const auditEventId = deps.newId();
         const deleted_count = await deps.store.deleteOlderThan(tenantOf(request.identity), before, { auditEventId });

@@ -1,4 +1,9 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { AUDITORS } from '@logserver/shared/auth/rbac';
+import { Conflict, ExportTooWide, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
+import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
+import { buildManifest, type ExportManifest, MANIFEST_MAX_EVENTS } from '@logserver/shared/integrity/manifest';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
 import { ExportQuery } from '@logserver/shared/schemas/log-query';
@@ -8,16 +13,59 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf, queryAsGiven } from '../request-caller.js';
-import { countThenRecord, EXPORT_MEDIA, encodeExport, exportFileName } from '../rules/export-format.js';
+import {
+  countThenRecord,
+  EXPORT_MEDIA,
+  encodeExport,
+  exportFileName,
+  flattenedColumns,
+  MAX_FLATTENED_COLUMNS,
+  ndjsonLines,
+} from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
+import { type IntegrityDeps, presentCheckpoint } from './integrity.js';
 
-/** What export uses: the store to read, the queue for its own audit record, ids and times. */
+/** Passes the events through and keeps their ids (at most `max`: a bound, beside the count checked before). */
+async function* keepIds(events: AsyncIterable<LogEvent>, ids: string[], max: number): AsyncIterable<LogEvent> {
+  for await (const event of events) {
+    if (ids.length >= max) throw new Error(`the export grew past ${max} events while it was read; the manifest is not written`);
+    ids.push(event.id);
+    yield event;
+  }
+}
+
+/** What export uses: the store to read, the queue for its own audit record, ids and times; integrity for manifest=true. */
 export interface ExportDeps {
-  store: Pick<LogStore, 'export'>;
+  store: Pick<LogStore, 'export' | 'query' | 'get'>;
   queue: Pick<LogQueue, 'publish'>;
   newId: () => string;
   now: () => Date;
+  integrity?: IntegrityDeps | undefined;
+}
+
+/**
+ * manifest=true (docs/tamper-evidence.md "Verifiable export"): the NDJSON lines as usual, hashed as
+ * they go out and their ids kept (at most MANIFEST_MAX_EVENTS, checked by a count before the first
+ * byte), then one last line `{"manifest": …}` built once the last event was read.
+ */
+async function* withManifest(
+  lines: AsyncIterable<string>,
+  build: (count: number, bodySha256: string) => Promise<ExportManifest>,
+  release: () => void,
+): AsyncIterable<string> {
+  const body = createHash('sha256');
+  let count = 0;
+  try {
+    for await (const line of lines) {
+      body.update(line);
+      count++;
+      yield line;
+    }
+    yield `${JSON.stringify({ manifest: await build(count, body.digest('hex')) })}\n`;
+  } finally {
+    release();
+  }
 }
 
 /** Export: every matching event, streamed, and the export itself recorded as an audit event. */
@@ -31,18 +79,24 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
           tags: ['logs'],
           summary: 'Export matching events as NDJSON (default), CSV or a JSON array, streamed',
           description:
-            'Same filters as the list; `sort` defaults to desc. Sent as an attachment (Content-Disposition). The export is recorded in the tenant as a `logs.export` event with the parameters and the count.',
+            'Same filters as the list; `sort` defaults to desc. Sent as an attachment (Content-Disposition). The export is recorded in the tenant as a `logs.export` event with the parameters and the count. `manifest=true` (NDJSON, at most 10 000 events, 422 above): the last line is `{"manifest": …}`: count and SHA-256 of the lines before it, the checkpoint covering them, each event\'s leaf index, the tombstones between them with their cleanups, one multi-leaf proof, optionally a consistency proof from `trusted_size`, signed where the server holds the log key; `scripts/verify-offline.mjs check-export` checks it with no server.',
           querystring: ExportQuery,
           response: {
             200: {
               description: 'The events, streamed',
               content: {
                 'application/x-ndjson': { schema: z.string().describe('One JSON event per line') },
-                'text/csv': { schema: z.string().describe('RFC 4180, header row, nested objects as JSON text') },
+                'text/csv': {
+                  schema: z
+                    .string()
+                    .describe(
+                      'RFC 4180, header row, nested objects as JSON text (flatten=true: dotted columns); cells starting with = + - @ tab or CR get a leading quote unless raw=true; bom=true starts with a UTF-8 BOM',
+                    ),
+                },
                 'application/json': { schema: z.array(LogEvent) },
               },
             },
-            ...errorResponses(401, 403, 422),
+            ...errorResponses(401, 403, 409, 422, 429, 503),
           },
         },
       },
@@ -53,12 +107,69 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
         const caller = callerOf(request);
         const parameters = queryAsGiven(request.url);
         const now = deps.now();
+        const manifest = request.query.manifest === 'true';
+        const integrity = deps.integrity;
+        let release = () => {};
+        if (manifest) {
+          if (!integrity) throw new Unavailable('this server keeps no tamper evidence, so an export cannot carry a manifest');
+          const matching = (await deps.store.query(tenant, filter, { kind: 'offset', page: 1, size: 1, sort })).total ?? 0;
+          if (matching > MANIFEST_MAX_EVENTS)
+            throw new ValidationFailed([
+              {
+                loc: ['query', 'manifest'],
+                msg: `${matching} events match; an export with manifest=true covers at most ${MANIFEST_MAX_EVENTS}: narrow it with from/to or filters, or check the whole log with scripts/verify-offline.mjs fetch`,
+                type: 'value_error',
+              },
+            ]);
+          if (request.query.trusted_size !== undefined) {
+            const newest = (await integrity.store.latestCheckpoint(tenant))?.tree_size ?? 0;
+            if (request.query.trusted_size > newest)
+              throw new Conflict(
+                `trusted_size=${request.query.trusted_size} is beyond the newest checkpoint (${newest}): it is not this log's`,
+              );
+          }
+          release = (integrity.gate ?? new IntegrityGate()).acquire(tenant);
+          // An aborted download may end before the body's generator ever runs: the slot is freed either way.
+          reply.raw.once('close', release);
+        }
+        const ids: string[] = [];
         // Recorded once the last event has been read and before the response ends, so a client that
         // received the whole export finds it recorded; an aborted one is recorded as not completed.
-        const events = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
+        const read = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
           deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
         );
-        const body = encodeExport(format, events, (error) => request.log.warn({ err: error }, 'export stream ended early'));
+        let flattened: string[] | undefined;
+        if (request.query.flatten) {
+          // A first pass finds the dotted columns for the header; the second streams the rows.
+          const columns = await flattenedColumns(deps.store.export(tenant, filter, sort));
+          if (columns === null) {
+            throw new ExportTooWide(
+              `flatten=true: the matching events have more than ${MAX_FLATTENED_COLUMNS} distinct keys in before/after/metadata; narrow the filters or export without flatten`,
+            );
+          }
+          flattened = columns;
+        }
+        const events = manifest ? keepIds(read, ids, MANIFEST_MAX_EVENTS) : read;
+        const onError = (error: Error) => request.log.warn({ err: error }, 'export stream ended early');
+        const body =
+          manifest && integrity
+            ? Readable.from(
+                withManifest(
+                  ndjsonLines(events),
+                  (count, bodySha256) =>
+                    buildManifest(
+                      {
+                        store: integrity.store,
+                        get: (t, id) => deps.store.get(t, id),
+                        signer: integrity.signer,
+                        present: (checkpoint) => presentCheckpoint(integrity.store, tenant, checkpoint),
+                      },
+                      { tenant, parameters, ids, count, bodySha256, now: deps.now(), trustedSize: request.query.trusted_size },
+                    ),
+                  release,
+                ),
+              )
+            : encodeExport(format, events, onError, { raw: request.query.raw, bom: request.query.bom, flattened });
         return (
           reply
             .header('content-type', EXPORT_MEDIA[format].contentType)

@@ -12,7 +12,7 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
   json: { contentType: 'application/json; charset=utf-8', extension: 'json' },
 };
 
-async function* ndjson(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
+export async function* ndjsonLines(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
   for await (const event of events) yield `${JSON.stringify(event)}\n`;
 }
 
@@ -25,21 +25,136 @@ async function* jsonArray(events: AsyncIterable<LogEvent>): AsyncIterable<string
   yield separator === '[' ? '[]\n' : ']\n';
 }
 
+/** The JSON-object fields that flatten=true spreads into one dotted column per key. */
+export const FLATTENED_FIELDS = ['before', 'after', 'metadata'] as const;
+type FlattenedField = (typeof FLATTENED_FIELDS)[number];
+
+/**
+ * The most dotted columns one flattened export may have: the key set is held in memory while the
+ * export runs (DESIGN §9), so it is bounded; a wider export is refused with what to do instead.
+ */
+export const MAX_FLATTENED_COLUMNS = 500;
+
+/** Leaders that make a spreadsheet run a cell as a formula (OWASP "CSV Injection"): = + - @ tab CR. */
+const FORMULA_LEADER = /^[=+\-@\t\r]/;
+
+/** OWASP's advice: a cell that starts like a formula gets a leading single quote, so it shows as text. */
+export function defuseFormula(cell: string): string {
+  return FORMULA_LEADER.test(cell) ? `'${cell}` : cell;
+}
+
+/** `{a: {b: 1}, c: [2]}` under `after` to `after.a.b` = 1 and `after.c` = "[2]": keys never contain a dot. */
+export function flattenObject(prefix: string, value: unknown, into: Record<string, unknown> = {}): Record<string, unknown> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) into[prefix] = '{}';
+    for (const [key, inner] of entries) flattenObject(`${prefix}.${key}`, inner, into);
+  } else {
+    into[prefix] = value;
+  }
+  return into;
+}
+
+/** A flattened row: the plain fields as they are, each object field spread into its dotted keys. */
+function flattenEvent(event: LogEvent): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (const column of CSV_COLUMNS) {
+    const value = event[column];
+    if ((FLATTENED_FIELDS as readonly string[]).includes(column)) {
+      if (value !== null && value !== undefined) flattenObject(column as FlattenedField, value, row);
+    } else {
+      row[column] = value;
+    }
+  }
+  return row;
+}
+
+export interface CsvOptions {
+  /** Keep every cell exactly as stored (no formula defusing). */
+  raw: boolean;
+  /** Start with a UTF-8 byte order mark. */
+  bom: boolean;
+  /** The dotted columns found by a first pass (`flattenedColumns`), or undefined for JSON-text objects. */
+  flattened?: string[] | undefined;
+}
+
+/** The column a flattened export adds last: keys first seen after the first pass, as JSON text (normally empty). */
+export const LATE_KEYS_COLUMN = 'other_keys';
+
+/**
+ * The dotted columns of a flattened export, read in a first pass over the same events (memory:
+ * the key set only, at most MAX_FLATTENED_COLUMNS). Returns null when there are more.
+ */
+export async function flattenedColumns(events: AsyncIterable<LogEvent>): Promise<string[] | null> {
+  const keys = new Set<string>();
+  for await (const event of events) {
+    for (const field of FLATTENED_FIELDS) {
+      if (event[field] === null || event[field] === undefined) continue;
+      for (const key of Object.keys(flattenObject(field, event[field]))) {
+        keys.add(key);
+        if (keys.size > MAX_FLATTENED_COLUMNS) return null;
+      }
+    }
+  }
+  const order = (key: string) => FLATTENED_FIELDS.indexOf(key.split('.')[0] as FlattenedField);
+  return [...keys].sort((a, b) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function csvColumns(options: CsvOptions): string[] {
+  if (!options.flattened) return CSV_COLUMNS;
+  return [
+    ...CSV_COLUMNS.filter((column) => !(FLATTENED_FIELDS as readonly string[]).includes(column)),
+    ...options.flattened,
+    LATE_KEYS_COLUMN,
+  ];
+}
+
+async function* csvRows(events: AsyncIterable<LogEvent>, options: CsvOptions): AsyncIterable<Record<string, unknown>> {
+  const known = new Set(options.flattened ?? []);
+  for await (const event of events) {
+    if (!options.flattened) {
+      yield event;
+      continue;
+    }
+    const row = flattenEvent(event);
+    // An event stored between the two passes may bring a key the header lacks: it is kept, as JSON text.
+    const late: Record<string, unknown> = {};
+    for (const key of Object.keys(row)) {
+      if (key.includes('.') && !known.has(key)) late[key] = row[key];
+    }
+    if (Object.keys(late).length > 0) row[LATE_KEYS_COLUMN] = JSON.stringify(late);
+    yield row;
+  }
+}
+
 /**
  * The export body as a stream that pulls events only as fast as the client reads, so memory stays
- * flat however many events match. CSV is RFC 4180: a header row, CRLF line ends, quotes where needed.
+ * flat however many events match. CSV is RFC 4180: a header row, CRLF line ends, quotes where needed,
+ * formula leaders defused unless raw.
  */
-export function encodeExport(format: ExportFormat, events: AsyncIterable<LogEvent>, onError: (error: Error) => void): Readable {
-  if (format === 'ndjson') return Readable.from(ndjson(events));
+export function encodeExport(
+  format: ExportFormat,
+  events: AsyncIterable<LogEvent>,
+  onError: (error: Error) => void,
+  csvOptions: CsvOptions = { raw: false, bom: false },
+): Readable {
+  if (format === 'ndjson') return Readable.from(ndjsonLines(events));
   if (format === 'json') return Readable.from(jsonArray(events));
+  const text = csvOptions.raw ? (value: string) => value : defuseFormula;
   const csv = stringify({
     header: true,
-    columns: CSV_COLUMNS,
+    bom: csvOptions.bom,
+    columns: csvColumns(csvOptions),
     record_delimiter: 'windows',
-    cast: { object: (value) => JSON.stringify(value) },
+    cast: {
+      string: (value) => text(value),
+      object: (value) => text(JSON.stringify(value)),
+      number: (value) => String(value),
+      boolean: (value) => String(value),
+    },
   });
   // pipeline, not pipe: an aborted download or a failing read tears down both ends and is reported once.
-  return pipeline(Readable.from(events), csv, (error) => {
+  return pipeline(Readable.from(csvRows(events, csvOptions)), csv, (error) => {
     if (error) onError(error);
   });
 }

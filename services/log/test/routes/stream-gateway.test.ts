@@ -64,6 +64,13 @@ describe('token expiry behind the gateway', () => {
     await lasting.close();
 
     const malformed = await refusedUpgrade(streamUrl(gateway.url), { headers: { ...identity, [AUTH_HEADERS.exp]: 'soon' } });
-    expect(malformed).toEqual({ status: 401, body: { code: 401, msg: 'Unauthorized', data: null } });
+    expect(malformed).toEqual({
+      status: 401,
+      body: {
+        code: 401,
+        msg: 'Unauthorized: no verified identity from the gateway: send requests through it with a bearer token',
+        data: null,
+      },
+    });
   });
 });

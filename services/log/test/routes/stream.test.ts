@@ -150,7 +150,10 @@ describe('WS /api/v1/logs/stream', () => {
     expect(badSeverity.status).toBe(422);
     expect(badSeverity.body.data[0].loc).toEqual(['query', 'severity']);
 
-    expect(await refusedUpgrade(streamUrl(server.url))).toEqual({ status: 401, body: { code: 401, msg: 'Unauthorized', data: null } });
+    expect(await refusedUpgrade(streamUrl(server.url))).toEqual({
+      status: 401,
+      body: { code: 401, msg: 'Unauthorized: no bearer token: send Authorization: Bearer <token>', data: null },
+    });
     expect((await refusedUpgrade(streamUrl(server.url, { token: 'not-a-jwt' }))).status).toBe(401);
     const writer = await refusedUpgrade(streamUrl(server.url, { token: await server.token('refused', 'writer') }));
     expect(writer.status).toBe(403);

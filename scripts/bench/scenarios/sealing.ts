@@ -1,0 +1,164 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type BenchContext, bearer } from '../context.js';
+import { eventInputs, PYTHON_EVENT } from '../data.js';
+import { hammer, sideBySide } from '../http-load.js';
+import { freePort, type Service, startService } from '../processes.js';
+import type { Figure } from '../report.js';
+
+const BULK_SIZE = 500;
+const BULK_CONNECTIONS = 4;
+const SEAL_INTERVAL = 1;
+
+/** Two fresh all-in-one servers, alike but for SEAL_INTERVAL: sealed every second, and not sealed. */
+async function startPair(context: BenchContext): Promise<{ sealed: Service; unsealed: Service }> {
+  const start = async (name: string, sealInterval: number) => {
+    const dataDir = join(context.workDir, name);
+    mkdirSync(dataDir, { recursive: true });
+    const port = await freePort();
+    return startService({
+      name,
+      args: [join(context.root, 'services/all-in-one/dist/main.js')],
+      port,
+      env: {
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        AUTH_SECRET: context.authSecret,
+        AUTH_KEY_SCHEME: 'hmac-sha256',
+        AUTH_AUDIENCE: 'logserver',
+        AUTH_ISSUER: 'issuer',
+        AUTH_REQUIRE_EXP: 'true',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        SEAL_INTERVAL: String(sealInterval),
+      },
+      logFile: join(context.workDir, `${name}.log`),
+      readyPath: '/readyz',
+    });
+  };
+  return { sealed: await start('sealed', SEAL_INTERVAL), unsealed: await start('unsealed', 0) };
+}
+
+async function json(url: string, headers: Record<string, string>): Promise<{ data: unknown; meta?: { total?: number } }> {
+  const response = await fetch(url, { headers });
+  if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { data: unknown; meta?: { total?: number } };
+}
+
+/**
+ * Seconds from now until a signed checkpoint covers every event the tenant has stored (a fresh
+ * tenant: its tree size is its event count). Called right after a load slice, so it is the lag of
+ * the last acknowledged event, and the next slice starts only once sealing has caught up (its work
+ * is not left to weigh on the unsealed side's slice).
+ */
+async function coverLag(server: Service, headers: Record<string, string>, timeoutMs = 60_000): Promise<number> {
+  const started = performance.now();
+  const stored = (await json(`${server.url}/api/v1/logs?size=1`, headers)).meta?.total ?? 0;
+  for (;;) {
+    const response = await fetch(`${server.url}/api/v1/integrity/checkpoints/latest`, { headers });
+    if (response.ok) {
+      const checkpoint = ((await response.json()) as { data: { tree_size: number } }).data;
+      if (checkpoint.tree_size >= stored) return (performance.now() - started) / 1000;
+    } else if (response.status !== 404) throw new Error(`checkpoints/latest: ${response.status}`);
+    if (performance.now() - started > timeoutMs) throw new Error(`no checkpoint covered ${stored} events within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/**
+^ * 10: ingest with sealing on (SEAL_INTERVAL=1, the default: the tenant tree appended and one
+ * checkpoint signed per second) beside the same server with sealing off (SEAL_INTERVAL=0), bulk
+ * and single POSTs in alternating slices; and how long after the last acknowledged event of each
+ * slice a signed checkpoint covered it.
+ */
+export async function sealingCost(context: BenchContext): Promise<Figure[]> {
+  const { sealed, unsealed } = await startPair(context);
+  try {
+    const figures: Figure[] = [];
+    const writer = bearer(await context.token('bench-seal', 'writer'));
+    const auditor = bearer(await context.token('bench-seal', 'auditor'));
+    const lag = async () => async () => coverLag(sealed, auditor);
+
+    const bulkBody = JSON.stringify(eventInputs(BULK_SIZE, 9));
+    const bulk = (server: Service) => ({
+      url: `${server.url}/api/v1/logs/bulk`,
+      body: bulkBody,
+      headers: writer,
+      connections: BULK_CONNECTIONS,
+    });
+    for (const server of [sealed, unsealed]) await hammer({ ...bulk(server), amount: BULK_CONNECTIONS * 2 });
+    const bulkRun = await sideBySide({ ours: bulk(sealed), baseline: bulk(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
+    const bulkScenario = `10 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): bulk ${BULK_SIZE} a request, c=${BULK_CONNECTIONS}`;
+    figures.push(
+      {
+        scenario: bulkScenario,
+        figure: 'rows/s',
+        value: bulkRun.ours.ok2xxPerSecond * BULK_SIZE,
+        baseline: bulkRun.baseline.ok2xxPerSecond * BULK_SIZE,
+        target: { of: 'ratio', op: '>=', limit: 0.9 },
+      },
+      { scenario: bulkScenario, figure: 'p99 latency (ms)', value: bulkRun.ours.p99, baseline: bulkRun.baseline.p99 },
+      {
+        scenario: bulkScenario,
+        figure: 'errors',
+        value: bulkRun.ours.errors,
+        baseline: bulkRun.baseline.errors,
+        target: { of: 'value', op: '<=', limit: 0 },
+      },
+      {
+        scenario: bulkScenario,
+        figure: 'last ack → covering checkpoint, worst slice (s)',
+        value: bulkRun.watched,
+        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL + 0.5, unit: 's' },
+      },
+    );
+
+    const postBody = JSON.stringify(PYTHON_EVENT);
+    const single = (server: Service) => ({ url: `${server.url}/api/v1/logs`, body: postBody, headers: writer, connections: 100 });
+    for (const server of [sealed, unsealed]) await hammer({ ...single(server), duration: 1 });
+    const postRun = await sideBySide({ ours: single(sealed), baseline: single(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
+    const postScenario = `10 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): single POST, c=100`;
+    figures.push(
+      {
+        scenario: postScenario,
+        figure: 'requests/s',
+        value: postRun.ours.ok2xxPerSecond,
+        baseline: postRun.baseline.ok2xxPerSecond,
+        target: { of: 'ratio', op: '>=', limit: 0.9 },
+      },
+      { scenario: postScenario, figure: 'p99 latency (ms)', value: postRun.ours.p99, baseline: postRun.baseline.p99 },
+      {
+        scenario: postScenario,
+        figure: 'errors',
+        value: postRun.ours.errors,
+        baseline: postRun.baseline.errors,
+        target: { of: 'value', op: '<=', limit: 0 },
+      },
+      {
+        scenario: postScenario,
+        figure: 'last ack → covering checkpoint, worst slice (s)',
+        value: postRun.watched,
+        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL + 0.5, unit: 's' },
+      },
+    );
+
+    // Everything that was acknowledged is in the tree and verifies.
+    const report = (await json(`${sealed.url}/api/v1/logs/verify`, auditor)).data as {
+      status: string;
+      events_unsealed: number;
+      tree_size: number;
+    };
+    figures.push({
+      scenario: postScenario,
+      figure: 'verify after the run: events not covered',
+      value: report.status === 'intact' ? report.events_unsealed : null,
+      target: { of: 'value', op: '<=', limit: 0 },
+      ...(report.status === 'intact' ? {} : { note: `verify says ${report.status}` }),
+    });
+    return figures;
+  } finally {
+    await sealed.stop();
+    await unsealed.stop();
+  }
+}
