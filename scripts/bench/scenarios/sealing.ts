@@ -11,7 +11,12 @@ const BULK_SIZE = 500;
 const BULK_CONNECTIONS = 4;
 const SEAL_INTERVAL = 1;
 
-/** Two fresh all-in-one servers, alike but for SEAL_INTERVAL: sealed every second, and not sealed. */
+/**
+ * Two fresh all-in-one servers, alike but for SEAL_INTERVAL: sealed every second, and not sealed.
+ * BENCH_SEAL_CONTROL=1 starts both unsealed (an A/A run): the ratio it gives is the noise floor.
+ */
+const CONTROL = process.env.BENCH_SEAL_CONTROL === '1';
+
 async function startPair(context: BenchContext): Promise<{ sealed: Service; unsealed: Service }> {
   const start = async (name: string, sealInterval: number) => {
     const dataDir = join(context.workDir, name);
@@ -37,7 +42,7 @@ async function startPair(context: BenchContext): Promise<{ sealed: Service; unse
       readyPath: '/readyz',
     });
   };
-  return { sealed: await start('sealed', SEAL_INTERVAL), unsealed: await start('unsealed', 0) };
+  return { sealed: await start('sealed', CONTROL ? 0 : SEAL_INTERVAL), unsealed: await start('unsealed', 0) };
 }
 
 async function json(url: string, headers: Record<string, string>): Promise<{ data: unknown; meta?: { total?: number } }> {
@@ -54,8 +59,9 @@ async function json(url: string, headers: Record<string, string>): Promise<{ dat
  */
 async function coverLag(server: Service, headers: Record<string, string>, timeoutMs = 60_000): Promise<number> {
   const started = performance.now();
-  const stored = (await json(`${server.url}/api/v1/logs?size=1`, headers)).meta?.total ?? 0;
   for (;;) {
+    // The count is read each time: requests still in flight when the load stopped commit a moment later.
+    const stored = (await json(`${server.url}/api/v1/logs?size=1`, headers)).meta?.total ?? 0;
     const response = await fetch(`${server.url}/api/v1/integrity/checkpoints/latest`, { headers });
     if (response.ok) {
       const checkpoint = ((await response.json()) as { data: { tree_size: number } }).data;
@@ -67,7 +73,7 @@ async function coverLag(server: Service, headers: Record<string, string>, timeou
 }
 
 /**
-^ * 10: ingest with sealing on (SEAL_INTERVAL=1, the default: the tenant tree appended and one
+ * 10: ingest with sealing on (SEAL_INTERVAL=1, the default: the tenant tree appended and one
  * checkpoint signed per second) beside the same server with sealing off (SEAL_INTERVAL=0), bulk
  * and single POSTs in alternating slices; and how long after the last acknowledged event of each
  * slice a signed checkpoint covered it.
@@ -78,7 +84,8 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
     const figures: Figure[] = [];
     const writer = bearer(await context.token('bench-seal', 'writer'));
     const auditor = bearer(await context.token('bench-seal', 'auditor'));
-    const lag = async () => async () => coverLag(sealed, auditor);
+    const lag = async () => async () => (CONTROL ? null : coverLag(sealed, auditor));
+    const label = CONTROL ? 'A/A control: SEAL_INTERVAL=0 vs 0' : `SEAL_INTERVAL=${SEAL_INTERVAL} vs 0`;
 
     const bulkBody = JSON.stringify(eventInputs(BULK_SIZE, 9));
     const bulk = (server: Service) => ({
@@ -89,7 +96,7 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
     });
     for (const server of [sealed, unsealed]) await hammer({ ...bulk(server), amount: BULK_CONNECTIONS * 2 });
     const bulkRun = await sideBySide({ ours: bulk(sealed), baseline: bulk(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
-    const bulkScenario = `10 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): bulk ${BULK_SIZE} a request, c=${BULK_CONNECTIONS}`;
+    const bulkScenario = `10 sealing (${label}): bulk ${BULK_SIZE} a request, c=${BULK_CONNECTIONS}`;
     figures.push(
       {
         scenario: bulkScenario,
@@ -118,7 +125,7 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
     const single = (server: Service) => ({ url: `${server.url}/api/v1/logs`, body: postBody, headers: writer, connections: 100 });
     for (const server of [sealed, unsealed]) await hammer({ ...single(server), duration: 1 });
     const postRun = await sideBySide({ ours: single(sealed), baseline: single(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
-    const postScenario = `10 sealing (SEAL_INTERVAL=${SEAL_INTERVAL} vs 0): single POST, c=100`;
+    const postScenario = `10 sealing (${label}): single POST, c=100`;
     figures.push(
       {
         scenario: postScenario,
@@ -143,7 +150,10 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
       },
     );
 
-    // Everything that was acknowledged is in the tree and verifies.
+    if (CONTROL) return figures;
+    // Everything acknowledged is in the tree and verifies, once the last in-flight request has committed and been sealed.
+    await sleep(2 * SEAL_INTERVAL * 1000);
+    await coverLag(sealed, auditor);
     const report = (await json(`${sealed.url}/api/v1/logs/verify`, auditor)).data as {
       status: string;
       events_unsealed: number;

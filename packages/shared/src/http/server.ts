@@ -1,3 +1,6 @@
+// Routes declare `schema: { hide: true }` (kept out of /docs), which @fastify/swagger adds to
+// FastifySchema: this reference carries that type into every service built against this package.
+/// <reference types="@fastify/swagger" preserve="true" />
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
