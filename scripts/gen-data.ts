@@ -1,6 +1,7 @@
 // Generates audit events in the seed's shape (the Python README's example event, varied), either
-// through the API (POST /api/v1/logs/bulk: the whole pipeline) or straight into the analytics store
-// (to load 10 000 000 rows quickly for a dashboard or the benchmark).
+// through the API (POST /api/v1/logs/bulk: the whole pipeline) or straight into the analytics store:
+// computed by the engine itself (--target analytics: 10 000 000 rows quickly, for a dashboard or the
+// benchmark) or built here and sent row by row through the store's insert (--target analytics-insert).
 //   pnpm gen-data --rows 10000000 --tenants abc,xyz --days 30 --target analytics
 //   pnpm gen-data --rows 100000 --tenants demo --days 7 --target api --url http://localhost:8080
 // docs/analytics.md, "Data generator".
@@ -10,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { AnalyticsStore, PositionedEvent } from '@logserver/shared/analytics/port';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
-import { openAnalytics } from '@logserver/shared/clickhouse/open-analytics';
+import { ClickHouseAnalyticsStore } from '@logserver/shared/clickhouse/clickhouse-analytics-store';
+import { generateRows } from '@logserver/shared/clickhouse/generate';
+import { openAnalyticsDriver } from '@logserver/shared/clickhouse/open-analytics';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import { analyticsConfig, authConfig } from '@logserver/shared/config/schemas';
 import { type LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
@@ -22,7 +25,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 
 const USAGE =
-  'usage: pnpm gen-data --rows <n> --tenants <a,b> --days <n> [--target analytics|api] [--url http://localhost:8080] [--seed <n>]';
+  'usage: pnpm gen-data --rows <n> --tenants <a,b> --days <n> [--target analytics|analytics-insert|api] [--url http://localhost:8080] [--seed <n>]';
 
 export interface GenOptions {
   rows: number;
@@ -168,7 +171,7 @@ async function main(): Promise<void> {
     !rows.success ||
     !days.success ||
     !tenants.every((tenant) => TenantKey.safeParse(tenant).success) ||
-    !['analytics', 'api'].includes(values.target ?? '')
+    !['analytics', 'analytics-insert', 'api'].includes(values.target ?? '')
   ) {
     throw new Error(USAGE);
   }
@@ -176,14 +179,21 @@ async function main(): Promise<void> {
   const bar = new SingleBar({ format: '{bar} {percentage}% | {value}/{total} rows | {duration_formatted} | ETA {eta_formatted}' });
   bar.start(options.rows, 0);
   let rate: number;
-  if (values.target === 'analytics') {
+  if (values.target === 'analytics' || values.target === 'analytics-insert') {
     const config = loadConfig(z.object({ ...analyticsConfig, DATA_DIR: z.string().default('./data') }));
-    if (config.ANALYTICS === 'off')
-      throw new Error('--target analytics needs ANALYTICS=chdb (with CHDB_PATH or DATA_DIR) or ANALYTICS=clickhouse (with CLICKHOUSE_URL)');
-    const store = await openAnalytics(config);
-    if (!store) throw new Error('analytics is off');
+    const driver = await openAnalyticsDriver(config);
+    if (!driver)
+      throw new Error(
+        `--target ${values.target} needs ANALYTICS=chdb (with CHDB_PATH or DATA_DIR) or ANALYTICS=clickhouse (with CLICKHOUSE_URL)`,
+      );
+    const store = new ClickHouseAnalyticsStore(driver, config.CLICKHOUSE_DB);
     try {
-      rate = await loadIntoAnalytics(store, options, (done) => bar.update(done));
+      if (values.target === 'analytics-insert') rate = await loadIntoAnalytics(store, options, (done) => bar.update(done));
+      else {
+        await store.migrate();
+        // Positions from 0 (their version in the table only): these rows did not come from the primary store.
+        rate = await generateRows(driver, config.CLICKHOUSE_DB, { ...options, firstPosition: 0 }, (done) => bar.update(done));
+      }
     } finally {
       await store.close();
     }

@@ -15,10 +15,18 @@ export interface Sizes {
   /** Scenario 7. */
   subscribers: number;
   streamEvents: number;
+  /** Scenario 7: events stored while a client was away, then replayed to it with after=. */
+  replayEvents: number;
   /** Scenario 8: single POSTs through SQS. */
   sqsSeconds: number;
-  /** Scenario 9: rows generated straight into the analytics store (chdb). */
+  /** Scenario 9: rows generated in the analytics store (chdb) and copied into the primary store (BENCH_ANALYTICS_ROWS overrides). */
   analyticsRows: number;
+  /** Scenario 9: client-built rows sent through the analytics store's insert. */
+  analyticsLoadRows: number;
+  /** Scenario 9: dashboard queries timed on each analytics path and on the API over the primary store. */
+  analyticsQueries: number;
+  /** Scenario 9: runs of the same count on SQLite's logs table (seconds each at 10M rows). */
+  analyticsScanRuns: number;
   /** Scenario 10: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
   sealSeconds: number;
 }
@@ -33,8 +41,12 @@ const FULL: Sizes = {
   readSeconds: 8,
   subscribers: 1000,
   streamEvents: 200,
+  replayEvents: 50_000,
   sqsSeconds: 12,
   analyticsRows: 10_000_000,
+  analyticsLoadRows: 200_000,
+  analyticsQueries: 100,
+  analyticsScanRuns: 5,
   sealSeconds: 12,
 };
 
@@ -48,8 +60,12 @@ const QUICK: Sizes = {
   readSeconds: 1,
   subscribers: 200,
   streamEvents: 40,
+  replayEvents: 5_000,
   sqsSeconds: 2,
   analyticsRows: 200_000,
+  analyticsLoadRows: 20_000,
+  analyticsQueries: 20,
+  analyticsScanRuns: 3,
   sealSeconds: 2,
 };
 

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openChdbDriver } from '../../packages/chdb/src/chdb-driver.js';
+import { type CubeQuery, compileCubeQuery, loadModel } from '../../scripts/cube-sql.js';
 import { REPO_ROOT } from '../gateway/topology.js';
 import { call, type RunningServer, startAllInOne } from '../support/all-in-one.js';
 import { postBulk } from '../support/log-seed.js';
-import { type CubeQuery, compileCubeQuery, loadModel } from './cube-sql.js';
 
 // deploy/cube/cube.js as Cube loads it (CommonJS), tested as plain code: Cube itself cannot run here.
 const require = createRequire(import.meta.url);

@@ -4,7 +4,7 @@ import { isCredentialName, rawParameters } from '../http/query-names.js';
 import { hasValidIdentitySignature } from './gateway-signature.js';
 import { AUTH_HEADERS, decodeSubjectHeader, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
-import { isAllowed, STREAM_PATH } from './rbac.js';
+import { isAllowed, QUERY_TOKEN_PATHS } from './rbac.js';
 import { rejected } from './token-errors.js';
 import { NO_TOKEN, NOT_BEARER, type TokenRefusal, unauthorized } from './token-refusal.js';
 
@@ -19,13 +19,14 @@ declare module 'fastify' {
 export type IdentityResolver = (request: FastifyRequest) => Promise<Identity>;
 
 /**
- * The bearer token, or for the WebSocket stream only, `?token=`: browsers cannot set headers on a
- * WebSocket, and keeping query tokens off every other route keeps them out of access logs.
+ * The bearer token, or for the stream only (WebSocket and SSE), `?token=`: browsers cannot set
+ * headers on a WebSocket or an EventSource, and keeping query tokens off every other route keeps
+ * them out of access logs.
  */
 export function tokenFrom(authorization: string | undefined, path: string, rawQuery: string): string | undefined {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (bearer) return bearer[1];
-  if (path.replace(/\/+$/, '') === STREAM_PATH) return queryToken(rawQuery);
+  if (QUERY_TOKEN_PATHS.includes(path.replace(/\/+$/, ''))) return queryToken(rawQuery);
   return undefined;
 }
 

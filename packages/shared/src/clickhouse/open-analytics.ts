@@ -26,23 +26,28 @@ async function loadChdbDriver(path: string): Promise<ClickHouseDriver> {
   return open(path);
 }
 
+/** The configured engine's connection (chdb in this process, or a server over HTTP), or null when ANALYTICS=off. */
+export async function openAnalyticsDriver(config: AnalyticsConfig): Promise<ClickHouseDriver | null> {
+  if (config.ANALYTICS === 'off') return null;
+  return config.ANALYTICS === 'chdb'
+    ? loadChdbDriver(config.CHDB_PATH ?? join(config.DATA_DIR, 'analytics'))
+    : new ClickHouseClientDriver({
+        url: config.CLICKHOUSE_URL as string,
+        username: config.CLICKHOUSE_USER,
+        password: config.CLICKHOUSE_PASSWORD,
+        // Per-process bound on requests to the server: the queries allowed at once, plus the sink's.
+        maxOpenConnections: config.ANALYTICS_MAX_QUERIES + 2,
+        requestTimeoutMs: (config.ANALYTICS_QUERY_TIMEOUT_S + 5) * 1000,
+      });
+}
+
 /**
  * The configured analytics store, or null when ANALYTICS=off. Nothing is sent yet: a ClickHouse that
  * is down at start must not stop the process (the sink creates the tables on its first round).
  */
 export async function openAnalytics(config: AnalyticsConfig): Promise<AnalyticsStore | null> {
-  if (config.ANALYTICS === 'off') return null;
+  const driver = await openAnalyticsDriver(config);
+  if (driver === null) return null;
   const limits = { maxExecutionSeconds: config.ANALYTICS_QUERY_TIMEOUT_S, maxMemoryBytes: 1024 ** 3 };
-  const driver =
-    config.ANALYTICS === 'chdb'
-      ? await loadChdbDriver(config.CHDB_PATH ?? join(config.DATA_DIR, 'analytics'))
-      : new ClickHouseClientDriver({
-          url: config.CLICKHOUSE_URL as string,
-          username: config.CLICKHOUSE_USER,
-          password: config.CLICKHOUSE_PASSWORD,
-          // Per-process bound on requests to the server: the queries allowed at once, plus the sink's.
-          maxOpenConnections: config.ANALYTICS_MAX_QUERIES + 2,
-          requestTimeoutMs: (config.ANALYTICS_QUERY_TIMEOUT_S + 5) * 1000,
-        });
   return new ClickHouseAnalyticsStore(driver, config.CLICKHOUSE_DB, limits);
 }
