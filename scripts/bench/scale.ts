@@ -15,6 +15,8 @@ export interface Sizes {
   /** Scenario 7. */
   subscribers: number;
   streamEvents: number;
+  /** Scenario 7: events stored while a client was away, then replayed to it with after=. */
+  replayEvents: number;
   /** Scenario 8: single POSTs through SQS. */
   sqsSeconds: number;
   /** Scenario 9: rows generated in the analytics store (chdb) and copied into the primary store (BENCH_ANALYTICS_ROWS overrides). */
@@ -39,6 +41,7 @@ const FULL: Sizes = {
   readSeconds: 8,
   subscribers: 1000,
   streamEvents: 200,
+  replayEvents: 50_000,
   sqsSeconds: 12,
   analyticsRows: 10_000_000,
   analyticsLoadRows: 200_000,
@@ -57,6 +60,7 @@ const QUICK: Sizes = {
   readSeconds: 1,
   subscribers: 200,
   streamEvents: 40,
+  replayEvents: 5_000,
   sqsSeconds: 2,
   analyticsRows: 200_000,
   analyticsLoadRows: 20_000,

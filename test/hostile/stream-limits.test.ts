@@ -34,8 +34,11 @@ describe('per-tenant stream connections (STREAM_MAX_CONNECTIONS_PER_TENANT)', ()
     for (let n = 0; n < MAX; n++) held.push(await openStream(server.url, `token=${viewer}`));
     const refused = await connectUntilClosed(`token=${await server.token('streams-a', 'auditor')}`);
     expect(refused.code).toBe(1008);
-    expect(refused.reason).toBe(`tenant connection limit reached (${MAX})`);
-    expect(refused.frames).toEqual([]);
+    // The reason names the limit and where to resume; the one frame before the close says the same, and nothing else is sent.
+    expect(refused.reason).toMatch(new RegExp(`^tenant connection limit reached \\(${MAX}\\); after=[A-Za-z0-9_-]{70}$`));
+    expect(refused.frames.map((frame) => JSON.parse(frame))).toEqual([
+      { type: 'closing', code: 1008, reason: `tenant connection limit reached (${MAX})`, after: refused.reason.split('after=')[1] },
+    ]);
 
     // The held streams still work, and closing one frees its place.
     const writer = await server.token('streams-a', 'writer');
@@ -65,5 +68,50 @@ describe('per-tenant stream connections (STREAM_MAX_CONNECTIONS_PER_TENANT)', ()
     await heldA.pop()?.close();
     const stillB = await openStream(server.url, `token=${viewerA}`);
     for (const stream of [...heldA, stillB, ...heldC]) await stream.close();
+  });
+});
+
+describe('streams of all tenants on one replica (STREAM_MAX_CONNECTIONS)', () => {
+  let small: RunningServer;
+  beforeAll(async () => {
+    small = await startAllInOne({ STREAM_MAX_CONNECTIONS: '3', STREAM_MAX_CONNECTIONS_PER_TENANT: '2' });
+  });
+  afterAll(() => small.close());
+
+  it('the next stream once the process holds its limit is closed with 1008 and where to resume, SSE streams counting too', async () => {
+    const held: OpenStream[] = [];
+    held.push(await openStream(small.url, `token=${await small.token('many-a', 'viewer')}`));
+    held.push(await openStream(small.url, `token=${await small.token('many-b', 'viewer')}`));
+    // An SSE stream holds a place like a WebSocket.
+    const controller = new AbortController();
+    const sse = await fetch(`${small.url}/api/v1/logs/events?token=${await small.token('many-c', 'viewer')}`, {
+      signal: controller.signal,
+    });
+    expect(sse.status).toBe(200);
+    const token = await small.token('many-d', 'viewer');
+    const refused = await new Promise<{ code: number; reason: string }>((resolve, reject) => {
+      const socket = new WebSocket(`${small.url.replace(/^http/, 'ws')}/api/v1/logs/stream?token=${token}`);
+      socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      socket.once('unexpected-response', () => reject(new Error('refused before the upgrade')));
+    });
+    expect(refused.code).toBe(1008);
+    expect(refused.reason).toMatch(/^server connection limit reached \(3\); after=[A-Za-z0-9_-]{70}$/);
+    // One place freed (the SSE client leaves): the next tenant gets in.
+    controller.abort();
+    // /metrics answers the platform admin only; a count that cannot be read fails here rather than passing the wait.
+    const platformAdmin = await small.token('system', 'admin');
+    const open = async () => {
+      const count = Number(
+        /^logserver_stream_connections (\d+)$/m.exec((await call(`${small.url}/metrics`, { token: platformAdmin })).text)?.[1],
+      );
+      expect(Number.isInteger(count)).toBe(true);
+      return count;
+    };
+    while ((await open()) > 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    const admitted = await openStream(small.url, `token=${token}`);
+    const writer = await small.token('many-d', 'writer');
+    const created = await call(`${small.url}/api/v1/logs`, { token: writer, body: { action: 'in', resource_type: 'r' } });
+    await admitted.waitFor((frame) => frame.includes(created.body.data.id));
+    for (const stream of [...held, admitted]) await stream.close();
   });
 });

@@ -26,6 +26,9 @@ export type { RetryOptions } from './retry.js';
 export { checkCheckpoint, verifyConsistency, verifyInclusion } from './tree.js';
 export type * from './types.js';
 
+/** Refusals of the stream's upgrade that the same request cannot get past by retrying. */
+const FINAL_REFUSALS = new Set([400, 401, 403, 404, 422]);
+
 export interface LogserverClientOptions {
   /** Where the API is, e.g. `http://localhost:8080` (the all-in-one) or the gateway's address. */
   baseUrl: string;
@@ -270,7 +273,26 @@ export class LogserverClient {
       },
       WebSocketImpl,
       options,
+      (query) => this.refusalOf(query),
     );
+  }
+
+  /**
+   * Why the stream's upgrade failed, asked with a plain GET of the same query: the server checks
+   * token, role, filters and cursor before it would answer 426 (Upgrade Required), so a 426 means
+   * it would have taken the WebSocket and the failure was elsewhere (retry).
+   */
+  private async refusalOf(query: URLSearchParams): Promise<{ code: number; reason: string } | null> {
+    const asked = new URLSearchParams(query);
+    asked.delete('token');
+    try {
+      await this.attempt('GET', `/api/v1/logs/stream?${asked}`, {});
+      return null;
+    } catch (error) {
+      if (!(error instanceof LogserverError) || !FINAL_REFUSALS.has(error.status)) return null;
+      const details = error.problems.map((problem) => `${problem.loc.join('.')}: ${problem.msg}`);
+      return { code: error.status, reason: [error.message, ...details].join('; ') };
+    }
   }
 
   private async token(): Promise<string> {

@@ -15,9 +15,13 @@ export interface WebSocketLike {
 
 export interface LiveStreamOptions {
   filter?: LogFilter | undefined;
-  /** Called for every stored event, in the order the server stored them, each id once. */
-  onEvent: (event: LogEvent) => void;
-  /** `connecting`, `open`, `reconnecting` (with the delay), `catching_up`, `live`, `closed` (for good). */
+  /** Called for every stored event, in the order the server stored them, each id once, with its cursor. */
+  onEvent: (event: LogEvent, cursor: string | undefined) => void;
+  /**
+   * `connecting`, `open`, `reconnecting` (with the delay), `catching_up` (the server is reading what
+   * this client missed from its store), `live` (the replay or catch-up is over), `cursor_expired`
+   * (the resume cursor's event was deleted by a cleanup: resumed at the oldest event after it), `closed` (for good).
+   */
   onState?: ((state: StreamState, detail?: string) => void) | undefined;
   /** Reconnect delays grow from this to maxDelayMs. */
   minDelayMs?: number | undefined;
@@ -26,7 +30,13 @@ export interface LiveStreamOptions {
   after?: string | undefined;
 }
 
-export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'catching_up' | 'live' | 'closed';
+export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'catching_up' | 'live' | 'cursor_expired' | 'closed';
+
+/**
+ * Why a connection that never opened failed, asked over plain HTTP: a refusal (401, 403, 404, 422)
+ * that retrying cannot fix, or null to retry (the server was unreachable, or it would have accepted).
+ */
+export type Diagnose = (query: URLSearchParams) => Promise<{ code: number; reason: string } | null>;
 
 export interface LiveStream {
   /** The last event's cursor, when the server gives cursors: keep it to resume later. */
@@ -40,16 +50,28 @@ export interface LiveStream {
 const FINAL_CLOSE = new Set([4401, 4403, 1003]);
 /** 4001: the token expired; the next connect asks for a fresh token, so it is retried. */
 
+/** The server ends every close reason it gives with the cursor to resume from (docs/stream.md). */
+const REASON_CURSOR = /; after=([A-Za-z0-9_-]+)$/;
+
 /**
- * The live stream with automatic reconnection. Where the server's frames carry a `cursor`
- * (the resumable stream, DESIGN §8), each reconnect asks for `after=<last cursor>`, so nothing
- * stored while disconnected is missed; without cursors a reconnect resumes with new events only.
- * Events already delivered (by id, over the last 10 000) are never delivered twice.
+ * The live stream with automatic reconnection. Every event frame carries its `cursor` (docs/stream.md);
+ * each reconnect asks for `after=<last cursor>`, so the server first replays from its store what
+ * was committed while this client was away, then goes on live: nothing is missed and nothing comes
+ * twice. A server that closes on purpose (token expiry, shutdown, a limit) says in a last `closing`
+ * frame, and at the end of the close reason, where to resume; that cursor is kept too, so even a
+ * stream that has not received an event yet resumes from where it was. (A server without cursors
+ * gets a reconnect with new events only.) Ids already delivered (the last 10 000) are never
+ * delivered again, as a second guard.
+ *
+ * A connection that fails before it opens is diagnosed over HTTP (`diagnose`): the server's 401, 403
+ * or 422 (a bad filter, a bad or foreign cursor) ends the stream with that reason, as a WebSocket
+ * client cannot read the refusal itself; anything else is retried with backoff.
  */
 export function openLiveStream(
   connect: (query: URLSearchParams) => Promise<string>,
   WebSocketImpl: WebSocketClass,
   options: LiveStreamOptions,
+  diagnose?: Diagnose,
 ): LiveStream {
   const minDelay = options.minDelayMs ?? 250;
   const maxDelay = options.maxDelayMs ?? 15_000;
@@ -92,6 +114,7 @@ export function openLiveStream(
       if (value !== undefined) query.set(key, Array.isArray(value) ? value.join(',') : String(value));
     }
     if (cursor !== undefined) query.set('after', cursor);
+    let opened = false;
     let url: string;
     try {
       url = await connect(query);
@@ -102,6 +125,7 @@ export function openLiveStream(
     const ws = new WebSocketImpl(url);
     socket = ws;
     ws.onopen = () => {
+      opened = true;
       failures = 0;
       options.onState?.('open');
       clearInterval(pinger);
@@ -117,16 +141,26 @@ export function openLiveStream(
       } catch {
         return;
       }
+      if (frame.type === 'closing') {
+        // The cursor of the last event the server sent on this connection (or where it started).
+        if (typeof frame.after === 'string') cursor = frame.after;
+        return;
+      }
       if (frame.type === 'catching_up' || frame.type === 'live') {
         options.onState?.(frame.type);
         return;
       }
+      if (frame.type === 'cursor_expired') {
+        options.onState?.('cursor_expired', typeof frame.message === 'string' ? frame.message : undefined);
+        return;
+      }
       if (typeof frame.id !== 'string') return;
-      if (typeof frame.cursor === 'string') cursor = frame.cursor;
+      const frameCursor = typeof frame.cursor === 'string' ? frame.cursor : undefined;
+      if (frameCursor !== undefined) cursor = frameCursor;
       if (seen.has(frame.id)) return;
       remember(frame.id);
       const { cursor: _cursor, ...event } = frame;
-      options.onEvent(event as unknown as LogEvent);
+      options.onEvent(event as unknown as LogEvent, frameCursor);
     };
     ws.onerror = () => {};
     ws.onclose = ({ code, reason }) => {
@@ -134,9 +168,24 @@ export function openLiveStream(
       if (socket !== ws) return;
       socket = null;
       if (stopped) return;
+      const resumeAt = REASON_CURSOR.exec(reason ?? '')?.[1];
+      if (resumeAt !== undefined) cursor = resumeAt;
       if (FINAL_CLOSE.has(code)) end(code, reason);
+      else if (!opened && diagnose !== undefined) void refusedOrRetry(query);
       else schedule();
     };
+  }
+
+  async function refusedOrRetry(query: URLSearchParams): Promise<void> {
+    let refusal: { code: number; reason: string } | null = null;
+    try {
+      refusal = (await diagnose?.(query)) ?? null;
+    } catch {
+      refusal = null;
+    }
+    if (stopped) return;
+    if (refusal === null) schedule();
+    else end(refusal.code, refusal.reason);
   }
 
   void open();

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import getPort from 'get-port';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+import { TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { buildProgram } from '../src/cli/program.js';
 import { LogserverClient } from '../src/client.js';
 
@@ -226,46 +227,96 @@ describe('the logserver CLI against the all-in-one server', () => {
     expect(readFileSync(csvOut).equals(csv)).toBe(true);
   }, 300_000);
 
-  it('tail prints events live and goes on after the server restarts', async () => {
+  it('tail resumes after the last cursor: across a server restart while events are stored, and in a new process with --after', async () => {
     const token = await server.token('cli-tail', 'viewer');
-    const tail: ChildProcess = spawn(
-      'node',
-      ['--conditions=development', '--import', 'tsx', MAIN, 'tail', '--token', token, '--resource-type', 'job'],
-      {
-        cwd: ROOT,
-        env: { ...process.env, ...env },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    tail.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    tail.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    const lines = () =>
-      stdout
-        .split('\n')
-        .filter((line) => line !== '')
-        .map((line) => JSON.parse(line) as { id: string; action: string });
+    const proxy = await TcpProxy.start(Number(new URL(server.url).port));
+    const spawnTail = (extra: string[]) => {
+      const child: ChildProcess = spawn(
+        'node',
+        [
+          '--conditions=development',
+          '--import',
+          'tsx',
+          MAIN,
+          'tail',
+          '--url',
+          proxy.url,
+          '--token',
+          token,
+          '--resource-type',
+          'job',
+          ...extra,
+        ],
+        { cwd: ROOT, env: { ...process.env, ...env } },
+      );
+      const output = { stdout: '', stderr: '' };
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output.stdout += chunk.toString();
+      });
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output.stderr += chunk.toString();
+      });
+      const lines = () =>
+        output.stdout
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as { id: string; action: string; cursor: string });
+      const stop = async () => {
+        if (child.exitCode === null) {
+          child.kill('SIGINT');
+          await new Promise((resolve) => child.once('exit', resolve));
+        }
+        return child.exitCode;
+      };
+      return { output, lines, stop };
+    };
+    const jobs = (label: string) => Array.from({ length: 3 }, (_, index) => ({ action: `${label}.${index}`, resource_type: 'job' }));
+    const tail = spawnTail([]);
     try {
-      await until('tail to connect', () => stderr.includes('[open]'));
-      const writer = new LogserverClient({ baseUrl: server.url, token: await server.token('cli-tail', 'writer') });
-      const before = await writer.bulk(Array.from({ length: 3 }, (_, index) => ({ action: `before.${index}`, resource_type: 'job' })));
-      await until('the first events', () => lines().length >= 3);
+      await until('tail to connect', () => tail.output.stderr.includes('[open]'));
+      let writer = new LogserverClient({ baseUrl: server.url, token: await server.token('cli-tail', 'writer') });
+      const before = await writer.bulk(jobs('before'));
+      await until('the first events', () => tail.lines().length >= 3);
+      // The restart: tail cannot reach any server while the new one stores events.
+      proxy.refuse();
       const dataDir = server.dataDir;
       await server.close();
-      await until('tail to notice', () => stderr.includes('[reconnecting'));
+      await until('tail to notice', () => tail.output.stderr.includes('[reconnecting'));
       server = await startAllInOne({ PORT: String(port), AUTH_SECRET: secret, SEAL_INTERVAL: '0', DATA_DIR: dataDir });
-      await until('tail to reconnect', () => stderr.split('[open]').length >= 3, 30_000);
-      const after = await writer.bulk(Array.from({ length: 3 }, (_, index) => ({ action: `after.${index}`, resource_type: 'job' })));
-      await until('the later events', () => lines().length >= 6);
-      expect(lines().map((line) => line.id)).toEqual([...before, ...after].map((event) => event.id));
+      writer = new LogserverClient({ baseUrl: server.url, token: await server.token('cli-tail', 'writer') });
+      const whileDown = await writer.bulk(jobs('while-down'));
+      proxy.target = Number(new URL(server.url).port);
+      proxy.accept();
+      await until('tail to reconnect', () => tail.output.stderr.split('[open]').length >= 3, 30_000);
+      const after = await writer.bulk(jobs('after'));
+      await until('the later events', () => tail.lines().length >= 9);
+      expect(tail.lines().map((line) => line.id)).toEqual([...before, ...whileDown, ...after].map((event) => event.id));
+      expect(tail.lines().every((line) => /^[A-Za-z0-9_-]{70}$/.test(line.cursor))).toBe(true);
+      expect(await tail.stop()).toBe(0);
+      const lastCursor = tail.lines().at(-1)?.cursor as string;
+      expect(tail.output.stderr).toContain(`resume with: logserver tail --after ${lastCursor}`);
+
+      // Events stored while no tail runs; a new tail with --after the last line's cursor prints exactly those, then live ones.
+      const later = await writer.bulk(jobs('later'));
+      const resumed = spawnTail(['--after', lastCursor]);
+      try {
+        await until('the resumed tail to replay', () => resumed.lines().length >= 3);
+        await until('the resumed tail to be live', () => resumed.output.stderr.includes('[live]'));
+        const live = await writer.bulk(jobs('live'));
+        await until('the live events', () => resumed.lines().length >= 6);
+        expect(resumed.lines().map((line) => line.id)).toEqual([...later, ...live].map((event) => event.id));
+      } finally {
+        expect(await resumed.stop()).toBe(0);
+      }
     } finally {
-      tail.kill('SIGINT');
-      await new Promise((resolve) => tail.once('exit', resolve));
+      await tail.stop();
+      await proxy.close();
     }
-    expect(tail.exitCode).toBe(0);
   }, 90_000);
+
+  it("tail --after with a cursor that is not one exits 1 with the server's reason", async () => {
+    const result = await cli(['tail', '--token', await server.token('cli-tail', 'viewer'), '--after', 'x'.repeat(70)], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/422.*query\.after: not a cursor of this stream/);
+  }, 30_000);
 });

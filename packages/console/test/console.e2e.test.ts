@@ -407,10 +407,10 @@ describe.skipIf(!haveChromium)('console in Chromium against the all-in-one serve
       await page.locator(`ls-live tbody tr[data-id="${held?.id}"]`).waitFor({ timeout: 1000 });
     });
 
-    it('tells when the server dropped events or the connection was lost, and reconnects', async () => {
+    it('tells when the stream lost events to a cleanup or the connection was lost, and resumes after the last event', async () => {
       // Playwright stands between the page and the real stream: frames pass through untouched, and
-      // the test adds what a slow client would get ({"type":"dropped"}) and cuts the connection the
-      // way a replica going away does (1001), which a server in a test cannot be made to do on cue.
+      // the test adds what a resume after a cleaned-up cursor gets ({"type":"cursor_expired"}) and cuts
+      // the connection the way a replica going away does (1001), which a server in a test cannot be made to do on cue.
       const live = await context.newPage();
       live.on('pageerror', (error) => pageErrors.push(error.message));
       const sockets: WebSocketRoute[] = [];
@@ -420,14 +420,22 @@ describe.skipIf(!haveChromium)('console in Chromium against the all-in-one serve
       });
       await live.goto(`${server.url}/console?view=live#token=${admin}`);
       await expect.poll(() => live.locator('ls-live .state').textContent(), { timeout: 10_000 }).toBe('live');
-      sockets[0]?.send(JSON.stringify({ type: 'dropped', count: 7 }));
-      await expect.poll(() => live.locator('ls-live ul.notices').textContent()).toContain('7 events were dropped by the server');
+      sockets[0]?.send(JSON.stringify({ type: 'cursor_expired', message: 'the event this cursor names is no longer retained' }));
+      await expect.poll(() => live.locator('ls-live ul.notices').textContent()).toContain('deleted by a cleanup');
+      const writer = await server.token('acme', 'writer', { sub: 'ci' });
+      const [seen] = await post(writer, [{ action: 'before.cut', resource_type: 'service', resource_id: 'api' }]);
+      await live.locator(`ls-live tbody tr[data-id="${seen?.id}"]`).waitFor({ timeout: 2000 });
       await sockets[0]?.close({ code: 1001, reason: 'server shutting down' });
+      // Stored while the page is disconnected (it waits at least 500 ms before reconnecting).
+      const [missed] = await post(writer, [{ action: 'while.away', resource_type: 'service', resource_id: 'api' }]);
       await expect.poll(() => live.locator('ls-live ul.notices').textContent()).toContain('Connection lost (server shutting down)');
       await expect.poll(() => live.locator('ls-live ul.notices').textContent(), { timeout: 10_000 }).toContain('Reconnected');
       expect(sockets.length).toBe(2);
+      // It resumed after the last event it had shown: the one stored while away is replayed, once.
+      expect(new URL(sockets[1]?.url() ?? '').searchParams.get('after')).toMatch(/^[A-Za-z0-9_-]{70}$/);
+      await live.locator(`ls-live tbody tr[data-id="${missed?.id}"]`).waitFor({ timeout: 2000 });
+      expect(await live.locator(`ls-live tbody tr[data-id="${seen?.id}"]`).count()).toBe(1);
       // The new connection is a real stream again.
-      const writer = await server.token('acme', 'writer', { sub: 'ci' });
       const [event] = await post(writer, [{ action: 'after.reconnect', resource_type: 'service', resource_id: 'api' }]);
       await live.locator(`ls-live tbody tr[data-id="${event?.id}"]`).waitFor({ timeout: 2000 });
       await live.close();

@@ -1,5 +1,5 @@
 import { type Logger, pino } from 'pino';
-import type { LogFeed } from './feed/port.js';
+import type { CommitLog, LocalLogFeed } from './feed/port.js';
 import type { IdempotencyStore } from './idempotency/port.js';
 import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
@@ -37,13 +37,16 @@ export interface Stores {
   tenants: TenantStore;
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
   integrity?: IntegrityStore | undefined;
+  /** The tenant's events in commit order: what a resumed stream or export replays. */
+  commitLog: CommitLog;
   /** Idempotency-Keys of ingest requests, beside the events. */
   idempotency: IdempotencyStore;
   /**
-   * A feed that hears of events stored by any process (MongoDB change streams), or null when the
-   * store has none and the process that stores the events must announce them itself.
+   * Makes the stream's feed (once; later calls return the same one): it hears of events stored by
+   * any process on the same store, in commit order with their positions, and is told at once of
+   * events this process stores. Only processes that stream call it; the feed plugin starts and closes it.
    */
-  sharedFeed: LogFeed | null;
+  feed(options?: { onError?: (error: unknown) => void }): LocalLogFeed;
 }
 
 export interface OpenStoresOptions {

@@ -87,6 +87,76 @@ async function fanOut(options: {
   }
 }
 
+/** The cursor of a fresh marker event: where a client that leaves now would resume. */
+async function cursorOfNow(wsUrl: string, post: () => Promise<Response>): Promise<string> {
+  const socket = await connect(wsUrl);
+  try {
+    await pingPong(socket);
+    const cursor = new Promise<string>((resolve) => {
+      socket.on('message', (data: WebSocket.RawData) => {
+        const frame = JSON.parse(data.toString());
+        if (typeof frame.cursor === 'string') resolve(frame.cursor);
+      });
+    });
+    await (await post()).arrayBuffer();
+    return await cursor;
+  } finally {
+    socket.terminate();
+  }
+}
+
+/**
+ * Replay: `events` are stored while a client is away; it comes back with after= and reads until
+ * `live`. Beside it, the same events paged through GET /api/v1/logs with cursors (size 100), which
+ * is how a client caught up before the stream could resume.
+ */
+async function replayRates(context: BenchContext, events: number, viewer: string, writer: Record<string, string>) {
+  const json = { 'content-type': 'application/json', ...writer };
+  const base = context.server.url;
+  const streamUrl = `${base.replace(/^http/, 'ws')}/api/v1/logs/stream?token=${viewer}&action=bench.replay`;
+  const cursor = await cursorOfNow(streamUrl, () =>
+    fetch(`${base}/api/v1/logs`, { method: 'POST', headers: json, body: JSON.stringify({ ...PYTHON_EVENT, action: 'bench.replay' }) }),
+  );
+  for (let sent = 0; sent < events; sent += 1000) {
+    const body = Array.from({ length: Math.min(1000, events - sent) }, () => ({
+      ...PYTHON_EVENT,
+      timestamp: undefined,
+      action: 'bench.replay',
+    }));
+    const response = await fetch(`${base}/api/v1/logs/bulk`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`bulk for the replay answered ${response.status}`);
+    await response.arrayBuffer();
+  }
+  const started = performance.now();
+  const socket = new WebSocket(`${streamUrl}&after=${cursor}`);
+  let replayed = 0;
+  await new Promise<void>((resolve, reject) => {
+    socket.on('message', (data: WebSocket.RawData) => {
+      const text = data.toString();
+      if (text === '{"type":"live"}') resolve();
+      else replayed++;
+    });
+    socket.once('error', reject);
+  });
+  const streamSeconds = (performance.now() - started) / 1000;
+  socket.terminate();
+  if (replayed !== events) throw new Error(`the replay sent ${replayed} events, expected ${events}`);
+  const listStarted = performance.now();
+  let listed = 0;
+  let next: string | null = null;
+  do {
+    const page = `${base}/api/v1/logs?action=bench.replay&sort=asc&size=100${next ? `&cursor=${next}` : ''}`;
+    const answer = (await (await fetch(page, { headers: bearer(viewer) })).json()) as {
+      data: unknown[];
+      meta: { next_cursor: string | null };
+    };
+    listed += answer.data.length;
+    next = answer.meta.next_cursor;
+  } while (next !== null);
+  const listSeconds = (performance.now() - listStarted) / 1000;
+  return { stream: replayed / streamSeconds, list: listed / listSeconds };
+}
+
 const eventBody = (seq: number) =>
   JSON.stringify({ ...PYTHON_EVENT, timestamp: undefined, metadata: { ...PYTHON_EVENT.metadata, bench_seq: seq } });
 
@@ -110,7 +180,14 @@ export async function streamFanOut(context: BenchContext): Promise<Figure[]> {
     subscribers,
     events,
   });
+  const replay = await replayRates(context, context.sizes.replayEvents, viewer, writer);
   return [
+    {
+      scenario,
+      figure: `replay after a cursor, ${context.sizes.replayEvents} events (events/s; baseline: paging the list)`,
+      value: replay.stream,
+      baseline: replay.list,
+    },
     {
       scenario,
       figure: 'POST to frame p99 (ms)',

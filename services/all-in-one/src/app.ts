@@ -12,11 +12,12 @@ import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
 import { requireAuth, verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
-import type { LogFeed } from '@logserver/shared/feed/port';
+import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
 import { metricsHandler } from '@logserver/shared/http/metrics';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
+import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import { buildTenantApp } from '@logserver/tenant/app';
 import type { FastifyPluginAsync } from 'fastify';
@@ -28,6 +29,8 @@ export interface AllInOneDeps {
   tenants: TenantStore;
   queue: LogQueue;
   feed: LogFeed;
+  commitLog: CommitLog;
+  cursors: CursorCodec;
   idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
@@ -63,6 +66,8 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           store: deps.logs,
           queue: deps.queue,
           feed: deps.feed,
+          commitLog: deps.commitLog,
+          cursors: deps.cursors,
           identity,
           idempotency: deps.idempotency,
           metrics: deps.metrics,

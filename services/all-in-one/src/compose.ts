@@ -8,7 +8,6 @@ import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
-import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import type { Sealer } from '@logserver/shared/integrity/sealer';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
@@ -18,6 +17,7 @@ import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugi
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
 import { type Stores, storeSettings } from '@logserver/shared/stores';
+import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
@@ -46,9 +46,11 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
   const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
-  // once its events are committed, and the stream hears of them without reading them back
-  // (also on MongoDB: one process stores every event it streams, so no change stream is needed).
-  const feed = new InProcessLogFeed();
+  // once its events are committed, and the handler tells the feed to read them at once. The feed
+  // still reads them back from the store, with their commit positions, rather than taking them
+  // from memory: so several all-in-one processes on one SQLite file (or one MongoDB) each stream
+  // every process's events, in the same order, and every frame has its cursor.
+  const feed = stores.feed({ onError: (err) => app.log.warn({ err, component: 'stream' }, 'reading new events for the stream failed') });
   const queue = new InProcessLogQueue();
   const worker = createStoreHandler(stores.logs, feed);
   await app.register(feedPlugin, { feed });
@@ -88,6 +90,8 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
+        commitLog: stores.commitLog,
+        cursors: createCursorCodec(cursorKeyFrom(config.STREAM_CURSOR_KEY ?? auth.secret)),
         idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,

@@ -109,8 +109,9 @@ describe('/docs "Try it out" with the banner’s tokens, in headless Chromium', 
     const operations = Object.entries(document.paths as Record<string, Record<string, unknown>>).flatMap(([path, item]) =>
       Object.keys(item).map((method) => ({ method, path })),
     );
-    // The stream is a WebSocket: a plain request cannot open it (its description says how).
-    const httpOperations = operations.filter(({ path }) => path !== '/api/v1/logs/stream');
+    // The stream is a WebSocket: a plain request cannot open it (its description says how). Its SSE
+    // form never ends, so Swagger UI, which shows an answer once the body is complete, cannot show it.
+    const httpOperations = operations.filter(({ path }) => path !== '/api/v1/logs/stream' && path !== '/api/v1/logs/events');
     expect(httpOperations.length).toBeGreaterThanOrEqual(13);
 
     const results: string[] = [];

@@ -71,10 +71,13 @@ const filterSets = [
   'from=2025-02-01&to=2025-02-10&sort=asc',
   'user_agent=second line',
   'action=no-such-action',
-  ...collectionQueries('api/v1/logs/export').map(([, params]) => {
-    params.delete('format');
-    return params.toString();
-  }),
+  // Exports in commit order carry cursors and are compared with the store's commit order instead (log-export-resume.test.ts).
+  ...collectionQueries('api/v1/logs/export')
+    .filter(([, params]) => params.get('sort') !== 'commit' && !params.has('after'))
+    .map(([, params]) => {
+      params.delete('format');
+      return params.toString();
+    }),
 ];
 
 describe('GET /api/v1/logs/export: three formats, parsed back, equal to the list', () => {

@@ -33,7 +33,7 @@ function roleTable(): Map<string, Set<string>> {
 function described(execution: NewmanRunExecution) {
   const path = execution.request.url
     .getPath()
-    .replace(/^\/api\/v1\/logs\/(?!bulk$|cleanup$|export$|stats$|stream$|verify$)[^/]+/, '/api/v1/logs/:id')
+    .replace(/^\/api\/v1\/logs\/(?!bulk$|cleanup$|events$|export$|stats$|stream$|verify$)[^/]+/, '/api/v1/logs/:id')
     .replace(/^\/api\/v1\/integrity\/checkpoints\/\d+\/cosignatures$/, '/api/v1/integrity/checkpoints/:size/cosignatures');
   const authorization = execution.request.headers.get('Authorization');
   const claims = authorization ? decodeJwt(authorization.replace(/^Bearer /, '')) : undefined;

@@ -3,12 +3,13 @@ import type { AnalyticsStore } from '@logserver/shared/analytics/port';
 import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
 import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
 import { requireAuth } from '@logserver/shared/auth/request-auth';
-import type { LogFeed } from '@logserver/shared/feed/port';
+import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
 import { useZod } from '@logserver/shared/http/server';
 import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
+import { type CursorCodec, createCursorCodec } from '@logserver/shared/stream/cursor';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
@@ -19,13 +20,18 @@ import { ingestRoutes } from './routes/ingest.js';
 import { type IntegrityDeps, integrityRoutes } from './routes/integrity.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
-import { CLOSE, DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
+import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
+import { StreamHub } from './stream/stream-hub.js';
 import { DEFAULT_RATE_LIMIT, registerTenantRateLimit, type TenantRateLimit } from './tenant-rate-limit.js';
 
 export interface LogDeps {
   store: LogStore;
   queue: LogQueue;
   feed: LogFeed;
+  /** The tenant's events in commit order, for resumed streams and exports. */
+  commitLog: CommitLog;
+  /** Seals and opens stream cursors; every replica behind one load balancer needs the same key. */
+  cursors: CursorCodec;
   identity: IdentityResolver;
   newId: () => string;
   now: () => Date;
@@ -53,19 +59,23 @@ export type { IntegrityDeps, StreamLimits, TenantRateLimit };
 
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
 export function buildLogApp(
-  deps: Omit<LogDeps, 'newId' | 'now'> & Partial<Pick<LogDeps, 'newId' | 'now'>>,
+  deps: Omit<LogDeps, 'newId' | 'now' | 'cursors'> & Partial<Pick<LogDeps, 'newId' | 'now' | 'cursors'>>,
   config: LogAppConfig,
 ): FastifyPluginAsync {
-  const full: LogDeps = { newId: uuidv7, now: () => new Date(), ...deps };
+  // Without a configured key cursors are good on this process only (tests; main.ts always passes one).
+  const full: LogDeps = { newId: uuidv7, now: () => new Date(), cursors: createCursorCodec(), ...deps };
   // One gate for every integrity request of this app: proofs, consistency, verify and export manifests.
   if (full.integrity) full.integrity = { ...full.integrity, gate: full.integrity.gate ?? new IntegrityGate() };
+  const limits = { ...DEFAULT_STREAM_LIMITS, ...config.stream };
   return async (app) => {
+    const hub = new StreamHub(full, limits, full.metrics);
     useZod(app);
     await app.register(websocket, {
       options: { maxPayload: 64 * 1024 },
-      // Streams are told why they end, so clients reconnect to another replica instead of reporting an error.
+      // Streams are told why they end and where to resume, so clients reconnect to another replica
+      // instead of reporting an error (SSE responses too: they would otherwise hold the close open).
       preClose(done) {
-        for (const client of this.websocketServer.clients) client.close(CLOSE.shuttingDown.code, CLOSE.shuttingDown.reason);
+        hub.closeAll();
         this.websocketServer.close(() => done());
       },
     });
@@ -80,7 +90,7 @@ export function buildLogApp(
     await app.register(readRoutes(full));
     await app.register(exportRoutes(full));
     await app.register(cleanupRoutes(full));
-    await app.register(streamRoutes(full, { ...DEFAULT_STREAM_LIMITS, ...config.stream }));
+    await app.register(streamRoutes(full, hub, limits));
     if (full.integrity) await app.register(integrityRoutes(full, full.integrity));
   };
 }

@@ -1,12 +1,11 @@
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
-import type { LogFeed } from '@logserver/shared/feed/port';
+import type { LocalLogFeed } from '@logserver/shared/feed/port';
 import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
-import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import { type KeyRing, keyRingFromConfig, witnessKeysFrom } from '@logserver/shared/integrity/keyring';
 import type { IntegrityStore } from '@logserver/shared/integrity/port';
@@ -14,9 +13,9 @@ import { Dependency, deferred, gateUntilReady, storesDependency } from '@logserv
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import type { LogQueue } from '@logserver/shared/queue/port';
-import { SqliteLogFeed } from '@logserver/shared/sqlite/log-feed';
 import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
-import { type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/stores';
+import { type Stores, storeSettings } from '@logserver/shared/stores';
+import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
 import { idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
@@ -45,12 +44,22 @@ function logServiceKeys(config: LogConfig): (() => KeyRing) | undefined {
   return () => ring;
 }
 
+/** Cursors must open on every replica: the key comes from STREAM_CURSOR_KEY, else AUTH_SECRET. */
+function cursorCodec(config: LogConfig, log: FastifyBaseLogger) {
+  const secret = config.STREAM_CURSOR_KEY ?? config.AUTH_SECRET;
+  if (secret === undefined) {
+    log.warn('neither STREAM_CURSOR_KEY nor AUTH_SECRET is set: stream cursors are good on this replica only, until it restarts');
+    return createCursorCodec();
+  }
+  return createCursorCodec(cursorKeyFrom(secret));
+}
+
 /**
  * The log service from its config, ready to listen. QUEUE=sqs: publish to SQS for the log-worker
  * to store. QUEUE=memory (no separate worker): events are written through to the store in this
- * process. Either way, on MongoDB the stream follows the change feed, which hears of events stored
- * by any process; on SQLite with SQS it polls the shared file, and with the in-process queue this
- * process announces what it stores. Stores, queue and feed close with the app.
+ * process. Either way the stream's feed reads the store (SQLite `seq`, MongoDB positions), so it
+ * hears of events stored by any process, in commit order; with the in-process queue this process
+ * also tells it at once of what it stores. Stores, queue and feed close with the app.
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
   const app = createServer({ logLevel: config.LOG_LEVEL });
@@ -93,6 +102,8 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         store: deferred(stores, () => stores.value?.logs),
         queue: deferred(pipeline, () => pipeline.value?.queue),
         feed: deferred(pipeline, () => pipeline.value?.feed),
+        commitLog: deferred(stores, () => stores.value?.commitLog),
+        cursors: cursorCodec(config, app.log),
         identity: gatewayIdentity(),
         idempotency: deferred(stores, () => stores.value?.idempotency),
         metrics,
@@ -119,21 +130,16 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
  * The queue and the feed once the stores are open. The queue is opened first: it is the part that
  * may fail and be retried, and the feed must start only once.
  */
-async function openPipeline(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LogFeed }> {
+async function openPipeline(config: LogConfig, stores: Stores, log: FastifyBaseLogger): Promise<{ queue: LogQueue; feed: LocalLogFeed }> {
+  // The same feed on every attempt (stores.feed() makes it once); started once the queue is open.
+  const feed = stores.feed({ onError: (err) => log.warn({ err }, 'reading new events for the stream failed') });
   if (resolveQueue(config) === 'sqs') {
     const queue = await SqsLogQueue.open({ ...sqsOptions.parse(config), logger: log });
-    const feed: LogFeed =
-      stores.sharedFeed ??
-      new SqliteLogFeed(sqlitePathOf(storeSettings.parse(config)), {
-        onError: (err) => log.warn({ err }, 'reading new events for the stream failed'),
-      });
     await feed.start();
     return { queue, feed };
   }
-  const local = stores.sharedFeed ? undefined : new InProcessLogFeed();
-  const feed = stores.sharedFeed ?? (local as InProcessLogFeed);
   await feed.start();
   const queue = new InProcessLogQueue();
-  await queue.consume(createStoreHandler(stores.logs, local).handle);
+  await queue.consume(createStoreHandler(stores.logs, feed).handle);
   return { queue, feed };
 }

@@ -58,6 +58,9 @@ export function idempotencyFrom(config: {
 /** The live stream's limits from the environment; the all-in-one server reads the same variables. */
 export const streamConfig = {
   STREAM_MAX_CONNECTIONS_PER_TENANT: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_STREAM_LIMITS.maxConnectionsPerTenant),
+  STREAM_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_STREAM_LIMITS.maxConnections),
+  /** Seals stream cursors; AUTH_SECRET when unset. Every replica a client may reconnect to needs the same one. */
+  STREAM_CURSOR_KEY: z.string().min(16, 'STREAM_CURSOR_KEY must be at least 16 characters').optional(),
   STREAM_BUFFER_BYTES: z.coerce
     .number()
     .int()
@@ -69,11 +72,13 @@ export const streamConfig = {
 
 export function streamLimits(config: {
   STREAM_MAX_CONNECTIONS_PER_TENANT: number;
+  STREAM_MAX_CONNECTIONS: number;
   STREAM_BUFFER_BYTES: number;
   STREAM_PING_INTERVAL_MS: number;
 }): StreamLimits {
   return {
     maxConnectionsPerTenant: config.STREAM_MAX_CONNECTIONS_PER_TENANT,
+    maxConnections: config.STREAM_MAX_CONNECTIONS,
     bufferBytes: config.STREAM_BUFFER_BYTES,
     pingIntervalMs: config.STREAM_PING_INTERVAL_MS,
   };

@@ -2,8 +2,12 @@ import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import { MongoChangeStreamFeed } from '@logserver/shared/mongo/change-stream-feed';
+import { MongoCommitFeed } from '@logserver/shared/mongo/commit-feed';
+import { MongoIntegrityStore } from '@logserver/shared/mongo/integrity-store';
 import { MongoLogStore } from '@logserver/shared/mongo/log-store';
+import { MongoStreamLog } from '@logserver/shared/mongo/stream-log';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
+import { createCursorCodec } from '@logserver/shared/stream/cursor';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,18 +17,24 @@ import { buildLogApp } from '../src/app.js';
 const silent = { info: () => {}, warn: () => {} };
 const gateway = (role: string) => ({ 'x-auth-tenant': 'acme', 'x-auth-sub': `${role}-1`, 'x-auth-role': role });
 
+/** Every replica seals and opens cursors with the same key, as main.ts derives it from one secret. */
+const cursors = createCursorCodec();
+
 /**
- * One log-service replica as main.ts builds it on MongoDB: the stream follows the change feed,
- * and the write-through queue announces nothing itself.
+ * One log-service replica as main.ts builds it on MongoDB: the stream reads positioned events,
+ * woken by the change feed; the write-through queue announces nothing itself.
  */
 async function startReplica(db: MingoMongoDatabase): Promise<{ app: FastifyInstance; url: string }> {
   const app = createServer({ logLevel: 'silent' });
   const store = await MongoLogStore.open(db, { queryTimeoutMs: 5_000, pingTimeoutMs: 500 });
-  const feed = new MongoChangeStreamFeed(db, { log: silent, pollIntervalMs: 20, lookbackMs: 30_000 });
+  const integrity = await MongoIntegrityStore.open(db);
+  const wakeUp = new MongoChangeStreamFeed(db, { log: silent, pollIntervalMs: 20, lookbackMs: 30_000 });
+  const feed = new MongoCommitFeed(db, integrity, { pollMs: 1_000, wakeUp });
   await feed.start();
   const queue = new InProcessLogQueue();
   await queue.consume(createStoreHandler(store).handle);
-  await app.register(buildLogApp({ store, queue, feed, identity: gatewayIdentity() }, { adminTenant: 'system' }));
+  const commitLog = new MongoStreamLog(db, integrity);
+  await app.register(buildLogApp({ store, queue, feed, commitLog, cursors, identity: gatewayIdentity() }, { adminTenant: 'system' }));
   app.addHook('onClose', async () => {
     await queue.close();
     await feed.close();
@@ -59,7 +69,7 @@ describe('two log-service replicas on one MongoDB', () => {
       const created = ((await response.json()) as { data: { id: string } }).data;
 
       await expect.poll(() => client.frames.length > 0, { timeout: 5_000, interval: 20 }).toBe(true);
-      expect(client.frames).toEqual([created]);
+      expect(client.frames).toEqual([{ ...created, cursor: expect.any(String) }]);
     });
   }
 });

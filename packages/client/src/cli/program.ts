@@ -183,7 +183,7 @@ export function buildProgram(): Command {
 
   withFilters(program.command('tail'))
     .description(
-      'Watch events live as they are stored; reconnects by itself (resuming after the last cursor where the server gives cursors)',
+      'Watch events live as they are stored, each NDJSON line with its cursor; reconnects by itself after the last cursor, missing nothing',
     )
     .addOption(new Option('--output <format>', 'table rows or ndjson').choices(['table', 'ndjson']).default('ndjson'))
     .option('--after <cursor>', 'resume after this cursor (printed to stderr on exit)')
@@ -192,14 +192,20 @@ export function buildProgram(): Command {
         const live = client().stream({
           filter: filterOf(options),
           after: options.after as string | undefined,
-          onEvent: (event) => process.stdout.write(`${options.output === 'table' ? row(event) : JSON.stringify(event)}\n`),
+          // NDJSON lines end with the event's cursor, as the stream and the export give it: `--after` resumes after any line.
+          onEvent: (event, cursor) =>
+            process.stdout.write(
+              `${options.output === 'table' ? row(event) : JSON.stringify(cursor === undefined ? event : { ...event, cursor })}\n`,
+            ),
           onState: (state, detail) => process.stderr.write(`[${state}${detail ? ` ${detail}` : ''}]\n`),
         });
         const stop = () => live.close();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         const { code, reason } = await live.closed;
-        if (live.cursor !== undefined) process.stderr.write(`resume with: logserver tail --after ${live.cursor}\n`);
+        // Not after an HTTP refusal (a 422 may be of that very cursor): what to resume from is only worth saying for a stream that ran.
+        const refused = code >= 400 && code < 500;
+        if (live.cursor !== undefined && !refused) process.stderr.write(`resume with: logserver tail --after ${live.cursor}\n`);
         if (code !== 1000) throw new Error(`the stream closed: ${code} ${reason}`);
       }),
     );

@@ -15,8 +15,8 @@ type Connection = 'connecting' | 'live' | 'catching up' | 'reconnecting' | 'stop
 
 /**
  * The live stream with the same filters (time ranges aside: live is "from now"). Reconnects with
- * backoff (partysocket); when the server's frames carry a `cursor` (the resumable stream), the
- * reconnect asks for `after=` it, so nothing between the two connections is missed.
+ * backoff (partysocket) and asks for `after=` the last event's cursor (or the cursor of the
+ * server's `closing` frame), so nothing stored between the two connections is missed or repeated.
  */
 export class LiveView extends LitElement {
   static override properties = {
@@ -116,8 +116,13 @@ export class LiveView extends LitElement {
     } catch {
       return;
     }
-    if (frame.type === 'dropped') {
-      this.note(`${frame.count} events were dropped by the server because this connection fell behind.`);
+    if (frame.type === 'closing') {
+      // The server is closing on purpose (shutdown, token expiry, a limit): resume where it says.
+      if (typeof frame.after === 'string') this.cursor = frame.after;
+      return;
+    }
+    if (frame.type === 'cursor_expired') {
+      this.note('Some events after the last one shown were deleted by a cleanup; resuming at the oldest one kept.');
       return;
     }
     if (frame.type === 'catching_up') {

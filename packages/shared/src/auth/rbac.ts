@@ -22,6 +22,10 @@ export const EVERY_ROLE: Audience = ['writer', 'viewer', 'auditor', 'admin'];
 export const PLATFORM_ADMIN: Audience = 'platform-admin';
 
 export const STREAM_PATH = '/api/v1/logs/stream';
+/** The same stream as Server-Sent Events (STREAM_PATH also serves it to `Accept: text/event-stream`). */
+export const EVENTS_PATH = '/api/v1/logs/events';
+/** Paths that take `?token=`: browsers can set no header on a WebSocket or an EventSource. */
+export const QUERY_TOKEN_PATHS: readonly string[] = [STREAM_PATH, EVENTS_PATH];
 
 export interface RouteRule {
   method: string;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden } from '../errors/catalogue.js';
 import { AUTH_HEADERS, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
-import { isAllowed, STREAM_PATH } from './rbac.js';
+import { isAllowed, QUERY_TOKEN_PATHS } from './rbac.js';
 import { NO_TOKEN, NOT_BEARER, type TokenRefusal, unauthorized } from './token-refusal.js';
 
 declare module 'fastify' {
@@ -16,13 +16,14 @@ declare module 'fastify' {
 export type IdentityResolver = (request: FastifyRequest) => Promise<Identity>;
 
 /**
- * The bearer token, or for the WebSocket stream only, `?token=`: browsers cannot set headers on a
- * WebSocket, and keeping query tokens off every other route keeps them out of access logs.
+ * The bearer token, or for the stream only (WebSocket and SSE), `?token=`: browsers cannot set
+ * headers on a WebSocket or an EventSource, and keeping query tokens off every other route keeps
+ * them out of access logs.
  */
 export function tokenFrom(authorization: string | undefined, path: string, query: URLSearchParams): string | undefined {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (bearer) return bearer[1];
-  if (path.replace(/\/+$/, '') === STREAM_PATH) return query.get('token') ?? undefined;
+  if (QUERY_TOKEN_PATHS.includes(path.replace(/\/+$/, ''))) return query.get('token') ?? undefined;
   return undefined;
 }
 

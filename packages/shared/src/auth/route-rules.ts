@@ -13,6 +13,7 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'POST', path: '/api/v1/logs', who: ['writer', 'admin'] },
   { method: 'POST', path: '/api/v1/logs/bulk', who: ['writer', 'admin'] },
   { method: 'DELETE', path: '/api/v1/logs/cleanup', who: ['admin'] },
+  { method: 'GET', path: '/api/v1/logs/events', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/export', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/stats', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/stream', who: ['viewer', 'auditor', 'admin'] },

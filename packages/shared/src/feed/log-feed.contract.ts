@@ -11,8 +11,16 @@ export interface FeedHarness {
   close(): Promise<void>;
 }
 
-/** The LogFeed contract: each subscriber sees its own tenant's stored events, in order, and nothing else. */
-export function describeLogFeedContract(name: string, open: () => Promise<FeedHarness>, timeoutMs = 5_000): void {
+/**
+ * The LogFeed contract: each subscriber sees its own tenant's stored events, in order, and nothing
+ * else, each with a position above the one before (`positions: false` for a feed that only wakes another).
+ */
+export function describeLogFeedContract(
+  name: string,
+  open: () => Promise<FeedHarness>,
+  timeoutMs = 5_000,
+  options: { positions?: boolean } = {},
+): void {
   describe(`LogFeed contract: ${name}`, () => {
     let harness: FeedHarness;
     beforeEach(async () => {
@@ -28,7 +36,11 @@ export function describeLogFeedContract(name: string, open: () => Promise<FeedHa
       const seenA: string[] = [];
       const seenA2: string[] = [];
       const seenB: string[] = [];
-      harness.feed.subscribe(tenantOf({ tenant: 'tenant-a' }), (event) => seenA.push(event.id));
+      const positions: number[] = [];
+      harness.feed.subscribe(tenantOf({ tenant: 'tenant-a' }), (event, position) => {
+        seenA.push(event.id);
+        positions.push(position);
+      });
       harness.feed.subscribe(tenantOf({ tenant: 'tenant-a' }), (event) => seenA2.push(event.id));
       harness.feed.subscribe(tenantOf({ tenant: 'tenant-b' }), (event) => seenB.push(event.id));
       const eventsA = Array.from({ length: 20 }, () => makeEvent('tenant-a'));
@@ -42,6 +54,9 @@ export function describeLogFeedContract(name: string, open: () => Promise<FeedHa
       expect(seenA).toEqual(eventsA.map((event) => event.id));
       expect(seenA2).toEqual(seenA);
       expect(seenB).toEqual(eventsB.map((event) => event.id));
+      if (options.positions !== false) {
+        expect(positions.every((position, index) => Number.isSafeInteger(position) && position > (positions[index - 1] ?? 0))).toBe(true);
+      }
     });
 
     it('stops delivering once unsubscribed', async () => {

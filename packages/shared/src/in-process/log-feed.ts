@@ -1,12 +1,11 @@
-import type { FeedListener, LocalLogFeed } from '../feed/port.js';
-import type { LogEvent } from '../schemas/log-event.js';
+import type { CommittedEvent, FeedListener, LogFeed } from '../feed/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 
 /**
- * The all-in-one feed: the worker and the stream share a process, so stored events are handed
- * over in memory instead of being read back from the store.
+ * Hands committed events to their tenant's listeners in this process. The feeds that read the
+ * store (SQLite, MongoDB) use it for their fan-out; tests use it alone, publishing positions themselves.
  */
-export class InProcessLogFeed implements LocalLogFeed {
+export class InProcessLogFeed implements LogFeed {
   private readonly listeners = new Map<string, Set<FeedListener>>();
 
   subscribe(tenant: TenantId, listener: FeedListener): () => void {
@@ -27,11 +26,12 @@ export class InProcessLogFeed implements LocalLogFeed {
     return [...this.listeners.keys()];
   }
 
-  publish(events: readonly LogEvent[]): void {
-    for (const event of events) {
+  /** Hands each entry to its tenant's listeners; the caller gives them in commit order. */
+  publish(entries: readonly CommittedEvent[]): void {
+    for (const { event, position } of entries) {
       const set = this.listeners.get(event.tenant_id);
       if (!set) continue;
-      for (const listener of set) listener(event);
+      for (const listener of set) listener(event, position);
     }
   }
 

@@ -46,7 +46,12 @@ interface PolledTenant {
   ready: Promise<void>;
 }
 
+/** Inserts are heard before any position is given to them: MongoCommitFeed reads the positions. */
+export const NO_POSITION = 0;
+
 /**
+ * Hears of inserts into `logs` by any process; MongoCommitFeed uses it as its wake-up and reads
+ * the events, with their positions, itself (listeners here get position NO_POSITION).
  * Each log-service replica watches inserts into `logs` and fans them out to its own stream
  * clients, so every replica's clients see every stored event. On a standalone server (no change
  * streams) it says so once and polls each subscribed tenant by (tenant_id, id) instead.
@@ -173,7 +178,7 @@ export class MongoChangeStreamFeed implements LogFeed {
 
   private deliver(change: LogChange): void {
     if (change.operationType !== 'insert') return;
-    this.fanOut.publish([documentToEvent(change.fullDocument)]);
+    this.fanOut.publish([{ event: documentToEvent(change.fullDocument), position: NO_POSITION }]);
   }
 
   /**
@@ -226,7 +231,8 @@ export class MongoChangeStreamFeed implements LogFeed {
         .find({ tenant_id: { $eq: tenant }, id: { $in: fresh } }, { projection: { _id: 0, search_text: 0 }, sort: { id: 1 } })
         .toArray();
       for (const document of documents) state.seen.add(document.id);
-      if (this.mode === 'polling') this.fanOut.publish(documents.map(documentToEvent));
+      if (this.mode === 'polling')
+        this.fanOut.publish(documents.map((document) => ({ event: documentToEvent(document), position: NO_POSITION })));
     }
   }
 }

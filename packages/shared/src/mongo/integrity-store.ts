@@ -141,9 +141,9 @@ export class MongoIntegrityStore implements IntegrityStore {
   /**
    * Gives every committed document without a position the next ones, in batches. Skipped while
    * another process holds the positions lease: it is doing the same, and its documents are sealed
-   * in the round after.
+   * in the round after. The live stream calls it too: its cursors are these positions.
    */
-  private async assignPositions(): Promise<void> {
+  async assignPositions(): Promise<void> {
     if (!(await this.takeLease(POSITIONS_LEASE, this.self, POSITIONS_LEASE_MS))) return;
     try {
       for (;;) {

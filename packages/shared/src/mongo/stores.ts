@@ -1,13 +1,15 @@
 import { storeSettings } from '../config/schemas.js';
 import type { OpenStoresOptions, StoreSettings, Stores } from '../stores.js';
 import { MongoChangeStreamFeed } from './change-stream-feed.js';
+import { MongoCommitFeed } from './commit-feed.js';
 import { connectMongo, type MongoSettings } from './database.js';
 import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
+import { MongoStreamLog } from './stream-log.js';
 import { MongoTenantStore } from './tenant-store.js';
 
-/** Every port on one MongoDB database, with a change-stream feed that hears of events any process stored. */
+/** Every port on one MongoDB database; the feed reads positioned events, woken by a change stream that hears of any process's inserts. */
 export async function openMongoStores(settings: StoreSettings, options: OpenStoresOptions): Promise<Stores> {
   const tuning = settings.mongo ?? storeSettings.parse({}).mongo;
   let db = options.mongoDatabase;
@@ -26,14 +28,30 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
   }
   const logs = await MongoLogStore.open(db, { queryTimeoutMs: tuning.queryTimeoutMs, pingTimeoutMs: tuning.pingTimeoutMs, release });
   const tenants = await MongoTenantStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs, release });
-  const sharedFeed = new MongoChangeStreamFeed(db, {
-    log: options.log,
-    pollIntervalMs: tuning.feedPollMs,
-    lookbackMs: tuning.feedLookbackMs,
-  });
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
   const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
-  return { logs, tenants, integrity, idempotency, sharedFeed, mongo: { db, integrity } };
+  const database = db;
+  let feed: MongoCommitFeed | null = null;
+  return {
+    logs,
+    tenants,
+    integrity,
+    idempotency,
+    commitLog: new MongoStreamLog(database, integrity),
+    feed: (feedOptions = {}) => {
+      feed ??= new MongoCommitFeed(database, integrity, {
+        pollMs: tuning.feedPollMs,
+        wakeUp: new MongoChangeStreamFeed(database, {
+          log: options.log,
+          pollIntervalMs: tuning.feedPollMs,
+          lookbackMs: tuning.feedLookbackMs,
+        }),
+        onError: feedOptions.onError,
+      });
+      return feed;
+    },
+    mongo: { db, integrity },
+  };
 }

@@ -20,7 +20,7 @@ export interface StoreHandler {
 
 /**
  * Stores each delivered batch, one transaction per tenant. A redelivered event is a duplicate,
- * not a second copy. When the stream shares the process, newly stored events go straight to it.
+ * not a second copy. When the stream shares the process, its feed is told to read the new events at once.
  */
 export function createStoreHandler(store: LogStore, feed?: LocalLogFeed): StoreHandler {
   const stats: WorkerStats = { messages_received: 0, messages_failed: 0, last_received_at: null, events_stored: 0, events_duplicate: 0 };
@@ -38,7 +38,7 @@ export function createStoreHandler(store: LogStore, feed?: LocalLogFeed): StoreH
         const result = await store.append(tenantOf({ tenant }), batch);
         stats.events_stored += result.inserted.length;
         stats.events_duplicate += result.duplicates;
-        feed?.publish(result.inserted);
+        if (result.inserted.length > 0) feed?.committed(result.inserted);
       }
     } catch (error) {
       stats.messages_failed++;

@@ -167,7 +167,9 @@ const CSV_FLAGS = ['raw', 'bom', 'flatten'] as const;
 export const ExportQuery = strictQuery({
   ...filterShape,
   format: single(z.enum(EXPORT_FORMATS)).default('ndjson'),
-  sort,
+  // `commit`: in the order stored, each event with its stream cursor, so a broken download continues with after=.
+  sort: single(z.enum(['asc', 'desc', 'commit'])).default('desc'),
+  after: single(z.string().min(1).max(LIMITS.cursor)).optional(),
   /** CSV: keep every cell's exact bytes instead of defusing spreadsheet formulas. */
   raw: flag,
   /** CSV: start with a UTF-8 byte order mark, so spreadsheets read accents right. */
@@ -182,6 +184,15 @@ export const ExportQuery = strictQuery({
     .describe('with manifest=true: also a consistency proof from the checkpoint of this size you kept'),
 })
   .superRefine(fromNotAfterTo)
+  .superRefine((query, ctx) => {
+    if (query.after !== undefined && query.sort !== 'commit' && query.sort !== 'desc') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sort'],
+        message: 'after= continues an export in commit order: leave sort out, or sort=commit',
+      });
+    }
+  })
   .superRefine((query, ctx) => {
     if (query.manifest === 'true' && query.format !== 'ndjson')
       ctx.addIssue({ code: 'custom', path: ['manifest'], message: 'manifest=true needs format=ndjson (the manifest is the last line)' });

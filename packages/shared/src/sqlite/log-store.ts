@@ -135,7 +135,7 @@ const WHERE_CLAUSES: FilterHandlers<Where> = {
   },
 };
 
-function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
+export function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
   const where: Where = { clauses: ['tenant_id = ?'], params: [tenant] };
   applyFilterHandlers(filter, WHERE_CLAUSES, where);
   return { sql: where.clauses.join(' AND '), params: where.params };

@@ -3,5 +3,10 @@ import { InProcessLogFeed } from '../../src/in-process/log-feed.js';
 
 describeLogFeedContract('InProcessLogFeed', async () => {
   const feed = new InProcessLogFeed();
-  return { feed, store: async (events) => feed.publish(events), close: async () => {} };
+  let position = 0;
+  return {
+    feed,
+    store: async (events) => feed.publish(events.map((event) => ({ event, position: ++position }))),
+    close: async () => {},
+  };
 });

@@ -39,9 +39,19 @@ async function harnessOn(db: MongoDatabase, onClose: () => Promise<void> = async
   };
 }
 
-describeLogFeedContract('MongoChangeStreamFeed, change streams (mingo double, replica set)', () => harnessOn(new MingoMongoDatabase()));
-describeLogFeedContract('MongoChangeStreamFeed, polling fallback (mingo double, standalone)', () =>
-  harnessOn(new MingoMongoDatabase({ replicaSet: false })),
+// It only wakes MongoCommitFeed, which reads the positions: its own listeners get none.
+const wakeUpOnly = { positions: false };
+describeLogFeedContract(
+  'MongoChangeStreamFeed, change streams (mingo double, replica set)',
+  () => harnessOn(new MingoMongoDatabase()),
+  5_000,
+  wakeUpOnly,
+);
+describeLogFeedContract(
+  'MongoChangeStreamFeed, polling fallback (mingo double, standalone)',
+  () => harnessOn(new MingoMongoDatabase({ replicaSet: false })),
+  5_000,
+  wakeUpOnly,
 );
 
 describe('MongoChangeStreamFeed on the double', () => {
@@ -154,8 +164,13 @@ describe('MongoChangeStreamFeed on the double', () => {
 
 // Real change streams need a replica set (a single-node one will do).
 describe.skipIf(!REAL_MONGODB_URI)('against the MongoDB server at MONGODB_URI', () => {
-  describeLogFeedContract('MongoChangeStreamFeed (real server)', async () => {
-    const connection = await connectFreshDatabase();
-    return harnessOn(connection.db, connection.close);
-  });
+  describeLogFeedContract(
+    'MongoChangeStreamFeed (real server)',
+    async () => {
+      const connection = await connectFreshDatabase();
+      return harnessOn(connection.db, connection.close);
+    },
+    5_000,
+    wakeUpOnly,
+  );
 });

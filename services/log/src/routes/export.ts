@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AUDITORS } from '@logserver/shared/auth/rbac';
 import { Conflict, ExportTooWide, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
+import type { CommitLog } from '@logserver/shared/feed/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import { buildManifest, type ExportManifest, MANIFEST_MAX_EVENTS } from '@logserver/shared/integrity/manifest';
 import type { LogQueue } from '@logserver/shared/queue/port';
@@ -10,9 +11,11 @@ import { ExportQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses } from '@logserver/shared/schemas/responses';
 import type { LogStore } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
+import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf, queryAsGiven } from '../request-caller.js';
+import { inCommitOrder } from '../rules/commit-order.js';
 import {
   countThenRecord,
   EXPORT_MEDIA,
@@ -23,6 +26,7 @@ import {
   ndjsonLines,
 } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
+import { resumePoint } from '../rules/resume-point.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 import { type IntegrityDeps, presentCheckpoint } from './integrity.js';
 
@@ -38,6 +42,9 @@ async function* keepIds(events: AsyncIterable<LogEvent>, ids: string[], max: num
 /** What export uses: the store to read, the queue for its own audit record, ids and times; integrity for manifest=true. */
 export interface ExportDeps {
   store: Pick<LogStore, 'export' | 'query' | 'get'>;
+  /** Commit order and cursors, for sort=commit and after=. */
+  commitLog: Pick<CommitLog, 'after'>;
+  cursors: CursorCodec;
   queue: Pick<LogQueue, 'publish'>;
   newId: () => string;
   now: () => Date;
@@ -79,7 +86,7 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
           tags: ['logs'],
           summary: 'Export matching events as NDJSON (default), CSV or a JSON array, streamed',
           description:
-            'Same filters as the list; `sort` defaults to desc. Sent as an attachment (Content-Disposition). The export is recorded in the tenant as a `logs.export` event with the parameters and the count. `manifest=true` (NDJSON, at most 10 000 events, 422 above): the last line is `{"manifest": …}`: count and SHA-256 of the lines before it, the checkpoint covering them, each event\'s leaf index, the tombstones between them with their cleanups, one multi-leaf proof, optionally a consistency proof from `trusted_size`, signed where the server holds the log key; `scripts/verify-offline.mjs check-export` checks it with no server.',
+            'Same filters as the list; `sort` defaults to desc. Sent as an attachment (Content-Disposition). `sort=commit` (or `after=<cursor>`) exports in the order stored, each event with its `cursor` (a last CSV column), so a broken download continues with `after=` the last cursor received. The export is recorded in the tenant as a `logs.export` event with the parameters and the count. `manifest=true` (NDJSON, at most 10 000 events, 422 above): the last line is `{"manifest": …}`: count and SHA-256 of the lines before it, the checkpoint covering them, each event\'s leaf index, the tombstones between them with their cleanups, one multi-leaf proof, optionally a consistency proof from `trusted_size`, signed where the server holds the log key; `scripts/verify-offline.mjs check-export` checks it with no server.',
           querystring: ExportQuery,
           response: {
             200: {
@@ -112,7 +119,9 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
         let release = () => {};
         if (manifest) {
           if (!integrity) throw new Unavailable('this server keeps no tamper evidence, so an export cannot carry a manifest');
-          const matching = (await deps.store.query(tenant, filter, { kind: 'offset', page: 1, size: 1, sort })).total ?? 0;
+          const matching =
+            (await deps.store.query(tenant, filter, { kind: 'offset', page: 1, size: 1, sort: sort === 'asc' ? 'asc' : 'desc' })).total ??
+            0;
           if (matching > MANIFEST_MAX_EVENTS)
             throw new ValidationFailed([
               {
@@ -135,13 +144,18 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
         const ids: string[] = [];
         // Recorded once the last event has been read and before the response ends, so a client that
         // received the whole export finds it recorded; an aborted one is recorded as not completed.
-        const read = countThenRecord(deps.store.export(tenant, filter, sort), (count, completed) =>
+        const after = resumePoint(deps.cursors, tenant, { after: request.query.after });
+        const inOrderStored = sort === 'commit' || after !== null;
+        const source = inOrderStored
+          ? inCommitOrder(deps.commitLog, deps.cursors, tenant, filter, after)
+          : deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc');
+        const read = countThenRecord(source, (count, completed) =>
           deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
         );
         let flattened: string[] | undefined;
         if (request.query.flatten) {
           // A first pass finds the dotted columns for the header; the second streams the rows.
-          const columns = await flattenedColumns(deps.store.export(tenant, filter, sort));
+          const columns = await flattenedColumns(deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc'));
           if (columns === null) {
             throw new ExportTooWide(
               `flatten=true: the matching events have more than ${MAX_FLATTENED_COLUMNS} distinct keys in before/after/metadata; narrow the filters or export without flatten`,
@@ -169,7 +183,12 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
                   release,
                 ),
               )
-            : encodeExport(format, events, onError, { raw: request.query.raw, bom: request.query.bom, flattened });
+            : encodeExport(format, events, onError, {
+                raw: request.query.raw,
+                bom: request.query.bom,
+                flattened,
+                cursor: inOrderStored,
+              });
         return (
           reply
             .header('content-type', EXPORT_MEDIA[format].contentType)

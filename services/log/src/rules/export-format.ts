@@ -76,6 +76,8 @@ export interface CsvOptions {
   bom: boolean;
   /** The dotted columns found by a first pass (`flattenedColumns`), or undefined for JSON-text objects. */
   flattened?: string[] | undefined;
+  /** Events carry their stream cursor (a commit-order export): it is the last column. */
+  cursor?: boolean | undefined;
 }
 
 /** The column a flattened export adds last: keys first seen after the first pass, as JSON text (normally empty). */
@@ -101,12 +103,10 @@ export async function flattenedColumns(events: AsyncIterable<LogEvent>): Promise
 }
 
 function csvColumns(options: CsvOptions): string[] {
-  if (!options.flattened) return CSV_COLUMNS;
-  return [
-    ...CSV_COLUMNS.filter((column) => !(FLATTENED_FIELDS as readonly string[]).includes(column)),
-    ...options.flattened,
-    LATE_KEYS_COLUMN,
-  ];
+  const columns = options.flattened
+    ? [...CSV_COLUMNS.filter((column) => !(FLATTENED_FIELDS as readonly string[]).includes(column)), ...options.flattened, LATE_KEYS_COLUMN]
+    : CSV_COLUMNS;
+  return options.cursor ? [...columns, 'cursor'] : columns;
 }
 
 async function* csvRows(events: AsyncIterable<LogEvent>, options: CsvOptions): AsyncIterable<Record<string, unknown>> {
@@ -123,6 +123,7 @@ async function* csvRows(events: AsyncIterable<LogEvent>, options: CsvOptions): A
       if (key.includes('.') && !known.has(key)) late[key] = row[key];
     }
     if (Object.keys(late).length > 0) row[LATE_KEYS_COLUMN] = JSON.stringify(late);
+    if (options.cursor) row.cursor = (event as LogEvent & { cursor?: string }).cursor;
     yield row;
   }
 }

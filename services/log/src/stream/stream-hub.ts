@@ -1,74 +1,150 @@
-import type { LogFeed } from '@logserver/shared/feed/port';
-import { matchesFilter } from '@logserver/shared/store/filter';
+import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import type { LogFilter } from '@logserver/shared/store/port';
 import type { TenantId } from '@logserver/shared/store/tenant-id';
+import type { CursorCodec, StreamPosition } from '@logserver/shared/stream/cursor';
 import { Registry } from 'prom-client';
-import { WebSocket } from 'ws';
-import { BoundedSender } from './bounded-sender.js';
-import { CLOSE, type StreamLimits } from './limits.js';
-import { registerStreamMetrics, type StreamMetrics } from './stream-metrics.js';
+import { type EventFrame, eventFrame, notice } from './frames.js';
+import { CLOSE, REPLAY_PAGE_SIZE, type StreamLimits } from './limits.js';
+import { ResumableSubscription, type StreamWire } from './resumable-subscription.js';
+import { type CloseReason, registerStreamMetrics, type StreamMetrics } from './stream-metrics.js';
 import { TenantConnections } from './tenant-connections.js';
-import { atExpiry, keepAlive } from './timers.js';
+import { atExpiry } from './timers.js';
 
 export interface StreamRequest {
   tenant: TenantId;
   filter: LogFilter;
+  /** The decoded cursor to resume after (`after=` or Last-Event-ID), or null to start from now. */
+  after: StreamPosition | null;
   /** The token's exp in seconds since the epoch; undefined for tokens without one. */
   exp: number | undefined;
 }
 
+/** One client connection as the hub sees it: a WebSocket or an SSE response. */
+export interface StreamConnection {
+  wire: StreamWire;
+  /** Ends the connection; a WebSocket sends the code and reason in its close frame. */
+  close(code: number, reason: string): void;
+  /** Keeps the connection alive and finds dead peers; returns the function that stops it. */
+  heartbeat(intervalMs: number, onDead: () => void): () => void;
+  onClosed(listener: () => void): void;
+}
+
+export interface StreamHubDeps {
+  feed: LogFeed;
+  commitLog: CommitLog;
+  cursors: CursorCodec;
+}
+
 /**
- * Every live-stream connection of one replica: it enforces the per-tenant limit, feeds each
- * socket its tenant's matching events through a bounded sender, answers text pings, drops dead
- * peers and closes each connection when its token expires.
+ * Every live-stream connection of one replica, WebSocket and SSE alike: it enforces the per-tenant
+ * and per-process limits, runs each connection's ResumableSubscription, closes connections when
+ * their token expires or the server stops, and says in the closing frame and the close reason where
+ * to resume.
  */
 export class StreamHub {
-  private readonly sockets = new Set<WebSocket>();
+  private readonly open = new Map<StreamConnection, ResumableSubscription>();
   private readonly tenants: TenantConnections;
   private readonly metrics: StreamMetrics;
+  /** A live event's frame, built once however many of its tenant's clients receive it. */
+  private readonly frames = new WeakMap<LogEvent, EventFrame>();
 
   constructor(
-    private readonly feed: LogFeed,
+    private readonly deps: StreamHubDeps,
     private readonly limits: StreamLimits,
     registry: Registry = new Registry(),
   ) {
     this.tenants = new TenantConnections(limits.maxConnectionsPerTenant);
     this.metrics = registerStreamMetrics(registry, {
-      connections: () => this.sockets.size,
-      bufferedBytes: () => [...this.sockets].map((socket) => socket.bufferedAmount),
+      connections: () => this.open.size,
+      bufferedBytes: () => [...this.open].map(([connection, subscription]) => connection.wire.bufferedAmount + subscription.heldByteCount),
     });
   }
 
-  serve(socket: WebSocket, request: StreamRequest): void {
-    const release = this.tenants.acquire(request.tenant);
-    if (!release) {
-      const { code, reason } = CLOSE.tenantLimit(this.limits.maxConnectionsPerTenant);
-      this.metrics.closed.inc({ reason: 'tenant_limit' });
-      socket.close(code, reason);
+  get connectionCount(): number {
+    return this.open.size;
+  }
+
+  serve(connection: StreamConnection, request: StreamRequest): void {
+    if (this.open.size >= this.limits.maxConnections) {
+      void this.refuse(connection, request, CLOSE.serverLimit(this.limits.maxConnections), 'server_limit');
       return;
     }
-    this.sockets.add(socket);
-    const sender = new BoundedSender(socket, this.limits.bufferBytes, (count) => this.metrics.dropped.inc(count));
-    const unsubscribe = this.feed.subscribe(request.tenant, (event) => {
-      if (socket.readyState !== WebSocket.OPEN || !matchesFilter(event, request.filter)) return;
-      if (sender.send(JSON.stringify(event))) this.metrics.sent.inc();
+    const release = this.tenants.acquire(request.tenant);
+    if (!release) {
+      void this.refuse(connection, request, CLOSE.tenantLimit(this.limits.maxConnectionsPerTenant), 'tenant_limit');
+      return;
+    }
+    const subscription = new ResumableSubscription({
+      tenant: request.tenant,
+      filter: request.filter,
+      after: request.after,
+      feed: this.deps.feed,
+      commitLog: this.deps.commitLog,
+      cursors: this.deps.cursors,
+      wire: connection.wire,
+      bufferBytes: this.limits.bufferBytes,
+      pageSize: REPLAY_PAGE_SIZE,
+      frameOf: (event, position) => this.frameOf(request.tenant, event, position),
+      counters: {
+        sent: (count) => this.metrics.sent.inc(count),
+        replayed: (count) => this.metrics.replayed.inc(count),
+        catchingUp: () => this.metrics.catchUps.inc(),
+      },
+      onFailure: () => this.closeWith(connection, CLOSE.storeFailed, 'store_failed'),
     });
-    socket.on('message', (data, isBinary) => {
-      // A client that sends pings without reading would otherwise grow its backlog without bound,
-      // so a client that is already at its limit gets no answer until it catches up.
-      if (!isBinary && data.toString() === 'ping' && socket.bufferedAmount < this.limits.bufferBytes) socket.send('pong');
-    });
-    const stopExpiry = atExpiry(request.exp, () => {
-      this.metrics.closed.inc({ reason: 'token_expired' });
-      socket.close(CLOSE.tokenExpired.code, CLOSE.tokenExpired.reason);
-    });
-    const stopHeartbeat = keepAlive(socket, this.limits.pingIntervalMs, () => this.metrics.closed.inc({ reason: 'dead_peer' }));
-    socket.on('close', () => {
-      unsubscribe();
+    this.open.set(connection, subscription);
+    const stopExpiry = atExpiry(request.exp, () => this.closeWith(connection, CLOSE.tokenExpired, 'token_expired'));
+    const stopHeartbeat = connection.heartbeat(this.limits.pingIntervalMs, () => this.metrics.closed.inc({ reason: 'dead_peer' }));
+    connection.onClosed(() => {
+      subscription.stop();
       stopExpiry();
       stopHeartbeat();
       release();
-      this.sockets.delete(socket);
+      this.open.delete(connection);
     });
+    subscription.start();
+  }
+
+  /** Closes every connection with 1001 and its resume cursor: clients reconnect to another replica. */
+  closeAll(): void {
+    for (const connection of [...this.open.keys()]) this.closeWith(connection, CLOSE.shuttingDown);
+  }
+
+  private frameOf(tenant: TenantId, event: LogEvent, position: number): EventFrame {
+    let frame = this.frames.get(event);
+    if (frame === undefined) {
+      frame = eventFrame(event, this.deps.cursors.encode(tenant, { position, id: event.id }));
+      this.frames.set(event, frame);
+    }
+    return frame;
+  }
+
+  /** A last frame and the close reason both carry the cursor to resume from (when it is known). */
+  private closeWith(connection: StreamConnection, close: { code: number; reason: string }, reason?: CloseReason): void {
+    const subscription = this.open.get(connection);
+    if (subscription === undefined) return;
+    if (reason) this.metrics.closed.inc({ reason });
+    const cursor = subscription.resumeCursor();
+    subscription.stop();
+    this.open.delete(connection);
+    this.sendClosing(connection, close, cursor);
+  }
+
+  /** Refused before it started: the client resumes where it asked to, or from the head when it asked for none. */
+  private async refuse(connection: StreamConnection, request: StreamRequest, close: { code: number; reason: string }, reason: CloseReason) {
+    this.metrics.closed.inc({ reason });
+    let at = request.after;
+    if (at === null)
+      at = await this.deps.commitLog.head().then(
+        (position) => ({ position, id: null }),
+        () => null,
+      );
+    this.sendClosing(connection, close, at === null ? null : this.deps.cursors.encode(request.tenant, at));
+  }
+
+  private sendClosing(connection: StreamConnection, close: { code: number; reason: string }, cursor: string | null): void {
+    connection.wire.sendNotice(notice({ type: 'closing', code: close.code, reason: close.reason, after: cursor }), () => {});
+    connection.close(close.code, cursor === null ? close.reason : `${close.reason}; after=${cursor}`);
   }
 }

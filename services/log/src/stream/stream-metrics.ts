@@ -1,24 +1,26 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
-export type CloseReason = 'tenant_limit' | 'token_expired' | 'dead_peer';
+export type CloseReason = 'tenant_limit' | 'server_limit' | 'token_expired' | 'dead_peer' | 'store_failed';
 
 export interface StreamMetrics {
   sent: Counter;
-  dropped: Counter;
+  replayed: Counter;
+  catchUps: Counter;
   closed: Counter<'reason'>;
 }
 
-/** What the gauges read at scrape time, so they show the sockets' real buffers, not a tally. */
+/** What the gauges read at scrape time, so they show the connections' real buffers, not a tally. */
 export interface StreamGauges {
   connections(): number;
+  /** Per connection: socket backlog plus the live events it holds while catching up. */
   bufferedBytes(): number[];
 }
 
-/** The stream's Prometheus series; an operator watches dropped events and the largest backlog. */
+/** The stream's Prometheus series; an operator watches catch-ups and the largest backlog. */
 export function registerStreamMetrics(registry: Registry, gauges: StreamGauges): StreamMetrics {
   new Gauge({
     name: 'logserver_stream_connections',
-    help: 'Open live-stream connections on this replica',
+    help: 'Open live-stream connections (WebSocket and SSE) on this replica',
     registers: [registry],
     collect() {
       this.set(gauges.connections());
@@ -26,7 +28,7 @@ export function registerStreamMetrics(registry: Registry, gauges: StreamGauges):
   });
   new Gauge({
     name: 'logserver_stream_buffered_bytes_max',
-    help: 'The largest send backlog of any one stream connection, in bytes (bounded by STREAM_BUFFER_BYTES)',
+    help: 'The largest backlog of any one stream connection (socket plus held live events), in bytes (bounded by STREAM_BUFFER_BYTES)',
     registers: [registry],
     collect() {
       this.set(Math.max(0, ...gauges.bufferedBytes()));
@@ -34,17 +36,22 @@ export function registerStreamMetrics(registry: Registry, gauges: StreamGauges):
   });
   new Gauge({
     name: 'logserver_stream_buffered_bytes_total',
-    help: 'The send backlog of all stream connections together, in bytes',
+    help: 'The backlog of all stream connections together, in bytes',
     registers: [registry],
     collect() {
       this.set(gauges.bufferedBytes().reduce((sum, bytes) => sum + bytes, 0));
     },
   });
   return {
-    sent: new Counter({ name: 'logserver_stream_events_sent_total', help: 'Events sent to stream clients', registers: [registry] }),
-    dropped: new Counter({
-      name: 'logserver_stream_events_dropped_total',
-      help: 'Events not sent because the client was too far behind (each client is told the count)',
+    sent: new Counter({ name: 'logserver_stream_events_sent_total', help: 'Events sent live to stream clients', registers: [registry] }),
+    replayed: new Counter({
+      name: 'logserver_stream_events_replayed_total',
+      help: 'Events sent from the store: replays after a cursor and catch-ups of slow clients',
+      registers: [registry],
+    }),
+    catchUps: new Counter({
+      name: 'logserver_stream_catch_ups_total',
+      help: 'Times a client fell behind and was caught up from the store (nothing is dropped)',
       registers: [registry],
     }),
     closed: new Counter({

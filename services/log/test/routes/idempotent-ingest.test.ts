@@ -12,6 +12,7 @@ import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { SqliteIdempotencyStore } from '@logserver/shared/sqlite/idempotency-store';
 import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
+import { SqliteStreamLog } from '@logserver/shared/sqlite/stream-log';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -27,13 +28,14 @@ const WRITER = { 'x-auth-sub': 'writer-1', 'x-auth-tenant': 'acme', 'x-auth-role
 describe('keyed ingest: in flight, and a publish that failed after it was accepted', () => {
   let app: FastifyInstance;
   let logs: SqliteLogStore;
+  let path: string;
   let gate: Promise<void> | null;
   let failAfterStoring: number;
   beforeEach(async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'keyed-ingest-')), 'logserver.db');
+    path = join(mkdtempSync(join(tmpdir(), 'keyed-ingest-')), 'logserver.db');
     logs = SqliteLogStore.open(path);
     const inner = new InProcessLogQueue();
-    await inner.consume(createStoreHandler(logs, new InProcessLogFeed()).handle);
+    await inner.consume(createStoreHandler(logs).handle);
     gate = null;
     failAfterStoring = 0;
     const queue: LogQueue = {
@@ -52,7 +54,14 @@ describe('keyed ingest: in flight, and a publish that failed after it was accept
     app = createServer({ logLevel: 'silent' });
     await app.register(
       buildLogApp(
-        { store: logs, queue, feed: new InProcessLogFeed(), identity: gatewayIdentity(), idempotency: SqliteIdempotencyStore.open(path) },
+        {
+          store: logs,
+          queue,
+          feed: new InProcessLogFeed(),
+          commitLog: new SqliteStreamLog(path),
+          identity: gatewayIdentity(),
+          idempotency: SqliteIdempotencyStore.open(path),
+        },
         { adminTenant: 'system', idempotency: { leaseSeconds: 1 } },
       ),
     );
@@ -113,7 +122,10 @@ describe('keyed ingest: in flight, and a publish that failed after it was accept
     const queue = new InProcessLogQueue();
     await queue.consume(createStoreHandler(logs).handle);
     await plain.register(
-      buildLogApp({ store: logs, queue, feed: new InProcessLogFeed(), identity: gatewayIdentity() }, { adminTenant: 'system' }),
+      buildLogApp(
+        { store: logs, queue, feed: new InProcessLogFeed(), commitLog: new SqliteStreamLog(path), identity: gatewayIdentity() },
+        { adminTenant: 'system' },
+      ),
     );
     for (let attempt = 0; attempt < 2; attempt++) {
       const response = await plain.inject({

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { createServer } from '@logserver/shared/http/server';
-import { InProcessLogFeed } from '@logserver/shared/in-process/log-feed';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { openStores } from '@logserver/shared/stores';
@@ -17,13 +16,18 @@ import { buildLogApp } from '../../src/app.js';
 /** The log service alone, as it runs behind ingress-nginx: it trusts the x-auth-* headers the gateway set. */
 async function startGatewayLogService(): Promise<{ app: FastifyInstance; url: string }> {
   const stores = await openStores({ store: 'sqlite', dataDir: mkdtempSync(join(tmpdir(), 'logserver-gw-')), mongodbDb: 'logdb' });
-  const feed = new InProcessLogFeed();
+  const feed = stores.feed();
+  await feed.start();
   const queue = new InProcessLogQueue();
   await queue.consume(createStoreHandler(stores.logs, feed).handle);
   const app = createServer({ logLevel: 'silent' });
-  await app.register(buildLogApp({ store: stores.logs, queue, feed, identity: gatewayIdentity() }, { adminTenant: 'system' }));
+  await app.register(
+    buildLogApp({ store: stores.logs, queue, feed, commitLog: stores.commitLog, identity: gatewayIdentity() }, { adminTenant: 'system' }),
+  );
   app.addHook('onClose', async () => {
     await queue.close();
+    await feed.close();
+    await stores.commitLog.close();
     await stores.logs.close();
     await stores.tenants.close();
   });
@@ -59,7 +63,9 @@ describe('token expiry behind the gateway', () => {
       headers: { ...identity, [AUTH_HEADERS.exp]: String(Math.floor(Date.now() / 1000) + 1) },
     });
     const lasting = await openStream(streamUrl(gateway.url), { headers: identity });
-    expect(await expiring.closed).toEqual({ code: 4001, reason: 'token expired' });
+    const closed = await expiring.closed;
+    expect(closed.code).toBe(4001);
+    expect(closed.reason).toMatch(/^token expired; after=[A-Za-z0-9_-]{70}$/);
     expect(lasting.ws.readyState).toBe(lasting.ws.OPEN);
     await lasting.close();
 

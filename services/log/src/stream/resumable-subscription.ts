@@ -1,0 +1,251 @@
+import type { CommitLog, CommittedEvent, LogFeed } from '@logserver/shared/feed/port';
+import type { LogEvent } from '@logserver/shared/schemas/log-event';
+import { matchesFilter } from '@logserver/shared/store/filter';
+import type { LogFilter } from '@logserver/shared/store/port';
+import type { TenantId } from '@logserver/shared/store/tenant-id';
+import type { CursorCodec, StreamPosition } from '@logserver/shared/stream/cursor';
+import { type EventFrame, eventFrame, notice } from './frames.js';
+
+/** Where frames go: a WebSocket or a Server-Sent Events response; each formats them its own way. */
+export interface StreamWire {
+  /** Bytes accepted but not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  /** One event; `done` is called once it left the process's buffers (or failed). */
+  sendEvent(frame: EventFrame, done: (error?: Error) => void): void;
+  /** One notice (catching_up, live, cursor_expired, closing); not an event, so it has no cursor of its own. */
+  sendNotice(json: string, done: (error?: Error) => void): void;
+}
+
+export interface SubscriptionCounters {
+  /** Events sent live, from the feed. */
+  sent(count: number): void;
+  /** Events sent from the store: a replay after `after=` or a catch-up. */
+  replayed(count: number): void;
+  /** A client fell behind and is being caught up from the store. */
+  catchingUp(): void;
+}
+
+export interface SubscriptionOptions {
+  tenant: TenantId;
+  filter: LogFilter;
+  /** The decoded `after=` / Last-Event-ID, or null to start with what is stored from now on. */
+  after: StreamPosition | null;
+  feed: LogFeed;
+  commitLog: CommitLog;
+  cursors: CursorCodec;
+  wire: StreamWire;
+  /** Socket backlog plus live events held while replaying stay at or under this. */
+  bufferBytes: number;
+  /** Events read from the store per page. */
+  pageSize: number;
+  /** Frames of live events, built once per event for every subscriber of the tenant. */
+  frameOf(event: LogEvent, position: number): EventFrame;
+  counters: SubscriptionCounters;
+  /** The store could not be read: the caller closes the connection (with the resume cursor). */
+  onFailure(error: unknown): void;
+}
+
+interface Held {
+  frame: EventFrame;
+  position: number;
+}
+
+/**
+ * One client's stream, every matching event exactly once and in commit order, whatever the client's
+ * speed. It subscribes to the feed first and then reads the store, so no event falls between the two;
+ * anything both deliver is recognised by its position and sent once.
+ *
+ * - `live`: feed events go straight to the wire while the backlog has room. When it has none, nothing
+ *   more is queued: the connection switches to `store`.
+ * - `store`: once the backlog has drained to half the limit, pages are read from the store after the
+ *   last position sent. Live events that arrive meanwhile are held, within what the limit leaves;
+ *   if they would not fit they are let go (the store still has them) and another page is read. When a
+ *   page comes back short and nothing was let go since it was asked for, the held events continue it
+ *   seamlessly and the connection is live again.
+ */
+export class ResumableSubscription {
+  private mode: 'live' | 'store';
+  private lastSent: StreamPosition;
+  /** The head when the client connected without a cursor: its resume point until an event is sent. */
+  private floor: number | null = null;
+  private held: Held[] = [];
+  private heldBytes = 0;
+  private letGo = false;
+  private pumping = false;
+  private behind = false;
+  private closed = false;
+  private unsubscribe: () => void = () => {};
+  private readonly drainWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: SubscriptionOptions) {
+    this.mode = options.after === null ? 'live' : 'store';
+    this.lastSent = options.after ?? { position: 0, id: null };
+  }
+
+  start(): void {
+    const { feed, tenant, after, commitLog } = this.options;
+    // The head is read before the feed is subscribed (on SQLite within this call), so a client that
+    // closes before any event reaches it resumes from a point no later than its subscription.
+    if (after === null) {
+      void commitLog.head().then(
+        (head) => {
+          this.floor = head;
+        },
+        () => {},
+      );
+    }
+    this.unsubscribe = feed.subscribe(tenant, (event, position) => this.onFeed(event, position));
+    if (after !== null) void this.pump(true);
+  }
+
+  /** Where a client resumes from: the last event sent, or where it started. Null until that is known. */
+  resumePosition(): StreamPosition | null {
+    if (this.lastSent.position > 0 || this.options.after !== null) return this.lastSent;
+    return this.floor === null ? null : { position: this.floor, id: null };
+  }
+
+  resumeCursor(): string | null {
+    const at = this.resumePosition();
+    return at === null ? null : this.options.cursors.encode(this.options.tenant, at);
+  }
+
+  /** How much this connection holds besides the socket: the live events kept while replaying. */
+  get heldByteCount(): number {
+    return this.heldBytes;
+  }
+
+  stop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    this.held = [];
+    this.heldBytes = 0;
+    for (const wake of this.drainWaiters.splice(0)) wake();
+  }
+
+  private onFeed(event: LogEvent, position: number): void {
+    if (this.closed || position <= this.lastSent.position || !matchesFilter(event, this.options.filter)) return;
+    const frame = this.options.frameOf(event, position);
+    if (this.mode === 'live') {
+      if (this.fits(frame.bytes)) {
+        this.send(frame, position, event.id);
+        this.options.counters.sent(1);
+        return;
+      }
+      // Behind: stop queueing; the store has every event from here on.
+      this.mode = 'store';
+      this.behind = true;
+      this.letGo = true;
+      this.options.counters.catchingUp();
+      void this.pump(false);
+      return;
+    }
+    if (this.letGo) return;
+    if (this.heldBytes + frame.bytes + this.options.wire.bufferedAmount > this.options.bufferBytes) {
+      this.letGo = true;
+      this.held = [];
+      this.heldBytes = 0;
+      return;
+    }
+    this.held.push({ frame, position });
+    this.heldBytes += frame.bytes;
+  }
+
+  private fits(bytes: number): boolean {
+    const buffered = this.options.wire.bufferedAmount;
+    return buffered === 0 || buffered + bytes <= this.options.bufferBytes;
+  }
+
+  private send(frame: EventFrame, position: number, id: string): void {
+    this.lastSent = { position, id };
+    this.options.wire.sendEvent(frame, () => this.wakeIfDrained());
+  }
+
+  private sendNotice(body: { type: string } & Record<string, unknown>): void {
+    this.options.wire.sendNotice(notice(body), () => this.wakeIfDrained());
+  }
+
+  private wakeIfDrained(): void {
+    if (this.options.wire.bufferedAmount > this.options.bufferBytes / 2) return;
+    for (const wake of this.drainWaiters.splice(0)) wake();
+  }
+
+  /** Resolves once the backlog is at or under half the limit (or the subscription stopped). */
+  private drained(): Promise<void> {
+    if (this.closed || this.options.wire.bufferedAmount <= this.options.bufferBytes / 2) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Reads the store until the client has everything committed, then hands over to the feed. */
+  private async pump(resuming: boolean): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    const { commitLog, tenant, filter, pageSize, counters } = this.options;
+    try {
+      if (resuming && this.lastSent.id !== null && !(await commitLog.holds(tenant, this.lastSent.id))) {
+        // The cursor's event was deleted by a cleanup: what followed it may be gone too.
+        this.sendNotice({
+          type: 'cursor_expired',
+          message: 'the event this cursor names is no longer retained; resuming at the oldest retained event after it',
+        });
+      }
+      if (this.behind) {
+        await this.drained();
+        if (this.closed) return;
+        this.sendNotice({ type: 'catching_up', after: this.options.cursors.encode(tenant, this.lastSent) });
+      }
+      for (;;) {
+        if (this.closed) return;
+        // Live events held so far were committed before this read starts, so the read covers them.
+        this.held = [];
+        this.heldBytes = 0;
+        this.letGo = false;
+        const page = await commitLog.after(tenant, this.lastSent.position, filter, pageSize);
+        if (!(await this.sendPage(page))) return;
+        counters.replayed(page.length);
+        // A store read and a fast client's sends never yield on their own; other connections and
+        // requests get their turn between pages.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (page.length === pageSize || this.letGo) continue;
+        if (!(await this.sendHeld())) return;
+        if (this.letGo) continue;
+        this.mode = 'live';
+        this.behind = false;
+        this.sendNotice({ type: 'live' });
+        return;
+      }
+    } catch (error) {
+      if (!this.closed) this.options.onFailure(error);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Sends a page from the store, waiting for the client whenever the backlog is full. False once stopped. */
+  private async sendPage(page: readonly CommittedEvent[]): Promise<boolean> {
+    for (const { event, position } of page) {
+      if (this.closed) return false;
+      if (position <= this.lastSent.position) continue;
+      const frame = eventFrame(event, this.options.cursors.encode(this.options.tenant, { position, id: event.id }));
+      if (!this.fits(frame.bytes)) await this.drained();
+      if (this.closed) return false;
+      this.send(frame, position, event.id);
+    }
+    return true;
+  }
+
+  /** Sends the held live events that follow the last one sent. False once stopped. */
+  private async sendHeld(): Promise<boolean> {
+    while (this.held.length > 0) {
+      const next = this.held.shift() as Held;
+      this.heldBytes -= next.frame.bytes;
+      if (next.position <= this.lastSent.position) continue;
+      if (!this.fits(next.frame.bytes)) await this.drained();
+      if (this.closed) return false;
+      if (this.letGo) return true;
+      this.send(next.frame, next.position, next.frame.id);
+      this.options.counters.sent(1);
+    }
+    return true;
+  }
+}
