@@ -60,6 +60,21 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
   'GET /api/v1/integrity/public-key': {
     description: 'The PEM of the Ed25519 key that signs every digest, to verify digests and proofs offline (scripts/verify-offline.mjs).',
   },
+  'GET /api/v1/integrity/checkpoints': {
+    description:
+      'The caller’s tenant’s signed checkpoints (C2SP tlog-checkpoint notes: tree size, root hash, key id), oldest first, each with the witness cosignatures it has; `leaves=true` adds the leaf hashes and tombstones each covers, which scripts/verify-offline.mjs rebuilds the tree from.',
+  },
+  'GET /api/v1/integrity/checkpoints/latest': {
+    description:
+      'The caller’s tenant’s newest signed checkpoint: keep it, and later ask /api/v1/integrity/consistency?from=<its tree_size> for the proof that the log only grew since (404 before the first seal).',
+  },
+  'GET /api/v1/integrity/consistency': { parameters: { from: 1 } },
+  'POST /api/v1/integrity/checkpoints/{size}/cosignatures': {
+    parameters: { size: 1 },
+    body: {
+      cosignature: '— witness.example.com Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=',
+    },
+  },
   'GET /api/v1/integrity/digests': {
     description:
       'The caller’s tenant’s signed digests (Merkle roots over its sealed events, each chained to the one before), oldest first; `leaves=true` adds the event hashes each covers.',
