@@ -19,7 +19,7 @@ const MONGODB_DOUBLE_SUITES = [
     'export-manifest',
     'idempotency',
   ].map((name) => `services/all-in-one/test/${name}.test.ts`),
-  ...['injection', 'isolation', 'fuzz'].map((name) => `test/hostile/${name}.test.ts`),
+  ...['injection', 'isolation', 'fuzz', 'unicode-search'].map((name) => `test/hostile/${name}.test.ts`),
 ];
 
 declare module 'vitest' {

@@ -1,5 +1,6 @@
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import { ROUTE_RULES, type RouteRule, STREAM_PATH } from '@logserver/shared/auth/rbac';
+import { LIMITS } from '@logserver/shared/schemas/limits';
 
 /** The services a gateway forwards to; auth only answers the gateway's own subrequests. */
 export type Upstream = 'log' | 'tenant';
@@ -102,7 +103,8 @@ const PROXY_COMMON = [
   'proxy_set_header Connection $connection_upgrade;',
   'proxy_set_header X-Request-ID $request_id;',
   'proxy_set_header X-Real-IP $remote_addr;',
-  'proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+  // The gateway is the first proxy it trusts: what a client sent as X-Forwarded-For is replaced, not extended.
+  'proxy_set_header X-Forwarded-For $remote_addr;',
   'proxy_set_header X-Forwarded-Proto $scheme;',
 ];
 
@@ -124,6 +126,8 @@ function proxiedLocation(location: GatewayLocation, options: GatewayOptions): st
   return [
     `    # ${location.methods.join(', ')} ${location.path} -> ${location.service}`,
     `    location ${location.match} {`,
+    // A subrequest shares its parent's variables, so /_auth reads this location's $uri here.
+    '      set $original_path $uri;',
     '      auth_request /_auth;',
     ...headers.map(({ variable, upstreamVariable }) => `      auth_request_set ${variable} ${upstreamVariable};`),
     // proxy_set_header replaces whatever the client sent under these names, and an empty value
@@ -157,7 +161,8 @@ export function renderGatewayConf(options: GatewayOptions): string {
     'http {',
     '  access_log off;',
     '  server_tokens off;',
-    '  client_max_body_size 6m;',
+    // The largest body a route takes (bulk), so the service's own 413 in the envelope answers beyond it.
+    `  client_max_body_size ${LIMITS.bulkBodyBytes};`,
     ...temp,
     ...(options.resolver ? [`  resolver ${options.resolver} valid=10s ipv6=off;`] : []),
     '  map $http_upgrade $connection_upgrade {',
@@ -176,7 +181,11 @@ export function renderGatewayConf(options: GatewayOptions): string {
     '      proxy_pass_request_body off;',
     '      proxy_set_header Content-Length "";',
     '      proxy_set_header Upgrade "";',
-    '      proxy_set_header X-Original-URL $scheme://$http_host$request_uri;',
+    // The authority is ours, never the client's Host (a Host of backslashes and a `?` made the
+    // auth service read another path), and X-Original-Path is the path nginx routes on: $uri of the
+    // main request, kept in $original_path by each location (inside this subrequest $uri is /_auth).
+    '      proxy_set_header X-Original-URL $scheme://gateway$request_uri;',
+    '      proxy_set_header X-Original-Path $original_path;',
     '      proxy_set_header X-Original-Method $request_method;',
     '      proxy_set_header X-Request-ID $request_id;',
     `      proxy_pass ${upstreamVar('auth')}/auth/verify;`,
@@ -191,12 +200,16 @@ export function renderGatewayConf(options: GatewayOptions): string {
     '    # Refusals and gateway failures in the envelope; upstream answers pass through untouched.',
     '    error_page 401 = @unauthorized;',
     '    error_page 403 = @forbidden;',
+    '    error_page 413 = @too_large;',
     '    error_page 500 502 503 504 = @unavailable;',
     '    location @unauthorized {',
     `      return 401 ${ENVELOPE(401, 'Unauthorized')};`,
     '    }',
     '    location @forbidden {',
     `      return 403 ${ENVELOPE(403, 'Forbidden')};`,
+    '    }',
+    '    location @too_large {',
+    `      return 413 ${ENVELOPE(413, `Request body larger than ${LIMITS.bulkBodyBytes} bytes`)};`,
     '    }',
     '    location @unavailable {',
     `      return 503 ${ENVELOPE(503, 'Service unavailable')};`,

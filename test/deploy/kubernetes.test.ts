@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
+import { LIMITS } from '@logserver/shared/schemas/limits';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { type KubeObject, kustomize, validateKubeObject } from '../../scripts/deploy/kustomize.js';
@@ -49,6 +50,8 @@ describe.each(Object.entries(overlays))('k8s/overlays/%s', (overlay, objects) =>
     if (cacheKey !== undefined) expect(cacheKey).toContain('$http_authorization');
     expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThan(60);
     expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThan(60);
+    // One number with the service's bulk limit: a smaller one refused bulk bodies the service takes, in HTML.
+    expect(annotations['nginx.ingress.kubernetes.io/proxy-body-size']).toBe(String(LIMITS.bulkBodyBytes));
   });
 
   it('serves only the OpenAPI document without auth-url', () => {

@@ -23,6 +23,8 @@ const readmeToken = fixture.token as string;
 const readmeBody = JSON.stringify(fixture.body, null, 2);
 
 const AUTH = { AUTH_SECRET: 'secret', AUTH_KEY_SCHEME: 'md5-legacy', AUTH_REQUIRE_EXP: 'false', AUTH_ADMIN_TENANT: 'system' };
+// auth signs its x-auth-* answer with it; log and tenant take x-auth-* only so signed.
+const GATEWAY = { GATEWAY_SECRET: 'gateway-e2e-secret-0123456789abcdef-0123' };
 const JWT = { secret: 'secret', scheme: 'md5-legacy', audience: 'logserver', issuer: 'issuer', requireExp: false } as const;
 const token = (tenant: string, role: Role, sub = `${role}-of-${tenant}`) => mintToken({ ...JWT, tenant, role, sub, ttlSeconds: 600 });
 
@@ -31,6 +33,8 @@ let fauxqs: FauxqsProcess | undefined;
 const services: ServiceProcess[] = [];
 let gateway: Gateway | undefined;
 const gatewayUrl = () => (gateway as Gateway).url;
+/** The log and tenant services' own addresses, which only the gateway should use. */
+const direct: { auth?: string; log?: string; tenant?: string } = {};
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'logserver-e2e-'));
@@ -44,21 +48,33 @@ beforeAll(async () => {
     services.push(service);
     return service;
   };
-  const auth = await start('auth', AUTH);
+  const auth = await start('auth', { ...AUTH, ...GATEWAY });
   // tenant before log and log-worker: it creates the SQLite schema that they then open.
-  const tenant = await start('tenant', { ...AUTH, ...store });
+  const tenant = await start('tenant', { ...AUTH, ...GATEWAY, ...store });
   // Tamper evidence as k8s/base configures it: the worker seals with the private key, log serves
   // the public key, digests, proofs and verify.
   const signingPem = generateSigningKeyPem();
   const log = await start('log', {
     ...AUTH,
+    ...GATEWAY,
     ...store,
     ...queue,
     INTEGRITY_PUBLIC_KEY: signingKeyFromPem(signingPem).publicKeyPem,
     SEAL_INTERVAL: '1',
+    // nginx on loopback is the proxy the log service believes about the client's address.
+    TRUST_PROXY: '127.0.0.1',
   });
+  direct.auth = auth.url;
+  direct.log = log.url;
+  direct.tenant = tenant.url;
   await start('log-worker', { ...store, ...queue, INTEGRITY_SIGNING_KEY: signingPem, SEAL_INTERVAL: '1' });
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
+  // AUTH_REQUIRE_REGISTERED_TENANT is on: the tenants the tests write to exist first, made by the platform admin.
+  const platform = await token('system', 'admin');
+  for (const key of ['abc', 'acme', 'globex', 'hooli', 'piedpiper', 'postman', 'hardened', 'forwarded']) {
+    const created = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key, name: key } });
+    if (created.status !== 200) throw new Error(`creating tenant ${key}: ${created.text}`);
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -140,6 +156,46 @@ describe('identity comes from the token, never from the client’s x-auth-* head
     });
     expect(cleanup.status).toBe(403);
     expect(cleanup.body).toEqual({ code: 403, msg: 'Forbidden', data: null });
+  });
+
+  it('refuses x-auth-* headers sent to the log and tenant services around the gateway (GATEWAY_SECRET)', async () => {
+    const forged = { 'x-auth-tenant': 'system', 'x-auth-sub': 'root', 'x-auth-role': 'admin' };
+    for (const url of [`${direct.log}/api/v1/logs`, `${direct.tenant}/api/v1/tenants`]) {
+      const answer = await call(url, { headers: forged });
+      expect(answer.status, `${url}: ${answer.text}`).toBe(401);
+      expect(answer.body.msg).toBe('Unauthorized: identity headers not signed by the gateway (x-auth-signature)');
+    }
+    // The auth service's signed answer for an acme viewer: accepted as it is, refused for another tenant.
+    const answer = await fetch(`${direct.auth}/auth`, {
+      headers: {
+        authorization: `Bearer ${await token('acme', 'viewer')}`,
+        'x-original-method': 'GET',
+        'x-original-url': 'http://gateway/api/v1/logs',
+      },
+    });
+    expect(answer.status).toBe(200);
+    const signed = Object.fromEntries(
+      ['x-auth-sub', 'x-auth-tenant', 'x-auth-role', 'x-auth-exp', 'x-auth-signature'].flatMap((name) => {
+        const value = answer.headers.get(name);
+        return value === null ? [] : [[name, value]];
+      }),
+    );
+    expect(Object.keys(signed)).toContain('x-auth-signature');
+    expect((await call(`${direct.log}/api/v1/logs`, { headers: signed })).status).toBe(200);
+    expect((await call(`${direct.log}/api/v1/logs`, { headers: { ...signed, 'x-auth-tenant': 'globex' } })).status).toBe(401);
+  });
+
+  it('records the address nginx saw in export records, never an X-Forwarded-For the client sent (TRUST_PROXY)', async () => {
+    const exported = await call(`${gatewayUrl()}/api/v1/logs/export`, {
+      token: await token('forwarded', 'auditor'),
+      headers: { 'x-forwarded-for': '6.6.6.6', 'x-real-ip': '6.6.6.6' },
+    });
+    expect(exported.status, exported.text).toBe(200);
+    const viewer = await token('forwarded', 'viewer');
+    const records = async () =>
+      (await call(`${gatewayUrl()}/api/v1/logs?action=logs.export`, { token: viewer })).body.data as { ip_address: string }[];
+    await expect.poll(async () => (await records()).length, { timeout: 10_000, interval: 100 }).toBe(1);
+    expect((await records())[0]?.ip_address).toBe('127.0.0.1');
   });
 
   it('refuses x-auth-* headers without a token', async () => {
@@ -310,5 +366,102 @@ describe('the Postman collection (extra/) through the gateway, with newman', () 
     const executions = [...writes.run.executions, ...reads.run.executions];
     expect(executions).toHaveLength(requests.length);
     for (const execution of executions) expect(execution.assertions?.length ?? 0, execution.item.name).toBeGreaterThanOrEqual(2);
+  });
+});
+
+// Issue 13: what an outside attack on the gateway topology found (items 2, 6, 9 and 13).
+describe('hardening: the gateway topology after the attack', () => {
+  /** A GET through the gateway with curl, which (unlike fetch) sends any Host header it is given. */
+  async function curlGet(path: string, headers: string[]): Promise<{ status: number; body: string }> {
+    const { stdout } = await curl('curl', [
+      '-sS',
+      '-o',
+      '-',
+      '-w',
+      '\n%{http_code}',
+      '--path-as-is',
+      ...headers.flatMap((h) => ['-H', h]),
+      `${gatewayUrl()}${path}`,
+    ]);
+    const at = stdout.lastIndexOf('\n');
+    return { status: Number(stdout.slice(at + 1)), body: stdout.slice(0, at) };
+  }
+
+  it('stores a subject of any text exactly as the all-in-one does (李雷, emoji, newline, NUL, José, padding)', async () => {
+    const viewer = await token('hardened', 'viewer');
+    for (const sub of ['李雷', 'emoji 😀', 'line\nbreak', 'nul\u0000byte', 'José', ' padded ']) {
+      const created = await call(`${gatewayUrl()}/api/v1/logs`, {
+        token: await token('hardened', 'writer', sub),
+        body: { action: 'login', resource_type: 'session' },
+      });
+      expect(created.status, `${JSON.stringify(sub)}: ${created.text}`).toBe(200);
+      expect(created.body.data.user_id).toBe(sub);
+      await expect
+        .poll(async () => (await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).status, {
+          timeout: 10_000,
+          interval: 100,
+        })
+        .toBe(200);
+      expect((await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).body.data.user_id).toBe(sub);
+    }
+  });
+
+  it('queues an event holding U+FFFF, U+FFFE and an emoji through SQS and stores it unchanged', async () => {
+    const metadata = { text: 'a\uffffb\ufffec 😀' };
+    const created = await call(`${gatewayUrl()}/api/v1/logs`, {
+      token: await token('hardened', 'writer'),
+      body: { action: 'x', resource_type: 'y', metadata },
+    });
+    expect(created.status, created.text).toBe(200);
+    const viewer = await token('hardened', 'viewer');
+    await expect
+      .poll(async () => (await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).status, {
+        timeout: 10_000,
+        interval: 100,
+      })
+      .toBe(200);
+    expect((await call(`${gatewayUrl()}/api/v1/logs/${created.body.data.id}`, { token: viewer })).body.data.metadata).toEqual(metadata);
+  });
+
+  it('decides on the path nginx routes, never on the client’s Host header', async () => {
+    const viewer = await token('hardened', 'viewer');
+    const platform = await token('system', 'admin');
+    const trick = 'Host: h\\api\\v1\\logs\\stream?';
+    // A query token is honoured on the stream only: here it must not reach the event or the tenant list.
+    const event = await curlGet(`/api/v1/logs/0198c0de-0000-7000-8000-000000000000?token=${viewer}`, [trick]);
+    expect(event.status, event.body).toBe(401);
+    const tenants = await curlGet(`/api/v1/tenants?token=${platform}`, [trick]);
+    expect(tenants.status, tenants.body).toBe(401);
+    // nginx routes %65xport to the export: the auth service decides on the export too (a viewer may not).
+    const hidden = await curlGet('/api/v1/logs/%65xport', [`Authorization: Bearer ${viewer}`]);
+    expect(hidden.status, hidden.body).toBe(403);
+    expect(JSON.parse(hidden.body)).toEqual({ code: 403, msg: 'Forbidden', data: null });
+    const auditor = await curlGet('/api/v1/logs/%65xport?action=none', [`Authorization: Bearer ${await token('hardened', 'auditor')}`]);
+    expect(auditor.status, auditor.body).toBe(200);
+    // Encoded separators and backslashes are refused, not guessed.
+    for (const path of ['/api/v1/logs%2Fexport', '/api/v1/logs/%5Cexport', '/api/v1/logs\\export']) {
+      const refused = await curlGet(path, [`Authorization: Bearer ${await token('hardened', 'auditor')}`]);
+      expect([403, 404], `${path}: ${refused.body}`).toContain(refused.status);
+      expect(JSON.parse(refused.body).code).toBe(refused.status);
+    }
+  });
+
+  it('takes a bulk body up to the service’s 10 MiB limit, and refuses a larger one in the envelope', async () => {
+    const writer = await token('hardened', 'writer');
+    const big = Array.from({ length: 1000 }, (_, index) => ({
+      action: 'bulk',
+      resource_type: 'r',
+      resource_id: `b${index}`,
+      metadata: { pad: 'x'.repeat(8_000) },
+    }));
+    expect(JSON.stringify(big).length).toBeGreaterThan(7 * 1024 * 1024);
+    const accepted = await call(`${gatewayUrl()}/api/v1/logs/bulk`, { token: writer, body: big });
+    expect(accepted.status, accepted.text.slice(0, 200)).toBe(200);
+    const tooBig = await call(`${gatewayUrl()}/api/v1/logs/bulk`, {
+      token: writer,
+      body: JSON.stringify(big).replace(/x{8000}/g, 'x'.repeat(11_000)),
+    });
+    expect(tooBig.status).toBe(413);
+    expect(tooBig.body).toMatchObject({ code: 413, data: null });
   });
 });

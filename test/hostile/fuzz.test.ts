@@ -17,7 +17,15 @@ let server: RunningServer;
 let writer: string;
 let viewer: string;
 beforeAll(async () => {
-  server = await startAllInOne();
+  // Exports and searches run 20 at once from one tenant (fuzzInBatches): above the default per-tenant caps
+  // (2 exports, 4 searches), which export-exhaustion.test.ts and search-budget.test.ts test; here every
+  // request must reach the code under test.
+  server = await startAllInOne({
+    EXPORT_MAX_PER_TENANT: '32',
+    EXPORT_MAX_CONCURRENT: '32',
+    SEARCH_MAX_PER_TENANT: '32',
+    SEARCH_MAX_CONCURRENT: '32',
+  });
   writer = await server.token(TENANT, 'writer', { sub: SUB });
   viewer = await server.token(TENANT, 'viewer');
   // Another tenant's event that any list of TENANT must never show.

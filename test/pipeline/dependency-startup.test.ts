@@ -34,6 +34,8 @@ describe('SQS comes up after the log service and the log-worker', () => {
       SQLITE_PATH: join(dataDir, 'logserver.db'),
       SQS_WAIT_TIME_SECONDS: '1',
       DEPENDENCY_RETRY_MAX_MS: '500',
+      // The gateway's identity names tenant acme, which nobody created: this test is about start-up order (test/support/pipeline.ts).
+      AUTH_REQUIRE_REGISTERED_TENANT: 'false',
     };
     const log: ServiceProcess = await startService('log', env, { ready: false });
     started.push(log);

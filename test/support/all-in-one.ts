@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { composeAllInOne } from '@logserver/all-in-one/compose';
 import { AllInOneConfig } from '@logserver/all-in-one/config';
 import type { Role } from '@logserver/shared/auth/identity';
-import { mintToken } from '@logserver/shared/auth/jwt-verifier';
+import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { Health } from '@logserver/shared/http/health';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
@@ -19,6 +19,8 @@ export interface RunningServer {
   app: FastifyInstance;
   health: Health;
   dataDir: string;
+  /** The server's token settings, to mint a token without registering its tenant. */
+  auth: JwtSettings;
   /** A token the server accepts; ttlSeconds undefined means no exp claim. */
   token(tenant: string, role: Role, options?: { sub?: string; ttlSeconds?: number | undefined }): Promise<string>;
   /** Seals every tenant's new events now, as the SEAL_INTERVAL timer would. */
@@ -67,14 +69,19 @@ export async function startAllInOne(
     app,
     health,
     dataDir: config.DATA_DIR,
-    token: (tenant, role, options = {}) =>
-      mintToken({
+    auth,
+    token: async (tenant, role, options = {}) => {
+      // AUTH_REQUIRE_REGISTERED_TENANT is on by default: a tenant a test names exists, as it would after POST /api/v1/tenants.
+      if (tenant !== config.AUTH_ADMIN_TENANT && (await stores.tenants.get(tenant)) === null)
+        await stores.tenants.create({ key: tenant, name: tenant }).catch(() => {});
+      return mintToken({
         ...auth,
         tenant,
         role,
         sub: options.sub ?? `${role}-of-${tenant}`,
         ttlSeconds: 'ttlSeconds' in options ? options.ttlSeconds : 3600,
-      }),
+      });
+    },
     seal: async () => sealer?.sealAll(),
     syncAnalytics: async () => {
       while (sink && !(await sink.runOnce()));

@@ -38,6 +38,9 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
     SQS_WAIT_TIME_SECONDS: '1',
     SQS_VISIBILITY_TIMEOUT: '2',
     SQS_PUBLISH_TIMEOUT_MS: '2000',
+    // These tests are about delivery, with x-auth-* headers for made-up tenants and no tenant service;
+    // the registered-tenant check is tested in test/hostile/tenant-keys.test.ts and the gateway e2e.
+    AUTH_REQUIRE_REGISTERED_TENANT: 'false',
     ...options.env,
   };
   let log: ServiceProcess;

@@ -150,3 +150,32 @@ export async function waitReady(url: string, timeoutMs = 20_000): Promise<void> 
   }
   throw new Error(`${url} did not become ready: ${last}`);
 }
+
+/**
+ * Starts the all-in-one server as its own process (as `make start` runs it), with extra node flags
+ * such as a heap cap, and waits until /readyz answers 200. Its /metrics shows its own heap.
+ */
+export async function startAllInOneProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<ServiceProcess> {
+  const child = launch([...nodeArgs, '--conditions=development', '--import', 'tsx', 'src/main.ts'], join(ROOT, 'services', 'all-in-one'), {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+  // Fastify's log line at info, or the banner at any level.
+  const url = await waitForLine(child, (line) => /listening (?:at|on) (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1], 30_000);
+  await waitReady(url);
+  return { ...child, url };
+}
+
+/**
+ * The process's used V8 heap in bytes, from its Prometheus /metrics (prom-client's default series).
+ * On the all-in-one /metrics answers the platform admin only (docs/auth.md "Public routes"): pass its token.
+ */
+export async function heapUsedBytes(url: string, platformToken?: string): Promise<number> {
+  const headers: Record<string, string> = platformToken ? { authorization: `Bearer ${platformToken}` } : {};
+  const text = await (await fetch(`${url}/metrics`, { headers })).text();
+  const line = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m.exec(text);
+  if (!line) throw new Error(`no nodejs_heap_size_used_bytes in ${url}/metrics`);
+  return Number(line[1]);
+}

@@ -54,6 +54,8 @@ describe('the logserver CLI against the all-in-one server', () => {
     secret = randomBytes(24).toString('hex');
     server = await startAllInOne({ PORT: String(port), AUTH_SECRET: secret, SEAL_INTERVAL: '0' });
     env = { LOGSERVER_URL: server.url, XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'logserver-cli-')) };
+    // The tenants the CLI mints tokens for exist, as a platform admin creates them (AUTH_REQUIRE_REGISTERED_TENANT).
+    for (const tenant of ['cli-a', 'cli-v']) await server.token(tenant, 'viewer');
   });
   afterAll(async () => {
     await server?.close();

@@ -24,6 +24,8 @@ export interface StoreSettings {
   store: 'sqlite' | 'mongodb';
   dataDir: string;
   sqlitePath?: string | undefined;
+  /** Longest a scanning SQLite query (search, user_agent) may run; the adapter's default when absent. */
+  sqliteQueryTimeoutMs?: number | undefined;
   mongodbUri?: string | undefined;
   mongodbDb: string;
   /** Pool, timeouts and feed settings; storeConfig's defaults when absent. */

@@ -1,15 +1,18 @@
 import { buildAuthApp } from '@logserver/auth/app';
 import {
   buildLogApp,
+  type ExportLimits,
   type IntegrityDeps,
   type LogAppConfig,
   type LogDeps,
+  type SearchLimits,
   type StreamLimits,
   type TenantRateLimit,
 } from '@logserver/log/app';
 import { buildLogWorkerApp } from '@logserver/log-worker/app';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
+import { registeredIdentity, type TenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { requireAuth, verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
 import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
@@ -19,7 +22,7 @@ import type { LogQueue } from '@logserver/shared/queue/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
-import { buildTenantApp } from '@logserver/tenant/app';
+import { buildTenantApp, hasEventsIn } from '@logserver/tenant/app';
 import type { FastifyPluginAsync } from 'fastify';
 import { rootRoute } from './root.js';
 
@@ -35,6 +38,8 @@ export interface AllInOneDeps {
   workerStats: WorkerStats;
   metrics?: LogDeps['metrics'];
   integrity?: IntegrityDeps | undefined;
+  /** AUTH_REQUIRE_REGISTERED_TENANT: tokens of other tenants are refused; undefined accepts any tenant key. */
+  registry?: TenantRegistry | undefined;
   analytics?: LogDeps['analytics'];
 }
 
@@ -44,6 +49,8 @@ export interface AllInOneAppConfig {
   keyScheme: KeyScheme;
   stream?: Partial<StreamLimits> | undefined;
   rateLimit?: TenantRateLimit | undefined;
+  exports?: Partial<ExportLimits> | undefined;
+  searches?: Partial<SearchLimits> | undefined;
   idempotency?: LogAppConfig['idempotency'];
 }
 
@@ -54,12 +61,15 @@ export interface AllInOneAppConfig {
 export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig): FastifyPluginAsync {
   // Auth runs as a hook on the same verifier and role matrix instead of a forward-auth hop:
   // there is no gateway in front of one process, so the token is checked where it arrives.
-  const identity = verifiedIdentity(deps.verifier);
+  const verified = verifiedIdentity(deps.verifier);
+  const identity = deps.registry ? registeredIdentity(verified, deps.registry) : verified;
   return async (app) => {
     // One process has no gateway in front, so `/` is what a newcomer opens: it explains itself.
     await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant, pythonRoot: false }));
     await app.register(rootRoute);
-    await app.register(buildTenantApp({ tenants: deps.tenants, identity }, config));
+    await app.register(
+      buildTenantApp({ tenants: deps.tenants, identity, hasEvents: hasEventsIn(deps.logs), registry: deps.registry }, config),
+    );
     await app.register(
       buildLogApp(
         {
@@ -74,7 +84,14 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           integrity: deps.integrity,
           analytics: deps.analytics,
         },
-        { adminTenant: config.adminTenant, stream: config.stream, rateLimit: config.rateLimit, idempotency: config.idempotency },
+        {
+          adminTenant: config.adminTenant,
+          stream: config.stream,
+          rateLimit: config.rateLimit,
+          exports: config.exports,
+          searches: config.searches,
+          idempotency: config.idempotency,
+        },
       ),
     );
     // Counts across every tenant stay off the public surface here (docs/auth.md "Public routes"):

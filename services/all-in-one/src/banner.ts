@@ -13,7 +13,9 @@ const DAY = 24 * 3600;
 
 /**
  * What a newcomer needs right after `make start`: where the server is, a day-long admin token for
- * the demo tenant and one for the platform admin, and a request to paste. Printed, never logged.
+ * the demo tenant and one for the platform admin, and a request to paste. Printed, never logged,
+ * and only to a terminal (or with BANNER_TOKENS=true): a container's stdout is its log, and a
+ * 24-hour platform token there is a key anyone who reads the logs can use.
  */
 export async function printBanner(options: {
   address: string;
@@ -21,6 +23,8 @@ export async function printBanner(options: {
   demoTenant: string;
   adminTenant: string;
   auth: JwtSettings;
+  /** Print the tokens although stdout is not a terminal. */
+  tokens: boolean;
 }): Promise<void> {
   const url = options.address.replace('0.0.0.0', 'localhost').replace('[::]', 'localhost');
   const loopback = ['127.0.0.1', 'localhost', '::1'].includes(options.host);
@@ -29,6 +33,17 @@ export async function printBanner(options: {
 and put it behind a proxy that keeps /metrics and /stats (counts over every tenant, no token) private.`
     : `Listening on every interface (HOST=${options.host}): /metrics and /stats answer anyone who reaches this port
 without a token; keep them behind a proxy or a firewall.`;
+  if (!process.stdout.isTTY && !options.tokens) {
+    process.stdout.write(`
+logserver all-in-one is listening on ${url}   (API docs: ${url}/docs)
+${reach}
+
+Tokens are printed only to a terminal (BANNER_TOKENS=true prints them anyway). Make one with:
+  make token ROLE=admin TENANT=${options.demoTenant}   (from the repository's folder; see README)
+
+`);
+    return;
+  }
   const admin = await mintToken({ ...options.auth, tenant: options.demoTenant, sub: 'demo-admin', role: 'admin', ttlSeconds: DAY });
   const platform = await mintToken({ ...options.auth, tenant: options.adminTenant, sub: 'platform-admin', role: 'admin', ttlSeconds: DAY });
   const ws = url.replace(/^http/, 'ws');

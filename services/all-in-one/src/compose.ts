@@ -1,8 +1,9 @@
 import { integrityDeps, registerConsole } from '@logserver/log/compose';
-import { idempotencyFrom, rateLimitFrom, streamLimits } from '@logserver/log/config';
+import { exportLimits, idempotencyFrom, rateLimitFrom, searchLimits, streamLimits } from '@logserver/log/config';
 import type { AnalyticsSink } from '@logserver/shared/analytics/sink';
 import { jwtSettings } from '@logserver/shared/auth/jwt-settings';
 import { createJwtVerifier, type JwtSettings } from '@logserver/shared/auth/jwt-verifier';
+import { tenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { registerCors } from '@logserver/shared/http/cors';
 import { registerDocs } from '@logserver/shared/http/docs';
 import { type Health, registerHealth } from '@logserver/shared/http/health';
@@ -40,7 +41,7 @@ export interface AllInOne {
  * Stores, feed, queue and sealer are plugins that close themselves when the app closes.
  */
 export async function composeAllInOne(config: AllInOneConfig, options: { mongoDatabase?: MongoDatabase } = {}): Promise<AllInOne> {
-  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const app = createServer({ logLevel: config.LOG_LEVEL, trustProxy: config.TRUST_PROXY });
   await registerCors(app, config.CORS_ORIGINS);
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
   await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
@@ -95,6 +96,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
+        registry: config.AUTH_REQUIRE_REGISTERED_TENANT ? tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT) : undefined,
         analytics: analytics ?? undefined,
         integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
@@ -104,6 +106,8 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         keyScheme: auth.scheme,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        exports: exportLimits(config),
+        searches: searchLimits(config),
         idempotency: idempotencyFrom(config),
       },
     ),

@@ -1,7 +1,8 @@
-import { idempotencyConfig, rateLimitConfig, streamConfig } from '@logserver/log/config';
+import { exportConfig, idempotencyConfig, rateLimitConfig, searchConfig, streamConfig } from '@logserver/log/config';
 import {
   analyticsConfig,
   authConfig,
+  booleanFromEnv,
   fromInvocationDir,
   integrityConfig,
   listenConfig,
@@ -25,10 +26,14 @@ export const AllInOneConfig = requireClickHouseUrl(
       ...queueConfig,
       ...streamConfig,
       ...rateLimitConfig,
+      ...exportConfig,
+      ...searchConfig,
       ...idempotencyConfig,
       ...integrityConfig,
       ...corsConfig,
       ...analyticsConfig,
+      /** Print the banner's tokens when stdout is not a terminal (a container's log); off by default. */
+      BANNER_TOKENS: booleanFromEnv(false),
       DEMO_TENANT: z
         .string()
         .regex(/^[a-z0-9_-]+$/)

@@ -10,7 +10,14 @@ async function main(): Promise<void> {
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await seedDemoTenant(stores.tenants, config.DEMO_TENANT, app.log);
   const address = await app.listen({ port: config.PORT, host: config.HOST });
-  await printBanner({ address, host: config.HOST, demoTenant: config.DEMO_TENANT, adminTenant: config.AUTH_ADMIN_TENANT, auth });
+  await printBanner({
+    address,
+    host: config.HOST,
+    demoTenant: config.DEMO_TENANT,
+    adminTenant: config.AUTH_ADMIN_TENANT,
+    auth,
+    tokens: config.BANNER_TOKENS,
+  });
 }
 
 main().catch((error: unknown) => {

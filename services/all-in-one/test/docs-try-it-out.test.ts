@@ -30,6 +30,8 @@ beforeAll(async () => {
       LOG_LEVEL: 'warn',
       AUTH_SECRET: '',
       SEAL_INTERVAL: '1',
+      // stdout is a pipe here, not a terminal: BANNER_TOKENS=true asks for the tokens all the same.
+      BANNER_TOKENS: 'true',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

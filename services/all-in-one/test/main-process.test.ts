@@ -30,7 +30,16 @@ describe('the all-in-one main process (what make start runs)', () => {
     let output = '';
     child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', 'src/main.ts'], {
       cwd: serviceDir,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', AUTH_SECRET: '' },
+      // stdout is a pipe here, not a terminal: BANNER_TOKENS=true asks for the tokens all the same.
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'info',
+        AUTH_SECRET: '',
+        BANNER_TOKENS: 'true',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (chunk) => {

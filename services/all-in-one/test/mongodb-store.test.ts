@@ -93,12 +93,14 @@ describe('the all-in-one server on the MongoDB store (mingo double)', () => {
 
   it('reports not ready while MongoDB does not answer, and ready again once it does', async () => {
     expect((await call(`${server.url}/readyz`)).status).toBe(200);
+    // Minted (and its tenant registered) while MongoDB still answers.
+    const viewer = await server.token('mongo-a', 'viewer');
     db.reachable = false;
     try {
       const down = await call(`${server.url}/readyz`);
       expect(down.status).toBe(503);
       expect(down.body.data.checks.store).toContain('MongoDB did not answer a ping within 200 ms');
-      const list = await call(`${server.url}/api/v1/logs`, { token: await server.token('mongo-a', 'viewer') });
+      const list = await call(`${server.url}/api/v1/logs`, { token: viewer });
       expect(list.status).toBe(503);
       expect(list.body).toMatchObject({ code: 503, data: null });
     } finally {

@@ -38,6 +38,12 @@ describe('OIDC / JWKS: tokens of an external identity provider, in the all-in-on
       AUTH_JWKS_COOLDOWN: '0',
     };
     server = await startAllInOne(env);
+    // The tenant the IdP's org maps to exists, as a platform admin creates it (AUTH_REQUIRE_REGISTERED_TENANT).
+    const created = await call(`${server.url}/api/v1/tenants`, {
+      token: await server.token('system', 'admin'),
+      body: { key: 'acme', name: 'Acme' },
+    });
+    expect(created.status, created.text).toBe(200);
     // The forward-auth service, composed from the same environment as its main.ts does.
     auth = (await composeAuth(loadConfig(AuthConfig, { ...env, LOG_LEVEL: 'silent' }))).app;
     await auth.ready();

@@ -1,4 +1,5 @@
-import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
+import { signIdentityHeaders } from '@logserver/shared/auth/gateway-signature';
+import { AUTH_HEADERS, encodeSubjectHeader } from '@logserver/shared/auth/identity';
 import type { JwtVerifier } from '@logserver/shared/auth/jwt-verifier';
 import { failure, ok } from '@logserver/shared/http/envelope';
 import { wwwAuthenticate } from '@logserver/shared/http/error-handler';
@@ -12,6 +13,8 @@ export interface AuthDeps {
 
 export interface AuthAppConfig {
   adminTenant: string;
+  /** Signs the x-auth-* answer (x-auth-signature) so the services can tell it came from here. */
+  gatewaySecret?: string | undefined;
   /** The Python system's 401 at `/` (default on); the all-in-one serves its own root instead. */
   pythonRoot?: boolean;
 }
@@ -42,8 +45,10 @@ export function buildAuthApp(deps: AuthDeps, config: AuthAppConfig): FastifyPlug
         return reply.code(401).send(failure(401, reason === undefined ? 'Unauthorized' : `Unauthorized: ${reason}`));
       }
       const { sub, tenant, role, exp } = decision.identity;
-      reply.header(AUTH_HEADERS.sub, sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
-      if (exp !== undefined) reply.header(AUTH_HEADERS.exp, String(exp));
+      const headers = { sub: encodeSubjectHeader(sub), tenant, role, exp: exp === undefined ? '' : String(exp) };
+      reply.header(AUTH_HEADERS.sub, headers.sub).header(AUTH_HEADERS.tenant, tenant).header(AUTH_HEADERS.role, role);
+      if (exp !== undefined) reply.header(AUTH_HEADERS.exp, headers.exp);
+      if (config.gatewaySecret !== undefined) reply.header(AUTH_HEADERS.signature, signIdentityHeaders(config.gatewaySecret, headers));
       return ok({ sub, tenant, role });
     }
   };

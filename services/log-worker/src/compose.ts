@@ -25,7 +25,7 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   if (resolveQueue(config) !== 'sqs') {
     throw new ConfigError('QUEUE: the log-worker consumes SQS: set SQS_URL (the all-in-one server needs no worker)');
   }
-  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const app = createServer({ logLevel: config.LOG_LEVEL, trustProxy: config.TRUST_PROXY });
   const log = app.log.child({ component: 'log-worker' });
   // MongoDB and SQS may come up after this process: it listens at once, says in /readyz what it
   // waits for, and starts consuming once both answer (docs/operations.md "Starting before the dependencies").

@@ -13,6 +13,7 @@ import { type CursorCodec, createCursorCodec } from '@logserver/shared/stream/cu
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
+import { DEFAULT_EXPORT_LIMITS, type ExportLimits, ExportSlots } from './export/export-slots.js';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings, IdempotentIngest } from './idempotent-ingest.js';
 import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
@@ -20,6 +21,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { type IntegrityDeps, integrityRoutes } from './routes/integrity.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
+import { DEFAULT_SEARCH_LIMITS, type SearchLimits, SearchSlots } from './search/search-slots.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { StreamHub } from './stream/stream-hub.js';
 import { DEFAULT_RATE_LIMIT, registerTenantRateLimit, type TenantRateLimit } from './tenant-rate-limit.js';
@@ -51,11 +53,15 @@ export interface LogAppConfig {
   stream?: Partial<StreamLimits> | undefined;
   /** Per-tenant request limit; absent means the defaults of RATE_LIMIT_PER_TENANT and RATE_LIMIT_WINDOW. */
   rateLimit?: TenantRateLimit | undefined;
+  /** Concurrent exports and the idle cut-off; each one left out takes its default. */
+  exports?: Partial<ExportLimits> | undefined;
+  /** Concurrent scanning searches (search, user_agent) per tenant and per replica. */
+  searches?: Partial<SearchLimits> | undefined;
   /** IDEMPOTENCY_* settings; each one left out takes its default. */
   idempotency?: Partial<IdempotencySettings> | undefined;
 }
 
-export type { IntegrityDeps, StreamLimits, TenantRateLimit };
+export type { ExportLimits, IntegrityDeps, SearchLimits, StreamLimits, TenantRateLimit };
 
 /** The log API as a plugin: it takes its ports and config, and neither listens nor exits. */
 export function buildLogApp(
@@ -87,8 +93,9 @@ export function buildLogApp(
         )
       : null;
     await app.register(ingestRoutes(full, keyed));
-    await app.register(readRoutes(full));
-    await app.register(exportRoutes(full));
+    await app.register(readRoutes(full, new SearchSlots({ ...DEFAULT_SEARCH_LIMITS, ...config.searches })));
+    const exportLimits = { ...DEFAULT_EXPORT_LIMITS, ...config.exports };
+    await app.register(exportRoutes(full, new ExportSlots(exportLimits), exportLimits));
     await app.register(cleanupRoutes(full));
     await app.register(streamRoutes(full, hub, limits));
     if (full.integrity) await app.register(integrityRoutes(full, full.integrity));

@@ -1,3 +1,5 @@
+import { warnUnsignedGateway } from '@logserver/shared/auth/gateway-signature';
+import { registeredIdentity, tenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { gatewayIdentity } from '@logserver/shared/auth/request-auth';
 import { resolveQueue, sqsOptions } from '@logserver/shared/config/schemas';
 import type { LocalLogFeed } from '@logserver/shared/feed/port';
@@ -18,7 +20,7 @@ import { type Stores, storeSettings } from '@logserver/shared/stores';
 import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
-import { idempotencyFrom, type LogConfig, rateLimitFrom, streamLimits } from './config.js';
+import { exportLimits, idempotencyFrom, type LogConfig, rateLimitFrom, searchLimits, streamLimits } from './config.js';
 import { registerConsole } from './console-route.js';
 
 export { registerConsole };
@@ -62,8 +64,9 @@ function cursorCodec(config: LogConfig, log: FastifyBaseLogger) {
  * also tells it at once of what it stores. Stores, queue and feed close with the app.
  */
 export async function composeLog(config: LogConfig): Promise<{ app: FastifyInstance; health: Health }> {
-  const app = createServer({ logLevel: config.LOG_LEVEL });
+  const app = createServer({ logLevel: config.LOG_LEVEL, trustProxy: config.TRUST_PROXY });
   await registerCors(app, config.CORS_ORIGINS);
+  if (config.GATEWAY_SECRET === undefined) warnUnsignedGateway(app.log, 'it trusts any x-auth-* headers it receives');
   // MongoDB and SQS may come up after this process: it listens at once and opens them in the
   // background; the API answers 503 until then (docs/operations.md "Starting before the dependencies").
   const log = app.log.child({ component: 'dependencies' });
@@ -104,7 +107,17 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         feed: deferred(pipeline, () => pipeline.value?.feed),
         commitLog: deferred(stores, () => stores.value?.commitLog),
         cursors: cursorCodec(config, app.log),
-        identity: gatewayIdentity(),
+        // The gateway's auth service checks signatures; whether the tenant exists is checked here,
+        // where the tenant store is (the auth service holds no store).
+        identity: config.AUTH_REQUIRE_REGISTERED_TENANT
+          ? registeredIdentity(
+              gatewayIdentity(config.GATEWAY_SECRET),
+              tenantRegistry(
+                deferred(stores, () => stores.value?.tenants),
+                config.AUTH_ADMIN_TENANT,
+              ),
+            )
+          : gatewayIdentity(config.GATEWAY_SECRET),
         idempotency: deferred(stores, () => stores.value?.idempotency),
         metrics,
         analytics: app.analytics ?? undefined,
@@ -119,6 +132,8 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         adminTenant: config.AUTH_ADMIN_TENANT,
         stream: streamLimits(config),
         rateLimit: rateLimitFrom(config),
+        exports: exportLimits(config),
+        searches: searchLimits(config),
         idempotency: idempotencyFrom(config),
       },
     ),

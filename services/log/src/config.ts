@@ -2,6 +2,7 @@ import {
   analyticsConfig,
   authConfig,
   dependencyConfig,
+  gatewayConfig,
   integrityCommonConfig,
   listenConfig,
   optionalString,
@@ -13,7 +14,9 @@ import {
 } from '@logserver/shared/config/schemas';
 import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
+import { DEFAULT_EXPORT_LIMITS, type ExportLimits } from './export/export-slots.js';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
+import { DEFAULT_SEARCH_LIMITS, type SearchLimits } from './search/search-slots.js';
 import { DEFAULT_STREAM_LIMITS, type StreamLimits } from './stream/limits.js';
 import { DEFAULT_RATE_LIMIT, type TenantRateLimit } from './tenant-rate-limit.js';
 
@@ -84,10 +87,39 @@ export function streamLimits(config: {
   };
 }
 
+/** Export bounds (README "Export"): concurrent exports per tenant and per replica, idle cut-off. */
+export const exportConfig = {
+  EXPORT_MAX_PER_TENANT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_EXPORT_LIMITS.perTenant),
+  EXPORT_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_EXPORT_LIMITS.perProcess),
+  EXPORT_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_EXPORT_LIMITS.idleTimeoutMs),
+};
+
+export function exportLimits(config: {
+  EXPORT_MAX_PER_TENANT: number;
+  EXPORT_MAX_CONCURRENT: number;
+  EXPORT_IDLE_TIMEOUT_MS: number;
+}): ExportLimits {
+  return {
+    perTenant: config.EXPORT_MAX_PER_TENANT,
+    perProcess: config.EXPORT_MAX_CONCURRENT,
+    idleTimeoutMs: config.EXPORT_IDLE_TIMEOUT_MS,
+  };
+}
+
 /**
  * The tamper-evidence routes need only the public key: the API-facing service never holds the
  * signing key (the log-worker seals). SEAL_INTERVAL here is only what a 409 tells the caller.
  */
+/** Scanning searches (docs/api.md "Search"): list and stats requests with search or user_agent running at once. */
+export const searchConfig = {
+  SEARCH_MAX_PER_TENANT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_SEARCH_LIMITS.perTenant),
+  SEARCH_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_SEARCH_LIMITS.perProcess),
+};
+
+export function searchLimits(config: { SEARCH_MAX_PER_TENANT: number; SEARCH_MAX_CONCURRENT: number }): SearchLimits {
+  return { perTenant: config.SEARCH_MAX_PER_TENANT, perProcess: config.SEARCH_MAX_CONCURRENT };
+}
+
 export const integrityRoutesConfig = {
   ...integrityCommonConfig,
   INTEGRITY_PUBLIC_KEY: optionalString,
@@ -99,10 +131,13 @@ export const LogConfig = refuseEmbeddedAnalytics(
       z.object({
         ...listenConfig(8082),
         ...authConfig,
+        ...gatewayConfig,
         ...storeConfig,
         ...queueConfig,
         ...streamConfig,
         ...rateLimitConfig,
+        ...exportConfig,
+        ...searchConfig,
         ...idempotencyConfig,
         ...integrityRoutesConfig,
         ...dependencyConfig,

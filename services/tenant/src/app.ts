@@ -1,10 +1,14 @@
 import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
+import type { TenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { type IdentityResolver, requireAuth } from '@logserver/shared/auth/request-auth';
 import { deriveTenantKey, type KeyScheme } from '@logserver/shared/auth/tenant-key';
+import { TenantInUse, TenantReserved } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import { useZod } from '@logserver/shared/http/server';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import { Tenant, TenantInput, TenantWithSecret } from '@logserver/shared/schemas/tenant';
+import type { LogStore } from '@logserver/shared/store/port';
+import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -12,12 +16,27 @@ import { z } from 'zod';
 export interface TenantDeps {
   tenants: TenantStore;
   identity: IdentityResolver;
+  /**
+   * Whether a key already has events (a tenant used before it was registered, or by a token from
+   * before AUTH_REQUIRE_REGISTERED_TENANT): its key is live, so "creating" it must not hand it out.
+   */
+  hasEvents: (key: string) => Promise<boolean>;
+  /** This process's registered-tenant cache, told of each new tenant. */
+  registry?: TenantRegistry | undefined;
 }
 
 export interface TenantAppConfig {
   adminTenant: string;
   authSecret: string;
   keyScheme: KeyScheme;
+}
+
+/** TenantDeps.hasEvents on a log store: one indexed row read. */
+export function hasEventsIn(logs: Pick<LogStore, 'query'>): (key: string) => Promise<boolean> {
+  return async (key) => {
+    const page = await logs.query(tenantOf({ tenant: key }), {}, { kind: 'cursor', after: null, size: 1, sort: 'asc' });
+    return page.items.length > 0;
+  };
 }
 
 /** Tenant administration for the platform admin. The signing key is shown once, on create, and never stored. */
@@ -51,7 +70,11 @@ export function buildTenantApp(deps: TenantDeps, config: TenantAppConfig): Fasti
         },
       },
       async (request) => {
+        // The platform tenant's key signs platform tokens: handing it out would turn a 24-hour token into a permanent key.
+        if (request.body.key === config.adminTenant) throw new TenantReserved(request.body.key);
+        if (await deps.hasEvents(request.body.key)) throw new TenantInUse(request.body.key);
         const tenant = await deps.tenants.create(request.body);
+        deps.registry?.remember(tenant.key);
         return ok({ ...tenant, secret: deriveTenantKey(config.keyScheme, config.authSecret, tenant.key) });
       },
     );

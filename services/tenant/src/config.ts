@@ -1,6 +1,7 @@
 import {
   authConfig,
   dependencyConfig,
+  gatewayConfig,
   listenConfig,
   requireAuthSecret,
   requireMongoUri,
@@ -10,6 +11,8 @@ import { corsConfig } from '@logserver/shared/http/cors';
 import { z } from 'zod';
 
 export const TenantConfig = requireMongoUri(
-  requireAuthSecret(z.object({ ...listenConfig(8083), ...authConfig, ...storeConfig, ...dependencyConfig, ...corsConfig })),
+  requireAuthSecret(
+    z.object({ ...listenConfig(8083), ...authConfig, ...gatewayConfig, ...storeConfig, ...dependencyConfig, ...corsConfig }),
+  ),
 );
 export type TenantConfig = z.infer<typeof TenantConfig>;

@@ -17,7 +17,10 @@ beforeAll(async () => {
   const tenants = SqliteTenantStore.open(join(mkdtempSync(join(tmpdir(), 'tenant-test-')), 'db.sqlite'));
   app = createServer({ logLevel: 'silent' });
   await app.register(
-    buildTenantApp({ tenants, identity: gatewayIdentity() }, { adminTenant: 'system', authSecret: SECRET, keyScheme: 'hmac-sha256' }),
+    buildTenantApp(
+      { tenants, identity: gatewayIdentity(), hasEvents: async () => false },
+      { adminTenant: 'system', authSecret: SECRET, keyScheme: 'hmac-sha256' },
+    ),
   );
   app.addHook('onClose', () => tenants.close());
   url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { type Identity, IdentityClaims, type Role } from './identity.js';
@@ -44,13 +45,36 @@ export const OIDC_ALGORITHMS = ['RS256', 'ES256', 'EdDSA', 'Ed25519'];
 const NO_EXP_CACHE_MS = 60_000;
 
 /**
+ * Longest token accepted, in characters. Ours are about 300; an OIDC provider's with many claims a
+ * few KiB. Without a bound, 10 000 distinct valid 15.5 KB tokens held 177 MB in the cache.
+ */
+export const MAX_TOKEN_LENGTH = 4096;
+
+/**
+ * The verified-token cache holds at most this many bytes (keys are SHA-256 digests, so a
+ * token's length never counts), and at most 50 000 entries, shared by every tenant: a tenant that
+ * fills it only makes other tokens verify again, it cannot grow the process.
+ */
+export const VERIFIED_CACHE_BYTES = 8 * 1024 * 1024;
+
+/** Bytes one cache entry costs, roughly: the 43-character key, the identity's strings, and the map's own overhead. */
+const entryBytes = (identity: Identity): number => 2 * (43 + identity.sub.length + identity.tenant.length + identity.role.length) + 200;
+
+const cacheKey = (token: string): string => createHash('sha256').update(token).digest('base64url');
+
+/**
  * Verifies HS256 tokens against the tenant's derived key. Verified tokens are cached until
  * their exp (bounded in count), because verification costs more than the rest of a request.
  * `clock` is when "now" is (tests move it instead of sleeping).
  */
 export function createJwtVerifier(settings: JwtSettings, clock: { now: () => number } = { now: Date.now }): JwtVerifier {
   const keys = new LRUCache<string, Uint8Array>({ max: 10_000 });
-  const verified = new LRUCache<string, Identity>({ max: 50_000, ttlAutopurge: false });
+  const verified = new LRUCache<string, Identity>({
+    max: 50_000,
+    maxSize: VERIFIED_CACHE_BYTES,
+    sizeCalculation: entryBytes,
+    ttlAutopurge: false,
+  });
   const keyFor = (tenant: string): Uint8Array => {
     let key = keys.get(tenant);
     if (!key) {
@@ -101,10 +125,12 @@ export function createJwtVerifier(settings: JwtSettings, clock: { now: () => num
 
   return {
     async verify(token) {
-      const cached = verified.get(token);
+      if (token.length > MAX_TOKEN_LENGTH) throw rejected(`token longer than ${MAX_TOKEN_LENGTH} characters`);
+      const key = cacheKey(token);
+      const cached = verified.get(key);
       if (cached) {
         if (cached.exp === undefined || cached.exp * 1000 > clock.now()) return cached;
-        verified.delete(token);
+        verified.delete(key);
       }
       try {
         const { alg } = headerOf(token);
@@ -115,7 +141,7 @@ export function createJwtVerifier(settings: JwtSettings, clock: { now: () => num
           identity = await verifyIdpToken(token, oidc, jwks);
         } else throw rejected(`signing algorithm ${String(alg ?? 'missing')} not accepted`);
         const ttl = identity.exp === undefined ? NO_EXP_CACHE_MS : Math.min(identity.exp * 1000 - clock.now(), 3_600_000);
-        if (ttl > 0) verified.set(token, identity, { ttl });
+        if (ttl > 0) verified.set(key, identity, { ttl });
         return identity;
       } catch (error) {
         // Malformed, forged, expired or mis-addressed: the caller learns which check failed, nothing more.

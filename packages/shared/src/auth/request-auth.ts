@@ -1,8 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Forbidden } from '../errors/catalogue.js';
-import { AUTH_HEADERS, type Identity, IdentityClaims } from './identity.js';
+import { isCredentialName, rawParameters } from '../http/query-names.js';
+import { hasValidIdentitySignature } from './gateway-signature.js';
+import { AUTH_HEADERS, decodeSubjectHeader, type Identity, IdentityClaims } from './identity.js';
 import type { JwtVerifier } from './jwt-verifier.js';
 import { isAllowed, QUERY_TOKEN_PATHS } from './rbac.js';
+import { rejected } from './token-errors.js';
 import { NO_TOKEN, NOT_BEARER, type TokenRefusal, unauthorized } from './token-refusal.js';
 
 declare module 'fastify' {
@@ -20,11 +23,26 @@ export type IdentityResolver = (request: FastifyRequest) => Promise<Identity>;
  * headers on a WebSocket or an EventSource, and keeping query tokens off every other route keeps
  * them out of access logs.
  */
-export function tokenFrom(authorization: string | undefined, path: string, query: URLSearchParams): string | undefined {
+export function tokenFrom(authorization: string | undefined, path: string, rawQuery: string): string | undefined {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (bearer) return bearer[1];
-  if (QUERY_TOKEN_PATHS.includes(path.replace(/\/+$/, ''))) return query.get('token') ?? undefined;
+  if (QUERY_TOKEN_PATHS.includes(path.replace(/\/+$/, ''))) return queryToken(rawQuery);
   return undefined;
+}
+
+/**
+ * `?token=` only as exactly one parameter spelled `token`: a second one, or one whose name is
+ * encoded (`%74oken`), is no token at all (401), so every reader of the URL sees the same credential.
+ */
+export function queryToken(rawQuery: string): string | undefined {
+  const tokens = rawParameters(rawQuery).filter(({ name }) => isCredentialName(name));
+  const [only] = tokens;
+  if (tokens.length !== 1 || only?.rawName !== 'token') return undefined;
+  try {
+    return decodeURIComponent(only.value.replace(/\+/g, ' ')) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** No usable token: none was sent, or the Authorization header holds something other than a bearer token. */
@@ -39,8 +57,7 @@ export function verifiedIdentity(verifier: JwtVerifier): IdentityResolver {
     // benchmark's profile, and only the path and the query string are needed.
     const at = request.url.indexOf('?');
     const path = at === -1 ? request.url : request.url.slice(0, at);
-    const query = new URLSearchParams(at === -1 ? '' : request.url.slice(at + 1));
-    const token = tokenFrom(request.headers.authorization, path, query);
+    const token = tokenFrom(request.headers.authorization, path, at === -1 ? '' : request.url.slice(at + 1));
     if (!token) throw unauthorized(missingTokenRefusal(request.headers.authorization));
     return verifier.verify(token);
   };
@@ -53,13 +70,16 @@ const GATEWAY_WITHOUT_IDENTITY: TokenRefusal = {
 
 /**
  * Behind the gateway: ingress-nginx answered the auth subrequest and overwrote the x-auth-*
- * headers with the auth service's answer. Only the gateway can reach the services (NetworkPolicy),
- * so the headers are trusted here and nowhere else.
+ * headers with the auth service's answer. Only the gateway can reach the services (NetworkPolicy);
+ * with `gatewaySecret` (GATEWAY_SECRET) the headers must also carry the auth service's signature,
+ * so a request that did not come through the gateway is a 401 whatever headers it sends.
  */
-export function gatewayIdentity(): IdentityResolver {
+export function gatewayIdentity(gatewaySecret?: string | undefined): IdentityResolver {
   return async (request) => {
+    if (gatewaySecret !== undefined && !hasValidIdentitySignature(gatewaySecret, request.headers))
+      throw rejected('identity headers not signed by the gateway (x-auth-signature)');
     const claims = IdentityClaims.safeParse({
-      sub: request.headers[AUTH_HEADERS.sub],
+      sub: decodeSubjectHeader(request.headers[AUTH_HEADERS.sub]),
       tenant: request.headers[AUTH_HEADERS.tenant],
       role: request.headers[AUTH_HEADERS.role],
     });

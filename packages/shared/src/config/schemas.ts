@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { SqsLogQueueOptions } from '../sqs/log-queue.js';
@@ -10,7 +11,7 @@ export const optionalString = z
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
 // Accepts a boolean too: a service's parsed config is parsed again into its adapters' options (sqsOptions).
-const booleanFromEnv = (fallback: boolean) =>
+export const booleanFromEnv = (fallback: boolean) =>
   z
     .union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no', ''])])
     .optional()
@@ -26,6 +27,33 @@ export function fromInvocationDir(path: string, env: NodeJS.ProcessEnv = process
   return resolve(env.INIT_CWD ?? process.cwd(), path);
 }
 
+/** An address, a CIDR range or one of proxy-addr's names: what TRUST_PROXY lists. */
+const isProxyAddress = (entry: string): boolean => {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+};
+
+/**
+ * TRUST_PROXY: the addresses of the proxies in front (the gateway), whose X-Forwarded-For is
+ * believed. Unset, nothing is: request.ip, and with it the address in export and cleanup records,
+ * is the connection's peer. Set, it is the nearest address in X-Forwarded-For that is not a listed
+ * proxy, so a client's own X-Forwarded-For counts only when a trusted proxy passed it on.
+ */
+export const trustProxySetting = optionalString.pipe(
+  z
+    .string()
+    .refine(
+      (value) => value.split(',').every((entry) => isProxyAddress(entry.trim())),
+      'must be a comma list of IP addresses, CIDR ranges (10.0.0.0/8) or loopback, linklocal, uniquelocal',
+    )
+    .transform((value) => value.split(',').map((entry) => entry.trim()))
+    .optional(),
+);
+
 /** Services in containers listen on every interface (the image sets HOST); the all-in-one on loopback. */
 export const listenConfig = (defaultPort: number, defaultHost = '0.0.0.0') => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
@@ -33,6 +61,7 @@ export const listenConfig = (defaultPort: number, defaultHost = '0.0.0.0') => ({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
+  TRUST_PROXY: trustProxySetting,
 });
 
 /** `from=to,from=to` (README "OIDC / JWKS"); every entry must have both sides. */
@@ -62,6 +91,8 @@ export const authConfig = {
     .default('system'),
   AUTH_KEY_SCHEME: z.enum(['hmac-sha256', 'md5-legacy']).default('hmac-sha256'),
   AUTH_REQUIRE_EXP: booleanFromEnv(true),
+  /** Tokens of tenants not created through POST /api/v1/tenants are refused (401); false for a migration. */
+  AUTH_REQUIRE_REGISTERED_TENANT: booleanFromEnv(true),
   /** An external identity provider's JWKS: its RS256/ES256/EdDSA tokens are accepted beside the HS256 tenant tokens. */
   AUTH_JWKS_URL: optionalString.pipe(z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).optional()),
   /** The IdP tokens' iss and aud; AUTH_ISSUER and AUTH_AUDIENCE when unset. */
@@ -75,10 +106,21 @@ export const authConfig = {
   AUTH_JWKS_CACHE_MAX_AGE: z.coerce.number().min(1).max(86_400).default(600),
 };
 
+/**
+ * GATEWAY_SECRET (auth, log and tenant services): the auth service signs its x-auth-* answer with
+ * it and the services accept x-auth-* only with that signature. Unset, they trust the headers
+ * (NetworkPolicy alone keeps others out) and say so at start.
+ */
+export const gatewayConfig = {
+  GATEWAY_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+};
+
 export const storeConfig = {
   STORE: z.enum(['sqlite', 'mongodb']).optional(),
   DATA_DIR: z.string().min(1).default('./data'),
   SQLITE_PATH: optionalString,
+  /** A SQLite query with search or user_agent (no index can serve a substring) stops after this long. */
+  SQLITE_QUERY_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
   MONGODB_URI: optionalString,
   MONGODB_DB: z.string().min(1).default('logdb'),
   MONGODB_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
@@ -120,6 +162,7 @@ export const storeSettings = z.object(storeConfig).transform((config): StoreSett
   store: config.STORE ?? (config.MONGODB_URI ? 'mongodb' : 'sqlite'),
   dataDir: config.DATA_DIR,
   sqlitePath: config.SQLITE_PATH,
+  sqliteQueryTimeoutMs: config.SQLITE_QUERY_TIMEOUT_MS,
   mongodbUri: config.MONGODB_URI,
   mongodbDb: config.MONGODB_DB,
   mongo: {

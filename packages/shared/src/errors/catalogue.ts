@@ -11,8 +11,20 @@ export const ExportTooWide = createError('LOGSERVER_ERR_EXPORT_TOO_WIDE', '%s', 
 export const Forbidden = createError('LOGSERVER_ERR_FORBIDDEN', 'Forbidden: role %s may not %s %s', 403);
 export const NotFound = createError('LOGSERVER_ERR_NOT_FOUND', '%s not found', 404);
 export const TenantExists = createError('LOGSERVER_ERR_TENANT_EXISTS', 'Tenant %s already exists', 409);
+export const TenantReserved = createError('LOGSERVER_ERR_TENANT_RESERVED', 'Tenant key %s is reserved for the platform', 409);
+export const TenantInUse = createError('LOGSERVER_ERR_TENANT_IN_USE', 'Tenant key %s is already in use: it has events', 409);
 export const BadRequest = createError('LOGSERVER_ERR_BAD_REQUEST', '%s', 400);
 export const RateLimited = createError('LOGSERVER_ERR_RATE_LIMITED', 'Too many requests for this tenant: retry in %d s', 429);
+export const TooManyExports = createError(
+  'LOGSERVER_ERR_TOO_MANY_EXPORTS',
+  'Too many exports running %s: retry when one has finished',
+  429,
+);
+export const TooManySearches = createError(
+  'LOGSERVER_ERR_TOO_MANY_SEARCHES',
+  'Too many searches (search or user_agent) running %s: retry in a moment',
+  429,
+);
 export const NotSealed = createError('LOGSERVER_ERR_NOT_SEALED', 'Log %s is not sealed yet: %s', 409);
 export const Conflict = createError('LOGSERVER_ERR_CONFLICT', '%s', 409);
 export const IntegrityBusy = createError('LOGSERVER_ERR_INTEGRITY_BUSY', 'Too many proof or verify requests %s: retry in %d s', 429);
@@ -55,4 +67,17 @@ export interface ValidationDetail {
   loc: (string | number)[];
   msg: string;
   type: string;
+}
+
+/**
+ * Events the queue cannot carry however often it is tried: too large for one message, or refused
+ * by the queue when sent alone. A 422 that names each one by its index in what was published.
+ */
+export class NotQueueable extends ValidationFailed {
+  constructor(
+    readonly indexes: number[],
+    reason: string,
+  ) {
+    super(indexes.map((index) => ({ loc: ['body', index], msg: `cannot be queued: ${reason}`, type: 'not_queueable' })));
+  }
 }

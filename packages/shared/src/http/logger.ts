@@ -1,8 +1,19 @@
 import { type FastifyReply, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
+import { isCredentialName, rawParameters } from './query-names.js';
 
-/** Strips credentials from a URL before it is logged: `?token=` is how WebSocket clients authenticate. */
+/**
+ * Strips credentials from a URL before it is logged: `?token=` is how WebSocket clients
+ * authenticate. Names are compared after decoding (`%74oken` is `token`), the way servers read them.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:token|access_token)=)[^&#]*/gi, '$1[redacted]');
+  const at = url.indexOf('?');
+  if (at === -1) return url;
+  const hash = url.indexOf('#', at);
+  const query = url.slice(at + 1, hash === -1 ? undefined : hash);
+  const redacted = rawParameters(query)
+    .map(({ raw, rawName, name }) => (isCredentialName(name) ? `${rawName}=[redacted]` : raw))
+    .join('&');
+  return `${url.slice(0, at + 1)}${redacted}${hash === -1 ? '' : url.slice(hash)}`;
 }
 
 /**

@@ -14,12 +14,28 @@ export interface ServerOptions {
   logLevel: string;
   /** Largest request body in bytes; the bulk route is the one that needs the most. */
   bodyLimit?: number;
+  /** TRUST_PROXY: the proxies whose X-Forwarded-For decides request.ip; none when absent. */
+  trustProxy?: string[] | undefined;
 }
 
 const ROUTER_ERRORS: Record<string, [number, string]> = {
   FST_ERR_BAD_URL: [400, 'Malformed URL: a path segment is not valid percent-encoding'],
   FST_ERR_MAX_PARAM_LENGTH: [414, 'URL path segment too long'],
 };
+
+/**
+ * Longest a client may take to send one whole request, headers and body (Node's default is 5
+ * minutes): a 10 MiB bulk body needs 60 s only below 1.4 Mbit/s, and a client that trickles its
+ * body holds a connection and its buffer for no longer than this.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * A socket on which nothing moves for this long is closed (Node's default: never). Longer than
+ * Fastify's 72 s keep-alive, so idle keep-alive connections end as before; streamed answers that
+ * are moving and upgraded WebSockets are not affected (a stalled export is cut off sooner, by
+ * EXPORT_IDLE_TIMEOUT_MS).
+ */
+export const CONNECTION_TIMEOUT_MS = 120_000;
 
 /** Default body limit: 1000 bulk events of a few hundred bytes each fit with room to spare. */
 export const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
@@ -38,7 +54,10 @@ export function createServer(options: ServerOptions): FastifyInstance {
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    trustProxy: options.trustProxy ?? false,
     forceCloseConnections: true,
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // The router refuses some URLs before any handler runs; without this they would leave in
     // Fastify's own error shape instead of the envelope.

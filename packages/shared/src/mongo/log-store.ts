@@ -38,7 +38,11 @@ export const LOG_INDEXES: IndexDescription[] = [
 
 const DUPLICATE_KEY = 11000;
 const MAX_TIME_EXPIRED = 50;
-const EXPORT_BATCH = 1000;
+/**
+ * Documents per export batch. The driver holds a whole batch while a slow client reads it, so this
+ * bounds a stalled export's memory: 100 events of the largest size (three 16 KiB objects) are 5 MiB.
+ */
+const EXPORT_BATCH = 100;
 const DELETE_BATCH = 1000;
 /** Returned documents never carry the storage-only fields. */
 const PROJECTION = { _id: 0, search_text: 0 };

@@ -59,9 +59,18 @@ function checkJsonObject(value: JsonObject, ctx: z.RefinementCtx): void {
 
 const jsonObject = z.record(z.string(), z.unknown()).superRefine(checkJsonObject);
 
+/**
+ * Timestamps are stored and compared as ISO text, which sorts as time only for four-digit years:
+ * "9999-12-31T23:59:59-23:59" is +010000-01-01T23:58:59.000Z in UTC, which sorted before every
+ * other event, fell inside to=2000-01-01 and outside every cleanup. Such an instant is refused.
+ */
+export const UTC_YEAR_RANGE = 'its UTC year must be between 0000 and 9999';
+export const isFourDigitYear = (utcIso: string): boolean => /^\d{4}-/.test(utcIso);
+
 const isoTimestamp = z.iso
   .datetime({ offset: true, message: 'must be an ISO 8601 date-time with a time zone, e.g. 2025-06-26T01:23:45.678Z' })
-  .transform((value) => new Date(value).toISOString());
+  .transform((value) => new Date(value).toISOString())
+  .refine(isFourDigitYear, UTC_YEAR_RANGE);
 
 /**
  * Text stored in a column must be well-formed Unicode: a lone surrogate half cannot be written as
@@ -72,6 +81,13 @@ const isoTimestamp = z.iso
 export const isWellFormedText = (value: string): boolean => !/\p{Cs}/u.test(value);
 const WELL_FORMED = 'must be well-formed Unicode text (no lone surrogate halves)';
 const columnText = (max: number) => z.string().max(max).refine(isWellFormedText, WELL_FORMED);
+
+/**
+ * Actions the server writes itself (logs.export, logs.cleanup): a writer could otherwise post a
+ * record indistinguishable from a real cleanup. Any case, so `LOGS.cleanup` cannot pass for one.
+ */
+export const SERVER_ACTION_PREFIX = 'logs.';
+const isClientAction = (action: string) => !action.toLowerCase().startsWith(SERVER_ACTION_PREFIX);
 
 /** What a client sends: the Python system's fields, nothing else (DESIGN §4). */
 export const LogEventInput = z.strictObject({
@@ -84,7 +100,13 @@ export const LogEventInput = z.strictObject({
     .uuid({ message: 'must be a UUID (RFC 9562), e.g. one from crypto.randomUUID() or a UUIDv7' })
     .transform((value) => value.toLowerCase())
     .optional(),
-  action: z.string().trim().min(1).max(LIMITS.shortText).refine(isWellFormedText, WELL_FORMED),
+  action: z
+    .string()
+    .trim()
+    .min(1)
+    .max(LIMITS.shortText)
+    .refine(isWellFormedText, WELL_FORMED)
+    .refine(isClientAction, `actions starting with '${SERVER_ACTION_PREFIX}' are reserved for the server's own records`),
   resource_type: z.string().trim().min(1).max(LIMITS.shortText).refine(isWellFormedText, WELL_FORMED),
   resource_id: columnText(LIMITS.resourceId).min(1).optional(),
   timestamp: isoTimestamp.optional(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ANALYTICS_INTERVALS, GROUPABLE_FIELDS, type GroupableField } from '../analytics/port.js';
 import { LIMITS } from './limits.js';
-import { SEVERITIES, type Severity } from './log-event.js';
+import { isFourDigitYear, SEVERITIES, type Severity, UTC_YEAR_RANGE } from './log-event.js';
 
 /** One value per parameter: a repeated parameter is ambiguous, so it is refused, not guessed. */
 export const single = <T extends z.ZodType>(schema: T) =>
@@ -30,7 +30,8 @@ const dateOrDateTime = single(
         message: 'must be an ISO 8601 date (2025-06-26) or date-time with a time zone (2025-06-26T01:23:45Z)',
       },
     )
-    .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString()),
+    .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString())
+    .refine(isFourDigitYear, UTC_YEAR_RANGE),
 );
 
 const severityList = single(

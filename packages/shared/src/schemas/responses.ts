@@ -32,6 +32,7 @@ const ERRORS = {
   415: errorEnvelope('Body is not application/json'),
   422: validationEnvelope,
   429: errorEnvelope('Too many requests: this tenant (or the server) is at its limit; retry after the seconds the message gives'),
+  431: errorEnvelope('Request header (such as the token) larger than allowed'),
   503: errorEnvelope('The store or queue cannot accept work right now; nothing was stored'),
 } as const;
 

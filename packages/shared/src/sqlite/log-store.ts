@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
+import { QueryTimeout } from '../errors/catalogue.js';
 import { eventHash } from '../integrity/event-hash.js';
 import type { LogEvent } from '../schemas/log-event.js';
-import { applyFilterHandlers, type FilterHandlers } from '../store/filter.js';
+import { applyFilterHandlers, type FilterHandlers, needsScan } from '../store/filter.js';
 import type {
   AppendResult,
   DeleteCause,
@@ -74,8 +75,46 @@ UNION ALL SELECT tenant_id, 'resource_type', resource_type, hour, severity, sum(
 UNION ALL SELECT tenant_id, 'user_id', user_id, hour, severity, sum(n) FROM log_rollups WHERE true GROUP BY 1, 3, 4, 5;
 `;
 
-const EXPORT_BATCH = 1000;
+/** An export page ends at this many rows or at EXPORT_PAGE_BYTES of stored text, whichever comes first. */
+const EXPORT_PAGE_ROWS = 1000;
+/**
+ * A stalled export pins the page it is reading: 1000 events of 48 KiB were 48 MiB each, and 85
+ * stalled exports ran the server out of heap. By bytes, a page of large events is a short page.
+ */
+export const EXPORT_PAGE_BYTES = 256 * 1024;
+
+/** Stored text of a row, close enough to its bytes to bound a page (UTF-16 length, not UTF-8). */
+function rowLength(row: Row): number {
+  let length = 200 + row.action.length + row.resource_type.length + row.user_id.length;
+  for (const text of [row.resource_id, row.user_agent, row.before, row.after, row.metadata]) length += text?.length ?? 0;
+  return length;
+}
 const DELETE_BATCH = 5000;
+
+/**
+ * `search` and `user_agent` are substring tests that no index serves: they read every event of the
+ * tenant in the time range, calling fold() on each searched column. Run as one statement, 100 000
+ * events held the event loop for seconds, every tenant's requests waiting. So they run in windows
+ * of this many events of the (tenant, ts, id) index, yielding to the event loop between windows
+ * and stopping at the query timeout.
+ */
+export const SCAN_WINDOW_ROWS = 1000;
+
+export interface SqliteLogStoreOptions {
+  /** A query with `search` or `user_agent` that has not finished after this long is stopped (503 QueryTimeout). */
+  queryTimeoutMs?: number | undefined;
+}
+
+export const DEFAULT_SQLITE_QUERY_TIMEOUT_MS = 10_000;
+
+/** A slice of SQL: a condition to AND in, with its bound parameters. */
+interface Clause {
+  sql: string;
+  params: unknown[];
+}
+
+const NO_CLAUSE: Clause = { sql: '', params: [] };
+const yieldToEventLoop = () => new Promise((resolve) => setImmediate(resolve));
 
 const json = (value: object | null): string | null => (value === null ? null : JSON.stringify(value));
 
@@ -117,7 +156,7 @@ const WHERE_CLAUSES: FilterHandlers<Where> = {
     where.params.push(...value);
   },
   user_agent: (value, where) => {
-    where.clauses.push("instr(lower(coalesce(user_agent, '')), ?) > 0");
+    where.clauses.push("instr(fold(coalesce(user_agent, '')), ?) > 0");
     where.params.push(value.toLowerCase());
   },
   from: (value, where) => {
@@ -130,7 +169,7 @@ const WHERE_CLAUSES: FilterHandlers<Where> = {
   },
   search: (value, where) => {
     // instr() is a literal substring test: no pattern syntax, so no wildcard or ReDoS surprises.
-    where.clauses.push(`(${SEARCHED_COLUMNS.map((column) => `instr(lower(coalesce(${column}, '')), ?) > 0`).join(' OR ')})`);
+    where.clauses.push(`(${SEARCHED_COLUMNS.map((column) => `instr(fold(coalesce(${column}, '')), ?) > 0`).join(' OR ')})`);
     where.params.push(...SEARCHED_COLUMNS.map(() => value.toLowerCase()));
   },
 };
@@ -266,7 +305,16 @@ export class SqliteLogStore implements LogStore {
   private readonly addToDimRollup: Database.Statement;
   private readonly dropEmptyDimRollup: Database.Statement;
 
-  private constructor(private readonly db: Database.Database) {
+  private readonly queryTimeoutMs: number;
+
+  private constructor(
+    private readonly db: Database.Database,
+    options: SqliteLogStoreOptions,
+  ) {
+    this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_SQLITE_QUERY_TIMEOUT_MS;
+    // SQLite's lower() folds ASCII only, so `search=ÉCOLE` missed `ÉCOLE` while the stream (and
+    // MongoDB, whose search_text is folded in JS) found it. fold() is the stream's own toLowerCase.
+    db.function('fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
     const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollup_dims'").get() !== undefined;
     db.exec(SCHEMA);
     const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];
@@ -295,8 +343,79 @@ export class SqliteLogStore implements LogStore {
     );
   }
 
-  static open(path: string): SqliteLogStore {
-    return new SqliteLogStore(openSqlite(path));
+  static open(path: string, options: SqliteLogStoreOptions = {}): SqliteLogStore {
+    return new SqliteLogStore(openSqlite(path), options);
+  }
+
+  /**
+   * The windows a scanning query reads, in `sort` order from `start`: each is a condition bounding
+   * the rows to at most SCAN_WINDOW_ROWS of the tenant's time range (`end` is its last row, null for
+   * the last window). Between windows the event loop runs; past the query timeout it throws.
+   */
+  private async *scanWindows(tenant: TenantId, filter: LogFilter, sort: SortOrder, start: Position | null): AsyncGenerator<Clause> {
+    const deadline = Date.now() + this.queryTimeoutMs;
+    let position = start;
+    for (;;) {
+      const end = this.windowEnd(tenant, filter, sort, position);
+      const after = afterPosition(sort, position);
+      const until: Clause = end
+        ? { sql: ` AND (ts, id) ${sort === 'desc' ? '>=' : '<='} (?, ?)`, params: [end.timestamp, end.id] }
+        : NO_CLAUSE;
+      yield { sql: `${after.sql}${until.sql}`, params: [...after.params, ...until.params] };
+      if (!end) return;
+      position = end;
+      await yieldToEventLoop();
+      if (Date.now() > deadline) throw new QueryTimeout(this.queryTimeoutMs);
+    }
+  }
+
+  /**
+   * The last event of the scan window after `position`: the SCAN_WINDOW_ROWS-th of the tenant's
+   * time range (tenant, from, to: what the (tenant_id, ts, id) index walks), or null when fewer are left.
+   */
+  private windowEnd(tenant: TenantId, filter: LogFilter, sort: SortOrder, position: Position | null): Position | null {
+    const range = whereClause(tenant, { from: filter.from, to: filter.to } as LogFilter);
+    const after = afterPosition(sort, position);
+    const end = this.db
+      .prepare(`SELECT ts, id FROM logs WHERE ${range.sql}${after.sql} ORDER BY ${orderBy(sort)} LIMIT 1 OFFSET ${SCAN_WINDOW_ROWS - 1}`)
+      .get(...range.params, ...after.params) as { ts: string; id: string } | undefined;
+    return end ? { timestamp: end.ts, id: end.id } : null;
+  }
+
+  /** One page of a scanning query, window by window (see scanWindows). */
+  private async scanQuery(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<LogPage> {
+    const where = whereClause(tenant, filter);
+    const select = (window: Clause, limit: number, offset = 0) =>
+      this.db
+        .prepare(`SELECT ${COLUMNS} FROM logs WHERE ${where.sql}${window.sql} ORDER BY ${orderBy(page.sort)} LIMIT ? OFFSET ?`)
+        .all(...where.params, ...window.params, limit, offset) as Row[];
+    const rows: Row[] = [];
+    if (page.kind === 'cursor') {
+      for await (const window of this.scanWindows(tenant, filter, page.sort, page.after)) {
+        rows.push(...select(window, page.size + 1 - rows.length));
+        if (rows.length > page.size) break;
+      }
+      const items = rows.slice(0, page.size).map(rowToEvent);
+      const last = items.at(-1);
+      return { items, total: null, next: rows.length > page.size && last ? { timestamp: last.timestamp, id: last.id } : null };
+    }
+    // Offset paging counts every match (the Python meta's total), so it reads every window.
+    const skip = (page.page - 1) * page.size;
+    let seen = 0;
+    for await (const window of this.scanWindows(tenant, filter, page.sort, null)) {
+      const n = (
+        this.db.prepare(`SELECT count(*) AS n FROM logs WHERE ${where.sql}${window.sql}`).get(...where.params, ...window.params) as {
+          n: number;
+        }
+      ).n;
+      const wanted = page.size - rows.length;
+      if (wanted > 0 && seen + n > skip) rows.push(...select(window, wanted, Math.max(0, skip - seen)));
+      seen += n;
+    }
+    const items = rows.map(rowToEvent);
+    const last = items.at(-1);
+    const more = skip + items.length < seen;
+    return { items, total: seen, next: more && last ? { timestamp: last.timestamp, id: last.id } : null };
   }
 
   async append(tenant: TenantId, events: readonly LogEvent[]): Promise<AppendResult> {
@@ -349,6 +468,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   async query(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<LogPage> {
+    if (needsScan(filter)) return this.scanQuery(tenant, filter, page);
     const where = whereClause(tenant, filter);
     if (page.kind === 'offset') {
       const rows = this.db
@@ -389,8 +509,9 @@ export class SqliteLogStore implements LogStore {
   async *export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent> {
     let position: Position | null = null;
     for (;;) {
-      const page = await this.query(tenant, filter, { kind: 'cursor', after: position, size: EXPORT_BATCH, sort });
-      for (const item of page.items) yield item;
+      const page = this.exportPage(tenant, filter, sort, position);
+      // Rows become events one at a time as the client takes them: only the page's text is held.
+      for (const row of page.rows) yield rowToEvent(row);
       if (page.next === null) return;
       position = page.next;
       // Each page is read synchronously and a fast reader takes the events in microtasks, so without
@@ -398,6 +519,40 @@ export class SqliteLogStore implements LogStore {
       // event-loop stall while one tenant exported 1 000 000 events, every other request waiting.
       await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /**
+   * The next export page, read in one synchronous pass that stops at the row or byte bound; with a
+   * scanning filter also at the end of one scan window, so a page never reads more than a window
+   * of events (an export has no query timeout: it has the idle cut-off and the export caps).
+   * `next` is where the following page starts, null when this was the last.
+   */
+  private exportPage(
+    tenant: TenantId,
+    filter: LogFilter,
+    sort: SortOrder,
+    position: Position | null,
+  ): { rows: Row[]; next: Position | null } {
+    const where = whereClause(tenant, filter);
+    const after = afterPosition(sort, position);
+    const window = needsScan(filter) ? this.windowEnd(tenant, filter, sort, position) : null;
+    const until: Clause = window
+      ? { sql: ` AND (ts, id) ${sort === 'desc' ? '>=' : '<='} (?, ?)`, params: [window.timestamp, window.id] }
+      : NO_CLAUSE;
+    const statement = this.db.prepare(
+      `SELECT ${COLUMNS} FROM logs WHERE ${where.sql}${after.sql}${until.sql} ORDER BY ${orderBy(sort)} LIMIT ?`,
+    );
+    const rows: Row[] = [];
+    let bytes = 0;
+    for (const row of statement.iterate(...where.params, ...after.params, ...until.params, EXPORT_PAGE_ROWS + 1) as IterableIterator<Row>) {
+      if (rows.length === EXPORT_PAGE_ROWS || bytes >= EXPORT_PAGE_BYTES) {
+        const last = rows.at(-1) as Row;
+        return { rows, next: { timestamp: last.ts, id: last.id } };
+      }
+      rows.push(row);
+      bytes += rowLength(row);
+    }
+    return { rows, next: window };
   }
 
   async stats(tenant: TenantId, filter: LogFilter, request: StatsRequest): Promise<StatsResult> {
@@ -409,11 +564,13 @@ export class SqliteLogStore implements LogStore {
     const hour = fromRollups ? 'hour' : 'substr(ts, 1, 13)';
     const bucket = request.interval === 'hour' ? hour : request.interval === 'day' ? `substr(${hour}, 1, 10)` : "''";
     const counted = fromRollups ? 'sum(n)' : 'count(*)';
-    const rows = this.db
-      .prepare(
-        `SELECT ${key} AS k, ${bucket} AS b, ${counted} AS total FROM ${table} WHERE ${where.sql} GROUP BY b, k HAVING total > 0 ORDER BY b`,
-      )
-      .all(...where.params) as { k: string; b: string; total: number }[];
+    const grouped = (window: Clause) =>
+      this.db
+        .prepare(
+          `SELECT ${key} AS k, ${bucket} AS b, ${counted} AS total FROM ${table} WHERE ${where.sql}${window.sql} GROUP BY b, k HAVING total > 0 ORDER BY b`,
+        )
+        .all(...where.params, ...window.params) as { k: string; b: string; total: number }[];
+    const rows = needsScan(filter) ? await this.scanGroups(tenant, filter, grouped) : grouped(NO_CLAUSE);
     // Group names are client text: on a plain object an action or subject named `__proto__` would
     // set the prototype instead of a count, and that group would vanish from the answer.
     const totals: Record<string, number> = Object.create(null);
@@ -432,6 +589,24 @@ export class SqliteLogStore implements LogStore {
       last.counts[row.k] = row.total;
     }
     return { totals, buckets, source };
+  }
+
+  /** Stats of a scanning filter: each window grouped on its own, the counts added up, ordered by bucket. */
+  private async scanGroups(
+    tenant: TenantId,
+    filter: LogFilter,
+    grouped: (window: Clause) => { k: string; b: string; total: number }[],
+  ): Promise<{ k: string; b: string; total: number }[]> {
+    const sums = new Map<string, { k: string; b: string; total: number }>();
+    for await (const window of this.scanWindows(tenant, filter, 'asc', null)) {
+      for (const row of grouped(window)) {
+        const id = JSON.stringify([row.b, row.k]);
+        const sum = sums.get(id);
+        if (sum) sum.total += row.total;
+        else sums.set(id, { ...row });
+      }
+    }
+    return [...sums.values()].sort((a, b) => (a.b < b.b ? -1 : a.b > b.b ? 1 : 0));
   }
 
   async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {

@@ -18,7 +18,7 @@ export function sqlitePathOf(settings: Pick<StoreSettings, 'dataDir' | 'sqlitePa
 export async function openSqliteStores(settings: StoreSettings): Promise<Stores> {
   const path = sqlitePathOf(settings);
   // The log store first: it creates the logs table that the integrity store reads.
-  const logs = SqliteLogStore.open(path);
+  const logs = SqliteLogStore.open(path, { queryTimeoutMs: settings.sqliteQueryTimeoutMs });
   let feed: SqliteLogFeed | null = null;
   return {
     logs,

@@ -16,10 +16,10 @@ import {
 import DataLoader from 'dataloader';
 import pRetry from 'p-retry';
 import { sqsOptions } from '../config/schemas.js';
-import { Unavailable } from '../errors/catalogue.js';
+import { NotQueueable, Unavailable } from '../errors/catalogue.js';
 import type { BatchHandler, LogQueue } from '../queue/port.js';
 import type { LogEvent } from '../schemas/log-event.js';
-import { groupBatches, type PackedMessage, packMessages, parseMessageBody } from './packing.js';
+import { groupBatches, type PackedMessage, packMessages, parseMessageBody, sqsMessageText } from './packing.js';
 
 export interface SqsLogQueueOptions {
   /** SQS endpoint for ElasticMQ or fauxqs; unset means AWS for the region. */
@@ -93,6 +93,13 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
 }
+
+/** An SQS error that says the request itself was wrong (4xx), not that SQS failed: retrying it unchanged fails again. */
+const isSenderFault = (error: unknown): boolean =>
+  typeof error === 'object' &&
+  error !== null &&
+  (error as { $fault?: string }).$fault === 'client' &&
+  !(error instanceof QueueDoesNotExist);
 
 const receiveCount = (message: Message): number => Number(message.Attributes?.ApproximateReceiveCount ?? 1);
 const quiet: QueueLogger = { warn: () => {}, error: () => {} };
@@ -188,9 +195,19 @@ export class SqsLogQueue implements LogQueue {
     return queue;
   }
 
+  /**
+   * Throws NotQueueable (422) before anything is sent when an event cannot fit one message, and
+   * when SQS refused an event sent on its own; Unavailable (503) when SQS did not take the rest.
+   */
   async publish(events: LogEvent[]): Promise<void> {
     if (this.closed) throw new Unavailable('the queue is closed');
-    const results = await this.loader.loadMany(events.map((event) => JSON.stringify(event)));
+    const serialized = events.map(sqsMessageText);
+    const room = this.settings.maxMessageBytes - 2;
+    const tooLarge = serialized.flatMap((text, index) => (Buffer.byteLength(text) > room ? [index] : []));
+    if (tooLarge.length > 0) throw new NotQueueable(tooLarge, `larger than one queue message (${room} bytes as queued)`);
+    const results = await this.loader.loadMany(serialized);
+    const refused = results.flatMap((result, index) => (result instanceof NotQueueable ? [index] : []));
+    if (refused.length > 0) throw new NotQueueable(refused, 'the queue refused the event');
     if (results.some((result) => result instanceof Error)) throw new Unavailable('the queue did not accept the events; try again');
   }
 
@@ -272,28 +289,62 @@ export class SqsLogQueue implements LogQueue {
     return true;
   }
 
-  /** DataLoader's batch function: each serialized event gets `true` once SQS accepted its message. */
+  /**
+   * DataLoader's batch function: each serialized event gets `true` once SQS accepted its message.
+   * Concurrent publishes of every tenant share messages, so a message SQS refuses as the sender's
+   * fault is split and its events sent again one per message: only the event SQS refuses alone
+   * fails (NotQueueable), never another tenant's event packed beside it.
+   */
   private async sendEvents(serialized: readonly string[]): Promise<(true | Error)[]> {
-    const accepted = new Array<boolean>(serialized.length).fill(false);
-    const messages = packMessages(serialized, this.settings.maxMessageBytes);
-    const batches = groupBatches(messages, MAX_BATCH_ENTRIES, this.settings.maxBatchBytes);
+    const results: (true | Error)[] = serialized.map(() => new Unavailable('the queue did not accept the events; try again'));
     const signal = AbortSignal.timeout(this.settings.publishTimeoutMs);
-    await Promise.all(
-      batches.map(async (batch) => {
-        try {
-          for (const message of await this.sendBatch(batch, signal)) for (const index of message.indexes) accepted[index] = true;
-        } catch (error) {
-          this.log.error({ err: error, messages: batch.length }, 'SQS did not accept a batch');
-        }
-      }),
-    );
-    return accepted.map((ok) => ok || new Unavailable('the queue did not accept the events; try again'));
+    const group = (messages: PackedMessage[]) => groupBatches(messages, MAX_BATCH_ENTRIES, this.settings.maxBatchBytes);
+    // Each round sends what the last one could not place: a refused message of several events
+    // comes back as one message per event, a refused request of several messages as one request
+    // per message, so the rounds end with the refused events alone.
+    let round = group(packMessages(serialized, this.settings.maxMessageBytes));
+    while (round.length > 0) {
+      const split: PackedMessage[] = [];
+      const separate: PackedMessage[][] = [];
+      const refuse = (message: PackedMessage) => {
+        if (message.indexes.length > 1) split.push(...message.indexes.map((index) => this.alone(serialized, index)));
+        else for (const index of message.indexes) results[index] = new NotQueueable([index], 'refused by SQS');
+      };
+      await Promise.all(
+        round.map(async (batch) => {
+          try {
+            const sent = await this.sendBatch(batch, signal);
+            for (const message of sent.accepted) for (const index of message.indexes) results[index] = true;
+            for (const message of sent.refused) refuse(message);
+          } catch (error) {
+            // A whole request refused as the sender's fault (e.g. InvalidMessageContents) is narrowed down the same way.
+            if (!isSenderFault(error) || signal.aborted)
+              this.log.error({ err: error, messages: batch.length }, 'SQS did not accept a batch');
+            else if (batch.length > 1) separate.push(...batch.map((message) => [message]));
+            else for (const message of batch) refuse(message);
+          }
+        }),
+      );
+      if (split.length > 0 || separate.length > 0)
+        this.log.warn({ split: split.length, separate: separate.length }, 'SQS refused some messages; sending their events apart');
+      round = [...separate, ...group(split)];
+    }
+    return results;
   }
 
-  /** Sends one SendMessageBatch; entries SQS refused for its own reasons are sent again, the others never. */
-  private async sendBatch(batch: PackedMessage[], signal: AbortSignal): Promise<PackedMessage[]> {
+  private alone(serialized: readonly string[], index: number): PackedMessage {
+    const body = `[${serialized[index]}]`;
+    return { body, indexes: [index], bytes: Buffer.byteLength(body) };
+  }
+
+  /**
+   * Sends one SendMessageBatch; entries SQS failed on its side are sent again, and the ones it
+   * refused as the sender's fault (which fail the same way every time) are returned as refused.
+   */
+  private async sendBatch(batch: PackedMessage[], signal: AbortSignal): Promise<{ accepted: PackedMessage[]; refused: PackedMessage[] }> {
     let pending = batch.map((message, index) => ({ id: String(index), message }));
     const accepted: PackedMessage[] = [];
+    const refused: PackedMessage[] = [];
     await pRetry(
       async () => {
         // Making the queues again (after SQS lost them) counts against the same publish timeout.
@@ -308,7 +359,9 @@ export class SqsLogQueue implements LogQueue {
         const succeeded = new Set((response.Successful ?? []).map((entry) => entry.Id));
         for (const entry of pending) if (succeeded.has(entry.id)) accepted.push(entry.message);
         const failed = response.Failed ?? [];
-        // A sender fault (too large, bad characters) fails the same way every time: give those up.
+        // A sender fault (too large, bad characters) fails the same way every time: not sent again as it is.
+        const senderFault = new Set(failed.filter((entry) => entry.SenderFault).map((entry) => entry.Id));
+        for (const entry of pending) if (senderFault.has(entry.id)) refused.push(entry.message);
         const retriable = new Set(failed.filter((entry) => !entry.SenderFault).map((entry) => entry.Id));
         pending = pending.filter((entry) => retriable.has(entry.id));
         if (pending.length > 0) throw new EntriesFailed(failed.map((entry) => entry.Code ?? 'unknown'));
@@ -322,10 +375,10 @@ export class SqsLogQueue implements LogQueue {
         shouldRetry: ({ error }) => error instanceof EntriesFailed || this.forgetMissingQueue(error),
       },
     ).catch((error: unknown) => {
-      if (accepted.length === 0) throw error;
-      this.log.error({ err: error, refused: batch.length - accepted.length }, 'SQS refused some messages');
+      if (accepted.length === 0 && refused.length === 0) throw error;
+      this.log.error({ err: error, failed: batch.length - accepted.length - refused.length }, 'SQS failed some messages');
     });
-    return accepted;
+    return { accepted, refused };
   }
 
   private async receiveLoop(handler: BatchHandler): Promise<void> {

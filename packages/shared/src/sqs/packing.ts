@@ -1,6 +1,18 @@
 import { z } from 'zod';
 import { LogEvent } from '../schemas/log-event.js';
 
+/**
+ * An event as SQS message text. SQS accepts only #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+ * #x10000-#x10FFFF (and some servers, fauxqs among them, refuse more), so one event holding U+FFFF
+ * made every message it was packed into fail, other tenants' events with it. Escaping every
+ * character beyond ASCII as \uXXXX (JSON's own escape; outside strings JSON is ASCII already)
+ * leaves a body any SQS accepts and JSON.parse reads back unchanged. It costs at most three times
+ * the UTF-8 bytes of non-ASCII text, which the event limits leave room for.
+ */
+export function sqsMessageText(event: unknown): string {
+  return JSON.stringify(event).replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** One SQS message body: the JSON array of the events it carries, and where they came from. */
 export interface PackedMessage {
   body: string;

@@ -21,6 +21,12 @@ export function applyFilterHandlers<Context>(filter: LogFilter, handlers: Filter
   return true;
 }
 
+/**
+ * Filters no index serves: `search` and `user_agent` are substring tests, so a store reads every
+ * event of the tenant's time range for them (bounded by its query timeout, and by the route's caps).
+ */
+export const needsScan = (filter: LogFilter): boolean => filter.search !== undefined || filter.user_agent !== undefined;
+
 const SEARCHED_TEXT = ['action', 'resource_type', 'resource_id', 'user_id', 'ip_address', 'user_agent', 'severity'] as const;
 const SEARCHED_JSON = ['before', 'after', 'metadata'] as const;
 

@@ -132,7 +132,7 @@ describe('MongoLogStore reads', () => {
     });
   });
 
-  it('exports through one cursor read in batches', async () => {
+  it('exports through one cursor read in batches of 100 (a stalled export holds one batch: issue 13)', async () => {
     const { store, operations } = await open();
     const events = Array.from({ length: 30 }, () => makeEvent(A));
     await store.append(A, events);
@@ -140,7 +140,7 @@ describe('MongoLogStore reads', () => {
     for await (const event of store.export(A, {}, 'asc')) seen.push(event);
     expect(seen).toEqual([...events].sort(compareEvents));
     expect(operations('find')).toHaveLength(1);
-    expect(operations('find')[0]?.options).toMatchObject({ batchSize: 1000, sort: { timestamp: 1, id: 1 } });
+    expect(operations('find')[0]?.options).toMatchObject({ batchSize: 100, sort: { timestamp: 1, id: 1 } });
   });
 
   it('counts per hour and per day bucket as an independent count does, listing only non-empty buckets', async () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AUDITORS } from '@logserver/shared/auth/rbac';
-import { Conflict, ExportTooWide, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
+import { Conflict, ExportTooWide, TooManyExports, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
 import type { CommitLog } from '@logserver/shared/feed/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import { buildManifest, type ExportManifest, MANIFEST_MAX_EVENTS } from '@logserver/shared/integrity/manifest';
@@ -14,11 +14,14 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { ExportLimits, ExportSlots } from '../export/export-slots.js';
+import { watchIdle } from '../export/idle-watchdog.js';
 import { callerOf, queryAsGiven } from '../request-caller.js';
 import { inCommitOrder } from '../rules/commit-order.js';
 import {
   countThenRecord,
   EXPORT_MEDIA,
+  EXPORT_READ_AHEAD_BYTES,
   encodeExport,
   exportFileName,
   flattenedColumns,
@@ -75,8 +78,12 @@ async function* withManifest(
   }
 }
 
-/** Export: every matching event, streamed, and the export itself recorded as an audit event. */
-export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
+/**
+ * Export: every matching event, streamed, and the export itself recorded as an audit event. Each
+ * export takes a slot (per tenant and per process, 429 when none is free) until its response closes,
+ * and a client that stops reading is cut off after the idle timeout and recorded as incomplete.
+ */
+export function exportRoutes(deps: ExportDeps, slots: ExportSlots, limits: ExportLimits): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs/export',
@@ -141,6 +148,23 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
           // An aborted download may end before the body's generator ever runs: the slot is freed either way.
           reply.raw.once('close', release);
         }
+        const slot = slots.acquire(tenant);
+        if ('refused' in slot) {
+          reply.header('retry-after', '5');
+          throw new TooManyExports(
+            slot.refused === 'tenant' ? `for this tenant (${limits.perTenant})` : `on this server (${limits.perProcess})`,
+          );
+        }
+        let timedOut = false;
+        const stopWatching = watchIdle(request.raw.socket, limits.idleTimeoutMs, () => {
+          timedOut = true;
+          request.log.info({ idleMs: limits.idleTimeoutMs }, 'export client stopped reading; closing it');
+          reply.raw.destroy();
+        });
+        reply.raw.once('close', () => {
+          stopWatching();
+          slot.release();
+        });
         const ids: string[] = [];
         // Recorded once the last event has been read and before the response ends, so a client that
         // received the whole export finds it recorded; an aborted one is recorded as not completed.
@@ -150,7 +174,15 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
           ? inCommitOrder(deps.commitLog, deps.cursors, tenant, filter, after)
           : deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc');
         const read = countThenRecord(source, (count, completed) =>
-          deps.queue.publish([selfAuditEvent('logs.export', caller, { parameters, format, count, completed }, deps.newId(), deps.now())]),
+          deps.queue.publish([
+            selfAuditEvent(
+              'logs.export',
+              caller,
+              { parameters, format, count, completed, ...(timedOut ? { timed_out: true } : {}) },
+              deps.newId(),
+              deps.now(),
+            ),
+          ]),
         );
         let flattened: string[] | undefined;
         if (request.query.flatten) {
@@ -182,6 +214,7 @@ export function exportRoutes(deps: ExportDeps): FastifyPluginAsyncZod {
                     ),
                   release,
                 ),
+                { objectMode: false, highWaterMark: EXPORT_READ_AHEAD_BYTES },
               )
             : encodeExport(format, events, onError, {
                 raw: request.query.raw,

@@ -1,4 +1,5 @@
 import { WRITERS } from '@logserver/shared/auth/rbac';
+import { NotQueueable, ValidationFailed } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import { LIMITS } from '@logserver/shared/schemas/limits';
@@ -67,7 +68,11 @@ export function ingestRoutes(deps: IngestDeps, keyed: IdempotentIngest | null = 
       async (request, reply) => {
         const [event] = await ingest(request, reply, 'POST /api/v1/logs', request.body, (idOf, receivedAt) => [
           inputToEvent(request.body, request.identity, idOf(0), receivedAt),
-        ]);
+        ]).catch((error: unknown) => {
+          // One event: the problem is the body itself, not an item of it.
+          if (error instanceof NotQueueable) throw new ValidationFailed(error.details.map((detail) => ({ ...detail, loc: ['body'] })));
+          throw error;
+        });
         return ok(event as LogEvent);
       },
     );

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { decodeCursor, encodeCursor, toLogFilter } from '../rules/filters.js';
 import { analyticsAnswer, assertPrimaryAnswers } from '../rules/stats-answer.js';
 import { zeroFilledBuckets } from '../rules/stats-buckets.js';
+import type { SearchSlots } from '../search/search-slots.js';
 
 const ListMeta = z.object({
   total: z.number().int().optional().describe('Matching events in all (page/size paging only)'),
@@ -58,7 +59,7 @@ export interface ReadDeps {
 }
 
 /** List, get and count: every query is scoped to the caller's tenant before it reaches the store. */
-export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
+export function readRoutes(deps: ReadDeps, searches: SearchSlots): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       '/api/v1/logs',
@@ -69,17 +70,18 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
           summary: 'Search and filter events',
           description: 'Newest first by default. Page with page/size (meta.total, meta.pages) or with cursor (meta.next_cursor).',
           querystring: ListLogsQuery,
-          response: { 200: okEnvelope(z.array(LogEvent), ListMeta), ...errorResponses(401, 403, 422, 503) },
+          response: { 200: okEnvelope(z.array(LogEvent), ListMeta), ...errorResponses(401, 403, 422, 429, 503) },
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const query = request.query;
         const filter = toLogFilter(query);
         const page: PageRequest =
           query.cursor !== undefined
             ? { kind: 'cursor', after: decodeCursor(query.cursor, query.sort), size: query.size, sort: query.sort }
             : { kind: 'offset', page: query.page ?? 1, size: query.size, sort: query.sort };
-        const result = await deps.store.query(tenantOf(request.identity), filter, page);
+        const tenant = tenantOf(request.identity);
+        const result = await searches.run(tenant, filter, reply, () => deps.store.query(tenant, filter, page));
         const next_cursor = result.next ? encodeCursor(result.next, query.sort) : null;
         if (page.kind === 'cursor') return ok(result.items, { size: query.size, next_cursor });
         const total = result.total ?? 0;
@@ -97,14 +99,14 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
           description:
             'Without the analytics tier: group_by severity, action, resource_type or user_id, interval hour or day. With ANALYTICS on: any field, two fields (group_by=severity,action), every interval and top=N.',
           querystring: StatsQuery,
-          response: { 200: okEnvelope(StatsData, StatsMeta.optional()), ...errorResponses(401, 403, 422, 503) },
+          response: { 200: okEnvelope(StatsData, StatsMeta.optional()), ...errorResponses(401, 403, 422, 429, 503) },
         },
         // Group names are client text, and zod drops a `__proto__` key when it re-parses an answer:
         // an action or subject of that name would vanish from the counts. The schema still documents
         // the answer at /docs; the answer itself is sent as built.
         serializerCompiler: () => (data) => JSON.stringify(data),
       },
-      async (request) => {
+      async (request, reply) => {
         const { group_by, interval, top } = request.query;
         const filter = toLogFilter(request.query);
         const tenant = tenantOf(request.identity);
@@ -134,10 +136,12 @@ export function readRoutes(deps: ReadDeps): FastifyPluginAsyncZod {
         }
         assertPrimaryAnswers({ group_by, interval, top });
         const asOf = deps.now().toISOString();
-        const result = await deps.store.stats(tenant, filter, {
-          groupBy: group_by[0] as StatsGroup,
-          interval: interval as 'hour' | 'day' | undefined,
-        });
+        const result = await searches.run(tenant, filter, reply, () =>
+          deps.store.stats(tenant, filter, {
+            groupBy: group_by[0] as StatsGroup,
+            interval: interval as 'hour' | 'day' | undefined,
+          }),
+        );
         const meta = { source: result.source ?? ('index' as const), as_of: asOf, ...base };
         // The Python system always answered every severity, zeros included; clients chart that shape.
         const keys = group_by[0] === 'severity' ? [...SEVERITIES] : Object.keys(result.totals).sort();
