@@ -3,9 +3,10 @@
 // all-in-one server, with the browser's own fetch, WebSocket, crypto and streams.
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+import { launchChromium } from '../../../test/support/chromium.js';
 
 let server: RunningServer;
 let browser: Browser;
@@ -25,10 +26,7 @@ beforeAll(async () => {
   });
   bundle = built.outputFiles[0]?.text ?? '';
   server = await startAllInOne({ SEAL_INTERVAL: '0' });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -42,8 +40,9 @@ describe('@logserver/client in headless Chromium against the all-in-one server',
     const writer = await server.token('browser-a', 'writer');
     const admin = await server.token('browser-a', 'admin');
     const page = await browser.newPage();
-    // Same origin as the API (the console's page), so no CORS setting is needed.
-    await page.goto(`${server.url}/console`);
+    // A page of the server itself (/healthz: no CSP, unlike the console's), so the client's requests
+    // are same-origin (no CORS setting) and Chromium's local-network checks let its WebSocket through.
+    await page.goto(`${server.url}/healthz`);
     await page.addScriptTag({ content: bundle });
 
     const phase1 = await page.evaluate(
@@ -53,7 +52,9 @@ describe('@logserver/client in headless Chromium against the all-in-one server',
         const writes = new LogserverClient({ baseUrl, token: writer, retry: { minDelayMs: 10 } });
         const reads = new LogserverClient({ baseUrl, token: admin, retry: { minDelayMs: 10 } });
         const frames: { id: string; action: string; cursor: string | undefined }[] = [];
+        const states: string[] = [];
         const stream = reads.stream({
+          onState: (state: string, detail?: string) => states.push(`${state} ${detail ?? ''}`),
           onEvent: (event: { id: string; action: string }, cursor: string | undefined) =>
             frames.push({ id: event.id, action: event.action, cursor }),
         });
@@ -80,6 +81,7 @@ describe('@logserver/client in headless Chromium against the all-in-one server',
           count,
           exported,
           frames,
+          states,
         };
       },
       { baseUrl: server.url, writer, admin },
@@ -94,7 +96,10 @@ describe('@logserver/client in headless Chromium against the all-in-one server',
     expect(phase1.count).toBe(31);
     // The live stream, over the browser's WebSocket: every event once, in commit order, each with its cursor.
     // (After them, the server's own record of the export, logs.export, may arrive too.)
-    expect(phase1.frames.slice(0, 31).map((frame) => frame.id)).toEqual([phase1.created.id, ...phase1.bulkIds]);
+    expect(
+      phase1.frames.slice(0, 31).map((frame) => frame.id),
+      phase1.states.join(', '),
+    ).toEqual([phase1.created.id, ...phase1.bulkIds]);
     expect(phase1.frames.slice(31).map((frame) => frame.action)).toEqual(phase1.frames.length > 31 ? ['logs.export'] : []);
     expect(new Set(phase1.frames.map((frame) => frame.id)).size).toBe(phase1.frames.length);
     expect(phase1.frames.every((frame) => typeof frame.cursor === 'string' && frame.cursor.length > 0)).toBe(true);

@@ -4,9 +4,10 @@ import { buildConsole } from '@logserver/console/build';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { SignJWT } from 'jose';
-import { type Browser, type BrowserContext, chromium, type Page, type Response, type WebSocketRoute } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Response, WebSocketRoute } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+import { CHROMIUM, launchChromium } from '../../../test/support/chromium.js';
 
 /**
  * The console end to end: Debian's Chromium (playwright-core) against the real all-in-one server,
@@ -15,7 +16,6 @@ import { call, type RunningServer, startAllInOne } from '../../../test/support/a
  * Screenshots of each view go to packages/console/test-output/ (ignored by git).
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
   console.warn(`SKIPPED the console's browser tests: ${CHROMIUM} is missing (apt-get install chromium).`);
@@ -136,10 +136,7 @@ describe.skipIf(!haveChromium)('console in Chromium against the all-in-one serve
       { action: 'globex.secret', resource_type: 'vault', resource_id: 'g-1', severity: 'CRITICAL', metadata: { note: 'needle' } },
       { action: 'login', resource_type: 'user', resource_id: 'r-1', severity: 'INFO' },
     ]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ timezoneId: 'UTC', locale: 'en-GB', viewport: { width: 1366, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
   }, 120_000);
