@@ -12,7 +12,19 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // Relative on purpose: `DATA_DIR=mydata make start` must keep it under the folder make ran in.
 const DATA_DIR = `.test-quick-start-${process.pid}`;
 // make's own flags (a parent make test's -s or jobserver) stay out of the newcomer's make.
-const ENV = { ...process.env, MAKEFLAGS: '', MFLAGS: '', DATA_DIR, LOG_LEVEL: 'warn', AUTH_SECRET: '', HOST: '', PORT: '' };
+// A newcomer's make start prints to a terminal, which is when the banner shows its tokens; here
+// stdout is a pipe, so BANNER_TOKENS=true (docs/configuration.md) asks for them as a terminal would.
+const ENV = {
+  ...process.env,
+  MAKEFLAGS: '',
+  MFLAGS: '',
+  DATA_DIR,
+  LOG_LEVEL: 'warn',
+  AUTH_SECRET: '',
+  HOST: '',
+  PORT: '',
+  BANNER_TOKENS: 'true',
+};
 const JWT = /^[\w-]+\.[\w-]+\.[\w-]+$/;
 
 let server: ChildProcess;
