@@ -32,7 +32,9 @@ describe('SQS pipeline: the worker stopped while storing', () => {
     const acknowledged = await postBacklog('tenant-k', EVENTS);
     expect(acknowledged).toHaveLength(EVENTS);
 
-    await pipeline.startWorker();
+    // Not waiting for /readyz: the worker consumes from before it listens, and the kill has to land
+    // while the backlog is still being stored.
+    await pipeline.startWorker({}, { ready: false });
     await expect.poll(() => pipeline.storedCounts().size > 0, { timeout: 30_000, interval: 5 }).toBe(true);
     await pipeline.stopWorker('SIGKILL');
     const storedAtKill = pipeline.storedCounts().size;
@@ -50,16 +52,19 @@ describe('SQS pipeline: the worker stopped while storing', () => {
 
   it('on SIGTERM stops receiving, finishes the batch in hand (stored and deleted) and exits 0', async () => {
     await pipeline.stopWorker();
-    const acknowledged = await postBacklog('tenant-t', 1_000);
+    const acknowledged = await postBacklog('tenant-t', 2_000);
     // A longer visibility timeout than the suite's 2 s: on a loaded machine a stalled event loop can
     // miss the 1 s visibility heartbeat, SQS then hands the batch to another receive, and the first
     // receipt's delete is silently stale. Storage stays exactly-once either way; this test is about
     // what a clean SIGTERM finishes, so it keeps that race out.
     const calm = { SQS_VISIBILITY_TIMEOUT: '10' };
-    const worker = await pipeline.startWorker(calm);
+    // Counted before the worker starts, and not waiting for /readyz: a quiet machine stores a small
+    // backlog before the first /readyz poll, and a count taken after it would then wait for nothing.
     const storedBefore = pipeline.storedCounts().size;
+    const worker = await pipeline.startWorker(calm, { ready: false });
     await expect.poll(() => pipeline.storedCounts().size > storedBefore, { timeout: 30_000, interval: 5 }).toBe(true);
     await pipeline.stopWorker('SIGTERM');
+    const storedAtTerm = pipeline.storedCounts().size - storedBefore;
     expect(worker.process.exitCode).toBe(0);
     expect(worker.output.join('\n')).toContain('shutting down');
 
@@ -67,6 +72,9 @@ describe('SQS pipeline: the worker stopped while storing', () => {
     await expect.poll(() => notStoredOnce(pipeline, acknowledged).length === 0, { timeout: 60_000, interval: 250 }).toBe(true);
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
     // Nothing the first worker stored came back: it deleted every batch it had stored before it exited.
-    expect((await workerStats(restarted)).events_duplicate).toBe(0);
+    const stats = await workerStats(restarted);
+    expect(stats.events_duplicate).toBe(0);
+    // What the first worker stored plus what the restarted one stored is the backlog, once.
+    expect(storedAtTerm + stats.events_stored).toBe(acknowledged.length);
   }, 150_000);
 });

@@ -12,7 +12,12 @@ export interface Pipeline {
   sqlitePath: string;
   /** The environment both services were started with. */
   env: Record<string, string>;
-  startWorker(extra?: Record<string, string>): Promise<ServiceProcess>;
+  /**
+   * Starts a log-worker with these settings on top of the pipeline's; waits for /readyz unless
+   * `ready: false` (then only until it listens: it is consuming by then, and a small backlog may be
+   * drained before /readyz is first polled).
+   */
+  startWorker(extra?: Record<string, string>, options?: { ready?: boolean }): Promise<ServiceProcess>;
   /** SIGKILL or SIGTERM the worker; null it so the next startWorker starts a fresh one. */
   stopWorker(signal?: NodeJS.Signals): Promise<void>;
   /** Replaces a killed fauxqs with a fresh one on the same port (its queues and messages are gone). */
@@ -59,9 +64,9 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
     dataDir,
     sqlitePath,
     env,
-    async startWorker(extra = {}) {
+    async startWorker(extra = {}, options = {}) {
       if (pipeline.worker) throw new Error('a worker is already running: stop it first');
-      pipeline.worker = await startService('log-worker', { ...env, ...extra });
+      pipeline.worker = await startService('log-worker', { ...env, ...extra }, options);
       return pipeline.worker;
     },
     async stopWorker(signal = 'SIGTERM') {
