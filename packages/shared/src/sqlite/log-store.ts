@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE UNIQUE INDEX IF NOT EXISTS logs_tenant_id ON logs (tenant_id, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_ts ON logs (tenant_id, ts, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_severity_ts ON logs (tenant_id, severity, ts, id);
+-- A tenant's events in commit order: what the sealer, verify (integrity-store.ts) and the stream's replay (stream-log.ts) read.
+CREATE INDEX IF NOT EXISTS logs_tenant_seq ON logs (tenant_id, seq);
 CREATE TABLE IF NOT EXISTS log_rollups (
   tenant_id TEXT NOT NULL,
   hour TEXT NOT NULL,

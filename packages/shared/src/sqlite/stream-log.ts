@@ -18,9 +18,8 @@ export class SqliteStreamLog implements CommitLog {
 
   private get connection() {
     if (this.opened === null) {
+      // A tenant's replay reads its own rows by seq through the log store's (tenant_id, seq) index.
       const db = openSqlite(this.path);
-      // A tenant's replay reads its own rows by seq, not every tenant's rows after the cursor.
-      db.exec('CREATE INDEX IF NOT EXISTS logs_tenant_seq ON logs (tenant_id, seq)');
       this.opened = {
         db,
         maxSeq: db.prepare('SELECT coalesce(max(seq), 0) AS last FROM logs'),
