@@ -3,7 +3,7 @@ import type { CommitLog, CommittedEvent } from '../feed/port.js';
 import type { LogFilter } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { openSqlite } from './database.js';
-import { whereClause } from './log-store.js';
+import { registerFold, whereClause } from './log-store.js';
 import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
 
 /**
@@ -20,6 +20,8 @@ export class SqliteStreamLog implements CommitLog {
     if (this.opened === null) {
       // A tenant's replay reads its own rows by seq through the log store's (tenant_id, seq) index.
       const db = openSqlite(this.path);
+      // A replay with `search` or `user_agent` calls fold(), as the store's own queries do.
+      registerFold(db);
       this.opened = {
         db,
         maxSeq: db.prepare('SELECT coalesce(max(seq), 0) AS last FROM logs'),
