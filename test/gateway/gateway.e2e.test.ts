@@ -297,8 +297,11 @@ describe('the WebSocket stream through the gateway', () => {
     const open = async (tenant: string) => {
       const socket = new WebSocket(ws, { headers: { authorization: `Bearer ${await token(tenant, 'viewer')}` } });
       const frames: string[] = [];
-      socket.on('message', (data) => frames.push(data.toString()));
+      // The first frame is the head cursor (docs/stream.md); what the test counts comes after it.
+      const head = new Promise<string>((resolve) => socket.once('message', (data) => resolve(data.toString())));
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      expect(JSON.parse(await head)).toEqual({ type: 'live', cursor: expect.any(String) });
+      socket.on('message', (data) => frames.push(data.toString()));
       return { socket, frames };
     };
     const hooli = await open('hooli');

@@ -252,7 +252,8 @@ describe('resume: tokens, cursors and retention', () => {
     const expected = (later.body.data as { id: string; severity: string }[]).filter((event) => event.severity === 'ERROR').map((e) => e.id);
     const replayed = resumed.frames.filter((frame) => frame.id).map((frame) => frame.id);
     expect(replayed).toEqual(expected);
-    expect(resumed.frames.at(-1)).toEqual({ type: 'live' });
+    // live carries the cursor to resume from: the last event replayed.
+    expect(resumed.frames.at(-1)).toEqual({ type: 'live', cursor: resumed.frames.at(-2).cursor });
     expect(posted.length).toBe(450);
     const live = await call(`${server.url}/api/v1/logs`, {
       token: writer,
