@@ -15,7 +15,7 @@ import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
 import { registeredIdentity, type TenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { requireAuth, verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
-import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import type { LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import { metricsHandler } from '@logserver/shared/http/metrics';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
@@ -32,7 +32,7 @@ export interface AllInOneDeps {
   tenants: TenantStore;
   queue: LogQueue;
   feed: LogFeed;
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   cursors: CursorCodec;
   idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
@@ -76,7 +76,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           store: deps.logs,
           queue: deps.queue,
           feed: deps.feed,
-          commitLog: deps.commitLog,
+          streamLog: deps.streamLog,
           cursors: deps.cursors,
           identity,
           idempotency: deps.idempotency,

@@ -91,7 +91,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         tenants: stores.tenants,
         queue,
         feed,
-        commitLog: stores.commitLog,
+        streamLog: stores.streamLog,
         cursors: createCursorCodec(cursorKeyFrom(config.STREAM_CURSOR_KEY ?? auth.secret)),
         idempotency: stores.idempotency,
         workerStats: worker.stats,

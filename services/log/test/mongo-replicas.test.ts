@@ -33,8 +33,8 @@ async function startReplica(db: MingoMongoDatabase): Promise<{ app: FastifyInsta
   await feed.start();
   const queue = new InProcessLogQueue();
   await queue.consume(createStoreHandler(store).handle);
-  const commitLog = new MongoStreamLog(db, integrity);
-  await app.register(buildLogApp({ store, queue, feed, commitLog, cursors, identity: gatewayIdentity() }, { adminTenant: 'system' }));
+  const streamLog = new MongoStreamLog(db, integrity);
+  await app.register(buildLogApp({ store, queue, feed, streamLog, cursors, identity: gatewayIdentity() }, { adminTenant: 'system' }));
   app.addHook('onClose', async () => {
     await queue.close();
     await feed.close();

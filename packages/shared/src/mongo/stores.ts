@@ -39,7 +39,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     tenants,
     integrity,
     idempotency,
-    commitLog: new MongoStreamLog(database, integrity),
+    streamLog: new MongoStreamLog(database, integrity),
     feed: (feedOptions = {}) => {
       feed ??= new MongoCommitFeed(database, integrity, {
         pollMs: tuning.feedPollMs,

@@ -25,7 +25,7 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     tenants: SqliteTenantStore.open(path),
     integrity: SqliteIntegrityStore.open(path),
     idempotency: SqliteIdempotencyStore.open(path),
-    commitLog: new SqliteStreamLog(path),
+    streamLog: new SqliteStreamLog(path),
     feed: (options = {}) => {
       feed ??= new SqliteLogFeed(path, options);
       return feed;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { CommitLog, CommittedEvent } from '../feed/port.js';
+import type { CommittedEvent, StreamLog } from '../feed/port.js';
 import type { LogFilter } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { openSqlite } from './database.js';
@@ -10,7 +10,7 @@ import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
  * The commit log of a SQLite file: `seq` is an AUTOINCREMENT key and SQLite has one writer, so
  * seq order is commit order and a row with a lower seq is always visible before one with a higher.
  */
-export class SqliteStreamLog implements CommitLog {
+export class SqliteStreamLog implements StreamLog {
   private opened: { db: Database.Database; maxSeq: Database.Statement; byId: Database.Statement } | null = null;
 
   /** The file of a SqliteLogStore (opened first: it makes the table). Its own connection, opened on first use. */

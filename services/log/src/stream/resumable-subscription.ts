@@ -1,4 +1,4 @@
-import type { CommitLog, CommittedEvent, LogFeed } from '@logserver/shared/feed/port';
+import type { CommittedEvent, LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { matchesFilter } from '@logserver/shared/store/filter';
 import type { LogFilter } from '@logserver/shared/store/port';
@@ -34,7 +34,7 @@ export interface SubscriptionOptions {
   /** The decoded `after=` / Last-Event-ID, or null to start at the head of the store (sent in the first frame). */
   after: StreamPosition | null;
   feed: LogFeed;
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   cursors: CursorCodec;
   wire: StreamWire;
   /** Socket backlog plus live events held while replaying stay at or under this. */
@@ -100,7 +100,7 @@ export class ResumableSubscription {
     // Subscribed first, then the head read: an event committed after the head gets a higher position
     // and the feed hands it out after it was positioned, so after this subscription; it is held until
     // the head is known. What the feed hands out at or below the head is left out, as the cursor says.
-    this.options.commitLog.head().then(
+    this.options.streamLog.head().then(
       (head) => void this.open(head),
       (error: unknown) => {
         if (!this.closed) this.options.onFailure(error);
@@ -221,9 +221,9 @@ export class ResumableSubscription {
   private async pump(resuming: boolean, opening = false): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    const { commitLog, tenant, filter, pageSize, counters } = this.options;
+    const { streamLog, tenant, filter, pageSize, counters } = this.options;
     try {
-      if (resuming && this.lastSent.id !== null && !(await commitLog.holds(tenant, this.lastSent.id))) {
+      if (resuming && this.lastSent.id !== null && !(await streamLog.holds(tenant, this.lastSent.id))) {
         // The cursor's event was deleted by a cleanup: what followed it may be gone too.
         this.sendNotice({
           type: 'cursor_expired',
@@ -241,7 +241,7 @@ export class ResumableSubscription {
         this.held = [];
         this.heldBytes = 0;
         this.letGo = false;
-        const page = await commitLog.after(tenant, this.lastSent.position, filter, pageSize);
+        const page = await streamLog.after(tenant, this.lastSent.position, filter, pageSize);
         if (!(await this.sendPage(page))) return;
         counters.replayed(page.length);
         // A store read and a fast client's sends never yield on their own; other connections and
