@@ -129,7 +129,14 @@ describe('resumable stream across two replicas on one SQLite file', () => {
   beforeAll(async () => {
     sqlitePath = join(mkdtempSync(join(tmpdir(), 'logserver-replicas-')), 'shared.db');
     // One secret, as replicas behind one load balancer have: tokens and cursors open on both.
-    const shared = { SQLITE_PATH: sqlitePath, AUTH_SECRET: randomBytes(24).toString('hex'), STREAM_BUFFER_BYTES: String(BUFFER_BYTES) };
+    // The stalled client reads nothing for up to 60 s on a loaded machine: with the default 30 s ping it
+    // could be ended as a dead peer (1006) and resume by a replay, never showing the catch-up under test.
+    const shared = {
+      SQLITE_PATH: sqlitePath,
+      AUTH_SECRET: randomBytes(24).toString('hex'),
+      STREAM_BUFFER_BYTES: String(BUFFER_BYTES),
+      STREAM_PING_INTERVAL_MS: '90000',
+    };
     replicas.push(await startAllInOne(shared), await startAllInOne(shared));
   });
   afterAll(async () => {
