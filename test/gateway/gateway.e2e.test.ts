@@ -91,8 +91,13 @@ describe('the Python system’s README through the gateway, with curl', () => {
     const socket = new WebSocket(`${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`, {
       headers: { 'x-auth-exp': '1' },
     });
+    const frames: string[] = [];
     const frame = new Promise<string>((resolve, reject) => {
-      socket.once('message', (data) => resolve(data.toString()));
+      // The head frame first (docs/stream.md), then the event.
+      socket.on('message', (data) => {
+        frames.push(data.toString());
+        if (frames.length === 2) resolve(frames[1] as string);
+      });
       socket.once('error', reject);
       socket.once('close', (code, reason) => reject(new Error(`stream closed before the event: ${code} ${reason}`)));
     });
@@ -113,6 +118,7 @@ describe('the Python system’s README through the gateway, with curl', () => {
     expect(created).toMatchObject({ code: 200, msg: 'ok', data: { ...JSON.parse(readmeBody), tenant_id: 'abc', user_id: '01' } });
 
     expect(JSON.parse(await frame)).toMatchObject({ id: created.data.id, tenant_id: 'abc', action: 'update' });
+    expect(JSON.parse(frames[0] as string)).toEqual({ type: 'live', cursor: expect.any(String) });
     socket.close();
 
     const { stdout: stats } = await curl('curl', [
