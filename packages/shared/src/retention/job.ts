@@ -21,6 +21,8 @@ export interface RetentionJobOptions {
   tenantLimit: number;
   /** How long a replica holds the job before another may take over (a crashed holder's lease runs out). */
   leaseMs?: number;
+  /** Most events one store cleanup deletes; the lease is renewed between them, so a long backlog never outlives it. */
+  chunk?: number;
   /** Names this job in the lease; unique per instance. */
   holder?: string;
   newId: () => string;
@@ -50,6 +52,7 @@ export interface RetentionRound {
  */
 export class RetentionJob {
   private readonly leaseMs: number;
+  private readonly chunk: number;
   private readonly holder: string;
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | null = null;
@@ -57,6 +60,7 @@ export class RetentionJob {
 
   constructor(private readonly options: RetentionJobOptions) {
     this.leaseMs = options.leaseMs ?? 120_000;
+    this.chunk = options.chunk ?? 10_000;
     this.holder = options.holder ?? randomUUID();
     this.now = options.now ?? (() => new Date());
   }
@@ -104,9 +108,10 @@ export class RetentionJob {
           // Read again at the tenant's turn: a legal hold set since the page was read is honoured.
           const current = await this.options.retention.get(tenant);
           if (current === null) continue;
-          const outcome = await this.applyTo(tenant, current.policy);
+          const { outcome, leaseLost } = await this.applyTo(tenant, current.policy);
           round.tenants.push(outcome);
           round.deleted += outcome.deleted;
+          if (leaseLost) return round;
         }
         const last = page.at(-1);
         if (page.length < POLICY_PAGE || last === undefined) return round;
@@ -117,18 +122,27 @@ export class RetentionJob {
     }
   }
 
-  private async applyTo(tenant: TenantId, policy: RetentionPolicy): Promise<TenantOutcome> {
+  private async applyTo(tenant: TenantId, policy: RetentionPolicy): Promise<{ outcome: TenantOutcome; leaseLost: boolean }> {
     const now = this.now();
-    const cuts = policyCuts(policy, now);
     let deleted = 0;
-    for (const cut of cuts) {
-      const left = this.options.tenantLimit - deleted;
-      if (left <= 0) break;
-      deleted += await this.cleanup(tenant, policy, cut, left);
+    let leaseLost = false;
+    cuts: for (const cut of policyCuts(policy, now)) {
+      for (;;) {
+        const size = Math.min(this.options.tenantLimit - deleted, this.chunk);
+        if (size <= 0) break cuts;
+        const taken = await this.cleanup(tenant, policy, cut, size);
+        deleted += taken;
+        if (taken < size) break;
+        // More is due: renewed before the next chunk, so a replica that stalled stops here once another has the lease.
+        if (!(await this.lease())) {
+          leaseLost = true;
+          break cuts;
+        }
+      }
     }
     const backlog = deleted >= this.options.tenantLimit;
     await this.options.retention.recordRun(tenant, { at: now.toISOString(), deleted_count: deleted, backlog });
-    return { tenant, deleted, backlog, held: policy.legal_hold };
+    return { outcome: { tenant, deleted, backlog, held: policy.legal_hold }, leaseLost };
   }
 
   /** One cleanup of the store's: what it deleted is recorded (tombstones, by=policy) in its slices, then audited. */
