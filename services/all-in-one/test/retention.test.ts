@@ -1,3 +1,5 @@
+import { AllInOneConfig } from '@logserver/all-in-one/config';
+import { loadConfig } from '@logserver/shared/config/load-config';
 import type { LogEvent, Severity } from '@logserver/shared/schemas/log-event';
 import { seededRandom } from '@logserver/testing/events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -228,6 +230,10 @@ describe('retention policies', () => {
     expect((await setPolicy('bounds', { retention_days: 401 })).status).toBe(422);
     expect((await setPolicy('bounds', { retention_days: 30, severity_days: { DEBUG: 30 } })).status).toBe(422);
     expect((await setPolicy('bounds', { retention_days: 7.5 })).status).toBe(422);
+    // Bounds that refuse every policy stop the start instead.
+    expect(() => loadConfig(AllInOneConfig, { RETENTION_MIN_DAYS: '30', RETENTION_MAX_DAYS: '7' })).toThrow(
+      /RETENTION_MIN_DAYS must not be above RETENTION_MAX_DAYS/,
+    );
     // Nothing was stored by the refused requests.
     expect((await call(`${server.url}/api/v1/retention`, { token: admin })).body.data).toMatchObject({
       retention_days: null,
