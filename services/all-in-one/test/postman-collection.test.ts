@@ -90,6 +90,5 @@ describe('the Postman collection in extra/, run by newman against the all-in-one
       }
     }
     expect(tenants.size).toBe(2);
-    // Two newman runs of some 80 requests each: 17 s on an idle machine, past the default 30 s under load.
   }, 120_000);
 });
