@@ -58,10 +58,23 @@ export const trustProxySetting = optionalString.pipe(
 export const listenConfig = (defaultPort: number, defaultHost = '0.0.0.0') => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
   HOST: z.string().min(1).default(defaultHost),
+  /**
+   * Connections the kernel queues before the server accepts them (listen(2)'s backlog). Node's
+   * 511 overflowed under 1000 clients behind the gateway (#15): each drop costs the client a 1 s
+   * SYN retransmit. The kernel caps it at net.core.somaxconn (4096 on current Linux).
+   */
+  LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
   TRUST_PROXY: trustProxySetting,
+});
+
+/** What every main.ts passes to `app.listen`. */
+export const listenOptions = (config: { PORT: number; HOST: string; LISTEN_BACKLOG: number }) => ({
+  port: config.PORT,
+  host: config.HOST,
+  backlog: config.LISTEN_BACKLOG,
 });
 
 /** `from=to,from=to` (README "OIDC / JWKS"); every entry must have both sides. */
