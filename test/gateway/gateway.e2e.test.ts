@@ -75,7 +75,8 @@ beforeAll(async () => {
     const created = await call(`${gatewayUrl()}/api/v1/tenants`, { token: platform, body: { key, name: key } });
     if (created.status !== 200) throw new Error(`creating tenant ${key}: ${created.text}`);
   }
-}, 60_000);
+  // Five services under tsx, nginx and fauxqs: starting them takes a minute on a loaded 2-core machine.
+}, 180_000);
 
 afterAll(async () => {
   await gateway?.stop();

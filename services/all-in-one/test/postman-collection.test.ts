@@ -89,5 +89,5 @@ describe('the Postman collection in extra/, run by newman against the all-in-one
       }
     }
     expect(tenants.size).toBe(2);
-  });
+  }, 120_000);
 });
