@@ -14,6 +14,7 @@ export const SERVICE_PREFIXES: readonly { prefix: string; service: Upstream }[] 
   { prefix: '/api/v1/logs', service: 'log' },
   { prefix: '/api/v1/integrity', service: 'log' },
   { prefix: '/api/v1/tenants', service: 'tenant' },
+  { prefix: '/api/v1/retention', service: 'tenant' },
 ];
 
 export interface GatewayLocation {

@@ -5,6 +5,7 @@ import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
 import type { MongoIntegrityStore } from './mongo/integrity-store.js';
 import { openMongoStores } from './mongo/stores.js';
+import type { RetentionStore } from './retention/port.js';
 import { openSqliteStores } from './sqlite/stores.js';
 import type { LogStore } from './store/port.js';
 import type { TenantStore } from './tenant-store/port.js';
@@ -43,6 +44,8 @@ export interface Stores {
   commitLog: CommitLog;
   /** Idempotency-Keys of ingest requests, beside the events. */
   idempotency: IdempotencyStore;
+  /** Tenants' retention policies and the retention job's lease, beside the events. */
+  retention: RetentionStore;
   /**
    * Makes the stream's feed (once; later calls return the same one): it hears of events stored by
    * any process on the same store, in commit order with their positions, and is told at once of

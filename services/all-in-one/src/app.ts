@@ -19,6 +19,8 @@ import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
 import { metricsHandler } from '@logserver/shared/http/metrics';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
+import type { RetentionBounds } from '@logserver/shared/retention/policy';
+import type { RetentionStore } from '@logserver/shared/retention/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
@@ -30,6 +32,7 @@ export interface AllInOneDeps {
   verifier: JwtVerifier;
   logs: LogStore;
   tenants: TenantStore;
+  retention: RetentionStore;
   queue: LogQueue;
   feed: LogFeed;
   commitLog: CommitLog;
@@ -52,6 +55,7 @@ export interface AllInOneAppConfig {
   exports?: Partial<ExportLimits> | undefined;
   searches?: Partial<SearchLimits> | undefined;
   idempotency?: LogAppConfig['idempotency'];
+  retentionBounds: RetentionBounds;
 }
 
 /**
@@ -68,7 +72,10 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant, pythonRoot: false }));
     await app.register(rootRoute);
     await app.register(
-      buildTenantApp({ tenants: deps.tenants, identity, hasEvents: hasEventsIn(deps.logs), registry: deps.registry }, config),
+      buildTenantApp(
+        { tenants: deps.tenants, identity, hasEvents: hasEventsIn(deps.logs), registry: deps.registry, retention: deps.retention },
+        config,
+      ),
     );
     await app.register(
       buildLogApp(

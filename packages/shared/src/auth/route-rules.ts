@@ -18,9 +18,13 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/api/v1/logs/stats', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/stream', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/verify', who: ['auditor', 'admin'] },
+  { method: 'GET', path: '/api/v1/retention', who: ['viewer', 'auditor', 'admin'] },
+  { method: 'PUT', path: '/api/v1/retention', who: ['admin'] },
   { method: 'GET', path: '/api/v1/tenants', who: 'platform-admin' },
   { method: 'POST', path: '/api/v1/tenants', who: 'platform-admin' },
   { method: 'POST', path: '/api/v1/integrity/checkpoints/:size/cosignatures', who: ['auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/:id', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/:id/proof', who: ['viewer', 'auditor', 'admin'] },
+  { method: 'GET', path: '/api/v1/tenants/:key/retention', who: 'platform-admin' },
+  { method: 'PUT', path: '/api/v1/tenants/:key/retention', who: 'platform-admin' },
 ];

@@ -6,6 +6,7 @@ import { connectMongo, type MongoSettings } from './database.js';
 import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
+import { MongoRetentionStore } from './retention-store.js';
 import { MongoStreamLog } from './stream-log.js';
 import { MongoTenantStore } from './tenant-store.js';
 
@@ -39,6 +40,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     tenants,
     integrity,
     idempotency,
+    retention: new MongoRetentionStore(database),
     commitLog: new MongoStreamLog(database, integrity),
     feed: (feedOptions = {}) => {
       feed ??= new MongoCommitFeed(database, integrity, {

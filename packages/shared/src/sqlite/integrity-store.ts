@@ -15,7 +15,7 @@ import type {
 import { TILE_LEAVES } from '../integrity/tree.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { openSqlite } from './database.js';
-import { migrateIntegritySchema } from './integrity-schema.js';
+import { CLEANUP_RECORD_COLUMNS, migrateIntegritySchema } from './integrity-schema.js';
 import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
 
 const READ_BATCH = 1000;
@@ -196,7 +196,7 @@ export class SqliteIntegrityStore implements IntegrityStore {
   async deletedByCleanup(tenant: TenantId, ids: readonly string[]): Promise<Map<string, CleanupRecord>> {
     const found = new Map<string, CleanupRecord>();
     const lookup = this.db.prepare(
-      `SELECT d.event_id, c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id
+      `SELECT d.event_id, ${CLEANUP_RECORD_COLUMNS}
        FROM integrity_deleted AS d JOIN integrity_cleanups AS c ON c.cleanup_id = d.cleanup_id
        WHERE d.tenant_id = ? AND d.event_id = ?`,
     );
@@ -213,7 +213,7 @@ export class SqliteIntegrityStore implements IntegrityStore {
   async tombstones(tenant: TenantId, ids: readonly string[]): Promise<Map<string, Tombstone>> {
     const found = new Map<string, Tombstone>();
     const lookup = this.db.prepare(
-      `SELECT d.event_id, d.event_hash, d.ts, c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id
+      `SELECT d.event_id, d.event_hash, d.ts, ${CLEANUP_RECORD_COLUMNS}
        FROM integrity_deleted AS d JOIN integrity_cleanups AS c ON c.cleanup_id = d.cleanup_id AND c.tenant_id = d.tenant_id
        WHERE d.tenant_id = ? AND d.event_id = ?`,
     );
@@ -231,7 +231,7 @@ export class SqliteIntegrityStore implements IntegrityStore {
   async cleanups(tenant: TenantId): Promise<{ record: CleanupRecord; tombstones: number }[]> {
     const rows = this.db
       .prepare(
-        `SELECT c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id,
+        `SELECT ${CLEANUP_RECORD_COLUMNS},
            (SELECT count(*) FROM integrity_deleted AS d WHERE d.tenant_id = c.tenant_id AND d.cleanup_id = c.cleanup_id) AS tombstones
          FROM integrity_cleanups AS c WHERE c.tenant_id = ? ORDER BY c.cleanup_id`,
       )

@@ -6,6 +6,7 @@ import { applyFilterHandlers, type FilterHandlers, needsScan, SEARCHED_COLUMNS }
 import type {
   AppendResult,
   DeleteCause,
+  DeleteScope,
   LogFilter,
   LogPage,
   LogStore,
@@ -602,15 +603,34 @@ export class SqliteLogStore implements LogStore {
     return [...sums.values()].sort((a, b) => (a.b < b.b ? -1 : a.b > b.b ? 1 : 0));
   }
 
-  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {
+  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}, scope: DeleteScope = {}): Promise<number> {
+    const severities = scope.severities ?? null;
+    const clauses = [
+      before === null ? '' : ' AND ts < @before',
+      severities === null ? '' : ' AND severity IN (SELECT value FROM json_each(@severities))',
+      scope.keepAction === undefined ? '' : ' AND action <> @keepAction',
+    ].join('');
     const doomed = this.db.prepare(
-      `SELECT seq, id, tenant_id, ts AS timestamp, severity, action, resource_type, user_id, hash FROM logs WHERE tenant_id = ?${before === null ? '' : ' AND ts < ?'} LIMIT ?`,
+      `SELECT seq, id, tenant_id, ts AS timestamp, severity, action, resource_type, user_id, hash FROM logs WHERE tenant_id = @tenant${clauses} LIMIT @limit`,
     );
     const remove = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT value FROM json_each(?))');
-    const cleanup = startCleanup(this.db, { tenant, before, auditEventId: cause.auditEventId ?? null, now: new Date() });
+    const cleanup = startCleanup(this.db, {
+      tenant,
+      before,
+      auditEventId: cause.auditEventId ?? null,
+      by: cause.by ?? 'request',
+      now: new Date(),
+    });
+    const limit = scope.limit ?? Number.POSITIVE_INFINITY;
+    const parameters = {
+      tenant,
+      ...(before === null ? {} : { before }),
+      ...(severities === null ? {} : { severities: JSON.stringify(severities) }),
+      ...(scope.keepAction === undefined ? {} : { keepAction: scope.keepAction }),
+    };
     // Each slice leaves the rollups matching the events, and the record of which ids went, in one transaction.
-    const slice = this.db.transaction(() => {
-      const rows = (before === null ? doomed.all(tenant, DELETE_BATCH) : doomed.all(tenant, before, DELETE_BATCH)) as (RollupSource & {
+    const slice = this.db.transaction((size: number) => {
+      const rows = doomed.all({ ...parameters, limit: size }) as (RollupSource & {
         seq: number;
         id: string;
         hash: string | null;
@@ -624,9 +644,11 @@ export class SqliteLogStore implements LogStore {
     try {
       // Deleting in slices keeps each write transaction short, so ingest is never stalled for long.
       for (;;) {
-        const changes = slice();
+        const size = Math.min(DELETE_BATCH, limit - deleted);
+        if (size <= 0) return deleted;
+        const changes = slice(size);
         deleted += changes;
-        if (changes < DELETE_BATCH) return deleted;
+        if (changes < size) return deleted;
         await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {

@@ -4,6 +4,7 @@ import { SqliteIdempotencyStore } from './idempotency-store.js';
 import { SqliteIntegrityStore } from './integrity-store.js';
 import { SqliteLogFeed } from './log-feed.js';
 import { SqliteLogStore } from './log-store.js';
+import { SqliteRetentionStore } from './retention-store.js';
 import { SqliteStreamLog } from './stream-log.js';
 import { SqliteTenantStore } from './tenant-store.js';
 
@@ -25,6 +26,7 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     tenants: SqliteTenantStore.open(path),
     integrity: SqliteIntegrityStore.open(path),
     idempotency: SqliteIdempotencyStore.open(path),
+    retention: SqliteRetentionStore.open(path),
     commitLog: new SqliteStreamLog(path),
     feed: (options = {}) => {
       feed ??= new SqliteLogFeed(path, options);
