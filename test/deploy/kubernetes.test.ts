@@ -56,6 +56,15 @@ describe.each(Object.entries(overlays))('k8s/overlays/%s', (overlay, objects) =>
     expect(annotations['nginx.ingress.kubernetes.io/proxy-body-size']).toBe(String(LIMITS.bulkBodyBytes));
   });
 
+  it('keeps its connections to the auth service alive, as the compose gateway does (#15)', () => {
+    const annotations = find(objects, 'Ingress', 'logserver')?.metadata.annotations ?? {};
+    // ingress-nginx turns auth keepalive off when the auth-url host holds a variable, or when any of these is not positive.
+    expect(annotations['nginx.ingress.kubernetes.io/auth-url']).not.toContain('$');
+    for (const name of ['auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-timeout'])
+      expect(Number(annotations[`nginx.ingress.kubernetes.io/${name}`]), name).toBeGreaterThan(0);
+    expect(annotations['nginx.ingress.kubernetes.io/auth-method']).toBe('HEAD');
+  });
+
   it('serves only the OpenAPI document without auth-url', () => {
     // Cube (the analytics component, in dev) checks logserver's tokens itself: cube.js checkAuth, test/deploy/cube.test.ts.
     const open = objects.filter(

@@ -475,3 +475,34 @@ describe('hardening: the gateway topology after the attack', () => {
     expect(tooBig.body).toMatchObject({ code: 413, data: null });
   });
 });
+
+/** The TCP connections (local and peer address, in any state but LISTEN) on a service's port, from `ss`. */
+async function connectionsTo(url: string): Promise<Set<string>> {
+  const port = new URL(url).port;
+  const { stdout } = await promisify(execFile)('ss', ['-Htan', `( sport = :${port} or dport = :${port} )`]);
+  return new Set(
+    stdout
+      .split('\n')
+      .map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields.length >= 5 && fields[0] !== 'LISTEN')
+      .map((fields) => `${fields[3]} ${fields[4]}`),
+  );
+}
+
+describe('the gateway keeps its upstream connections alive (#15)', () => {
+  it('sends 40 requests and their 40 auth subrequests over a few kept-alive connections, not one each', async () => {
+    const viewer = await token('acme', 'viewer');
+    const before = { auth: await connectionsTo(direct.auth as string), log: await connectionsTo(direct.log as string) };
+    for (let request = 0; request < 40; request++) {
+      const answer = await call(`${gatewayUrl()}/api/v1/logs?size=1`, { token: viewer });
+      expect(answer.status, answer.text).toBe(200);
+    }
+    // A closed connection stays listed (TIME-WAIT) for a minute, so a connection per request would show 40 new ones.
+    for (const service of ['auth', 'log'] as const) {
+      const after = await connectionsTo(direct[service] as string);
+      const opened = [...after].filter((connection) => !before[service].has(connection));
+      // Each nginx worker (worker_processes auto: one per core) may open its own; both ends of a loopback connection are listed.
+      expect(opened.length, `${service}: ${opened.join(', ')}`).toBeLessThanOrEqual(2 * 4);
+    }
+  });
+});

@@ -277,6 +277,13 @@ function rollupWhere(tenant: TenantId, filter: LogFilter, plan: ReturnType<typeo
   if (filter.severity !== undefined) {
     clauses.push(`severity IN (${filter.severity.map(() => '?').join(', ')})`);
     params.push(...filter.severity);
+    // In the severity dimension the value is the severity: saying so lets the primary key
+    // (tenant_id, dim, value, hour, ...) seek to those severities instead of reading all four.
+    // The list's first page counts its total here; this took a quarter of the rows (#15).
+    if (plan.table === 'dims' && plan.dim === 'severity') {
+      clauses.push(`value IN (${filter.severity.map(() => '?').join(', ')})`);
+      params.push(...filter.severity);
+    }
   }
   if (filter.from !== undefined) {
     clauses.push('hour >= ?');
