@@ -64,8 +64,10 @@ async function postBursts(
 function randomPlan(expected: number, count = 20): { at: number; how: Disconnect }[] {
   const kinds: Disconnect[] = ['mid-frame', 'during-replay', 'close', 'mid-frame'];
   const points = new Set<number>();
-  // Not in the last tenth: a mid-frame cut waits for a chunk that ends inside a frame, so traffic must follow.
-  while (points.size < count) points.add(1 + Math.floor(Math.random() * expected * 0.9));
+  // Not in the last 40 %: a mid-frame cut waits for a chunk that ends inside a frame, so traffic must
+  // follow. With the suite's 20 000 events, cuts up to 90 % left a last armed cut no such chunk once
+  // in a quiet CI run (19 of 20 disconnects).
+  while (points.size < count) points.add(1 + Math.floor(Math.random() * expected * 0.6));
   return [...points].sort((a, b) => a - b).map((at, index) => ({ at, how: kinds[index % kinds.length] as Disconnect }));
 }
 
