@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BenchContext, bearer } from '../context.js';
 import { eventInputs, PYTHON_EVENT } from '../data.js';
@@ -10,6 +10,7 @@ import type { Figure } from '../report.js';
 const BULK_SIZE = 500;
 const BULK_CONNECTIONS = 4;
 const SEAL_INTERVAL = 1;
+const TENANT = 'bench-seal';
 
 /**
  * Two fresh all-in-one servers, alike but for SEAL_INTERVAL: sealed every second, and not sealed.
@@ -22,9 +23,13 @@ async function startPair(context: BenchContext): Promise<{ sealed: Service; unse
     const dataDir = join(context.workDir, name);
     mkdirSync(dataDir, { recursive: true });
     const port = await freePort();
+    // BENCH_PROFILE=dir: a V8 CPU profile of each server (sealed and unsealed) in dir, to see what a seal costs.
+    const profile = process.env.BENCH_PROFILE
+      ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`, `--cpu-prof-name=${name}.cpuprofile`]
+      : [];
     return startService({
       name,
-      args: [join(context.root, 'services/all-in-one/dist/main.js')],
+      args: [...profile, join(context.root, 'services/all-in-one/dist/main.js')],
       port,
       env: {
         DATA_DIR: dataDir,
@@ -43,6 +48,16 @@ async function startPair(context: BenchContext): Promise<{ sealed: Service; unse
     });
   };
   return { sealed: await start('sealed', CONTROL ? 0 : SEAL_INTERVAL), unsealed: await start('unsealed', 0) };
+}
+
+/** Registers the tenant on a fresh server, as an operator would (AUTH_REQUIRE_REGISTERED_TENANT is on). */
+async function createTenant(server: Service, context: BenchContext, tenant: string): Promise<void> {
+  const created = await fetch(`${server.url}/api/v1/tenants`, {
+    method: 'POST',
+    headers: { ...bearer(await context.token('system', 'admin')), 'content-type': 'application/json' },
+    body: JSON.stringify({ key: tenant, name: tenant }),
+  });
+  if (created.status !== 200) throw new Error(`creating tenant ${tenant} on ${server.url}: ${created.status} ${await created.text()}`);
 }
 
 async function json(url: string, headers: Record<string, string>): Promise<{ data: unknown; meta?: { total?: number } }> {
@@ -82,8 +97,9 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
   const { sealed, unsealed } = await startPair(context);
   try {
     const figures: Figure[] = [];
-    const writer = bearer(await context.token('bench-seal', 'writer'));
-    const auditor = bearer(await context.token('bench-seal', 'auditor'));
+    for (const server of [sealed, unsealed]) await createTenant(server, context, TENANT);
+    const writer = bearer(await context.token(TENANT, 'writer'));
+    const auditor = bearer(await context.token(TENANT, 'auditor'));
     const lag = async () => async () => (CONTROL ? null : coverLag(sealed, auditor));
     const label = CONTROL ? 'A/A control: SEAL_INTERVAL=0 vs 0' : `SEAL_INTERVAL=${SEAL_INTERVAL} vs 0`;
 
@@ -117,7 +133,7 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
         scenario: bulkScenario,
         figure: 'last ack → covering checkpoint, worst slice (s)',
         value: bulkRun.watched,
-        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL + 0.5, unit: 's' },
+        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL, unit: 's' },
       },
     );
 
@@ -146,7 +162,7 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
         scenario: postScenario,
         figure: 'last ack → covering checkpoint, worst slice (s)',
         value: postRun.watched,
-        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL + 0.5, unit: 's' },
+        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL, unit: 's' },
       },
     );
 
