@@ -87,6 +87,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     record: (events) => queue.publish(events),
     tenantLimit: config.RETENTION_TENANT_LIMIT,
     intervalMs: config.RETENTION_INTERVAL * 1000,
+    signer: keys.signingKey,
   });
 
   const metrics = registerMetrics(app, undefined, { serve: false });
