@@ -77,7 +77,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
       key: keys.signingKey,
       logName: config.INTEGRITY_ORIGIN,
       intervalMs: config.SEAL_INTERVAL * 1000,
-      thread: stores.mongo ? undefined : { sqlitePath: sqlitePathOf(settings), keyPem: keys.signingKeyPem },
+      thread: stores.mongo ? undefined : { sqlitePath: sqlitePathOf(settings), key: keys.signingKeySource },
     });
 
   // The job's audit events go through the queue as a request's do: committed, then streamed.

@@ -65,13 +65,12 @@ export function dataDirKeys(
   dataDir: string,
   name: string,
   env: { signingKeyPem?: string | undefined; keyRingJson?: string | undefined } = {},
-): { signingKey: () => SigningKey; signingKeyPem: () => string; keys: () => KeyRing } {
+): { signingKey: () => SigningKey; signingKeySource: { pem: string } | { file: string }; keys: () => KeyRing } {
   const keyPath = join(dataDir, SIGNING_KEY_FILE);
   const ringPath = join(dataDir, KEYRING_FILE);
   const fixedKey = env.signingKeyPem ? signingKeyFromPem(env.signingKeyPem) : null;
   if (!fixedKey) loadOrCreateSigningKey(dataDir);
-  const readPem = () => env.signingKeyPem ?? readFileSync(keyPath, 'utf8');
-  const readKey = () => fixedKey ?? signingKeyFromPem(readPem());
+  const readKey = () => fixedKey ?? signingKeyFromPem(readFileSync(keyPath, 'utf8'));
   if (!env.keyRingJson && !existsSync(ringPath)) {
     writeFileSync(ringPath, `${JSON.stringify(KeyRing.single(name, readKey().publicKeyPem).toJwks(), null, 2)}\n`);
   }
@@ -89,8 +88,8 @@ export function dataDirKeys(
     };
   };
   const signingKey = cached(fixedKey ? null : keyPath, readKey);
-  // The same key as PEM, for a sealer thread (it makes its own key object from it).
-  const signingKeyPem = cached(fixedKey ? null : keyPath, readPem);
+  // Where a sealer thread reads the same key (it makes its own key object, and rereads the file as this does).
+  const signingKeySource = env.signingKeyPem ? { pem: env.signingKeyPem } : { file: keyPath };
   const keys = cached(env.keyRingJson ? null : ringPath, () => {
     const ring = KeyRing.fromJwks(name, readRing());
     const current = signingKey();
@@ -98,7 +97,7 @@ export function dataDirKeys(
       throw new Error(`the signing key ${current.keyId} is not in ${ringPath}: run make rotate-signing-key to change keys`);
     return ring;
   });
-  return { signingKey, signingKeyPem, keys };
+  return { signingKey, signingKeySource, keys };
 }
 
 /**

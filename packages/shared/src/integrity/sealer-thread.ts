@@ -1,12 +1,12 @@
 import { Worker } from 'node:worker_threads';
-import { type SealRound, type SealRunner, SealTimer } from './sealer.js';
-import type { SealerRequest, SealerResponse, SealerWorkerData } from './sealer-worker.js';
+import type { SealRound, SealRunner } from './sealer.js';
+import type { SealerKeySource, SealerRequest, SealerResponse, SealerWorkerData } from './sealer-worker.js';
 
 export interface ThreadSealerOptions {
   /** The SQLite file the events are in; the thread opens its own connection to it. */
   sqlitePath: string;
-  /** The signing key's PEM, asked once per seal (so a rotated key takes effect without a restart). */
-  keyPem: () => string;
+  /** The signing key: a fixed PEM, or a file the thread reads again when it changes (a rotation takes effect at the next seal). */
+  key: SealerKeySource;
   /** INTEGRITY_ORIGIN: checkpoint origins are `<logName>/<tenant>`. */
   logName?: string | undefined;
   onError?: (error: unknown) => void;
@@ -27,23 +27,21 @@ function newWorker(workerData: SealerWorkerData): Worker {
 
 /**
  * A Sealer on its own thread, for SQLite: a seal reads each tenant's new events back, hashes them
- * into the tree and commits the checkpoint with an fsync (synchronous=FULL), about 30 µs an event
- * measured on the event loop; on this thread that work no longer delays the requests being
- * ingested (docs/tamper-evidence.md "What a seal costs"). The thread has its own connection to the
- * file, as a sealer in another process would, and the same lease and compare-and-append keep it
- * safe beside other sealers. The timer and the key stay here: each round is one message carrying
- * the current key, answered with the round's counts. The thread starts at the first seal.
+ * into the tree and commits the checkpoint, about 30 µs an event measured on the event loop; on
+ * this thread that work no longer delays the requests being ingested (docs/tamper-evidence.md
+ * "What a seal costs"). The thread has its own connection to the file, as a sealer in another
+ * process would, and the same lease and compare-and-append keep it safe beside other sealers. It
+ * runs the timer and reads the key itself, so rounds keep their rate when this event loop is busy;
+ * sealAll() (tests) is a message answered with the round's counts. The thread starts at the first
+ * sealAll() or start().
  */
 export class ThreadSealer implements SealRunner {
   private worker: Worker | null = null;
   private readonly pending = new Map<number, { resolve: (round: SealRound) => void; reject: (error: Error) => void }>();
   private nextId = 0;
   private running: Promise<SealRound> | null = null;
-  private readonly timer: SealTimer;
 
-  constructor(private readonly options: ThreadSealerOptions) {
-    this.timer = new SealTimer(() => this.sealAll(), options.onError);
-  }
+  constructor(private readonly options: ThreadSealerOptions) {}
 
   sealAll(): Promise<SealRound> {
     this.running ??= this.round().finally(() => {
@@ -53,12 +51,11 @@ export class ThreadSealer implements SealRunner {
   }
 
   start(intervalMs: number): void {
-    this.timer.start(intervalMs);
+    (this.worker ?? this.spawn()).postMessage({ type: 'start', intervalMs } satisfies SealerRequest);
   }
 
-  /** Stops the timer, waits for a round in progress, then closes the thread's connection and the thread. */
+  /** Stops the thread's timer, waits for a round in progress, then closes its connection and the thread. */
   async stop(): Promise<void> {
-    this.timer.stop();
     await this.running?.catch(() => undefined);
     const worker = this.worker;
     this.worker = null;
@@ -73,25 +70,31 @@ export class ThreadSealer implements SealRunner {
     const id = this.nextId++;
     return new Promise<SealRound>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ type: 'seal', id, keyPem: this.options.keyPem() } satisfies SealerRequest);
+      worker.postMessage({ type: 'seal', id } satisfies SealerRequest);
     });
   }
 
   private spawn(): Worker {
-    const workerData: SealerWorkerData = { sqlitePath: this.options.sqlitePath, logName: this.options.logName };
+    const workerData: SealerWorkerData = { sqlitePath: this.options.sqlitePath, key: this.options.key, logName: this.options.logName };
     const worker = newWorker(workerData);
     // The thread alone does not keep the process up; stop() (the plugin's onClose) ends it.
     worker.unref();
+    const failure = (message: { error: string; stack?: string | undefined }) =>
+      Object.assign(new Error(message.error), { stack: message.stack });
     worker.on('message', (message: SealerResponse) => {
+      if (message.type === 'timer-error') return this.options.onError?.(failure(message));
       const waiting = this.pending.get(message.id);
       if (waiting === undefined) return;
       this.pending.delete(message.id);
-      if ('round' in message) waiting.resolve(message.round);
-      else waiting.reject(Object.assign(new Error(message.error), { stack: message.stack }));
+      if (message.type === 'round') waiting.resolve(message.round);
+      else waiting.reject(failure(message));
     });
-    // A thread that dies fails the rounds it had; the next round starts a new one.
+    // A thread that dies fails the rounds it had and is reported; the next sealAll() starts a new one.
     const fail = (error: Error) => {
-      if (this.worker === worker) this.worker = null;
+      if (this.worker === worker) {
+        this.worker = null;
+        this.options.onError?.(error);
+      }
       for (const waiting of this.pending.values()) waiting.reject(error);
       this.pending.clear();
     };

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import type { IntegrityStore } from '../integrity/port.js';
 import { Sealer, type SealRunner } from '../integrity/sealer.js';
 import { ThreadSealer } from '../integrity/sealer-thread.js';
+import type { SealerKeySource } from '../integrity/sealer-worker.js';
 import type { SigningKey } from '../integrity/signing-key.js';
 
 declare module 'fastify' {
@@ -21,12 +22,12 @@ export interface SealerPluginOptions {
   intervalMs: number;
   /**
    * On SQLite, seal on a thread of its own with its own connection to this file (ThreadSealer), so
-   * a seal's work does not hold up the requests on this event loop; `keyPem` is the key's PEM,
-   * asked once per seal. Without it the sealer runs on this event loop: on MongoDB (its store
+   * a seal's work does not hold up the requests on this event loop; `key` is where the thread reads
+   * the signing key (the same key as `key`: a fixed PEM, or the data folder's file). Without it the sealer runs on this event loop: on MongoDB (its store
    * calls are I/O, and the test double lives in this process) and in the log-worker, which serves
    * no requests (docs/tamper-evidence.md "What a seal costs").
    */
-  thread?: { sqlitePath: string; keyPem: () => string } | undefined;
+  thread?: { sqlitePath: string; key: SealerKeySource } | undefined;
 }
 
 /** The sealer as a plugin: its lease makes it safe beside other sealers on the same store. */
@@ -34,7 +35,7 @@ export const sealerPlugin = fp<SealerPluginOptions>(
   async (app, { store, key, logName, intervalMs, thread }) => {
     const onError = (err: unknown) => app.log.error({ err, component: 'sealer' }, 'sealing failed');
     const sealer: SealRunner = thread
-      ? new ThreadSealer({ sqlitePath: thread.sqlitePath, keyPem: thread.keyPem, logName, onError })
+      ? new ThreadSealer({ sqlitePath: thread.sqlitePath, key: thread.key, logName, onError })
       : new Sealer({ store, key, ...(logName === undefined ? {} : { logName }), onError });
     app.decorate('sealer', sealer);
     if (intervalMs > 0) app.addHook('onReady', async () => sealer.start(intervalMs));

@@ -1,6 +1,6 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { makeEvent } from '@logserver/testing/events';
 import { describe, expect, it } from 'vitest';
 import { KeyRing, rotateJwks } from '../../src/integrity/keyring.js';
@@ -15,15 +15,22 @@ import { tenantOf } from '../../src/store/tenant-id.js';
 const A = tenantOf({ tenant: 'tenant-a' });
 const B = tenantOf({ tenant: 'tenant-b' });
 
+/** Writes the key file as make rotate-signing-key does, with a modification time of its own (second `n`). */
+function writeKey(file: string, pem: string, n: number) {
+  writeFileSync(file, pem);
+  utimesSync(file, n, n);
+}
+
 describe('sealing on a thread of its own (SQLite)', () => {
-  it('seals what this thread committed, with the key of each round, while this event loop keeps turning', async () => {
+  it('seals what this thread committed while this event loop stays idle, and takes a rotated key file at the next round', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'logserver-sealer-thread-')), 'logserver.db');
     const logs = SqliteLogStore.open(path);
     const integrity = SqliteIntegrityStore.open(path);
     const first = generateSigningKeyPem();
     const second = generateSigningKeyPem();
-    let pem = first;
-    const sealer = new ThreadSealer({ sqlitePath: path, keyPem: () => pem });
+    const keyFile = join(dirname(path), 'integrity-signing-key.pem');
+    writeKey(keyFile, first, 1);
+    const sealer = new ThreadSealer({ sqlitePath: path, key: { file: keyFile } });
     try {
       // The thread starts at the first round; this one finds nothing to seal.
       expect(await sealer.sealAll()).toEqual({ digests: 0, events: 0, skipped: 0 });
@@ -41,9 +48,9 @@ describe('sealing on a thread of its own (SQLite)', () => {
       // The thread did the work: this event loop mostly waited for its answer (sealing here keeps it busy throughout).
       expect(busy).toBeLessThan(0.5);
 
-      // The key is asked once per round: after a rotation the next checkpoint is signed by the new key.
+      // The thread reads the key file again when it changed: after a rotation the next checkpoint is signed by the new key.
       const rotatedAt = new Date();
-      pem = second;
+      writeKey(keyFile, second, 2);
       await logs.append(A, [makeEvent(A)]);
       expect(await sealer.sealAll()).toEqual({ digests: 1, events: 1, skipped: 0 });
       const [, rotated] = await integrity.checkpoints(A, 0, 10);
@@ -65,12 +72,13 @@ describe('sealing on a thread of its own (SQLite)', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'logserver-sealer-thread-')), 'logserver.db');
     const logs = SqliteLogStore.open(path);
     const good = generateSigningKeyPem();
-    let pem = 'not a key';
-    const sealer = new ThreadSealer({ sqlitePath: path, keyPem: () => pem });
+    const keyFile = join(dirname(path), 'integrity-signing-key.pem');
+    writeKey(keyFile, 'not a key', 1);
+    const sealer = new ThreadSealer({ sqlitePath: path, key: { file: keyFile } });
     try {
       await logs.append(A, [makeEvent(A)]);
       await expect(sealer.sealAll()).rejects.toThrow(/INTEGRITY_SIGNING_KEY is not a PEM private key/);
-      pem = good;
+      writeKey(keyFile, good, 2);
       expect(await sealer.sealAll()).toEqual({ digests: 1, events: 1, skipped: 0 });
     } finally {
       await sealer.stop();
