@@ -7,6 +7,7 @@ import type { MongoIntegrityStore } from './mongo/integrity-store.js';
 import { openMongoStores } from './mongo/stores.js';
 import { openSqliteStores } from './sqlite/stores.js';
 import type { LogStore } from './store/port.js';
+import type { StreamStore } from './streams/port.js';
 import type { TenantStore } from './tenant-store/port.js';
 export interface MongoTuning {
   maxPoolSize: number;
@@ -43,6 +44,8 @@ export interface Stores {
   commitLog: CommitLog;
   /** Idempotency-Keys of ingest requests, beside the events. */
   idempotency: IdempotencyStore;
+  /** Log-stream destinations, their progress, dead letters and delivery leases (docs/streams.md). */
+  streams: StreamStore;
   /**
    * Makes the stream's feed (once; later calls return the same one): it hears of events stored by
    * any process on the same store, in commit order with their positions, and is told at once of

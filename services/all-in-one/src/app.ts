@@ -41,6 +41,7 @@ export interface AllInOneDeps {
   /** AUTH_REQUIRE_REGISTERED_TENANT: tokens of other tenants are refused; undefined accepts any tenant key. */
   registry?: TenantRegistry | undefined;
   analytics?: LogDeps['analytics'];
+  streams?: LogDeps['streams'];
 }
 
 export interface AllInOneAppConfig {
@@ -83,6 +84,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           metrics: deps.metrics,
           integrity: deps.integrity,
           analytics: deps.analytics,
+          streams: deps.streams,
         },
         {
           adminTenant: config.adminTenant,

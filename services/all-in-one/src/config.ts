@@ -12,6 +12,7 @@ import {
   storeConfig,
 } from '@logserver/shared/config/schemas';
 import { corsConfig } from '@logserver/shared/http/cors';
+import { streamsConfig } from '@logserver/shared/streams/config';
 import { z } from 'zod';
 
 export const AllInOneConfig = requireClickHouseUrl(
@@ -32,6 +33,7 @@ export const AllInOneConfig = requireClickHouseUrl(
       ...integrityConfig,
       ...corsConfig,
       ...analyticsConfig,
+      ...streamsConfig,
       /** Print the banner's tokens when stdout is not a terminal (a container's log); off by default. */
       BANNER_TOKENS: booleanFromEnv(false),
       DEMO_TENANT: z

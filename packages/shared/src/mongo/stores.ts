@@ -7,6 +7,7 @@ import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
 import { MongoStreamLog } from './stream-log.js';
+import { MongoStreamStore } from './stream-store.js';
 import { MongoTenantStore } from './tenant-store.js';
 
 /** Every port on one MongoDB database; the feed reads positioned events, woken by a change stream that hears of any process's inserts. */
@@ -31,6 +32,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
   const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
+  const streams = await MongoStreamStore.open(db);
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
   const database = db;
   let feed: MongoCommitFeed | null = null;
@@ -39,6 +41,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     tenants,
     integrity,
     idempotency,
+    streams,
     commitLog: new MongoStreamLog(database, integrity),
     feed: (feedOptions = {}) => {
       feed ??= new MongoCommitFeed(database, integrity, {

@@ -5,6 +5,7 @@ import { SqliteIntegrityStore } from './integrity-store.js';
 import { SqliteLogFeed } from './log-feed.js';
 import { SqliteLogStore } from './log-store.js';
 import { SqliteStreamLog } from './stream-log.js';
+import { SqliteStreamStore } from './stream-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
 
 export function sqlitePathOf(settings: Pick<StoreSettings, 'dataDir' | 'sqlitePath'>): string {
@@ -25,6 +26,7 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     tenants: SqliteTenantStore.open(path),
     integrity: SqliteIntegrityStore.open(path),
     idempotency: SqliteIdempotencyStore.open(path),
+    streams: SqliteStreamStore.open(path),
     commitLog: new SqliteStreamLog(path),
     feed: (options = {}) => {
       feed ??= new SqliteLogFeed(path, options);
