@@ -34,7 +34,8 @@ function described(execution: NewmanRunExecution) {
   const path = execution.request.url
     .getPath()
     .replace(/^\/api\/v1\/logs\/(?!bulk$|cleanup$|events$|export$|stats$|stream$|verify$)[^/]+/, '/api/v1/logs/:id')
-    .replace(/^\/api\/v1\/integrity\/checkpoints\/\d+\/cosignatures$/, '/api/v1/integrity/checkpoints/:size/cosignatures');
+    .replace(/^\/api\/v1\/integrity\/checkpoints\/\d+\/cosignatures$/, '/api/v1/integrity/checkpoints/:size/cosignatures')
+    .replace(/^\/api\/v1\/streams\/[^/]+/, '/api/v1/streams/:id');
   const authorization = execution.request.headers.get('Authorization');
   const claims = authorization ? decodeJwt(authorization.replace(/^Bearer /, '')) : undefined;
   const who = claims === undefined ? 'nobody' : claims.tenant === 'system' ? 'platform admin' : String(claims.role);

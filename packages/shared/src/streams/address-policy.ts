@@ -114,21 +114,23 @@ export class AddressPolicy {
    * (saving a destination whose DNS is not there yet: every connection is checked again anyway).
    */
   async check(hostname: string, options: { unresolved?: 'refuse' | 'accept' } = {}): Promise<LookupAddress[]> {
+    try {
+      return await this.resolveChecked(hostname);
+    } catch (error) {
+      if (error instanceof DestinationRefused) throw error;
+      if (options.unresolved === 'accept') return [];
+      throw new DestinationRefused(`${hostname} does not resolve (${(error as NodeJS.ErrnoException).code ?? 'DNS error'})`);
+    }
+  }
+
+  /** The addresses to dial, each one allowed; DNS errors are thrown as they are (a connection retries them). */
+  private async resolveChecked(hostname: string): Promise<LookupAddress[]> {
     const bare = hostname.replace(/^\[|\]$/g, '');
     const nameWhy = this.nameRefusal(bare);
     if (nameWhy) throw new DestinationRefused(nameWhy);
     const family = isIP(bare);
-    let addresses: LookupAddress[];
-    if (family !== 0) addresses = [{ address: bare, family }];
-    else {
-      try {
-        addresses = await this.resolver(bare);
-      } catch (error) {
-        if (options.unresolved === 'accept') return [];
-        throw new DestinationRefused(`${bare} does not resolve (${(error as NodeJS.ErrnoException).code ?? 'DNS error'})`);
-      }
-    }
-    if (addresses.length === 0) throw new DestinationRefused(`${bare} does not resolve`);
+    const addresses = family !== 0 ? [{ address: bare, family }] : await this.resolver(bare);
+    if (addresses.length === 0) throw Object.assign(new Error(`${bare} has no address`), { code: 'ENODATA' });
     // Every address must pass: a name with one public and one private address could be dialled on either.
     for (const { address } of addresses) {
       const why = this.addressRefusal(address);
@@ -147,7 +149,7 @@ export class AddressPolicy {
     callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
   ): void => {
     const all = typeof options === 'object' && options.all === true;
-    this.check(hostname).then(
+    this.resolveChecked(hostname).then(
       (addresses) => {
         if (all) callback(null, addresses);
         else {
