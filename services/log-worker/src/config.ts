@@ -9,12 +9,21 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { streamsConfig } from '@logserver/shared/streams/config';
 import { z } from 'zod';
 
 export const LogWorkerConfig = refuseEmbeddedAnalytics(
   requireClickHouseUrl(
     requireMongoUri(
-      z.object({ ...listenConfig(8084), ...storeConfig, ...queueConfig, ...integrityConfig, ...dependencyConfig, ...analyticsConfig }),
+      z.object({
+        ...listenConfig(8084),
+        ...storeConfig,
+        ...queueConfig,
+        ...integrityConfig,
+        ...dependencyConfig,
+        ...analyticsConfig,
+        ...streamsConfig,
+      }),
     ),
   ),
 );
