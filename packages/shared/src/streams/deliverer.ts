@@ -121,8 +121,13 @@ export class StreamDeliverer {
   }
 }
 
+/** How long a request already sent may still finish once its loop stops: its answer then counts. */
+const STOP_GRACE_MS = 2000;
+
 class DestinationWorker {
   private readonly abort = new AbortController();
+  /** Aborts a request in flight: STOP_GRACE_MS after stop(), so an answer on its way is not thrown away. */
+  private readonly requests = new AbortController();
   private loop: Promise<void> | null = null;
   private renewal: NodeJS.Timeout | null = null;
   private progress: DestinationProgress | null = null;
@@ -162,7 +167,12 @@ class DestinationWorker {
   async stop(): Promise<void> {
     this.abort.abort(new Error('stopped'));
     if (this.renewal) clearInterval(this.renewal);
+    const grace = setTimeout(
+      () => this.requests.abort(new Error('stopped')),
+      Math.min(STOP_GRACE_MS, this.options.settings.requestTimeoutMs),
+    );
     await this.loop?.catch(() => {});
+    clearTimeout(grace);
     await this.sender.close().catch(() => {});
     await this.options.store.releaseLease(this.record.id, this.holder).catch(() => {});
   }
@@ -203,8 +213,9 @@ class DestinationWorker {
         await this.deliver(batch, progress);
       } catch (error) {
         if (signal.aborted) return;
+        // The store (or the secret box) failed, not the destination: try again soon, from the checkpoint.
         this.options.onError?.(error, this.record.id);
-        await sleep(settings.retryMaxMs, undefined, { signal }).catch(() => {});
+        await sleep(Math.max(settings.intervalMs, 1000), undefined, { signal }).catch(() => {});
       }
     }
   }
@@ -273,17 +284,53 @@ class DestinationWorker {
       progress.status = 'blocked';
       progress.lastError = `dead-letter list full (${settings.dlqMaxBatches} batches): ${reason}`;
       await store.saveProgress(this.record.id, progress);
-      await sleep(settings.retryMaxMs, undefined, { signal });
+      await this.waitWhileBlocked();
     }
   }
 
-  private sendWithRetries(batch: Batch, progress: DestinationProgress, retries = this.options.settings.retries): Promise<void> {
+  /** The longest backoff, cut short when the admin asks for a replay (which makes room in the list). */
+  private async waitWhileBlocked(): Promise<void> {
+    const { settings, store } = this.options;
+    const until = Date.now() + settings.retryMaxMs;
+    while (Date.now() < until) {
+      await sleep(Math.min(settings.intervalMs, Math.max(0, until - Date.now())), undefined, { signal: this.abort.signal });
+      if ((await store.replayable(this.record.id, 1)).length > 0) return;
+    }
+  }
+
+  /**
+   * Resolves once the destination accepted the batch. Stopping ends the backoff at once, but a
+   * request already sent gets its grace: if it is accepted then, the batch counts as delivered (else
+   * the next holder would send it again for nothing).
+   */
+  private async sendWithRetries(batch: Batch, progress: DestinationProgress, retries = this.options.settings.retries): Promise<void> {
+    let inFlight: Promise<void> | null = null;
+    let accepted = false;
+    try {
+      await this.retrying(batch, progress, retries, (sent) => {
+        inFlight = sent.then(() => {
+          accepted = true;
+        });
+        return inFlight;
+      });
+    } catch (error) {
+      if (this.abort.signal.aborted && inFlight !== null) await (inFlight as Promise<void>).catch(() => {});
+      if (!accepted) throw error;
+    }
+  }
+
+  private retrying(
+    batch: Batch,
+    progress: DestinationProgress,
+    retries: number,
+    track: (sent: Promise<void>) => Promise<void>,
+  ): Promise<void> {
     const { settings, store } = this.options;
     const { signal } = this.abort;
     return pRetry(
       async () => {
         progress.lastAttemptAt = this.now().toISOString();
-        await this.sender.send(batch, signal);
+        await track(this.sender.send(batch, this.requests.signal));
       },
       {
         retries,

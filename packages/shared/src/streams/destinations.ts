@@ -129,7 +129,14 @@ export class StreamAdmin {
     if ('start' in input) {
       throw new ValidationFailed([{ loc: ['body', 'start'], msg: 'start is only for a new destination', type: 'value_error' }]);
     }
-    const secrets = JSON.parse(this.deps.box.open(current.secret, secretContext(current))) as Record<string, unknown>;
+    // Secrets sealed under another STREAM_SECRET_KEY cannot be kept: the update must then give every
+    // secret field again (validation names the missing ones), which re-seals them under this key.
+    let secrets: Record<string, unknown> = {};
+    try {
+      secrets = JSON.parse(this.deps.box.open(current.secret, secretContext(current))) as Record<string, unknown>;
+    } catch {
+      secrets = {};
+    }
     const merged: Record<string, unknown> = {
       ...current.settings,
       ...secrets,

@@ -21,7 +21,7 @@ export class S3Sender implements Sender {
     policy: AddressPolicy,
     private readonly settings: DestinationSettings['s3'] & { ca?: string },
     secrets: DestinationSecrets['s3'],
-    timeoutMs: number,
+    private readonly timeoutMs: number,
   ) {
     const agents = guardedNodeAgents(policy, { ca: settings.ca, timeoutMs });
     this.client = new S3Client({
@@ -31,7 +31,7 @@ export class S3Sender implements Sender {
       credentials: { accessKeyId: secrets.access_key_id, secretAccessKey: secrets.secret_access_key },
       // The retries are the deliverer's (backoff, dead letters); the SDK tries once.
       maxAttempts: 1,
-      requestHandler: { ...agents, requestTimeout: timeoutMs, connectionTimeout: timeoutMs },
+      requestHandler: { ...agents, requestTimeout: timeoutMs, connectionTimeout: timeoutMs, throwOnRequestTimeout: true },
     });
   }
 
@@ -53,7 +53,7 @@ export class S3Sender implements Sender {
           ContentEncoding: 'gzip',
           Metadata: { 'batch-id': batch.id, events: String(batch.events.length) },
         }),
-        { abortSignal: signal },
+        { abortSignal: AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)]) },
       );
     } catch (error) {
       if (signal.aborted) throw signal.reason;

@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import type { LookupAddress } from 'node:dns';
 import { createServer, type Server } from 'node:http';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { fetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fauxqs, startFauxqs } from '../../../../test/support/fauxqs.js';
+import type { TenantId } from '../../src/store/tenant-id.js';
 import { AddressPolicy, DestinationRefused, type Resolver } from '../../src/streams/address-policy.js';
+import { S3Sender } from '../../src/streams/s3-sender.js';
 import { guardedDispatcher } from '../../src/streams/safe-connect.js';
 import { SecretBox } from '../../src/streams/secret-box.js';
+import { DeliveryFailed } from '../../src/streams/sender.js';
 
 /** A resolver for names that exist only in this test, so an answer proves the policy's lookup was the one used. */
 const names =
@@ -122,6 +127,59 @@ describe('guardedDispatcher: the address checked is the address connected', () =
     const before = requests;
     expect(await causeOf(post(rebinding, `http://rebind.test:${port}/`))).toBeInstanceOf(DestinationRefused);
     expect(requests).toBe(before);
+  });
+});
+
+describe('S3Sender: the AWS SDK connects through the same checks', () => {
+  let s3: Fauxqs;
+  beforeAll(async () => {
+    s3 = await startFauxqs();
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    });
+    await client.send(new CreateBucketCommand({ Bucket: 'guarded' }));
+    client.destroy();
+  });
+  afterAll(() => s3.stop());
+
+  // A dotted endpoint name is virtual-hosted: the SDK dials <bucket>.<name>, as on AWS, and fauxqs reads the bucket from Host.
+  const sender = (policy: AddressPolicy, endpoint: string) =>
+    new S3Sender(
+      policy,
+      { bucket: 'guarded', region: 'us-east-1', endpoint, prefix: '', force_path_style: !endpoint.includes('objects.test') },
+      { access_key_id: 'a', secret_access_key: 'b' },
+      2000,
+    );
+  const batch = {
+    id: 'b1',
+    tenant: 'acme' as TenantId,
+    destinationId: 'd1',
+    events: [{ id: 'e1', received_at: '2026-12-01T00:00:00.000Z' }] as never,
+    firstPosition: 1,
+    lastPosition: 1,
+  };
+  const failure = (promise: Promise<void>) =>
+    promise.then(
+      () => null,
+      (error: unknown) => error,
+    );
+
+  it('refuses a loopback endpoint given as an IP or as a name, and writes once it is allowed', async () => {
+    const port = new URL(s3.endpoint).port;
+    const byIp = await failure(sender(new AddressPolicy(), s3.endpoint).send(batch, new AbortController().signal));
+    expect(byIp).toBeInstanceOf(DeliveryFailed);
+    expect(byIp).toMatchObject({ permanent: true, message: expect.stringMatching(/refused: 127\.0\.0\.1 is a loopback address/) });
+    const table = names({ 'guarded.objects.test': ['127.0.0.1'] });
+    const byName = await failure(
+      sender(new AddressPolicy(undefined, table), `http://objects.test:${port}`).send(batch, new AbortController().signal),
+    );
+    expect(byName).toMatchObject({ permanent: true, message: expect.stringMatching(/refused/) });
+    await expect(
+      sender(AddressPolicy.fromSetting('127.0.0.1', table), `http://objects.test:${port}`).send(batch, new AbortController().signal),
+    ).resolves.toBeUndefined();
   });
 });
 
