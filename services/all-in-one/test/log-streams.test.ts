@@ -29,7 +29,7 @@ let tls: { key: string; cert: string };
 let webhook: Receiver;
 let hec: Receiver;
 let datadog: Receiver;
-let s3: { url: string; mode: 'up' | 'down' | 'flaky'; puts: number; failed: number; close: () => Promise<void> };
+let s3: { url: string; mode: 'up' | 'down' | 'flaky'; puts: number; failed: number; unsigned: string[]; close: () => Promise<void> };
 let random = 1;
 const seeded = () => {
   random = (random * 48271) % 2147483647;
@@ -39,9 +39,16 @@ const seeded = () => {
 /** fauxqs's S3, in this process, behind a switch that resets connections or fails 30 % of PUTs (half after storing the object). */
 async function startS3(): Promise<typeof s3> {
   const app = buildApp({ logger: false });
-  const state = { mode: 'up' as 'up' | 'down' | 'flaky', puts: 0, failed: 0 };
+  const state = { mode: 'up' as 'up' | 'down' | 'flaky', puts: 0, failed: 0, unsigned: [] as string[] };
+  // fauxqs does not check SigV4, so the shape of each PUT's signature is checked here.
+  const SIGV4 =
+    /^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/;
   app.addHook('onRequest', async (request, reply) => {
     if (request.method !== 'PUT' || !request.url.includes('.ndjson.gz')) return;
+    const { authorization, 'x-amz-date': date, 'x-amz-content-sha256': sha, 'content-encoding': encoding } = request.headers;
+    if (!SIGV4.test(String(authorization)) || !/^\d{8}T\d{6}Z$/.test(String(date)) || !sha || encoding !== 'gzip') {
+      state.unsigned.push(`${request.url}: ${authorization}`);
+    }
     if (state.mode === 'down') {
       request.raw.socket.destroy();
       return reply;
@@ -202,6 +209,7 @@ describe('log streams to a webhook, Splunk HEC, Datadog and S3', () => {
     // The receivers did fail and lose answers; otherwise this test would show nothing.
     expect(webhook.batches.some((batch) => batch.answeredFailure)).toBe(true);
     expect(s3.failed).toBeGreaterThan(0);
+    expect(s3.unsigned).toEqual([]);
 
     const listed = await call(`${server.url}/api/v1/streams`, { token: admin });
     if (FULL) {
