@@ -62,9 +62,11 @@ test-prerequisites: ## install what the suite spawns: nginx, chromium (apt-get, 
 	@bash scripts/test-prerequisites.sh
 
 test: install-analytics test-prerequisites lint typecheck console ## lint, typecheck and every test; prints 'N passed, N failed'
-	@echo "==> vitest run (projects sqlite and mongodb-double: the HTTP suites again on the MongoDB store, docs/mongodb.md)"
-	@status=0; $(PNPM) exec vitest run || status=$$?; \
-	  node scripts/test-summary.mjs .vitest-report.json; exit $$status
+	@echo "==> vitest run, two files at a time (projects sqlite and mongodb-double: the HTTP suites again on the MongoDB store, docs/mongodb.md)"
+	@status=0; VITEST_REPORT=.vitest-report.json $(PNPM) exec vitest run --project sqlite --project mongodb-double --maxWorkers=2 --minWorkers=1 || status=$$?; \
+	  echo "==> vitest run, one file at a time (the CPU-heavy files: SERIAL_SUITES in vitest.config.ts)"; \
+	  VITEST_REPORT=.vitest-report-serial.json $(PNPM) exec vitest run --project sqlite-serial --project mongodb-double-serial --maxWorkers=1 --minWorkers=1 || status=$$?; \
+	  node scripts/test-summary.mjs .vitest-report.json .vitest-report-serial.json; exit $$status
 
 build: install console ## compile every package to dist/ (node services/<name>/dist/main.js) and bundle the console
 	@echo "==> tsc -b"

@@ -92,13 +92,8 @@ function pemToDer(pem: string): Uint8Array {
 
 const short = (text: string) => `${text.slice(0, 16)}…`;
 
-/**
- * A tree proof (docs/tamper-evidence.md): the leaf is SHA-256(0x00 || JCS {"hash","timestamp"}), the
- * RFC 9162 path leads to the checkpoint's root, and the checkpoint is a C2SP signed note whose
- * signature line carries a 4-byte key hash and the Ed25519 signature over the note's body.
- */
-async function verifyTreeProof(proof: Proof, checkpoint: NonNullable<Proof['checkpoint']>, publicKeyPem: string): Promise<ProofResult> {
-  const steps: Step[] = [];
+/** The event's hash recomputed from its content (SHA-256 of its JCS JSON), beside the hash it carries, as the first step. */
+async function recomputeEventHash(proof: Proof, steps: Step[]): Promise<string> {
   const { hash: storedHash, ...content } = proof.event;
   const eventHash = hex(await sha256(encoder.encode(jcs(content))));
   steps.push({
@@ -109,6 +104,17 @@ async function verifyTreeProof(proof: Proof, checkpoint: NonNullable<Proof['chec
         ? `recomputed ${short(eventHash)} = the event's hash`
         : `recomputed ${short(eventHash)}, but the event says ${short(String(storedHash))}: its content was changed after it was written`,
   });
+  return eventHash;
+}
+
+/**
+ * A tree proof (docs/tamper-evidence.md): the leaf is SHA-256(0x00 || JCS {"hash","timestamp"}), the
+ * RFC 9162 path leads to the checkpoint's root, and the checkpoint is a C2SP signed note whose
+ * signature line carries a 4-byte key hash and the Ed25519 signature over the note's body.
+ */
+async function verifyTreeProof(proof: Proof, checkpoint: NonNullable<Proof['checkpoint']>, publicKeyPem: string): Promise<ProofResult> {
+  const steps: Step[] = [];
+  const eventHash = await recomputeEventHash(proof, steps);
   const entry = encoder.encode(jcs({ hash: eventHash, timestamp: proof.event.timestamp }));
   const root = await rootFromPath(entry, proof.leaf_index, proof.tree_size, proof.path.map(fromHex));
   const rootOk = root !== null && hex(root) === checkpoint.root_hash;
@@ -169,16 +175,7 @@ export async function verifyProof(proof: Proof, publicKeyPem: string): Promise<P
   if (!proof.digest) throw new Error('the proof has neither a checkpoint nor a digest');
   const digest = proof.digest;
   const steps: Step[] = [];
-  const { hash: storedHash, ...content } = proof.event;
-  const eventHash = hex(await sha256(encoder.encode(jcs(content))));
-  steps.push({
-    name: 'Event hash (SHA-256 of the JCS JSON)',
-    ok: eventHash === storedHash,
-    detail:
-      eventHash === storedHash
-        ? `recomputed ${short(eventHash)} = the event's hash`
-        : `recomputed ${short(eventHash)}, but the event says ${short(String(storedHash))}: its content was changed after it was written`,
-  });
+  const eventHash = await recomputeEventHash(proof, steps);
 
   const root = await rootFromPath(fromHex(eventHash), proof.leaf_index, proof.tree_size, proof.path.map(fromHex));
   const rootOk = root !== null && hex(root) === digest.merkle_root;

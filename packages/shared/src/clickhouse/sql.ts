@@ -1,4 +1,5 @@
 import type { AnalyticsInterval, AnalyticsStatsRequest, GroupableField } from '../analytics/port.js';
+import { SEARCHED_COLUMNS } from '../store/filter.js';
 import type { LogFilter } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 
@@ -6,20 +7,6 @@ import type { TenantId } from '../store/tenant-id.js';
 export const toClickHouseTime = (iso: string): string => `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
 /** The engine's DateTime64 text back to ISO 8601. */
 export const fromClickHouseTime = (text: string): string => `${text.slice(0, 10)}T${text.slice(11, 23)}Z`;
-
-/** The columns `search` looks in, as the primary stores do (JSON objects as their JSON text). */
-const SEARCHED = [
-  'action',
-  'resource_type',
-  'resource_id',
-  'user_id',
-  'ip_address',
-  'user_agent',
-  'severity',
-  'before',
-  'after',
-  'metadata',
-];
 
 export interface Bound {
   sql: string;
@@ -52,7 +39,7 @@ export function whereClause(tenant: TenantId, filter: LogFilter): Bound {
   if (filter.to !== undefined) clauses.push(`timestamp < ${param("DateTime64(3, 'UTC')", toClickHouseTime(filter.to))}`);
   if (filter.search !== undefined) {
     const needle = param('String', filter.search.toLowerCase());
-    clauses.push(`(${SEARCHED.map((column) => `position(lowerUTF8(coalesce(${column}, '')), ${needle}) > 0`).join(' OR ')})`);
+    clauses.push(`(${SEARCHED_COLUMNS.map((column) => `position(lowerUTF8(coalesce(${column}, '')), ${needle}) > 0`).join(' OR ')})`);
   }
   return { sql: clauses.join(' AND '), params };
 }

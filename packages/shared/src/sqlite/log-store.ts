@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { QueryTimeout } from '../errors/catalogue.js';
 import { eventHash } from '../integrity/event-hash.js';
 import type { LogEvent } from '../schemas/log-event.js';
-import { applyFilterHandlers, type FilterHandlers, needsScan } from '../store/filter.js';
+import { applyFilterHandlers, type FilterHandlers, needsScan, SEARCHED_COLUMNS } from '../store/filter.js';
 import type {
   AppendResult,
   DeleteCause,
@@ -130,20 +130,6 @@ const equal =
     where.clauses.push(`${column} = ?`);
     where.params.push(value);
   };
-
-/** What `search` looks in, as matchesFilter's searchableTexts: each text column and each JSON column's text. */
-const SEARCHED_COLUMNS = [
-  'action',
-  'resource_type',
-  'resource_id',
-  'user_id',
-  'ip_address',
-  'user_agent',
-  'severity',
-  'before',
-  'after',
-  'metadata',
-];
 
 const WHERE_CLAUSES: FilterHandlers<Where> = {
   action: equal('action'),

@@ -29,6 +29,8 @@ export const needsScan = (filter: LogFilter): boolean => filter.search !== undef
 
 const SEARCHED_TEXT = ['action', 'resource_type', 'resource_id', 'user_id', 'ip_address', 'user_agent', 'severity'] as const;
 const SEARCHED_JSON = ['before', 'after', 'metadata'] as const;
+/** The columns `search` looks in, for the stores that query them: each text column and each JSON column's text. */
+export const SEARCHED_COLUMNS: readonly string[] = [...SEARCHED_TEXT, ...SEARCHED_JSON];
 
 /**
  * The filter semantics in one plain function: the stream applies it to live events, and the
