@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { type AddressPolicy, DestinationRefused } from './address-policy.js';
 import type { DestinationSecrets, DestinationSettings } from './destination.js';
 import { guardedNodeAgents } from './safe-connect.js';
@@ -15,24 +15,32 @@ const gzipAsync = promisify(gzip);
  * again instead of a second copy.
  */
 export class S3Sender implements Sender {
-  private readonly client: S3Client;
+  /** Made on the first send: the SDK is a large import that a process without S3 destinations never needs. */
+  private client: Promise<{ client: S3Client; PutObjectCommand: typeof import('@aws-sdk/client-s3').PutObjectCommand }> | null = null;
 
   constructor(
-    policy: AddressPolicy,
+    private readonly policy: AddressPolicy,
     private readonly settings: DestinationSettings['s3'] & { ca?: string },
-    secrets: DestinationSecrets['s3'],
+    private readonly secrets: DestinationSecrets['s3'],
     private readonly timeoutMs: number,
-  ) {
-    const agents = guardedNodeAgents(policy, { ca: settings.ca, timeoutMs });
-    this.client = new S3Client({
-      region: settings.region,
-      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-      forcePathStyle: settings.force_path_style,
-      credentials: { accessKeyId: secrets.access_key_id, secretAccessKey: secrets.secret_access_key },
-      // The retries are the deliverer's (backoff, dead letters); the SDK tries once.
-      maxAttempts: 1,
-      requestHandler: { ...agents, requestTimeout: timeoutMs, connectionTimeout: timeoutMs, throwOnRequestTimeout: true },
+  ) {}
+
+  private open() {
+    this.client ??= import('@aws-sdk/client-s3').then(({ S3Client, PutObjectCommand }) => {
+      const { settings, secrets, timeoutMs } = this;
+      const agents = guardedNodeAgents(this.policy, { ca: settings.ca, timeoutMs });
+      const client = new S3Client({
+        region: settings.region,
+        ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+        forcePathStyle: settings.force_path_style,
+        credentials: { accessKeyId: secrets.access_key_id, secretAccessKey: secrets.secret_access_key },
+        // The retries are the deliverer's (backoff, dead letters); the SDK tries once.
+        maxAttempts: 1,
+        requestHandler: { ...agents, requestTimeout: timeoutMs, connectionTimeout: timeoutMs, throwOnRequestTimeout: true },
+      });
+      return { client, PutObjectCommand };
     });
+    return this.client;
   }
 
   objectKey(batch: Batch): string {
@@ -43,8 +51,9 @@ export class S3Sender implements Sender {
 
   async send(batch: Batch, signal: AbortSignal): Promise<void> {
     const body = await gzipAsync(Buffer.from(`${batch.events.map((event) => JSON.stringify(event)).join('\n')}\n`));
+    const { client, PutObjectCommand } = await this.open();
     try {
-      await this.client.send(
+      await client.send(
         new PutObjectCommand({
           Bucket: this.settings.bucket,
           Key: this.objectKey(batch),
@@ -67,6 +76,6 @@ export class S3Sender implements Sender {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    (await this.client)?.client.destroy();
   }
 }

@@ -26,7 +26,8 @@ const running: StreamDeliverer[] = [];
 
 const settings = (over: Partial<StreamSettings> = {}): StreamSettings => ({
   ...DEFAULT_STREAM_SETTINGS,
-  leaseMs: 400,
+  // Long enough that a busy machine's timers still renew it: a lapsed lease hands a batch in flight to the other replica (a duplicate).
+  leaseMs: 5000,
   intervalMs: 20,
   retries: 5,
   retryMinMs: 5,
