@@ -18,6 +18,7 @@ const MONGODB_DOUBLE_SUITES = [
     'integrity',
     'export-manifest',
     'idempotency',
+    'retention',
   ].map((name) => `services/all-in-one/test/${name}.test.ts`),
   ...['injection', 'isolation', 'fuzz', 'unicode-search'].map((name) => `test/hostile/${name}.test.ts`),
 ];

@@ -15,6 +15,7 @@ import { freePort, type Service, startService } from './processes.js';
 import { evaluate, type Figure, renderTable, tally } from './report.js';
 import { sizesFor } from './scale.js';
 import { analyticsTier } from './scenarios/analytics.js';
+import { gatewayLoadTest } from './scenarios/gateway.js';
 import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
 import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
 import { sealingCost } from './scenarios/sealing.js';
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
       }),
     );
     const [echo, server] = services as [Service, Service];
+    const registered = new Set<string>();
     const context: BenchContext = {
       sizes,
       server,
@@ -114,11 +116,26 @@ async function main(): Promise<void> {
       root: ROOT,
       authSecret: auth.secret,
       bigTenant: BIG_TENANT,
-      token: (tenant, role) => mintToken({ ...auth, tenant, role, sub: 'bench', ttlSeconds: 3600 }),
+      token: async (tenant, role) => {
+        // AUTH_REQUIRE_REGISTERED_TENANT is on by default (#13): a tenant a scenario writes to is created first, as an operator would.
+        if (tenant !== 'system' && !registered.has(tenant)) {
+          const admin = await mintToken({ ...auth, tenant: 'system', role: 'admin', sub: 'bench', ttlSeconds: 3600 });
+          const created = await fetch(`${server.url}/api/v1/tenants`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ key: tenant, name: tenant }),
+          });
+          if (created.status !== 200 && created.status !== 409)
+            throw new Error(`creating tenant ${tenant}: ${created.status} ${await created.text()}`);
+          registered.add(tenant);
+        }
+        return mintToken({ ...auth, tenant, role, sub: 'bench', ttlSeconds: 3600 });
+      },
     };
     const scenarios: [string, Scenario][] = [
       ['1 single POST', singlePost],
       ['2 the Python load test', pythonLoadTest],
+      ['2g the Python load test through the gateway', gatewayLoadTest],
       ['3 bulk ingest', bulkIngest],
       ['4 list pages', listPages(cursor)],
       ['5 stats', stats],

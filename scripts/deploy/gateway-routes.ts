@@ -15,6 +15,7 @@ export const SERVICE_PREFIXES: readonly { prefix: string; service: Upstream }[] 
   { prefix: '/api/v1/integrity', service: 'log' },
   { prefix: '/api/v1/streams', service: 'log' },
   { prefix: '/api/v1/tenants', service: 'tenant' },
+  { prefix: '/api/v1/retention', service: 'tenant' },
 ];
 
 export interface GatewayLocation {
@@ -75,16 +76,40 @@ export interface GatewayOptions {
   listen: string;
   /** Base URLs without a path, e.g. `http://auth:8081`. */
   upstreams: Record<Upstream | 'auth', string>;
-  /** DNS server for host names in `upstreams` (Docker's is 127.0.0.11); omit for IP addresses. */
-  resolver?: string;
   /** Where nginx keeps request bodies and buffers when it runs without root (tests); omit for the image defaults. */
   tempDir?: string;
   /** Seconds a WebSocket may stay idle; the stream pings every 30 s, so anything above that keeps it open. */
   websocketTimeout?: number;
 }
 
-/** The nginx variable holding a service's base URL, so that host names resolve at request time, not at start. */
-const upstreamVar = (service: string) => `$${service.replace(/-/g, '_')}_upstream`;
+/** The nginx upstream block of a service: `proxy_pass http://log_service` reuses its kept-alive connections. */
+const upstreamName = (service: string) => `${service.replace(/-/g, '_')}_service`;
+const upstreamUrl = (service: string) => `http://${upstreamName(service)}`;
+
+/**
+ * Idle connections each nginx worker keeps open to each service (#15): without them every request
+ * and every auth subrequest opened a new TCP connection, and under 1000 clients the services'
+ * accept queues overflowed. 60 s is below Node's keep-alive timeout (Fastify's 72 s), so nginx is
+ * the side that closes an idle connection and never sends on one the service is closing.
+ */
+export const UPSTREAM_KEEPALIVE = { connections: 256, requests: 10_000, timeoutSeconds: 60 };
+
+/** One upstream block per service, from its base URL (`http://auth:8080` -> `server auth:8080;`). */
+function upstreamBlocks(options: GatewayOptions): string[] {
+  return (['auth', 'log', 'tenant'] as const).flatMap((service) => {
+    const { protocol, host, pathname } = new URL(options.upstreams[service]);
+    if (protocol !== 'http:' || pathname !== '/')
+      throw new Error(`upstream ${service} must be http://host:port, not ${options.upstreams[service]}`);
+    return [
+      `  upstream ${upstreamName(service)} {`,
+      `    server ${host};`,
+      `    keepalive ${UPSTREAM_KEEPALIVE.connections};`,
+      `    keepalive_requests ${UPSTREAM_KEEPALIVE.requests};`,
+      `    keepalive_timeout ${UPSTREAM_KEEPALIVE.timeoutSeconds}s;`,
+      '  }',
+    ];
+  });
+}
 
 const ENVELOPE = (code: number, msg: string) => `'{"code":${code},"msg":"${msg}","data":null}'`;
 
@@ -101,6 +126,7 @@ const PROXY_COMMON = [
   'proxy_http_version 1.1;',
   'proxy_set_header Host $host;',
   'proxy_set_header Upgrade $http_upgrade;',
+  // "" (no Connection header) for plain requests keeps the upstream connection alive; upgrade for a WebSocket.
   'proxy_set_header Connection $connection_upgrade;',
   'proxy_set_header X-Request-ID $request_id;',
   'proxy_set_header X-Real-IP $remote_addr;',
@@ -116,7 +142,7 @@ function publicLocation(prefix: string, service: Upstream): string[] {
     `    location ~ ^${prefix}(/|$) {`,
     ...authHeaderVariables().map(({ header }) => `      proxy_set_header ${header} "";`),
     ...PROXY_COMMON.map((line) => `      ${line}`),
-    `      proxy_pass ${upstreamVar(service)};`,
+    `      proxy_pass ${upstreamUrl(service)};`,
     '    }',
   ];
 }
@@ -136,7 +162,7 @@ function proxiedLocation(location: GatewayLocation, options: GatewayOptions): st
     ...headers.map(({ header, variable }) => `      proxy_set_header ${header} ${variable};`),
     ...PROXY_COMMON.map((line) => `      ${line}`),
     ...(location.websocket ? [`      proxy_read_timeout ${timeout}s;`, `      proxy_send_timeout ${timeout}s;`] : []),
-    `      proxy_pass ${upstreamVar(location.service)};`,
+    `      proxy_pass ${upstreamUrl(location.service)};`,
     '    }',
   ];
 }
@@ -165,15 +191,15 @@ export function renderGatewayConf(options: GatewayOptions): string {
     // The largest body a route takes (bulk), so the service's own 413 in the envelope answers beyond it.
     `  client_max_body_size ${LIMITS.bulkBodyBytes};`,
     ...temp,
-    ...(options.resolver ? [`  resolver ${options.resolver} valid=10s ipv6=off;`] : []),
     '  map $http_upgrade $connection_upgrade {',
     '    default upgrade;',
-    "    '' close;",
+    "    '' '';",
     '  }',
+    // Host names resolve once, when nginx starts (compose starts the gateway after the services are healthy).
+    ...upstreamBlocks(options),
     '  server {',
     `    listen ${options.listen};`,
     '    default_type application/json;',
-    ...(['auth', 'log', 'tenant'] as const).map((service) => `    set ${upstreamVar(service)} ${options.upstreams[service]};`),
     '',
     '    # The forward-auth subrequest, as ingress-nginx sends it: the original method and URL, the',
     '    # client headers (Authorization), no body.',
@@ -189,7 +215,13 @@ export function renderGatewayConf(options: GatewayOptions): string {
     '      proxy_set_header X-Original-Path $original_path;',
     '      proxy_set_header X-Original-Method $request_method;',
     '      proxy_set_header X-Request-ID $request_id;',
-    `      proxy_pass ${upstreamVar('auth')}/auth/verify;`,
+    // HTTP/1.1 without a Connection header: the subrequest reuses a kept-alive connection to auth.
+    // HEAD, because nginx discards an auth answer's body unread and so closes the connection under
+    // it; a HEAD answer has none. The auth service decides on X-Original-Method, not on this method.
+    '      proxy_method HEAD;',
+    '      proxy_http_version 1.1;',
+    '      proxy_set_header Connection "";',
+    `      proxy_pass ${upstreamUrl('auth')}/auth/verify;`,
     '    }',
     '',
     ...gatewayLocations().flatMap((location) => [...proxiedLocation(location, options), '']),
@@ -226,5 +258,4 @@ export function renderGatewayConf(options: GatewayOptions): string {
 export const COMPOSE_GATEWAY: GatewayOptions = {
   listen: '8080',
   upstreams: { auth: 'http://auth:8080', log: 'http://log:8080', tenant: 'http://tenant:8080' },
-  resolver: '127.0.0.11',
 };

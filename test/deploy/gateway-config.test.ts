@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import { ROUTE_RULES } from '@logserver/shared/auth/rbac';
 import { describe, expect, it } from 'vitest';
@@ -47,7 +49,37 @@ describe('the gateway config (deploy/nginx/gateway.conf)', () => {
   });
 
   it('is accepted by `nginx -t`', async () => {
-    expect(await nginxTest(GATEWAY_CONF_PATH)).toMatch(/test is successful/);
+    // nginx resolves upstream servers when it reads its config, and the compose names (auth, log,
+    // tenant) resolve only on compose's network: the check runs on the same file with them on loopback.
+    const names = Object.values(COMPOSE_GATEWAY.upstreams).map((url) => new URL(url).host);
+    let onLoopback = committed;
+    for (const host of names) onLoopback = onLoopback.replace(`server ${host};`, `server 127.0.0.1:${new URL(`http://${host}`).port};`);
+    expect(onLoopback).not.toBe(committed);
+    const folder = mkdtempSync(join(tmpdir(), 'logserver-gateway-conf-'));
+    try {
+      writeFileSync(join(folder, 'gateway.conf'), onLoopback);
+      expect(await nginxTest(join(folder, 'gateway.conf'))).toMatch(/test is successful/);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps upstream connections alive for every proxied request and every auth subrequest (#15)', () => {
+    const upstreams = [...committed.matchAll(/upstream (\w+) \{([^}]*)\}/g)];
+    expect(upstreams.map(([, name]) => name).sort()).toEqual(['auth_service', 'log_service', 'tenant_service']);
+    for (const [, , body] of upstreams) expect(body).toMatch(/keepalive [1-9]\d*;/);
+    // A plain request sends no Connection header upstream (the map gives ''), a WebSocket upgrade sends `upgrade`.
+    expect(committed).toMatch(/map \$http_upgrade \$connection_upgrade \{\s*default upgrade;\s*'' '';\s*\}/);
+    const locations = [...committed.matchAll(/location (?:= |~ )(\S+) \{([^}]*)\}/g)].filter(([, , body]) => body?.includes('proxy_pass'));
+    expect(locations.length).toBe(gatewayLocations().length + PUBLIC_PREFIXES.length + 1);
+    for (const [, path, body] of locations) {
+      expect(body, path).toMatch(/proxy_pass http:\/\/(auth|log|tenant)_service[/;]/);
+      expect(body, path).toContain('proxy_http_version 1.1;');
+      expect(body, path).toMatch(/proxy_set_header Connection (""|\$connection_upgrade);/);
+    }
+    const auth = /location = \/_auth \{([^}]*)\}/.exec(committed)?.[1] ?? '';
+    expect(auth).toContain('proxy_set_header Connection "";');
+    expect(auth).toContain('proxy_method HEAD;');
   });
 
   it('sends every route of the matrix to the service the Ingress sends it to', () => {

@@ -1,10 +1,11 @@
 import { type Logger, pino } from 'pino';
-import type { CommitLog, LocalLogFeed } from './feed/port.js';
+import type { LocalLogFeed, StreamLog } from './feed/port.js';
 import type { IdempotencyStore } from './idempotency/port.js';
 import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
 import type { MongoIntegrityStore } from './mongo/integrity-store.js';
 import { openMongoStores } from './mongo/stores.js';
+import type { RetentionStore } from './retention/port.js';
 import { openSqliteStores } from './sqlite/stores.js';
 import type { LogStore } from './store/port.js';
 import type { StreamStore } from './streams/port.js';
@@ -41,11 +42,13 @@ export interface Stores {
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
   integrity?: IntegrityStore | undefined;
   /** The tenant's events in commit order: what a resumed stream or export replays. */
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   /** Idempotency-Keys of ingest requests, beside the events. */
   idempotency: IdempotencyStore;
   /** Log-stream destinations, their progress, dead letters and delivery leases (docs/streams.md). */
   streams: StreamStore;
+  /** Tenants' retention policies and the retention job's lease, beside the events. */
+  retention: RetentionStore;
   /**
    * Makes the stream's feed (once; later calls return the same one): it hears of events stored by
    * any process on the same store, in commit order with their positions, and is told at once of

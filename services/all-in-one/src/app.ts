@@ -15,10 +15,12 @@ import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
 import { registeredIdentity, type TenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { requireAuth, verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
-import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import type { LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import { metricsHandler } from '@logserver/shared/http/metrics';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
+import type { RetentionBounds } from '@logserver/shared/retention/policy';
+import type { RetentionStore } from '@logserver/shared/retention/port';
 import type { LogStore } from '@logserver/shared/store/port';
 import type { CursorCodec } from '@logserver/shared/stream/cursor';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
@@ -30,9 +32,10 @@ export interface AllInOneDeps {
   verifier: JwtVerifier;
   logs: LogStore;
   tenants: TenantStore;
+  retention: RetentionStore;
   queue: LogQueue;
   feed: LogFeed;
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   cursors: CursorCodec;
   idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
@@ -53,6 +56,7 @@ export interface AllInOneAppConfig {
   exports?: Partial<ExportLimits> | undefined;
   searches?: Partial<SearchLimits> | undefined;
   idempotency?: LogAppConfig['idempotency'];
+  retentionBounds: RetentionBounds;
 }
 
 /**
@@ -69,7 +73,10 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
     await app.register(buildAuthApp({ verifier: deps.verifier }, { adminTenant: config.adminTenant, pythonRoot: false }));
     await app.register(rootRoute);
     await app.register(
-      buildTenantApp({ tenants: deps.tenants, identity, hasEvents: hasEventsIn(deps.logs), registry: deps.registry }, config),
+      buildTenantApp(
+        { tenants: deps.tenants, identity, hasEvents: hasEventsIn(deps.logs), registry: deps.registry, retention: deps.retention },
+        config,
+      ),
     );
     await app.register(
       buildLogApp(
@@ -77,7 +84,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           store: deps.logs,
           queue: deps.queue,
           feed: deps.feed,
-          commitLog: deps.commitLog,
+          streamLog: deps.streamLog,
           cursors: deps.cursors,
           identity,
           idempotency: deps.idempotency,

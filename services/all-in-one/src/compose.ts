@@ -15,9 +15,12 @@ import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugins/pipeline';
+import { retentionPlugin } from '@logserver/shared/plugins/retention';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
 import { streamDeliveryPlugin } from '@logserver/shared/plugins/streams';
+import { retentionBounds } from '@logserver/shared/retention/config';
+import type { RetentionJob } from '@logserver/shared/retention/job';
 import { type Stores, storeSettings } from '@logserver/shared/stores';
 import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import { streamAdmin, streamPartsFrom } from '@logserver/shared/streams/open';
@@ -35,6 +38,8 @@ export interface AllInOne {
   sealer: Sealer | null;
   /** The analytics sink (ANALYTICS on); tests call runOnce() to copy now. */
   sink: AnalyticsSink | null;
+  /** Applies retention policies every RETENTION_INTERVAL; tests call runOnce() to run now. */
+  retention: RetentionJob;
 }
 
 /**
@@ -74,6 +79,15 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
       intervalMs: config.SEAL_INTERVAL * 1000,
     });
 
+  // The job's audit events go through the queue as a request's do: committed, then streamed.
+  await app.register(retentionPlugin, {
+    retention: stores.retention,
+    logs: stores.logs,
+    record: (events) => queue.publish(events),
+    tenantLimit: config.RETENTION_TENANT_LIMIT,
+    intervalMs: config.RETENTION_INTERVAL * 1000,
+  });
+
   const metrics = registerMetrics(app, undefined, { serve: false });
   // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
   await app.register(analyticsPlugin, { config, sink: { registry: metrics, stores: app.stores } });
@@ -95,16 +109,17 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         verifier: createJwtVerifier(auth),
         logs: stores.logs,
         tenants: stores.tenants,
+        retention: stores.retention,
         queue,
         feed,
-        commitLog: stores.commitLog,
+        streamLog: stores.streamLog,
         cursors: createCursorCodec(cursorKeyFrom(config.STREAM_CURSOR_KEY ?? auth.secret)),
         idempotency: stores.idempotency,
         workerStats: worker.stats,
         metrics,
         registry: config.AUTH_REQUIRE_REGISTERED_TENANT ? tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT) : undefined,
         analytics: analytics ?? undefined,
-        streams: streams ? streamAdmin(streams, stores.streams, stores.commitLog) : undefined,
+        streams: streams ? streamAdmin(streams, stores.streams, stores.streamLog) : undefined,
         integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
       {
@@ -116,8 +131,17 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         exports: exportLimits(config),
         searches: searchLimits(config),
         idempotency: idempotencyFrom(config),
+        retentionBounds: retentionBounds(config),
       },
     ),
   );
-  return { app, auth, stores, health, sealer: stores.integrity ? app.sealer : null, sink: analytics?.sink ?? null };
+  return {
+    app,
+    auth,
+    stores,
+    health,
+    sealer: stores.integrity ? app.sealer : null,
+    sink: analytics?.sink ?? null,
+    retention: app.retention,
+  };
 }

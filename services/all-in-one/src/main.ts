@@ -1,4 +1,5 @@
 import { loadConfig } from '@logserver/shared/config/load-config';
+import { listenOptions } from '@logserver/shared/config/schemas';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { printBanner, seedDemoTenant } from './banner.js';
 import { composeAllInOne } from './compose.js';
@@ -9,7 +10,7 @@ async function main(): Promise<void> {
   const { app, auth, stores, health } = await composeAllInOne(config);
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
   await seedDemoTenant(stores.tenants, config.DEMO_TENANT, app.log);
-  const address = await app.listen({ port: config.PORT, host: config.HOST });
+  const address = await app.listen(listenOptions(config));
   await printBanner({
     address,
     host: config.HOST,

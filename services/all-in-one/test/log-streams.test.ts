@@ -107,7 +107,7 @@ async function bucketEventIds(): Promise<string[]> {
  * export route: an export records itself as a `logs.export` event, which the streams then deliver too.
  */
 async function committedEvents(): Promise<LogEvent[]> {
-  const rows = await server.app.stores.commitLog.after(tenantOf({ tenant: TENANT }), 0, {}, 1_000_000);
+  const rows = await server.app.stores.streamLog.after(tenantOf({ tenant: TENANT }), 0, {}, 1_000_000);
   return rows.map((row) => row.event);
 }
 

@@ -35,6 +35,7 @@ function described(execution: NewmanRunExecution) {
     .getPath()
     .replace(/^\/api\/v1\/logs\/(?!bulk$|cleanup$|events$|export$|stats$|stream$|verify$)[^/]+/, '/api/v1/logs/:id')
     .replace(/^\/api\/v1\/integrity\/checkpoints\/\d+\/cosignatures$/, '/api/v1/integrity/checkpoints/:size/cosignatures')
+    .replace(/^\/api\/v1\/tenants\/[^/]+\/retention$/, '/api/v1/tenants/:key/retention')
     .replace(/^\/api\/v1\/streams\/[^/]+/, '/api/v1/streams/:id');
   const authorization = execution.request.headers.get('Authorization');
   const claims = authorization ? decodeJwt(authorization.replace(/^Bearer /, '')) : undefined;

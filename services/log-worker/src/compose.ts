@@ -7,6 +7,7 @@ import { signingKeyFromPem } from '@logserver/shared/integrity/signing-key';
 import { Dependency, deferred, storesDependency } from '@logserver/shared/lifecycle/dependency';
 import { createStoreHandler, type WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
+import { retentionPlugin } from '@logserver/shared/plugins/retention';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { streamDeliveryPlugin } from '@logserver/shared/plugins/streams';
 import type { BatchHandler } from '@logserver/shared/queue/port';
@@ -62,6 +63,17 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
 
   // No stream in this process: the log service learns of stored events from the store's own feed.
   const worker = createStoreHandler(deferred(stores, () => stores.value?.logs));
+  // Each worker replica may run the retention job: its one lease lets one replica act at a time
+  // (docs/retention.md). Its audit events are stored as the worker stores a batch.
+  await app.register(retentionPlugin, {
+    retention: deferred(stores, () => stores.value?.retention),
+    logs: deferred(stores, () => stores.value?.logs),
+    record: (events) => worker.handle(events),
+    tenantLimit: config.RETENTION_TENANT_LIMIT,
+    intervalMs: 0,
+  });
+  if (config.RETENTION_INTERVAL > 0) stores.ready.then(() => app.retention.start(config.RETENTION_INTERVAL * 1000)).catch(() => {});
+
   const queueStats = (): SqsConsumerStats => queue.value?.stats ?? NOTHING_RECEIVED;
   const registry = registerMetrics(app);
   const latency = registerWorkerMetrics(registry, liveStats(queueStats), worker.stats);

@@ -9,6 +9,7 @@ import {
   requireMongoUri,
   storeConfig,
 } from '@logserver/shared/config/schemas';
+import { retentionJobConfig } from '@logserver/shared/retention/config';
 import { streamsConfig } from '@logserver/shared/streams/config';
 import { z } from 'zod';
 
@@ -22,6 +23,7 @@ export const LogWorkerConfig = refuseEmbeddedAnalytics(
         ...integrityConfig,
         ...dependencyConfig,
         ...analyticsConfig,
+        ...retentionJobConfig,
         ...streamsConfig,
       }),
     ),

@@ -5,6 +5,9 @@ import { deriveTenantKey, type KeyScheme } from '@logserver/shared/auth/tenant-k
 import { TenantInUse, TenantReserved } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
 import { useZod } from '@logserver/shared/http/server';
+import { retentionBounds, retentionBoundsConfig } from '@logserver/shared/retention/config';
+import type { RetentionBounds } from '@logserver/shared/retention/policy';
+import type { RetentionStore } from '@logserver/shared/retention/port';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import { Tenant, TenantInput, TenantWithSecret } from '@logserver/shared/schemas/tenant';
 import type { LogStore } from '@logserver/shared/store/port';
@@ -12,6 +15,7 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { TenantStore } from '@logserver/shared/tenant-store/port';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { retentionRoutes } from './retention-routes.js';
 
 export interface TenantDeps {
   tenants: TenantStore;
@@ -23,12 +27,16 @@ export interface TenantDeps {
   hasEvents: (key: string) => Promise<boolean>;
   /** This process's registered-tenant cache, told of each new tenant. */
   registry?: TenantRegistry | undefined;
+  /** Retention policies (GET/PUT /api/v1/tenants/{key}/retention, /api/v1/retention); absent, those routes are not served. */
+  retention?: RetentionStore | undefined;
 }
 
 export interface TenantAppConfig {
   adminTenant: string;
   authSecret: string;
   keyScheme: KeyScheme;
+  /** RETENTION_MIN_DAYS / RETENTION_MAX_DAYS; their defaults when absent. */
+  retentionBounds?: RetentionBounds | undefined;
 }
 
 /** TenantDeps.hasEvents on a log store: one indexed row read. */
@@ -78,5 +86,14 @@ export function buildTenantApp(deps: TenantDeps, config: TenantAppConfig): Fasti
         return ok({ ...tenant, secret: deriveTenantKey(config.keyScheme, config.authSecret, tenant.key) });
       },
     );
+
+    if (deps.retention)
+      await app.register(
+        retentionRoutes({
+          retention: deps.retention,
+          tenants: deps.tenants,
+          bounds: config.retentionBounds ?? retentionBounds(z.object(retentionBoundsConfig).parse({})),
+        }),
+      );
   };
 }

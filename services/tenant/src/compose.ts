@@ -7,6 +7,7 @@ import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { type Dependency, deferred, gateUntilReady, storesDependency } from '@logserver/shared/lifecycle/dependency';
+import { retentionBounds } from '@logserver/shared/retention/config';
 import { storeSettings } from '@logserver/shared/stores';
 import type { FastifyInstance } from 'fastify';
 import { buildTenantApp, hasEventsIn } from './app.js';
@@ -29,13 +30,19 @@ export async function composeTenant(config: TenantConfig): Promise<{ app: Fastif
   gateUntilReady(app, [stores as Dependency<unknown>]);
   const tenants = deferred(stores, () => stores.value?.tenants);
   const logs = deferred(stores, () => stores.value?.logs);
+  const retention = deferred(stores, () => stores.value?.retention);
   const health = registerHealth(app, { tenants: () => stores.require().tenants.ping() });
   registerMetrics(app);
   await registerDocs(app, { title: 'logserver tenant service', description: 'Multi-tenant audit-log API' });
   await app.register(
     buildTenantApp(
-      { tenants, identity: gatewayIdentity(config.GATEWAY_SECRET), hasEvents: hasEventsIn(logs) },
-      { adminTenant: config.AUTH_ADMIN_TENANT, authSecret: auth.secret, keyScheme: auth.scheme },
+      { tenants, identity: gatewayIdentity(config.GATEWAY_SECRET), hasEvents: hasEventsIn(logs), retention },
+      {
+        adminTenant: config.AUTH_ADMIN_TENANT,
+        authSecret: auth.secret,
+        keyScheme: auth.scheme,
+        retentionBounds: retentionBounds(config),
+      },
     ),
   );
   return { app, health };

@@ -1,4 +1,5 @@
 import { loadConfig } from '@logserver/shared/config/load-config';
+import { listenOptions } from '@logserver/shared/config/schemas';
 import { closeGracefully } from '@logserver/shared/http/shutdown';
 import { composeTenant } from './compose.js';
 import { TenantConfig } from './config.js';
@@ -7,7 +8,7 @@ async function main(): Promise<void> {
   const config = loadConfig(TenantConfig);
   const { app, health } = await composeTenant(config);
   closeGracefully(app, health, config.SHUTDOWN_DELAY_MS);
-  await app.listen({ port: config.PORT, host: config.HOST });
+  await app.listen(listenOptions(config));
 }
 
 main().catch((error: unknown) => {

@@ -18,6 +18,8 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'GET', path: '/api/v1/logs/stats', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/stream', who: ['viewer', 'auditor', 'admin'] },
   { method: 'GET', path: '/api/v1/logs/verify', who: ['auditor', 'admin'] },
+  { method: 'GET', path: '/api/v1/retention', who: ['viewer', 'auditor', 'admin'] },
+  { method: 'PUT', path: '/api/v1/retention', who: ['admin'] },
   { method: 'GET', path: '/api/v1/streams', who: ['admin'] },
   { method: 'POST', path: '/api/v1/streams', who: ['admin'] },
   { method: 'GET', path: '/api/v1/tenants', who: 'platform-admin' },
@@ -30,4 +32,6 @@ export const ROUTE_RULES: readonly RouteRule[] = [
   { method: 'PATCH', path: '/api/v1/streams/:id', who: ['admin'] },
   { method: 'GET', path: '/api/v1/streams/:id/dead-letters', who: ['admin'] },
   { method: 'POST', path: '/api/v1/streams/:id/dead-letters/replay', who: ['admin'] },
+  { method: 'GET', path: '/api/v1/tenants/:key/retention', who: 'platform-admin' },
+  { method: 'PUT', path: '/api/v1/tenants/:key/retention', who: 'platform-admin' },
 ];

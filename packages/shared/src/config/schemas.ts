@@ -58,10 +58,23 @@ export const trustProxySetting = optionalString.pipe(
 export const listenConfig = (defaultPort: number, defaultHost = '0.0.0.0') => ({
   PORT: z.coerce.number().int().min(0).max(65535).default(defaultPort),
   HOST: z.string().min(1).default(defaultHost),
+  /**
+   * Connections the kernel queues before the server accepts them (listen(2)'s backlog). Node's
+   * 511 overflowed under 1000 clients behind the gateway (#15): each drop costs the client a 1 s
+   * SYN retransmit. The kernel caps it at net.core.somaxconn (4096 on current Linux).
+   */
+  LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** On SIGTERM, /readyz answers 503 this long before connections close (k8s: a few seconds). */
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(120_000).default(0),
   TRUST_PROXY: trustProxySetting,
+});
+
+/** What every main.ts passes to `app.listen`. */
+export const listenOptions = (config: { PORT: number; HOST: string; LISTEN_BACKLOG: number }) => ({
+  port: config.PORT,
+  host: config.HOST,
+  backlog: config.LISTEN_BACKLOG,
 });
 
 /** `from=to,from=to` (README "OIDC / JWKS"); every entry must have both sides. */
@@ -142,9 +155,13 @@ export const queueConfig = {
   SQS_DLQ_NAME: z.string().min(1).default('log-queue-dlq'),
   SQS_MAX_RECEIVE_COUNT: z.coerce.number().int().min(1).max(1000).default(5),
   SQS_WAIT_TIME_SECONDS: z.coerce.number().int().min(0).max(20).default(20),
-  SQS_RECEIVERS: z.coerce.number().int().min(1).max(64).default(4),
+  SQS_RECEIVERS: z.coerce.number().int().min(1).max(64).default(1),
   SQS_VISIBILITY_TIMEOUT: z.coerce.number().int().min(1).max(43_200).default(30),
   SQS_PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** Log service: how long concurrent publishes gather into one SendMessageBatch (docs/pipeline.md). */
+  SQS_PUBLISH_GATHER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+  /** Worker: wait after a receive of fewer than 10 messages, so the next one carries more (docs/configuration.md). */
+  SQS_RECEIVE_GATHER_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   /** Create missing queues at start (local SQS); the prod overlay sets false (README "Least-privilege IAM"). */
   SQS_CREATE_QUEUES: booleanFromEnv(true),
 };
@@ -191,6 +208,8 @@ export const sqsOptions = z.object(queueConfig).transform(
       receivers: config.SQS_RECEIVERS,
       visibilityTimeoutSeconds: config.SQS_VISIBILITY_TIMEOUT,
       publishTimeoutMs: config.SQS_PUBLISH_TIMEOUT_MS,
+      receiveGatherMs: config.SQS_RECEIVE_GATHER_MS,
+      gatherMs: config.SQS_PUBLISH_GATHER_MS,
       createQueues: config.SQS_CREATE_QUEUES,
     }) satisfies SqsLogQueueOptions,
 );

@@ -57,6 +57,9 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
       'Creates a tenant and answers its signing key once as `secret` (HMAC-SHA256 of AUTH_SECRET and the key), so the tenant can mint its own tokens. 409 when the key exists: choose another. Platform admin only.',
     body: { key: 'acme', name: 'Acme Corp' },
   },
+  'PUT /api/v1/retention': { body: { retention_days: 3650, severity_days: { INFO: 1825 } } },
+  'GET /api/v1/tenants/{key}/retention': { parameters: { key: 'demo' } },
+  'PUT /api/v1/tenants/{key}/retention': { parameters: { key: 'demo' }, body: { retention_days: 3650, severity_days: { INFO: 1825 } } },
   'GET /api/v1/integrity/public-key': {
     description: 'The PEM of the Ed25519 key that signs every digest, to verify digests and proofs offline (scripts/verify-offline.mjs).',
   },

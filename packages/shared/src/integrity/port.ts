@@ -78,6 +78,8 @@ export interface CleanupRecord {
   deleted_count: number;
   /** The audit event that records the cleanup, when the caller gave one. */
   audit_event_id: string | null;
+  /** Who decided it: a request (DELETE /api/v1/logs/cleanup) or the tenant's retention policy. */
+  by: 'request' | 'policy';
 }
 
 /**

@@ -28,6 +28,8 @@ export interface TreeReport {
   events_verified: number;
   events_unsealed: number;
   deleted_by_cleanup: number;
+  /** Of deleted_by_cleanup, those a retention policy's cleanups deleted. */
+  deleted_by_policy: number;
   cleanups: CleanupRecord[];
   /** Cleanup records that do not hold up; every tombstone that names one is a removal. */
   cleanup_problems: { cleanup_id: number; reason: string }[];
@@ -84,6 +86,7 @@ export async function verifyTree(
   const cleanupVerdicts = new Map<number, Promise<CleanupVerdict>>();
   const usedCleanups = new Map<number, CleanupRecord>();
   let deletedByCleanup = 0;
+  let deletedByPolicy = 0;
   let checked = 0;
   let verified = 0;
   let previousPosition = boundary;
@@ -139,6 +142,7 @@ export async function verifyTree(
       const reason = await tombstoneProblem(tomb, lost);
       if (reason === null) {
         deletedByCleanup++;
+        if (tomb.cleanup.by === 'policy') deletedByPolicy++;
         usedCleanups.set(tomb.cleanup.cleanup_id, tomb.cleanup);
       } else problems.push({ kind: 'removed', event_id: id, leaf_index: lost.leafIndex, detail: reason });
     }
@@ -329,6 +333,7 @@ export async function verifyTree(
     events_verified: verified,
     events_unsealed: unsealed,
     deleted_by_cleanup: deletedByCleanup,
+    deleted_by_policy: deletedByPolicy,
     cleanups: [...usedCleanups.values()],
     cleanup_problems: cleanupProblems,
     problems,
@@ -340,7 +345,10 @@ export async function verifyTree(
 function auditProblem(event: LogEvent, record: CleanupRecord): string | null {
   if (event.action !== CLEANUP_ACTION || event.resource_type !== 'logs')
     return `its audit event ${event.id} is not a ${CLEANUP_ACTION} record`;
-  const metadata = (event.metadata ?? {}) as { before?: unknown; deleted_count?: unknown };
+  const metadata = (event.metadata ?? {}) as { before?: unknown; deleted_count?: unknown; by?: unknown };
+  // A policy's audit event says so (metadata.by = policy); a request's says nothing, as before policies.
+  if ((metadata.by === 'policy' ? 'policy' : 'request') !== record.by)
+    return `its audit event says by=${String(metadata.by ?? 'request')}, the record says ${record.by}`;
   if ((metadata.before ?? null) !== record.before)
     return `its audit event says before=${String(metadata.before)}, the record says ${record.before}`;
   if (metadata.deleted_count !== record.deleted_count)

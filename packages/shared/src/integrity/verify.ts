@@ -33,6 +33,8 @@ export interface VerifyReport {
   events_unsealed: number;
   /** Sealed events a recorded cleanup deleted: not tampering. */
   deleted_by_cleanup: number;
+  /** Of deleted_by_cleanup, the events a tenant's retention policy deleted (cleanups with by = policy). */
+  deleted_by_policy: number;
   cleanups: CleanupRecord[];
   problems: Record<ProblemKind, number>;
   first_problem: EventProblem | null;
@@ -173,6 +175,7 @@ export async function verifyTenantLog(
     events_verified: eventsVerified + tree.events_verified,
     events_unsealed: range.to === undefined ? tree.events_unsealed : 0,
     deleted_by_cleanup: cleaned.size + tree.deleted_by_cleanup,
+    deleted_by_policy: [...cleaned.values()].filter((record) => record.by === 'policy').length + tree.deleted_by_policy,
     cleanups: [...cleanups.values(), ...tree.cleanups.filter((record) => !cleanups.has(record.cleanup_id))],
     problems: counts,
     first_problem: samples[0] ?? null,

@@ -131,6 +131,7 @@ export function storesDependency(
       await stores.logs.close();
       await stores.tenants.close();
       await stores.integrity?.close();
+      await stores.retention.close();
     },
   });
 }

@@ -1,4 +1,5 @@
 import type { IndexDescription } from 'mongodb';
+import type { CleanupRecord } from '../integrity/port.js';
 import type { MongoDatabase } from './database.js';
 
 /** Tamper-evidence collections on MongoDB, in the database the events live in. */
@@ -25,6 +26,8 @@ export interface CleanupDocument {
   before: string | null;
   deleted_count: number;
   audit_event_id: string | null;
+  /** Set on a retention policy's cleanups; absent on a request's (and on every record from before policies). */
+  by?: 'policy';
 }
 
 export interface DeletedDocument {
@@ -37,6 +40,12 @@ export interface DeletedDocument {
 }
 
 export const DELETED_INDEXES: IndexDescription[] = [{ name: 'tenant_event_unique', key: { tenant_id: 1, event_id: 1 }, unique: true }];
+
+/** A stored cleanup document as the integrity port's CleanupRecord. */
+export function cleanupRecordOf(document: CleanupDocument): CleanupRecord {
+  const { _id, tenant_id: _tenant, by, ...rest } = document;
+  return { cleanup_id: _id, ...rest, by: by ?? 'request' };
+}
 
 /** Reserves `count` consecutive values of a named counter and returns the first; one atomic $inc. */
 export async function reserve(db: MongoDatabase, name: string, count: number): Promise<number> {
@@ -58,7 +67,7 @@ export async function reserve(db: MongoDatabase, name: string, count: number): P
  */
 export async function startMongoCleanup(
   db: MongoDatabase,
-  options: { tenant: string; before: string | null; auditEventId: string | null; now: Date },
+  options: { tenant: string; before: string | null; auditEventId: string | null; by: 'request' | 'policy'; now: Date },
 ): Promise<{
   remember(rows: readonly { id: string; hash: string | null; timestamp: string }[]): Promise<void>;
   finish(deleted: number): Promise<void>;
@@ -74,6 +83,7 @@ export async function startMongoCleanup(
     before: options.before,
     deleted_count: 0,
     audit_event_id: options.auditEventId,
+    ...(options.by === 'policy' ? { by: 'policy' as const } : {}),
   });
   return {
     remember: async (rows) => {

@@ -18,6 +18,7 @@ import type { MongoCollection, MongoDatabase } from './database.js';
 import {
   type CleanupDocument,
   type CounterDocument,
+  cleanupRecordOf,
   DELETED_INDEXES,
   type DeletedDocument,
   INTEGRITY_COLLECTIONS,
@@ -357,8 +358,7 @@ export class MongoIntegrityStore implements IntegrityStore {
     const records = new Map<number, CleanupRecord>();
     const cleanupIds = [...new Set(rows.map((row) => row.cleanup_id))];
     for (const cleanup of await this.cleanups_.find({ _id: { $in: cleanupIds }, tenant_id: { $eq: tenant } }).toArray()) {
-      const { _id, tenant_id: _tenant, ...rest } = cleanup;
-      records.set(_id, { cleanup_id: _id, ...rest });
+      records.set(cleanup._id, cleanupRecordOf(cleanup));
     }
     for (const row of rows) {
       const record = records.get(row.cleanup_id);
@@ -384,8 +384,7 @@ export class MongoIntegrityStore implements IntegrityStore {
     const records = new Map<number, CleanupRecord>();
     const filter = ids === null ? { tenant_id: { $eq: tenant } } : { _id: { $in: ids }, tenant_id: { $eq: tenant } };
     for (const cleanup of await this.cleanups_.find(filter, { sort: { _id: 1 } }).toArray()) {
-      const { _id, tenant_id: _tenant, ...rest } = cleanup;
-      records.set(_id, { cleanup_id: _id, ...rest });
+      records.set(cleanup._id, cleanupRecordOf(cleanup));
     }
     return records;
   }

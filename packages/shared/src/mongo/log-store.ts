@@ -7,6 +7,7 @@ import { applyFilterHandlers, type FilterHandlers } from '../store/filter.js';
 import type {
   AppendResult,
   DeleteCause,
+  DeleteScope,
   LogFilter,
   LogPage,
   LogStore,
@@ -288,21 +289,34 @@ export class MongoLogStore implements LogStore {
     };
   }
 
-  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {
-    const where: Filter<LogDocument> =
-      before === null ? { tenant_id: { $eq: tenant } } : { tenant_id: { $eq: tenant }, timestamp: { $lt: new Date(before) } };
+  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}, scope: DeleteScope = {}): Promise<number> {
+    const where: Filter<LogDocument> = {
+      tenant_id: { $eq: tenant },
+      ...(before === null ? {} : { timestamp: { $lt: new Date(before) } }),
+      ...(scope.severities === undefined ? {} : { severity: { $in: [...scope.severities] } }),
+      ...(scope.keepAction === undefined ? {} : { action: { $ne: scope.keepAction } }),
+    };
+    const limit = scope.limit ?? Number.POSITIVE_INFINITY;
     return this.run(async () => {
-      const cleanup = await startMongoCleanup(this.db, { tenant, before, auditEventId: cause.auditEventId ?? null, now: new Date() });
+      const cleanup = await startMongoCleanup(this.db, {
+        tenant,
+        before,
+        auditEventId: cause.auditEventId ?? null,
+        by: cause.by ?? 'request',
+        now: new Date(),
+      });
       let deleted = 0;
       try {
         // In slices, each recorded before it is deleted, so verify can tell the cleanup from tampering.
         for (;;) {
-          const rows = await this.logs.find(where, { projection: { _id: 0, id: 1, hash: 1, timestamp: 1 }, limit: DELETE_BATCH }).toArray();
+          const size = Math.min(DELETE_BATCH, limit - deleted);
+          if (size <= 0) return deleted;
+          const rows = await this.logs.find(where, { projection: { _id: 0, id: 1, hash: 1, timestamp: 1 }, limit: size }).toArray();
           const ids = rows.map((row) => row.id);
           if (ids.length === 0) return deleted;
           await cleanup.remember(rows.map((row) => ({ id: row.id, hash: row.hash ?? null, timestamp: row.timestamp.toISOString() })));
           deleted += (await this.logs.deleteMany({ tenant_id: { $eq: tenant }, id: { $in: ids } })).deletedCount;
-          if (ids.length < DELETE_BATCH) return deleted;
+          if (ids.length < size) return deleted;
         }
       } finally {
         await cleanup.finish(deleted);

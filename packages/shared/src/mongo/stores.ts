@@ -6,6 +6,7 @@ import { connectMongo, type MongoSettings } from './database.js';
 import { MongoIdempotencyStore } from './idempotency-store.js';
 import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
+import { MongoRetentionStore } from './retention-store.js';
 import { MongoStreamLog } from './stream-log.js';
 import { MongoStreamStore } from './stream-store.js';
 import { MongoTenantStore } from './tenant-store.js';
@@ -42,7 +43,8 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     integrity,
     idempotency,
     streams,
-    commitLog: new MongoStreamLog(database, integrity),
+    retention: new MongoRetentionStore(database),
+    streamLog: new MongoStreamLog(database, integrity),
     feed: (feedOptions = {}) => {
       feed ??= new MongoCommitFeed(database, integrity, {
         pollMs: tuning.feedPollMs,

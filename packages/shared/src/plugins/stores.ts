@@ -24,12 +24,13 @@ export const storesPlugin = fp<StoresPluginOptions>(
     const stores = await openStores(options.settings, { log: app.log, mongoDatabase: options.mongoDatabase });
     app.decorate('stores', stores);
     app.addHook('onClose', async () => {
-      await stores.commitLog.close();
+      await stores.streamLog.close();
       await stores.logs.close();
       await stores.tenants.close();
       await stores.integrity?.close();
       await stores.idempotency.close();
       await stores.streams.close();
+      await stores.retention.close();
     });
   },
   { name: 'logserver-stores' },

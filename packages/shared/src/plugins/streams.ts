@@ -39,7 +39,7 @@ export const streamDeliveryPlugin = fp<StreamDeliveryPluginOptions>(
         if (closed) return;
         const deliverer = new StreamDeliverer({
           store: stores.streams,
-          commitLog: stores.commitLog,
+          streamLog: stores.streamLog,
           box: options.box,
           policy: options.policy,
           settings: options.settings,

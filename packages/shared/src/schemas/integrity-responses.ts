@@ -117,6 +117,7 @@ export const VerifyReportSchema = z.object({
   events_verified: z.number().int(),
   events_unsealed: z.number().int(),
   deleted_by_cleanup: z.number().int(),
+  deleted_by_policy: z.number().int().describe('of deleted_by_cleanup, the events the retention policy deleted'),
   cleanups: z.array(
     z.object({
       cleanup_id: z.number().int(),
@@ -124,6 +125,7 @@ export const VerifyReportSchema = z.object({
       before: z.string().nullable(),
       deleted_count: z.number().int(),
       audit_event_id: z.string().nullable(),
+      by: z.enum(['request', 'policy']).describe('request: DELETE /api/v1/logs/cleanup; policy: the retention job'),
     }),
   ),
   problems: z.object({ changed: z.number().int(), removed: z.number().int(), inserted: z.number().int(), reordered: z.number().int() }),

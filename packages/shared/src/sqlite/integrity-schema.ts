@@ -74,7 +74,16 @@ export function migrateIntegritySchema(db: Database.Database): void {
   );
   if (!columns.has('event_hash')) db.exec('ALTER TABLE integrity_deleted ADD COLUMN event_hash TEXT');
   if (!columns.has('ts')) db.exec('ALTER TABLE integrity_deleted ADD COLUMN ts TEXT');
+  // Who decided the cleanup: null (a request, as every cleanup before retention policies) or 'policy'.
+  const cleanupColumns = new Set(
+    (db.prepare("SELECT name FROM pragma_table_info('integrity_cleanups')").all() as { name: string }[]).map((c) => c.name),
+  );
+  if (!cleanupColumns.has('by_policy')) db.exec('ALTER TABLE integrity_cleanups ADD COLUMN by_policy INTEGER');
 }
+
+/** The cleanup record's columns as CleanupRecord names them (`c` is integrity_cleanups). */
+export const CLEANUP_RECORD_COLUMNS =
+  "c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id, CASE WHEN c.by_policy = 1 THEN 'policy' ELSE 'request' END AS by";
 
 /**
  * Opens the record of one cleanup: the caller deletes in slices and, inside each slice's
@@ -82,13 +91,15 @@ export function migrateIntegritySchema(db: Database.Database): void {
  */
 export function startCleanup(
   db: Database.Database,
-  options: { tenant: string; before: string | null; auditEventId: string | null; now: Date },
+  options: { tenant: string; before: string | null; auditEventId: string | null; by: 'request' | 'policy'; now: Date },
 ): { remember(rows: readonly { id: string; hash: string | null; timestamp: string }[]): void; finish(deleted: number): void } {
   const { cleanup_id } = db
     .prepare(
-      'INSERT INTO integrity_cleanups (tenant_id, deleted_at, before, deleted_count, audit_event_id) VALUES (?, ?, ?, 0, ?) RETURNING cleanup_id',
+      'INSERT INTO integrity_cleanups (tenant_id, deleted_at, before, deleted_count, audit_event_id, by_policy) VALUES (?, ?, ?, 0, ?, ?) RETURNING cleanup_id',
     )
-    .get(options.tenant, options.now.toISOString(), options.before, options.auditEventId) as { cleanup_id: number };
+    .get(options.tenant, options.now.toISOString(), options.before, options.auditEventId, options.by === 'policy' ? 1 : null) as {
+    cleanup_id: number;
+  };
   const remember = db.prepare(
     'INSERT OR REPLACE INTO integrity_deleted (tenant_id, event_id, cleanup_id, event_hash, ts) VALUES (?, ?, ?, ?, ?)',
   );

@@ -15,7 +15,7 @@ import type {
 import { TILE_LEAVES } from '../integrity/tree.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { openSqlite } from './database.js';
-import { migrateIntegritySchema } from './integrity-schema.js';
+import { CLEANUP_RECORD_COLUMNS, migrateIntegritySchema } from './integrity-schema.js';
 import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
 
 const READ_BATCH = 1000;
@@ -29,11 +29,19 @@ interface DigestRow {
   digest: string;
 }
 
+/** One tenant's events after a position, in commit order: the sealer's next batch. */
+export const SEALABLE_SQL =
+  'SELECT seq, id, hash, ts FROM logs INDEXED BY logs_tenant_seq WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?';
+/** One tenant's events in a position range, in commit order: what verify re-hashes. */
+export const COMMITTED_SQL = `SELECT seq, ${COLUMNS} FROM logs INDEXED BY logs_tenant_seq WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`;
+
 /**
  * IntegrityStore on the SQLite file the events live in. Commit order is the logs table's
  * AUTOINCREMENT seq: SQLite has one writer at a time, so seq grows in the order transactions
  * commit and an event committed late always lands after everything sealed before it.
- * Scans by seq name `NOT INDEXED` so SQLite walks the seq range instead of a tenant's whole index.
+ * The sealer and verify read one tenant's events in seq order through the (tenant_id, seq) index:
+ * walking the seq range of the whole table (`NOT INDEXED`, as before) cost a 2-event tenant's verify
+ * 17 ms per 100 000 events of other tenants. Only the scan across tenants walks the seq range.
  */
 export class SqliteIntegrityStore implements IntegrityStore {
   private constructor(private readonly db: Database.Database) {
@@ -77,9 +85,12 @@ export class SqliteIntegrityStore implements IntegrityStore {
   }
 
   async sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]> {
-    const rows = this.db
-      .prepare('SELECT seq, id, hash, ts FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?')
-      .all(fromPosition(after), tenant, limit) as { seq: number; id: string; hash: string | null; ts: string }[];
+    const rows = this.db.prepare(SEALABLE_SQL).all(tenant, fromPosition(after), limit) as {
+      seq: number;
+      id: string;
+      hash: string | null;
+      ts: string;
+    }[];
     const full = this.db.prepare(`SELECT ${COLUMNS} FROM logs WHERE seq = ?`);
     // Rows written before events carried a hash are sealed with the hash of what is stored.
     return rows.map((row) => ({
@@ -91,13 +102,11 @@ export class SqliteIntegrityStore implements IntegrityStore {
   }
 
   async *committed(tenant: TenantId, after: CommitPosition | null, through: CommitPosition | null): AsyncIterable<CommittedEvent> {
-    const statement = this.db.prepare(
-      `SELECT seq, ${COLUMNS} FROM logs NOT INDEXED WHERE seq > ? AND seq <= ? AND tenant_id = ? ORDER BY seq LIMIT ?`,
-    );
+    const statement = this.db.prepare(COMMITTED_SQL);
     const end = through === null ? Number.MAX_SAFE_INTEGER : fromPosition(through);
     let cursor = fromPosition(after);
     for (;;) {
-      const rows = statement.all(cursor, end, tenant, READ_BATCH) as (Row & { seq: number })[];
+      const rows = statement.all(tenant, cursor, end, READ_BATCH) as (Row & { seq: number })[];
       for (const row of rows) yield { position: toPosition(row.seq), event: rowToEvent(row), storedHash: row.hash };
       if (rows.length < READ_BATCH) return;
       cursor = (rows.at(-1) as { seq: number }).seq;
@@ -196,7 +205,7 @@ export class SqliteIntegrityStore implements IntegrityStore {
   async deletedByCleanup(tenant: TenantId, ids: readonly string[]): Promise<Map<string, CleanupRecord>> {
     const found = new Map<string, CleanupRecord>();
     const lookup = this.db.prepare(
-      `SELECT d.event_id, c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id
+      `SELECT d.event_id, ${CLEANUP_RECORD_COLUMNS}
        FROM integrity_deleted AS d JOIN integrity_cleanups AS c ON c.cleanup_id = d.cleanup_id
        WHERE d.tenant_id = ? AND d.event_id = ?`,
     );
@@ -213,7 +222,7 @@ export class SqliteIntegrityStore implements IntegrityStore {
   async tombstones(tenant: TenantId, ids: readonly string[]): Promise<Map<string, Tombstone>> {
     const found = new Map<string, Tombstone>();
     const lookup = this.db.prepare(
-      `SELECT d.event_id, d.event_hash, d.ts, c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id
+      `SELECT d.event_id, d.event_hash, d.ts, ${CLEANUP_RECORD_COLUMNS}
        FROM integrity_deleted AS d JOIN integrity_cleanups AS c ON c.cleanup_id = d.cleanup_id AND c.tenant_id = d.tenant_id
        WHERE d.tenant_id = ? AND d.event_id = ?`,
     );
@@ -231,7 +240,7 @@ export class SqliteIntegrityStore implements IntegrityStore {
   async cleanups(tenant: TenantId): Promise<{ record: CleanupRecord; tombstones: number }[]> {
     const rows = this.db
       .prepare(
-        `SELECT c.cleanup_id, c.deleted_at, c.before, c.deleted_count, c.audit_event_id,
+        `SELECT ${CLEANUP_RECORD_COLUMNS},
            (SELECT count(*) FROM integrity_deleted AS d WHERE d.tenant_id = c.tenant_id AND d.cleanup_id = c.cleanup_id) AS tombstones
          FROM integrity_cleanups AS c WHERE c.tenant_id = ? ORDER BY c.cleanup_id`,
       )

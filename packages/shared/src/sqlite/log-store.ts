@@ -6,6 +6,7 @@ import { applyFilterHandlers, type FilterHandlers, needsScan, SEARCHED_COLUMNS }
 import type {
   AppendResult,
   DeleteCause,
+  DeleteScope,
   LogFilter,
   LogPage,
   LogStore,
@@ -42,6 +43,8 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE UNIQUE INDEX IF NOT EXISTS logs_tenant_id ON logs (tenant_id, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_ts ON logs (tenant_id, ts, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_severity_ts ON logs (tenant_id, severity, ts, id);
+-- A tenant's events in commit order: what the sealer, verify (integrity-store.ts) and the stream's replay (stream-log.ts) read.
+CREATE INDEX IF NOT EXISTS logs_tenant_seq ON logs (tenant_id, seq);
 CREATE TABLE IF NOT EXISTS log_rollups (
   tenant_id TEXT NOT NULL,
   hour TEXT NOT NULL,
@@ -160,6 +163,17 @@ const WHERE_CLAUSES: FilterHandlers<Where> = {
   },
 };
 
+/**
+ * The SQL function whereClause's `search` and `user_agent` clauses call: every connection that runs
+ * them needs it (the store's, and the stream log's own). SQLite's lower() folds ASCII only, so
+ * `search=ÉCOLE` missed `ÉCOLE` while the stream (and MongoDB, whose search_text is folded in JS)
+ * found it. fold() is the stream's own toLowerCase.
+ */
+export function registerFold(db: Database.Database): void {
+  db.function('fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+}
+
+/** The WHERE clause of a filter (needs registerFold on the connection). */
 export function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
   const where: Where = { clauses: ['tenant_id = ?'], params: [tenant] };
   applyFilterHandlers(filter, WHERE_CLAUSES, where);
@@ -263,6 +277,13 @@ function rollupWhere(tenant: TenantId, filter: LogFilter, plan: ReturnType<typeo
   if (filter.severity !== undefined) {
     clauses.push(`severity IN (${filter.severity.map(() => '?').join(', ')})`);
     params.push(...filter.severity);
+    // In the severity dimension the value is the severity: saying so lets the primary key
+    // (tenant_id, dim, value, hour, ...) seek to those severities instead of reading all four.
+    // The list's first page counts its total here; this took a quarter of the rows (#15).
+    if (plan.table === 'dims' && plan.dim === 'severity') {
+      clauses.push(`value IN (${filter.severity.map(() => '?').join(', ')})`);
+      params.push(...filter.severity);
+    }
   }
   if (filter.from !== undefined) {
     clauses.push('hour >= ?');
@@ -298,9 +319,7 @@ export class SqliteLogStore implements LogStore {
     options: SqliteLogStoreOptions,
   ) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_SQLITE_QUERY_TIMEOUT_MS;
-    // SQLite's lower() folds ASCII only, so `search=ÉCOLE` missed `ÉCOLE` while the stream (and
-    // MongoDB, whose search_text is folded in JS) found it. fold() is the stream's own toLowerCase.
-    db.function('fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+    registerFold(db);
     const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollup_dims'").get() !== undefined;
     db.exec(SCHEMA);
     const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];
@@ -595,15 +614,34 @@ export class SqliteLogStore implements LogStore {
     return [...sums.values()].sort((a, b) => (a.b < b.b ? -1 : a.b > b.b ? 1 : 0));
   }
 
-  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}): Promise<number> {
+  async deleteOlderThan(tenant: TenantId, before: string | null, cause: DeleteCause = {}, scope: DeleteScope = {}): Promise<number> {
+    const severities = scope.severities ?? null;
+    const clauses = [
+      before === null ? '' : ' AND ts < @before',
+      severities === null ? '' : ' AND severity IN (SELECT value FROM json_each(@severities))',
+      scope.keepAction === undefined ? '' : ' AND action <> @keepAction',
+    ].join('');
     const doomed = this.db.prepare(
-      `SELECT seq, id, tenant_id, ts AS timestamp, severity, action, resource_type, user_id, hash FROM logs WHERE tenant_id = ?${before === null ? '' : ' AND ts < ?'} LIMIT ?`,
+      `SELECT seq, id, tenant_id, ts AS timestamp, severity, action, resource_type, user_id, hash FROM logs WHERE tenant_id = @tenant${clauses} LIMIT @limit`,
     );
     const remove = this.db.prepare('DELETE FROM logs WHERE seq IN (SELECT value FROM json_each(?))');
-    const cleanup = startCleanup(this.db, { tenant, before, auditEventId: cause.auditEventId ?? null, now: new Date() });
+    const cleanup = startCleanup(this.db, {
+      tenant,
+      before,
+      auditEventId: cause.auditEventId ?? null,
+      by: cause.by ?? 'request',
+      now: new Date(),
+    });
+    const limit = scope.limit ?? Number.POSITIVE_INFINITY;
+    const parameters = {
+      tenant,
+      ...(before === null ? {} : { before }),
+      ...(severities === null ? {} : { severities: JSON.stringify(severities) }),
+      ...(scope.keepAction === undefined ? {} : { keepAction: scope.keepAction }),
+    };
     // Each slice leaves the rollups matching the events, and the record of which ids went, in one transaction.
-    const slice = this.db.transaction(() => {
-      const rows = (before === null ? doomed.all(tenant, DELETE_BATCH) : doomed.all(tenant, before, DELETE_BATCH)) as (RollupSource & {
+    const slice = this.db.transaction((size: number) => {
+      const rows = doomed.all({ ...parameters, limit: size }) as (RollupSource & {
         seq: number;
         id: string;
         hash: string | null;
@@ -617,9 +655,11 @@ export class SqliteLogStore implements LogStore {
     try {
       // Deleting in slices keeps each write transaction short, so ingest is never stalled for long.
       for (;;) {
-        const changes = slice();
+        const size = Math.min(DELETE_BATCH, limit - deleted);
+        if (size <= 0) return deleted;
+        const changes = slice(size);
         deleted += changes;
-        if (changes < DELETE_BATCH) return deleted;
+        if (changes < size) return deleted;
         await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {

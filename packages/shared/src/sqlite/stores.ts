@@ -4,6 +4,7 @@ import { SqliteIdempotencyStore } from './idempotency-store.js';
 import { SqliteIntegrityStore } from './integrity-store.js';
 import { SqliteLogFeed } from './log-feed.js';
 import { SqliteLogStore } from './log-store.js';
+import { SqliteRetentionStore } from './retention-store.js';
 import { SqliteStreamLog } from './stream-log.js';
 import { SqliteStreamStore } from './stream-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
@@ -27,7 +28,8 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     integrity: SqliteIntegrityStore.open(path),
     idempotency: SqliteIdempotencyStore.open(path),
     streams: SqliteStreamStore.open(path),
-    commitLog: new SqliteStreamLog(path),
+    retention: SqliteRetentionStore.open(path),
+    streamLog: new SqliteStreamLog(path),
     feed: (options = {}) => {
       feed ??= new SqliteLogFeed(path, options);
       return feed;

@@ -1,4 +1,4 @@
-import type { LogEvent } from '../schemas/log-event.js';
+import type { LogEvent, Severity } from '../schemas/log-event.js';
 import type { LogFilter } from '../schemas/log-query.js';
 import type { TenantId } from './tenant-id.js';
 
@@ -52,6 +52,20 @@ export interface AppendResult {
 /** Why a cleanup ran: the audit event that records it, when the caller wrote one. */
 export interface DeleteCause {
   auditEventId?: string | undefined;
+  /** Who decided: a request (DELETE /api/v1/logs/cleanup, the default) or the tenant's retention policy. */
+  by?: CleanupBy | undefined;
+}
+
+export type CleanupBy = 'request' | 'policy';
+
+/** Which of the events before the cut-off a cleanup takes (the retention job's narrower cleanups). */
+export interface DeleteScope {
+  /** Only events of these severities; every severity when absent. */
+  severities?: readonly Severity[] | undefined;
+  /** Leaves events with this action (the retention job keeps the `logs.cleanup` records). */
+  keepAction?: string | undefined;
+  /** Deletes at most this many; the rest waits for the next call. */
+  limit?: number | undefined;
 }
 
 export interface LogStore {
@@ -78,7 +92,7 @@ export interface LogStore {
    * cleanup deleted, so integrity verify reports them as cleanup, not tampering: the one thing of
    * integrity a log store knows, because the record must commit with the deletion or a crash between them reads as tampering.
    */
-  deleteOlderThan(tenant: TenantId, before: string | null, cause?: DeleteCause): Promise<number>;
+  deleteOlderThan(tenant: TenantId, before: string | null, cause?: DeleteCause, scope?: DeleteScope): Promise<number>;
   /** Throws when the store cannot serve; /readyz calls it. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
-import type { CommitLog } from '../feed/port.js';
+import type { StreamLog } from '../feed/port.js';
 import type { LogEvent } from '../schemas/log-event.js';
 import type { AddressPolicy } from './address-policy.js';
 import type { StreamSettings } from './config.js';
@@ -14,7 +14,7 @@ import { createSender } from './senders.js';
 export interface DelivererOptions {
   store: StreamStore;
   /** The store's commit order per tenant (the one resumed streams and exports replay). */
-  commitLog: Pick<CommitLog, 'after' | 'head'>;
+  streamLog: Pick<StreamLog, 'after' | 'head'>;
   box: SecretBox;
   policy: AddressPolicy;
   settings: StreamSettings;
@@ -191,7 +191,7 @@ class DestinationWorker {
 
   private async run(): Promise<void> {
     const { signal } = this.abort;
-    const { store, commitLog, settings } = this.options;
+    const { store, streamLog, settings } = this.options;
     const filter = logFilterOf(this.record.filter);
     this.progress = await store.progress(this.record.id);
     if (this.progress === null) return;
@@ -201,8 +201,8 @@ class DestinationWorker {
         await this.replayDeadLetters();
         this.deadLetters = await store.deadLetterCount(this.record.id);
         const progress = this.progress;
-        const events = await commitLog.after(this.record.tenant, progress.position, filter, settings.batchMaxEvents);
-        this.lagPositions = Math.max(0, (await commitLog.head()) - progress.position);
+        const events = await streamLog.after(this.record.tenant, progress.position, filter, settings.batchMaxEvents);
+        this.lagPositions = Math.max(0, (await streamLog.head()) - progress.position);
         if (events.length === 0) {
           this.lagSeconds = 0;
           await sleep(settings.intervalMs, undefined, { signal });

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { Conflict, NotFound, type ValidationDetail, ValidationFailed } from '../errors/catalogue.js';
-import type { CommitLog } from '../feed/port.js';
+import type { StreamLog } from '../feed/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { type AddressPolicy, DestinationRefused } from './address-policy.js';
 import type { StreamSettings } from './config.js';
@@ -20,7 +20,7 @@ import type { SecretBox } from './secret-box.js';
 
 export interface StreamAdminDeps {
   store: StreamStore;
-  commitLog: Pick<CommitLog, 'after' | 'head'>;
+  streamLog: Pick<StreamLog, 'after' | 'head'>;
   box: SecretBox;
   policy: AddressPolicy;
   settings: StreamSettings;
@@ -101,7 +101,7 @@ export class StreamAdmin {
       createdAt: now,
       updatedAt: now,
     };
-    const start = body.start === 'beginning' ? 0 : await this.deps.commitLog.head();
+    const start = body.start === 'beginning' ? 0 : await this.deps.streamLog.head();
     if (!(await this.deps.store.create(tenant, record, start, this.deps.settings.maxDestinationsPerTenant))) {
       throw new Conflict(
         `this tenant already has ${this.deps.settings.maxDestinationsPerTenant} stream destinations (STREAM_MAX_DESTINATIONS_PER_TENANT): delete one first`,
@@ -219,8 +219,8 @@ export class StreamAdmin {
     // One indexed read of the next undelivered event: whether the destination is caught up, and how old its backlog is.
     const [deadLetters, head, pending] = await Promise.all([
       this.deps.store.deadLetterCount(record.id),
-      this.deps.commitLog.head(),
-      this.deps.commitLog.after(record.tenant, position, logFilterOf(record.filter), 1),
+      this.deps.streamLog.head(),
+      this.deps.streamLog.after(record.tenant, position, logFilterOf(record.filter), 1),
     ]);
     const oldest = pending[0]?.event.received_at;
     return {

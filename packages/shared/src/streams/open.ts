@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CommitLog } from '../feed/port.js';
+import type { StreamLog } from '../feed/port.js';
 import { AddressPolicy } from './address-policy.js';
 import { type StreamSettings, type StreamsConfig, streamSettingsFrom } from './config.js';
 import { StreamAdmin } from './destinations.js';
@@ -24,6 +24,6 @@ export function streamPartsFrom(config: StreamsConfig, key: string | undefined =
 }
 
 /** The /api/v1/streams rules over a store and commit log (deferred ones in a service that opens them later). */
-export function streamAdmin(parts: StreamParts, store: StreamStore, commitLog: Pick<CommitLog, 'after' | 'head'>): StreamAdmin {
-  return new StreamAdmin({ ...parts, store, commitLog, newId: randomUUID, now: () => new Date() });
+export function streamAdmin(parts: StreamParts, store: StreamStore, streamLog: Pick<StreamLog, 'after' | 'head'>): StreamAdmin {
+  return new StreamAdmin({ ...parts, store, streamLog, newId: randomUUID, now: () => new Date() });
 }

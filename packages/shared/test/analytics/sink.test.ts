@@ -152,13 +152,12 @@ describe('AnalyticsSink on SQLite and chdb', () => {
       onError: (error) => errors.push(error),
     });
     sink.start();
-    await new Promise((resolve) => setTimeout(resolve, 300));
     await append(A, 25);
-    expect(errors.length).toBeGreaterThan(0);
-    expect(sink.status().lagEvents).toBeGreaterThan(0);
+    // Polled, not slept: on a loaded machine the sink's first rounds may come late.
+    await expect.poll(() => errors.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => sink.status().lagEvents, { timeout: 10_000 }).toBeGreaterThan(0);
     down = false;
-    const deadline = Date.now() + 10_000;
-    while (sink.status().lagEvents > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(() => sink.status().lagEvents, { timeout: 10_000, interval: 50 }).toBe(0);
     await sink.stop();
     expect(await analyticsCounts(store)).toEqual(primaryCounts());
   });

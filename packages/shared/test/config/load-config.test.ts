@@ -36,3 +36,12 @@ describe('loadConfig', () => {
     expect(loadConfig(Schema, { AUTH_SECRET: 's', AUTH_REQUIRE_EXP: '' }).AUTH_REQUIRE_EXP).toBe(true);
   });
 });
+
+describe('LISTEN_BACKLOG', () => {
+  it('defaults to 4096 (Node listens with 511 otherwise) and takes a positive integer', () => {
+    expect(loadConfig(Schema, { AUTH_SECRET: 's' }).LISTEN_BACKLOG).toBe(4096);
+    expect(loadConfig(Schema, { AUTH_SECRET: 's', LISTEN_BACKLOG: '1024' }).LISTEN_BACKLOG).toBe(1024);
+    for (const bad of ['0', '-1', 'many', '1.5', '70000'])
+      expect(() => loadConfig(Schema, { AUTH_SECRET: 's', LISTEN_BACKLOG: bad }), bad).toThrow(/LISTEN_BACKLOG/);
+  });
+});

@@ -76,6 +76,57 @@ describe('SqsLogQueue', () => {
     }
   });
 
+  it('gathers the publishes made while a SendMessageBatch is in flight into the next one (#15)', async () => {
+    const sqs = client();
+    let sends = 0;
+    // Each SendMessageBatch takes a second, as a slow SQS would.
+    sqs.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+        sends++;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowSend' },
+    );
+    const queue = await SqsLogQueue.open(options({ client: sqs, maxSendsInFlight: 1 }));
+    try {
+      const first = queue.publish([makeEvent('tenant-a')]);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // 20 publishes, 5 ms apart, all while the first request is in flight: one more request, not one per gather window.
+      const rest: Promise<void>[] = [];
+      for (let index = 0; index < 20; index++) {
+        rest.push(queue.publish([makeEvent('tenant-a')]));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      await Promise.all([first, ...rest]);
+      expect(sends).toBe(2);
+    } finally {
+      await queue.close();
+      sqs.destroy();
+    }
+  });
+
+  it('waits receiveGatherMs after a receive that was not full, so the next carries what arrived meanwhile (#15)', async () => {
+    const settings = options({ receivers: 1, receiveGatherMs: 1_500, maxSendsInFlight: 1, gatherMs: 0 });
+    const queue = await SqsLogQueue.open(settings);
+    try {
+      const batches: number[] = [];
+      await queue.consume(async (batch) => {
+        batches.push(batch.length);
+      });
+      await queue.publish([makeEvent('tenant-a')]);
+      await expect.poll(() => batches.length, { timeout: 5_000, interval: 10 }).toBe(1);
+      // Ten publishes of one event each, one at a time: ten messages while the loop waits.
+      for (let index = 0; index < 10; index++) await queue.publish([makeEvent('tenant-a')]);
+      await expect.poll(() => batches.reduce((sum, size) => sum + size, 0), { timeout: 5_000, interval: 10 }).toBe(11);
+      // The ten arrived within the wait: one receive (and one delete) carried all of them.
+      expect(batches).toEqual([1, 10]);
+    } finally {
+      await queue.close();
+    }
+  });
+
   it('sends again only the entries SQS failed in a batch, and resolves once they are accepted', async () => {
     const sqs = client();
     const sent: string[][] = [];

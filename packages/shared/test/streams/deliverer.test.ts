@@ -39,7 +39,7 @@ const settings = (over: Partial<StreamSettings> = {}): StreamSettings => ({
 const deliverer = (holder: string, over: Partial<StreamSettings> = {}) => {
   const started = new StreamDeliverer({
     store: stores.streams,
-    commitLog: stores.commitLog,
+    streamLog: stores.streamLog,
     box,
     policy,
     settings: settings(over),
@@ -53,7 +53,7 @@ const deliverer = (holder: string, over: Partial<StreamSettings> = {}) => {
 const admin = () =>
   new StreamAdmin({
     store: stores.streams,
-    commitLog: stores.commitLog,
+    streamLog: stores.streamLog,
     box,
     policy,
     settings: settings(),
@@ -64,7 +64,7 @@ const admin = () =>
 async function append(n: number): Promise<string[]> {
   const events = Array.from({ length: n }, () => makeEvent(acme, {}, random));
   await stores.logs.append(acme, events);
-  const committed = await stores.commitLog.after(acme, 0, {}, 1_000_000);
+  const committed = await stores.streamLog.after(acme, 0, {}, 1_000_000);
   return committed.map((row) => row.event.id);
 }
 
@@ -79,7 +79,7 @@ afterEach(async () => {
 afterAll(async () => {
   await receiver.close();
   await stores.streams.close();
-  await stores.commitLog.close();
+  await stores.streamLog.close();
   await stores.logs.close();
 });
 
@@ -109,12 +109,12 @@ describe('StreamDeliverer', () => {
 
   it('keeps every batch within STREAM_BATCH_MAX_BYTES and STREAM_BATCH_MAX_EVENTS', async () => {
     receiver.batches.length = 0;
-    const start = await stores.commitLog.head();
+    const start = await stores.streamLog.head();
     deliverer('replica-c', { batchMaxBytes: 4096, batchMaxEvents: 1000 });
     const made = await admin().create(acme, { kind: 'splunk_hec', name: 'small batches', url: receiver.url, token: TOKEN });
     const ids = (await append(60)).slice(-60);
     await vi.waitFor(() => expect(new Set(receiver.eventIds.filter((id) => ids.includes(id))).size).toBe(60), { timeout: 10_000 });
-    const byId = new Map((await stores.commitLog.after(acme, start, {}, 1000)).map((row) => [row.event.id, row.event]));
+    const byId = new Map((await stores.streamLog.after(acme, start, {}, 1000)).map((row) => [row.event.id, row.event]));
     expect(receiver.batches.length).toBeGreaterThan(1);
     for (const batch of receiver.batches) {
       const bytes = batch.eventIds.reduce((sum, id) => sum + Buffer.byteLength(JSON.stringify(byId.get(id))) + 1, 0);

@@ -1,0 +1,154 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { renderGatewayConf } from '../../deploy/gateway-routes.js';
+import { type BenchContext, bearer } from '../context.js';
+import { PYTHON_EVENT } from '../data.js';
+import { hammer } from '../http-load.js';
+import { freePort, rssOf, type Service, startOnFreePort } from '../processes.js';
+import type { Figure } from '../report.js';
+
+const run = promisify(execFile);
+const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
+const TENANT = 'bench-gateway';
+
+/**
+ * Connections the kernel dropped because a listen queue was full, machine-wide (TcpExt
+ * ListenOverflows in /proc/net/netstat): each one costs its client a 1 s SYN retransmit.
+ */
+export function listenOverflows(): number {
+  const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n');
+  const names = lines.find((line) => line.startsWith('TcpExt:'))?.split(/\s+/) ?? [];
+  const values = lines.filter((line) => line.startsWith('TcpExt:'))[1]?.split(/\s+/) ?? [];
+  const at = names.indexOf('ListenOverflows');
+  return at < 0 ? 0 : Number(values[at]);
+}
+
+async function startNginx(prefix: string, conf: string): Promise<{ url: string; stop(): Promise<void> }> {
+  mkdirSync(prefix, { recursive: true });
+  const port = Number(/listen 127\.0\.0\.1:(\d+);/.exec(conf)?.[1]);
+  writeFileSync(join(prefix, 'gateway.conf'), conf);
+  const user = process.getuid?.() === 0 ? `user ${userInfo().username};` : '';
+  await run(NGINX, [
+    '-p',
+    prefix,
+    '-c',
+    join(prefix, 'gateway.conf'),
+    '-g',
+    `pid ${join(prefix, 'nginx.pid')}; error_log ${join(prefix, 'error.log')} warn; ${user}`,
+  ]);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      const pid = Number(readFileSync(join(prefix, 'nginx.pid'), 'utf8'));
+      process.kill(pid, 'SIGTERM');
+      for (let tries = 0; tries < 50; tries++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await sleep(100);
+      }
+    },
+  };
+}
+
+/**
+ * 2g: scenario 2 (`hey -n 10000 -c 1000`) through the compose topology: Debian's nginx with the
+ * rendered gateway config (auth_request to the auth service), the log service publishing to fauxqs,
+ * the log-worker storing into SQLite, each its own process. Baseline: the bare echo at c=1000, as
+ * in scenario 2. BENCH_GATEWAY_LEGACY=1 runs it as main had it before #15 (no upstream keepalive,
+ * Node's backlog of 511), for a before/after in one run.
+ */
+export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> {
+  const { pythonRequests: amount, pythonConnections: connections } = context.sizes;
+  const legacy = process.env.BENCH_GATEWAY_LEGACY === '1';
+  const scenario = `2g ${amount.toLocaleString('en-US')} POSTs, c=${connections}, through nginx + auth + log + SQS${legacy ? ' (legacy: no keepalive, backlog 511)' : ''}`;
+  const services: Service[] = [];
+  let gateway: { url: string; stop(): Promise<void> } | undefined;
+  try {
+    const start = (name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<Service> =>
+      startOnFreePort(services, { name, args, env, readyPath, workDir: context.workDir, logPrefix: '2g-' });
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`] : [];
+    const main = (service: string) => [...profile, join(context.root, `services/${service}/dist/main.js`)];
+    const fauxqs = await start(
+      'fauxqs',
+      ['--conditions=development', '--import', 'tsx', join(context.root, 'test/support/fauxqs-server.ts')],
+      {},
+      '/_test/requests',
+    );
+    const shared = {
+      HOST: '127.0.0.1',
+      AUTH_SECRET: context.authSecret,
+      GATEWAY_SECRET: 'bench-gateway-secret-0123456789abcdef-0123',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      ...(legacy ? { LISTEN_BACKLOG: '511' } : {}),
+    };
+    const store = { STORE: 'sqlite', SQLITE_PATH: join(context.workDir, 'gateway.db'), DATA_DIR: context.workDir };
+    const queue = { QUEUE: 'sqs', SQS_URL: fauxqs.url };
+    const auth = await start('auth', main('auth'), shared, '/readyz');
+    // tenant first: it creates the SQLite schema the others open.
+    const tenant = await start('tenant', main('tenant'), { ...shared, ...store }, '/readyz');
+    await start('log-worker', main('log-worker'), { ...shared, ...store, ...queue }, '/readyz');
+    const log = await start('log', main('log'), { ...shared, ...store, ...queue, TRUST_PROXY: '127.0.0.1' }, '/readyz');
+    const port = await freePort();
+    let conf = renderGatewayConf({
+      listen: `127.0.0.1:${port}`,
+      upstreams: { auth: auth.url, log: log.url, tenant: tenant.url },
+      tempDir: join(context.workDir, 'nginx'),
+    });
+    if (legacy) conf = conf.replace(/^\s*keepalive(_requests|_timeout)? .*;\n/gm, '').replace("'' '';", "'' close;");
+    gateway = await startNginx(join(context.workDir, 'nginx'), conf);
+
+    const created = await fetch(`${gateway.url}/api/v1/tenants`, {
+      method: 'POST',
+      headers: { ...bearer(await context.token('system', 'admin')), 'content-type': 'application/json' },
+      body: JSON.stringify({ key: TENANT, name: TENANT }),
+    });
+    if (created.status !== 200) throw new Error(`creating tenant ${TENANT} through the gateway: ${created.status} ${await created.text()}`);
+
+    const body = JSON.stringify(PYTHON_EVENT);
+    const headers = bearer(await context.token(TENANT, 'writer'));
+    const echo = await hammer({ url: `${context.echo.url}/echo`, body, connections, amount });
+    const overflowsBefore = listenOverflows();
+    const rss = { auth: 0, log: 0 };
+    const sampler = setInterval(() => {
+      rss.auth = Math.max(rss.auth, rssOf(auth.pid));
+      rss.log = Math.max(rss.log, rssOf(log.pid));
+    }, 50);
+    const ours = await hammer({ url: `${gateway.url}/api/v1/logs`, body, headers, connections, amount });
+    clearInterval(sampler);
+    const drops = listenOverflows() - overflowsBefore;
+    // Steady state: the services idle after the load, what a pod's memory request must cover.
+    await sleep(2_000);
+    const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+    return [
+      { scenario, figure: 'errors', value: ours.errors, baseline: echo.errors, target: { of: 'value', op: '<=', limit: 0 } },
+      {
+        scenario,
+        figure: 'p99 latency (ms)',
+        value: ours.p99,
+        baseline: echo.p99,
+        target: { of: 'value', op: '<=', limit: 500, unit: 'ms' },
+      },
+      { scenario, figure: 'p50 latency (ms)', value: ours.p50, baseline: echo.p50 },
+      { scenario, figure: 'requests/s', value: ours.ok2xxPerSecond, baseline: echo.ok2xxPerSecond },
+      {
+        scenario,
+        figure: 'listen-queue drops, machine-wide (TcpExt ListenOverflows)',
+        value: drops,
+        target: { of: 'value', op: '<=', limit: 0 },
+      },
+      { scenario, figure: 'auth service peak RSS under load (MB)', value: mb(rss.auth) },
+      { scenario, figure: 'auth service RSS at rest after the load (MB)', value: mb(rssOf(auth.pid)) },
+      { scenario, figure: 'log service peak RSS under load (MB)', value: mb(rss.log) },
+    ];
+  } finally {
+    await gateway?.stop();
+    for (const service of services.reverse()) await service.stop();
+  }
+}
