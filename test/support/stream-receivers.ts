@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { seededRandom } from '@logserver/testing/events';
 import { generate } from 'selfsigned';
 
 export type ReceiverKind = 'webhook' | 'splunk_hec' | 'datadog';
@@ -58,6 +59,11 @@ export class Receiver {
   requests = 0;
   private readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<ServerResponse>();
+  /**
+   * The flaky mode's rolls, seeded: the same failures in the same order on every run (with seed 1 the
+   * first flaky request loses its answer and the fifth is a 503), so no run passes without them.
+   */
+  private readonly random = seededRandom(1);
 
   private constructor(
     readonly kind: ReceiverKind,
@@ -128,7 +134,7 @@ export class Receiver {
         response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"rejected by the test"}');
         return;
       }
-      const roll = this.mode === 'flaky' ? Math.random() : 1;
+      const roll = this.mode === 'flaky' ? this.random() : 1;
       if (roll < this.failureRate / 2) {
         response.writeHead(503).end('try again');
         return;

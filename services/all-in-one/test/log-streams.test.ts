@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
+import { seededRandom } from '@logserver/testing/events';
 import { buildApp } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
@@ -40,6 +41,8 @@ const seeded = () => {
 async function startS3(): Promise<typeof s3> {
   const app = buildApp({ logger: false });
   const state = { mode: 'up' as 'up' | 'down' | 'flaky', puts: 0, failed: 0, unsigned: [] as string[] };
+  // Seeded, so every run fails the same PUTs (with seed 1 the third flaky PUT gets a 503 before storing).
+  const roll = seededRandom(1);
   // fauxqs does not check SigV4, so the shape of each PUT's signature is checked here.
   const SIGV4 =
     /^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=[a-z0-9;-]*host[a-z0-9;-]*, Signature=[0-9a-f]{64}$/;
@@ -53,7 +56,7 @@ async function startS3(): Promise<typeof s3> {
       request.raw.socket.destroy();
       return reply;
     }
-    if (state.mode === 'flaky' && Math.random() < 0.15) {
+    if (state.mode === 'flaky' && roll() < 0.15) {
       state.failed++;
       return reply.code(503).send('SlowDown');
     }
@@ -61,7 +64,7 @@ async function startS3(): Promise<typeof s3> {
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.method !== 'PUT' || !request.url.includes('.ndjson.gz') || reply.statusCode !== 200) return payload;
     state.puts++;
-    if (state.mode === 'flaky' && Math.random() < 0.15) {
+    if (state.mode === 'flaky' && roll() < 0.15) {
       state.failed++;
       reply.code(500);
     }
