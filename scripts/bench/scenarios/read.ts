@@ -122,15 +122,18 @@ export function exportTenant(sqlitePath: string) {
     }
     if (!response.ok || !response.body) throw new Error(`export answered ${response.status}: ${await response.text()}`);
     let lines = 0;
+    // indexOf, not a loop over every byte: the client shares the two cores with the server, and a
+    // JavaScript loop over 500 MB cost it more than curl would.
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      for (const byte of chunk) if (byte === 10) lines++;
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
     }
     const seconds = (performance.now() - started) / 1000;
     const memory = rss();
     const eventLoop = await loop();
     const raw = rawExportEventsPerSecond(sqlitePath, context.bigTenant);
     return [
-      { scenario, figure: 'events/s', value: lines / seconds, baseline: raw, target: { of: 'value', op: '>=', limit: 100_000 } },
+      // #15's target: at least 0.8 x the raw read and JSON.stringify of the same rows in this process.
+      { scenario, figure: 'events/s', value: lines / seconds, baseline: raw, target: { of: 'ratio', op: '>=', limit: 0.8 } },
       { scenario, figure: 'events exported', value: lines, baseline: context.sizes.bigTenantEvents },
       {
         scenario,

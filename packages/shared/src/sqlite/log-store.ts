@@ -86,9 +86,18 @@ export const EXPORT_PAGE_BYTES = 256 * 1024;
 
 /** Stored text of a row, close enough to its bytes to bound a page (UTF-16 length, not UTF-8). */
 function rowLength(row: Row): number {
-  let length = 200 + row.action.length + row.resource_type.length + row.user_id.length;
-  for (const text of [row.resource_id, row.user_agent, row.before, row.after, row.metadata]) length += text?.length ?? 0;
-  return length;
+  // Summed field by field: an array of the five per row was garbage on every exported row (#15).
+  return (
+    200 +
+    row.action.length +
+    row.resource_type.length +
+    row.user_id.length +
+    (row.resource_id?.length ?? 0) +
+    (row.user_agent?.length ?? 0) +
+    (row.before?.length ?? 0) +
+    (row.after?.length ?? 0) +
+    (row.metadata?.length ?? 0)
+  );
 }
 const DELETE_BATCH = 5000;
 

@@ -43,6 +43,8 @@ export function rowToEvent(row: Row): LogEvent {
     metadata: row.metadata === null ? null : JSON.parse(row.metadata),
     severity: row.severity,
   };
-  // Rows written before events carried a hash get theirs computed from what is stored.
-  return { ...event, hash: row.hash ?? eventHash(event) };
+  // Rows written before events carried a hash get theirs computed from what is stored. Set on the
+  // event itself (the last key, as before): a spread copy per row was an export's second object (#15).
+  event.hash = row.hash ?? eventHash(event);
+  return event;
 }
