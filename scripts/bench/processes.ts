@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A free loopback port: other helpers run servers on this machine, so nothing fixed is ever used. */
@@ -81,6 +82,27 @@ export async function startService(options: {
       await exited(child, 5_000);
     },
   };
+}
+
+/**
+ * Starts a service on a free loopback port (PORT, and FAUXQS_PORT for fauxqs-server) with its log
+ * in `workDir/<logPrefix><name>.log`, and adds it to `services` so the scenario stops it.
+ */
+export async function startOnFreePort(
+  services: Service[],
+  options: { name: string; args: string[]; env: Record<string, string>; readyPath: string; workDir: string; logPrefix?: string },
+): Promise<Service> {
+  const port = await freePort();
+  const service = await startService({
+    name: options.name,
+    args: options.args,
+    port,
+    env: { ...options.env, PORT: String(port), FAUXQS_PORT: String(port) },
+    logFile: join(options.workDir, `${options.logPrefix ?? ''}${options.name}.log`),
+    readyPath: options.readyPath,
+  });
+  services.push(service);
+  return service;
 }
 
 /**

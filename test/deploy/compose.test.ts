@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { z } from 'zod';
 import { composeValidator } from '../../scripts/deploy/compose-schema.js';
 import { COMPOSE_GATEWAY } from '../../scripts/deploy/gateway-routes.js';
+import { streamConfig } from '../../services/log/src/config.js';
 import { REPO_ROOT } from '../gateway/topology.js';
 
 const text = readFileSync(`${REPO_ROOT}docker-compose.yml`, 'utf8');
@@ -35,6 +37,15 @@ describe('docker-compose.yml', () => {
       expect(Object.keys(compose.services[name].environment)).not.toContain('INTEGRITY_SIGNING_KEY');
     }
     for (const name of ['log', 'log-worker']) expect(compose.services[name].environment.MONGODB_URI).toContain('replicaSet=rs0');
+  });
+
+  it('gives the log service a STREAM_CURSOR_KEY that its config accepts, and no other service', () => {
+    const value = /^\$\{STREAM_CURSOR_KEY:-(.+)\}$/.exec(compose.services.log.environment.STREAM_CURSOR_KEY)?.[1];
+    expect(z.object({ STREAM_CURSOR_KEY: streamConfig.STREAM_CURSOR_KEY }).parse({ STREAM_CURSOR_KEY: value }).STREAM_CURSOR_KEY).toBe(
+      value,
+    );
+    for (const name of ['auth', 'log-worker', 'tenant'])
+      expect(Object.keys(compose.services[name].environment)).not.toContain('STREAM_CURSOR_KEY');
   });
 
   it('runs ClickHouse and Cube in the analytics profile, reachable only from the worker, the log service and Cube', () => {

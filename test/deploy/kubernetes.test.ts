@@ -3,7 +3,9 @@ import { AUTH_HEADERS } from '@logserver/shared/auth/identity';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { z } from 'zod';
 import { type KubeObject, kustomize, validateKubeObject } from '../../scripts/deploy/kustomize.js';
+import { streamConfig } from '../../services/log/src/config.js';
 import { REPO_ROOT } from '../gateway/topology.js';
 
 const SERVICES = ['auth', 'log', 'log-worker', 'tenant'];
@@ -128,6 +130,27 @@ describe('the dev overlay', () => {
     expect(find(objects, 'ConfigMap', 'logserver-config')?.data.SQS_URL).toBe('http://elasticmq:9324');
   });
 
+  // Issue 16: without it the log service (which holds no AUTH_SECRET) sealed cursors with a key of its
+  // own, so a client that reconnected to another replica got a 422 for its cursor.
+  it('gives every log replica the same STREAM_CURSOR_KEY from the logserver-auth Secret, and no other service', () => {
+    const keyRef = (name: string) =>
+      find(objects, 'Deployment', name)?.spec.template.spec.containers[0].env?.find(
+        (env: { name: string }) => env.name === 'STREAM_CURSOR_KEY',
+      );
+    expect(keyRef('log')?.valueFrom.secretKeyRef).toEqual({
+      name: expect.stringMatching(/^logserver-auth/),
+      key: 'STREAM_CURSOR_KEY',
+      optional: true,
+    });
+    for (const name of ['auth', 'log-worker', 'tenant']) expect(keyRef(name), name).toBeUndefined();
+    const setting = z.object({ STREAM_CURSOR_KEY: streamConfig.STREAM_CURSOR_KEY });
+    // The base Secret's blank value reads as unset (AUTH_SECRET, else a warning), not as a config error.
+    expect(setting.parse({ STREAM_CURSOR_KEY: '' }).STREAM_CURSOR_KEY).toBeUndefined();
+    const secret = find(objects, 'Secret', keyRef('log')?.valueFrom.secretKeyRef.name);
+    const value = Buffer.from(secret?.data.STREAM_CURSOR_KEY, 'base64').toString();
+    expect(setting.parse({ STREAM_CURSOR_KEY: value }).STREAM_CURSOR_KEY).toBe(value);
+  });
+
   it('generates a dev AUTH_SECRET that every service reading it gets', () => {
     const secret = find(objects, 'Secret', 'logserver-auth');
     expect(Buffer.from(secret?.data.AUTH_SECRET, 'base64').toString().length).toBeGreaterThan(32);
@@ -149,6 +172,11 @@ describe('the prod overlay', () => {
     expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
     const env = find(objects, 'Deployment', 'log')?.spec.template.spec.containers[0].env;
     expect(env).toContainEqual({ name: 'MONGODB_URI', valueFrom: { secretKeyRef: { name: 'logserver-mongodb', key: 'MONGODB_URI' } } });
+    // The cursor key comes from the logserver-auth Secret made outside Git (docs/deployment.md).
+    expect(env).toContainEqual({
+      name: 'STREAM_CURSOR_KEY',
+      valueFrom: { secretKeyRef: { name: 'logserver-auth', key: 'STREAM_CURSOR_KEY', optional: true } },
+    });
     expect(objects.find((o) => o.kind === 'StatefulSet')).toBeUndefined();
   });
 

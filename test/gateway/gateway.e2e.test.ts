@@ -92,8 +92,13 @@ describe('the Python system’s README through the gateway, with curl', () => {
     const socket = new WebSocket(`${gatewayUrl().replace('http', 'ws')}/api/v1/logs/stream?token=${readmeToken}`, {
       headers: { 'x-auth-exp': '1' },
     });
+    const frames: string[] = [];
     const frame = new Promise<string>((resolve, reject) => {
-      socket.once('message', (data) => resolve(data.toString()));
+      // The head frame first (docs/stream.md), then the event.
+      socket.on('message', (data) => {
+        frames.push(data.toString());
+        if (frames.length === 2) resolve(frames[1] as string);
+      });
       socket.once('error', reject);
       socket.once('close', (code, reason) => reject(new Error(`stream closed before the event: ${code} ${reason}`)));
     });
@@ -114,6 +119,7 @@ describe('the Python system’s README through the gateway, with curl', () => {
     expect(created).toMatchObject({ code: 200, msg: 'ok', data: { ...JSON.parse(readmeBody), tenant_id: 'abc', user_id: '01' } });
 
     expect(JSON.parse(await frame)).toMatchObject({ id: created.data.id, tenant_id: 'abc', action: 'update' });
+    expect(JSON.parse(frames[0] as string)).toEqual({ type: 'live', cursor: expect.any(String) });
     socket.close();
 
     const { stdout: stats } = await curl('curl', [
@@ -298,8 +304,11 @@ describe('the WebSocket stream through the gateway', () => {
     const open = async (tenant: string) => {
       const socket = new WebSocket(ws, { headers: { authorization: `Bearer ${await token(tenant, 'viewer')}` } });
       const frames: string[] = [];
-      socket.on('message', (data) => frames.push(data.toString()));
+      // The first frame is the head cursor (docs/stream.md); what the test counts comes after it.
+      const head = new Promise<string>((resolve) => socket.once('message', (data) => resolve(data.toString())));
       await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+      expect(JSON.parse(await head)).toEqual({ type: 'live', cursor: expect.any(String) });
+      socket.on('message', (data) => frames.push(data.toString()));
       return { socket, frames };
     };
     const hooli = await open('hooli');

@@ -35,21 +35,40 @@ export function expectEnvelope(response: { status: number; body: unknown; text: 
 
 export interface OpenStream {
   socket: WebSocket;
+  /** Every text frame after the head frame (`{"type":"live","cursor"}`, docs/stream.md). */
   frames: string[];
   /** Resolves with the first frame (counting from `from`) that satisfies the predicate. */
   waitFor(predicate: (frame: string) => boolean, from?: number): Promise<string>;
   close(): Promise<void>;
 }
 
-/** Opens the WebSocket stream and records every text frame; rejects if the upgrade is refused. */
+/**
+ * Opens the WebSocket stream and records every text frame; rejects if the upgrade is refused.
+ * Resolves once the head frame has come (the server is subscribed from then on: on MongoDB the head
+ * is a store read), and leaves it out of `frames`.
+ */
 export async function openStream(baseUrl: string, query: string, headers: Record<string, string> = {}): Promise<OpenStream> {
   const url = `${baseUrl.replace(/^http/, 'ws')}/api/v1/logs/stream${query ? `?${query}` : ''}`;
   const socket = new WebSocket(url, { headers });
   const frames: string[] = [];
   const waiters: { predicate: (frame: string) => boolean; from: number; resolve: (frame: string) => void }[] = [];
+  let headSeen: () => void = () => {};
+  const head = new Promise<void>((resolve) => {
+    headSeen = resolve;
+  });
+  let first = true;
+  socket.once('close', () => headSeen());
   socket.on('message', (data, isBinary) => {
     if (isBinary) return;
-    frames.push(data.toString());
+    const text = data.toString();
+    if (first && text.startsWith('{"type":"live"')) {
+      first = false;
+      headSeen();
+      return;
+    }
+    first = false;
+    headSeen();
+    frames.push(text);
     for (const waiter of [...waiters]) {
       const hit = frames.slice(waiter.from).find(waiter.predicate);
       if (hit !== undefined) {
@@ -63,6 +82,7 @@ export async function openStream(baseUrl: string, query: string, headers: Record
     socket.once('unexpected-response', (_request, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)));
     socket.once('error', reject);
   });
+  await head;
   return {
     socket,
     frames,

@@ -52,10 +52,26 @@ describe('AUTH_REQUIRE_REGISTERED_TENANT (on by default)', () => {
     const refused = await call(`${server.url}/api/v1/logs`, { token: viewer });
     expectEnvelope(refused, 401);
     expect(refused.body.msg).toBe('Unauthorized: the tenant of the token does not exist (POST /api/v1/tenants creates it)');
+    expect(refused.headers.get('www-authenticate')).toBe(
+      'Bearer realm="logserver", error="invalid_token", error_description="the tenant of the token does not exist (POST /api/v1/tenants creates it)"',
+    );
     const platform = await mintToken({ ...server.auth, tenant: 'system', role: 'admin', sub: 'ops', ttlSeconds: 600 });
     const created = await call(`${server.url}/api/v1/tenants`, { token: platform, body: { key: 'unborn', name: 'Unborn' } });
     expect(created.status, created.text).toBe(200);
     expect((await call(`${server.url}/api/v1/logs`, { token: writer, body: event })).status).toBe(200);
     expect((await call(`${server.url}/api/v1/logs`, { token: viewer })).body.data).toHaveLength(1);
+  });
+  // docs/auth.md, "Tenants that exist": only a valid credential for a tenant learns whether it exists.
+  it('answers a token not signed with the tenant key alike for a tenant that exists and one that does not', async () => {
+    const forged = { ...server.auth, secret: 'not-the-server-secret-but-long-enough-to-pass' };
+    const refusals = [];
+    for (const tenant of ['system', 'never-created']) {
+      const token = await mintToken({ ...forged, tenant, role: 'viewer', sub: 'probe', ttlSeconds: 600 });
+      const response = await call(`${server.url}/api/v1/logs`, { token });
+      expectEnvelope(response, 401);
+      refusals.push({ msg: response.body.msg, challenge: response.headers.get('www-authenticate') });
+    }
+    expect(refusals[0]?.msg).toMatch(/signature/);
+    expect(refusals[1]).toEqual(refusals[0]);
   });
 });

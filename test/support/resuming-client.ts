@@ -19,7 +19,7 @@ interface ReceiverInternals {
 
 /**
  * A stream client that does what a careful user's does: it keeps the cursor of the last complete
- * event, and whenever the connection ends (for whatever reason) it reconnects with `after=` that
+ * event (or of the last `live` frame, the first of a stream opened without one), and whenever the connection ends (for whatever reason) it reconnects with `after=` that
  * cursor, or with the cursor a closing frame named. It records what it received, in order.
  */
 export class ResumingClient {
@@ -106,6 +106,8 @@ export class ResumingClient {
           if (frame.type === 'live') this.replaying = false;
           if (frame.type === 'catching_up') this.replaying = true;
           if (frame.type === 'closing' && typeof frame.after === 'string') this.cursor = frame.after;
+          // The head at connect, or where a replay or catch-up ended: a cut before the next event resumes here.
+          if (frame.type === 'live' && typeof frame.cursor === 'string') this.cursor = frame.cursor;
           return;
         }
         this.ids.push(frame.id);

@@ -100,3 +100,15 @@ export async function until(description: string, check: () => boolean, timeoutMs
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+/**
+ * A stream opened without `after=` starts with `{"type":"live","cursor":…}` (the head of the store);
+ * resolves with that cursor once it has arrived, which is when the server is subscribed.
+ */
+export async function headCursor(client: StreamClient, timeoutMs = 5_000): Promise<string> {
+  await until('the first frame (live, with the head cursor)', () => client.frames.length > 0, timeoutMs);
+  const first = client.frames[0];
+  if (first?.type !== 'live' || typeof first.cursor !== 'string')
+    throw new Error(`expected a live frame first, got ${JSON.stringify(first)}`);
+  return first.cursor;
+}

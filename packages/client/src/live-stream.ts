@@ -39,7 +39,7 @@ export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'catching_up'
 export type Diagnose = (query: URLSearchParams) => Promise<{ code: number; reason: string } | null>;
 
 export interface LiveStream {
-  /** The last event's cursor, when the server gives cursors: keep it to resume later. */
+  /** The last event's cursor (or the head cursor the stream started with), when the server gives cursors: keep it to resume later. */
   readonly cursor: string | undefined;
   close(): void;
   /** Resolves once the stream is closed for good (by close(), or a refusal that retrying cannot fix). */
@@ -57,7 +57,8 @@ const REASON_CURSOR = /; after=([A-Za-z0-9_-]+)$/;
  * The live stream with automatic reconnection. Every event frame carries its `cursor` (docs/stream.md);
  * each reconnect asks for `after=<last cursor>`, so the server first replays from its store what
  * was committed while this client was away, then goes on live: nothing is missed and nothing comes
- * twice. A server that closes on purpose (token expiry, shutdown, a limit) says in a last `closing`
+ * twice. A stream opened without a cursor starts with a `live` frame carrying the head cursor, which is
+ * kept too, so a connection cut before its first event resumes from there. A server that closes on purpose (token expiry, shutdown, a limit) says in a last `closing`
  * frame, and at the end of the close reason, where to resume; that cursor is kept too, so even a
  * stream that has not received an event yet resumes from where it was. (A server without cursors
  * gets a reconnect with new events only.) Ids already delivered (the last 10 000) are never
@@ -147,6 +148,9 @@ export function openLiveStream(
         return;
       }
       if (frame.type === 'catching_up' || frame.type === 'live') {
+        // live carries the cursor to resume from: the head of the store on a stream opened without
+        // one, so a connection cut before its first event still resumes without a gap.
+        if (frame.type === 'live' && typeof frame.cursor === 'string') cursor = frame.cursor;
         options.onState?.(frame.type);
         return;
       }

@@ -310,6 +310,21 @@ describe('the logserver CLI against the all-in-one server', () => {
       } finally {
         expect(await resumed.stop()).toBe(0);
       }
+
+      // A tail stopped before its first event still says where to resume: the head cursor it started with.
+      const idle = spawnTail([]);
+      await until('the idle tail to be live', () => idle.output.stderr.includes('[live]'));
+      expect(await idle.stop()).toBe(0);
+      const head = /resume with: logserver tail --after ([A-Za-z0-9_-]{70})\n/.exec(idle.output.stderr)?.[1];
+      expect(head, idle.output.stderr).toBeDefined();
+      const missed = await writer.bulk(jobs('missed'));
+      const caught = spawnTail(['--after', head as string]);
+      try {
+        await until('the resumed tail to be live', () => caught.output.stderr.includes('[live]'));
+        expect(caught.lines().map((line) => line.id)).toEqual(missed.map((event) => event.id));
+      } finally {
+        expect(await caught.stop()).toBe(0);
+      }
     } finally {
       await tail.stop();
       await proxy.close();

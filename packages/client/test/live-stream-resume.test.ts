@@ -172,6 +172,36 @@ describe('@logserver/client stream: resumes with after=<cursor>, every event onc
     expect(stream.received.map((event) => event.id)).toEqual(meanwhile.map((event) => event.id));
   }, 60_000);
 
+  it('a stream cut (no close frame) before its first event resumes from the head cursor it started with', async () => {
+    const server = await startAllInOne({ SEAL_INTERVAL: '0' });
+    cleanup.push(() => server.close());
+    const writer = new LogserverClient({ baseUrl: server.url, token: await server.token('resume-head', 'writer') });
+    await writer.bulk([{ action: 'before', resource_type: 'job' }]);
+    const proxy = await TcpProxy.start(portOf(server));
+    cleanup.push(() => proxy.close());
+    const reader = new LogserverClient({
+      baseUrl: proxy.url,
+      token: await server.token('resume-head', 'viewer'),
+      WebSocket: WebSocket as unknown as WebSocketClass,
+    });
+    const stream = watch(reader);
+    cleanup.push(() => stream.live.close());
+    await until('the head frame', () => stream.states.includes('live'));
+    const head = stream.live.cursor;
+    expect(head).toMatch(/^[A-Za-z0-9_-]{70}$/);
+    proxy.refuse();
+    expect(proxy.cut()).toBeGreaterThan(0);
+    await until('the client to notice', () => stream.states.includes('reconnecting'));
+    const meanwhile = await writer.bulk(Array.from({ length: 5 }, (_, index) => ({ action: `meanwhile.${index}`, resource_type: 'job' })));
+    proxy.accept();
+    await until('the events stored while it was away', () => stream.received.length >= 5);
+    await sleep(200);
+    expect(stream.received.map((event) => event.id)).toEqual(meanwhile.map((event) => event.id));
+    const streamRequests = proxy.requestLines.filter((line) => line.startsWith('GET /api/v1/logs/stream?'));
+    expect(streamRequests[0]).not.toContain('after=');
+    expect(streamRequests.at(-1)).toContain(`after=${head}`);
+  }, 60_000);
+
   it('renews an expiring token: each 4001 is followed by a reconnect with a fresh token and after=, nothing missing', async () => {
     const server = await startAllInOne({ SEAL_INTERVAL: '0' });
     cleanup.push(() => server.close());

@@ -1,5 +1,5 @@
 import { type Logger, pino } from 'pino';
-import type { CommitLog, LocalLogFeed } from './feed/port.js';
+import type { LocalLogFeed, StreamLog } from './feed/port.js';
 import type { IdempotencyStore } from './idempotency/port.js';
 import type { IntegrityStore } from './integrity/port.js';
 import type { MongoDatabase } from './mongo/database.js';
@@ -41,7 +41,7 @@ export interface Stores {
   /** Digests, leases and cleanup records beside the events (SQLite and MongoDB); optional for stores without them. */
   integrity?: IntegrityStore | undefined;
   /** The tenant's events in commit order: what a resumed stream or export replays. */
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   /** Idempotency-Keys of ingest requests, beside the events. */
   idempotency: IdempotencyStore;
   /** Tenants' retention policies and the retention job's lease, beside the events. */

@@ -8,7 +8,7 @@ import { renderGatewayConf } from '../../deploy/gateway-routes.js';
 import { type BenchContext, bearer } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { hammer } from '../http-load.js';
-import { freePort, rssOf, type Service, startService } from '../processes.js';
+import { freePort, rssOf, type Service, startOnFreePort } from '../processes.js';
 import type { Figure } from '../report.js';
 
 const run = promisify(execFile);
@@ -71,19 +71,8 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
   const services: Service[] = [];
   let gateway: { url: string; stop(): Promise<void> } | undefined;
   try {
-    const start = async (name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<Service> => {
-      const port = await freePort();
-      const service = await startService({
-        name,
-        args,
-        port,
-        env: { ...env, PORT: String(port), FAUXQS_PORT: String(port) },
-        logFile: join(context.workDir, `2g-${name}.log`),
-        readyPath,
-      });
-      services.push(service);
-      return service;
-    };
+    const start = (name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<Service> =>
+      startOnFreePort(services, { name, args, env, readyPath, workDir: context.workDir, logPrefix: '2g-' });
     const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`] : [];
     const main = (service: string) => [...profile, join(context.root, `services/${service}/dist/main.js`)];
     const fauxqs = await start(

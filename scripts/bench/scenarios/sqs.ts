@@ -5,7 +5,7 @@ import { SqliteTenantStore } from '@logserver/shared/sqlite/tenant-store';
 import { type BenchContext, loopFigure } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { sideBySide } from '../http-load.js';
-import { freePort, type Service, startService, watchLoopDelay } from '../processes.js';
+import { type Service, startOnFreePort, watchLoopDelay } from '../processes.js';
 import type { Figure } from '../report.js';
 
 const CONNECTIONS = 100;
@@ -36,20 +36,8 @@ export async function sqsPath(context: BenchContext): Promise<Figure[]> {
   }
   const services: Service[] = [];
   try {
-    const start = async (name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<Service> => {
-      const port = await freePort();
-      const service = await startService({
-        name,
-        args,
-        port,
-        // The services read PORT, fauxqs-server FAUXQS_PORT.
-        env: { ...env, PORT: String(port), FAUXQS_PORT: String(port) },
-        logFile: join(context.workDir, `${name}.log`),
-        readyPath,
-      });
-      services.push(service);
-      return service;
-    };
+    const start = (name: string, args: string[], env: Record<string, string>, readyPath: string): Promise<Service> =>
+      startOnFreePort(services, { name, args, env, readyPath, workDir: context.workDir });
     const fauxqs = await start('fauxqs', ['--conditions=development', '--import', 'tsx', fauxqsMain], {}, '/_test/requests');
     const shared = {
       HOST: '127.0.0.1',

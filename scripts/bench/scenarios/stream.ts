@@ -95,7 +95,8 @@ async function cursorOfNow(wsUrl: string, post: () => Promise<Response>): Promis
     const cursor = new Promise<string>((resolve) => {
       socket.on('message', (data: WebSocket.RawData) => {
         const frame = JSON.parse(data.toString());
-        if (typeof frame.cursor === 'string') resolve(frame.cursor);
+        // The marker's own frame, not the head frame the stream starts with.
+        if (typeof frame.id === 'string' && typeof frame.cursor === 'string') resolve(frame.cursor);
       });
     });
     await (await post()).arrayBuffer();
@@ -132,9 +133,9 @@ async function replayRates(context: BenchContext, events: number, viewer: string
   let replayed = 0;
   await new Promise<void>((resolve, reject) => {
     socket.on('message', (data: WebSocket.RawData) => {
-      const text = data.toString();
-      if (text === '{"type":"live"}') resolve();
-      else replayed++;
+      const frame = JSON.parse(data.toString());
+      if (frame.type === 'live') resolve();
+      else if (typeof frame.id === 'string') replayed++;
     });
     socket.once('error', reject);
   });

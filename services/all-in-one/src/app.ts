@@ -15,7 +15,7 @@ import { PLATFORM_ADMIN } from '@logserver/shared/auth/rbac';
 import { registeredIdentity, type TenantRegistry } from '@logserver/shared/auth/registered-tenants';
 import { requireAuth, verifiedIdentity } from '@logserver/shared/auth/request-auth';
 import type { KeyScheme } from '@logserver/shared/auth/tenant-key';
-import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import type { LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import { metricsHandler } from '@logserver/shared/http/metrics';
 import type { WorkerStats } from '@logserver/shared/pipeline/store-handler';
 import type { LogQueue } from '@logserver/shared/queue/port';
@@ -35,7 +35,7 @@ export interface AllInOneDeps {
   retention: RetentionStore;
   queue: LogQueue;
   feed: LogFeed;
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   cursors: CursorCodec;
   idempotency?: LogDeps['idempotency'];
   workerStats: WorkerStats;
@@ -83,7 +83,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           store: deps.logs,
           queue: deps.queue,
           feed: deps.feed,
-          commitLog: deps.commitLog,
+          streamLog: deps.streamLog,
           cursors: deps.cursors,
           identity,
           idempotency: deps.idempotency,

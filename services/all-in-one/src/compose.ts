@@ -106,7 +106,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         retention: stores.retention,
         queue,
         feed,
-        commitLog: stores.commitLog,
+        streamLog: stores.streamLog,
         cursors: createCursorCodec(cursorKeyFrom(config.STREAM_CURSOR_KEY ?? auth.secret)),
         idempotency: stores.idempotency,
         workerStats: worker.stats,

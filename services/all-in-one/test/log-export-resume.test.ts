@@ -86,6 +86,18 @@ describe('GET /api/v1/logs/export in commit order, resumed with after=', () => {
     expect(rest.map((row) => row.id)).toEqual(all.slice(601).map((row) => row.id));
   });
 
+  // The commit log reads on its own SQLite connection, which lacked the fold() that search calls: a 500.
+  it('applies search (Unicode case folding) in commit order', async () => {
+    const auditor = await server.token(tenant, 'auditor');
+    const found = await call(`${server.url}/api/v1/logs/export?sort=commit&search=E.3.49`, { token: auditor });
+    expect(found.status, found.text).toBe(200);
+    const actions = found.text
+      .trim()
+      .split('\n')
+      .map((text) => JSON.parse(text).action);
+    expect(actions).toEqual(['e.3.49', ...Array.from({ length: 10 }, (_, n) => `e.3.49${n}`)]);
+  });
+
   it('refuses another tenant’s, a forged or a truncated cursor with 422, and sort=asc with after=', async () => {
     const auditor = await server.token(tenant, 'auditor');
     const line = JSON.parse((await call(`${server.url}/api/v1/logs/export?sort=commit&action=e.1.1`, { token: auditor })).text.trim());

@@ -3,7 +3,7 @@ import type { AnalyticsStore } from '@logserver/shared/analytics/port';
 import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
 import type { IdentityResolver } from '@logserver/shared/auth/request-auth';
 import { requireAuth } from '@logserver/shared/auth/request-auth';
-import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import type { LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import { useZod } from '@logserver/shared/http/server';
 import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
@@ -31,7 +31,7 @@ export interface LogDeps {
   queue: LogQueue;
   feed: LogFeed;
   /** The tenant's events in commit order, for resumed streams and exports. */
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   /** Seals and opens stream cursors; every replica behind one load balancer needs the same key. */
   cursors: CursorCodec;
   identity: IdentityResolver;

@@ -105,7 +105,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         store: deferred(stores, () => stores.value?.logs),
         queue: deferred(pipeline, () => pipeline.value?.queue),
         feed: deferred(pipeline, () => pipeline.value?.feed),
-        commitLog: deferred(stores, () => stores.value?.commitLog),
+        streamLog: deferred(stores, () => stores.value?.streamLog),
         cursors: cursorCodec(config, app.log),
         // The gateway's auth service checks signatures; whether the tenant exists is checked here,
         // where the tenant store is (the auth service holds no store).

@@ -62,8 +62,11 @@ export function idempotencyFrom(config: {
 export const streamConfig = {
   STREAM_MAX_CONNECTIONS_PER_TENANT: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_STREAM_LIMITS.maxConnectionsPerTenant),
   STREAM_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(DEFAULT_STREAM_LIMITS.maxConnections),
-  /** Seals stream cursors; AUTH_SECRET when unset. Every replica a client may reconnect to needs the same one. */
-  STREAM_CURSOR_KEY: z.string().min(16, 'STREAM_CURSOR_KEY must be at least 16 characters').optional(),
+  /**
+   * Seals stream cursors; AUTH_SECRET when unset (or blank, as the base k8s Secret leaves it). Every
+   * replica a client may reconnect to needs the same one.
+   */
+  STREAM_CURSOR_KEY: optionalString.pipe(z.string().min(16, 'STREAM_CURSOR_KEY must be at least 16 characters').optional()),
   STREAM_BUFFER_BYTES: z.coerce
     .number()
     .int()

@@ -11,7 +11,7 @@ import { createCursorCodec } from '@logserver/shared/stream/cursor';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openStream, type StreamClient, streamUrl } from '../../../test/support/stream-client.js';
+import { headCursor, openStream, type StreamClient, streamUrl } from '../../../test/support/stream-client.js';
 import { buildLogApp } from '../src/app.js';
 
 const silent = { info: () => {}, warn: () => {} };
@@ -33,8 +33,8 @@ async function startReplica(db: MingoMongoDatabase): Promise<{ app: FastifyInsta
   await feed.start();
   const queue = new InProcessLogQueue();
   await queue.consume(createStoreHandler(store).handle);
-  const commitLog = new MongoStreamLog(db, integrity);
-  await app.register(buildLogApp({ store, queue, feed, commitLog, cursors, identity: gatewayIdentity() }, { adminTenant: 'system' }));
+  const streamLog = new MongoStreamLog(db, integrity);
+  await app.register(buildLogApp({ store, queue, feed, streamLog, cursors, identity: gatewayIdentity() }, { adminTenant: 'system' }));
   app.addHook('onClose', async () => {
     await queue.close();
     await feed.close();
@@ -51,6 +51,31 @@ describe('two log-service replicas on one MongoDB', () => {
     for (const app of running.splice(0)) await app.close();
   });
 
+  it('gives a client of an empty store a head cursor that resumes, on the other replica, from the first event stored', async () => {
+    const db = new MingoMongoDatabase({ replicaSet: true });
+    const [one, two] = [await startReplica(db), await startReplica(db)];
+    running.push(one.app, two.app);
+    const first = await openStream(streamUrl(two.url), { headers: gateway('viewer') });
+    clients.push(first);
+    const head = await headCursor(first);
+    await first.close();
+    expect(first.frames).toEqual([{ type: 'live', cursor: head }]);
+    const posted: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const response = await fetch(`${one.url}/api/v1/logs`, {
+        method: 'POST',
+        headers: { ...gateway('writer'), 'content-type': 'application/json' },
+        body: JSON.stringify({ action: `away.${n}`, resource_type: 'session' }),
+      });
+      expect(response.status).toBe(200);
+      posted.push(((await response.json()) as { data: { id: string } }).data.id);
+    }
+    const resumed = await openStream(streamUrl(one.url, { after: head }), { headers: gateway('viewer') });
+    clients.push(resumed);
+    await expect.poll(() => resumed.frames.some((frame) => frame.type === 'live'), { timeout: 5_000, interval: 20 }).toBe(true);
+    expect(resumed.frames.filter((frame) => frame.id).map((frame) => frame.id)).toEqual(posted);
+  });
+
   for (const replicaSet of [true, false]) {
     it(`stream an event posted to one replica to a client of the other (${replicaSet ? 'change stream' : 'standalone: polling'})`, async () => {
       const db = new MingoMongoDatabase({ replicaSet });
@@ -59,6 +84,8 @@ describe('two log-service replicas on one MongoDB', () => {
 
       const client = await openStream(streamUrl(two.url), { headers: gateway('viewer') });
       clients.push(client);
+      // Subscribed once the head frame has come (the head is a store read on MongoDB).
+      await headCursor(client);
 
       const response = await fetch(`${one.url}/api/v1/logs`, {
         method: 'POST',
@@ -68,8 +95,11 @@ describe('two log-service replicas on one MongoDB', () => {
       expect(response.status).toBe(200);
       const created = ((await response.json()) as { data: { id: string } }).data;
 
-      await expect.poll(() => client.frames.length > 0, { timeout: 5_000, interval: 20 }).toBe(true);
-      expect(client.frames).toEqual([{ ...created, cursor: expect.any(String) }]);
+      await expect.poll(() => client.frames.length > 1, { timeout: 5_000, interval: 20 }).toBe(true);
+      expect(client.frames).toEqual([
+        { type: 'live', cursor: expect.any(String) },
+        { ...created, cursor: expect.any(String) },
+      ]);
     });
   }
 });

@@ -16,7 +16,8 @@ type Connection = 'connecting' | 'live' | 'catching up' | 'reconnecting' | 'stop
 /**
  * The live stream with the same filters (time ranges aside: live is "from now"). Reconnects with
  * backoff (partysocket) and asks for `after=` the last event's cursor (or the cursor of the
- * server's `closing` frame), so nothing stored between the two connections is missed or repeated.
+ * server's `closing` frame, or the head cursor the stream starts with), so nothing stored between
+ * the two connections is missed or repeated.
  */
 export class LiveView extends LitElement {
   static override properties = {
@@ -130,6 +131,9 @@ export class LiveView extends LitElement {
       return;
     }
     if (frame.type === 'live') {
+      // The head of the store when the stream opened without a cursor: a cut before the first
+      // event still resumes from here.
+      if (typeof frame.cursor === 'string') this.cursor = frame.cursor;
       this.state = 'live';
       return;
     }

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { TenantStore } from '../tenant-store/port.js';
 import type { IdentityResolver } from './request-auth.js';
-import { rejected } from './token-errors.js';
+import { UNREGISTERED_TENANT, unauthorized } from './token-refusal.js';
 
 /** Whether a tenant key is registered, remembered for a while so that a request costs no store read. */
 export interface TenantRegistry {
@@ -57,12 +57,15 @@ export function tenantRegistry(
   };
 }
 
-/** The identity only when its tenant is registered; a token of an unknown tenant is a 401 that says so. */
+/**
+ * The identity only when its tenant is registered; a token of an unknown tenant is a 401 that says
+ * so. It runs after `resolve` has verified the credential, which is what makes saying so leak nothing
+ * (token-refusal.ts, the rule on tenants).
+ */
 export function registeredIdentity(resolve: IdentityResolver, registry: TenantRegistry): IdentityResolver {
   return async (request) => {
     const identity = await resolve(request);
-    if (!(await registry.isRegistered(identity.tenant)))
-      throw rejected('the tenant of the token does not exist (POST /api/v1/tenants creates it)');
+    if (!(await registry.isRegistered(identity.tenant))) throw unauthorized(UNREGISTERED_TENANT);
     return identity;
   };
 }

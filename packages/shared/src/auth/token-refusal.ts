@@ -5,8 +5,16 @@ import { ROLES } from './identity.js';
 /**
  * Why a token was refused, said in the 401's `msg` and in an RFC 6750 `WWW-Authenticate` header.
  * Each reason names only what the caller sent (its own token's claims) and what this server
- * accepts (audience, issuer, algorithm: configuration, not secrets); never whether a tenant exists
- * or anything about a key, which is derived for every tenant key alike.
+ * accepts (audience, issuer, algorithm: configuration, not secrets), never anything about a key.
+ *
+ * The rule on tenants: no reason tells whether a tenant exists to a caller who holds no valid
+ * credential for that tenant. Every check before the signature answers the same for every tenant
+ * key (each has a derived key, so a wrong one is refused for its signature whether or not the tenant exists).
+ * Only UNREGISTERED_TENANT depends on existence, and it is reached only by a token whose signature
+ * holds: made with HMAC(AUTH_SECRET, tenant), which nobody but the operator can compute for a
+ * tenant that was never created (POST /api/v1/tenants hands a key out only when it creates the
+ * tenant), or signed by the deployment's IdP, or behind the gateway headers it signed. Such a caller
+ * learns about the one tenant its own credential names, nothing about others (docs/auth.md).
  */
 export interface TokenRefusal {
   reason: string;
@@ -52,6 +60,9 @@ export function claimsRefusal(payload: Record<string, unknown>): TokenRefusal {
 }
 
 export const NO_TENANT: TokenRefusal = invalid('the token has no valid tenant claim ([a-z0-9_-]+)');
+
+/** AUTH_REQUIRE_REGISTERED_TENANT: a valid token of a tenant nobody created (see the rule above). */
+export const UNREGISTERED_TENANT: TokenRefusal = invalid('the tenant of the token does not exist (POST /api/v1/tenants creates it)');
 
 /** RFC 6750 §3: error_description is printable ASCII without `"` and `\`. */
 function quotable(text: string): string {

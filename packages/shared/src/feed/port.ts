@@ -29,9 +29,10 @@ export interface LocalLogFeed extends LogFeed {
 
 /**
  * The tenant's events in commit order, read from the store: what a resumed stream or export
- * replays. Positions are those the feed hands out (SQLite `seq`; MongoDB `position`).
+ * replays. Positions are those the feed hands out (SQLite `seq`; MongoDB `position`). (Not the
+ * analytics sink's CommitLog in analytics/port.ts, which reads every tenant's commits and cleanups.)
  */
-export interface CommitLog {
+export interface StreamLog {
   /** The tenant's events that match the filter and were committed after `position`, in commit order, at most `limit`. */
   after(tenant: TenantId, position: number, filter: LogFilter, limit: number): Promise<CommittedEvent[]>;
   /** The highest position given to any event so far (0 when none): a starting point that names no event. */

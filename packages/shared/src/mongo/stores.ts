@@ -41,7 +41,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     integrity,
     idempotency,
     retention: new MongoRetentionStore(database),
-    commitLog: new MongoStreamLog(database, integrity),
+    streamLog: new MongoStreamLog(database, integrity),
     feed: (feedOptions = {}) => {
       feed ??= new MongoCommitFeed(database, integrity, {
         pollMs: tuning.feedPollMs,

@@ -1,4 +1,4 @@
-import type { CommitLog, CommittedEvent } from '../feed/port.js';
+import type { CommittedEvent, StreamLog } from '../feed/port.js';
 import type { LogFilter } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import type { MongoCollection, MongoDatabase } from './database.js';
@@ -17,7 +17,7 @@ type PositionedLog = LogDocument & { position?: number };
  * the store could not replay from it after the oplog moved on; the position can be replayed from
  * the logs collection for as long as the event is retained, with the (tenant_id, position) index.
  */
-export class MongoStreamLog implements CommitLog {
+export class MongoStreamLog implements StreamLog {
   private readonly logs: MongoCollection<PositionedLog>;
 
   constructor(

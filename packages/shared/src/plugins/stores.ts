@@ -24,7 +24,7 @@ export const storesPlugin = fp<StoresPluginOptions>(
     const stores = await openStores(options.settings, { log: app.log, mongoDatabase: options.mongoDatabase });
     app.decorate('stores', stores);
     app.addHook('onClose', async () => {
-      await stores.commitLog.close();
+      await stores.streamLog.close();
       await stores.logs.close();
       await stores.tenants.close();
       await stores.integrity?.close();

@@ -29,11 +29,19 @@ interface DigestRow {
   digest: string;
 }
 
+/** One tenant's events after a position, in commit order: the sealer's next batch. */
+export const SEALABLE_SQL =
+  'SELECT seq, id, hash, ts FROM logs INDEXED BY logs_tenant_seq WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?';
+/** One tenant's events in a position range, in commit order: what verify re-hashes. */
+export const COMMITTED_SQL = `SELECT seq, ${COLUMNS} FROM logs INDEXED BY logs_tenant_seq WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?`;
+
 /**
  * IntegrityStore on the SQLite file the events live in. Commit order is the logs table's
  * AUTOINCREMENT seq: SQLite has one writer at a time, so seq grows in the order transactions
  * commit and an event committed late always lands after everything sealed before it.
- * Scans by seq name `NOT INDEXED` so SQLite walks the seq range instead of a tenant's whole index.
+ * The sealer and verify read one tenant's events in seq order through the (tenant_id, seq) index:
+ * walking the seq range of the whole table (`NOT INDEXED`, as before) cost a 2-event tenant's verify
+ * 17 ms per 100 000 events of other tenants. Only the scan across tenants walks the seq range.
  */
 export class SqliteIntegrityStore implements IntegrityStore {
   private constructor(private readonly db: Database.Database) {
@@ -77,9 +85,12 @@ export class SqliteIntegrityStore implements IntegrityStore {
   }
 
   async sealable(tenant: TenantId, after: CommitPosition | null, limit: number): Promise<SealableEvent[]> {
-    const rows = this.db
-      .prepare('SELECT seq, id, hash, ts FROM logs NOT INDEXED WHERE seq > ? AND tenant_id = ? ORDER BY seq LIMIT ?')
-      .all(fromPosition(after), tenant, limit) as { seq: number; id: string; hash: string | null; ts: string }[];
+    const rows = this.db.prepare(SEALABLE_SQL).all(tenant, fromPosition(after), limit) as {
+      seq: number;
+      id: string;
+      hash: string | null;
+      ts: string;
+    }[];
     const full = this.db.prepare(`SELECT ${COLUMNS} FROM logs WHERE seq = ?`);
     // Rows written before events carried a hash are sealed with the hash of what is stored.
     return rows.map((row) => ({
@@ -91,13 +102,11 @@ export class SqliteIntegrityStore implements IntegrityStore {
   }
 
   async *committed(tenant: TenantId, after: CommitPosition | null, through: CommitPosition | null): AsyncIterable<CommittedEvent> {
-    const statement = this.db.prepare(
-      `SELECT seq, ${COLUMNS} FROM logs NOT INDEXED WHERE seq > ? AND seq <= ? AND tenant_id = ? ORDER BY seq LIMIT ?`,
-    );
+    const statement = this.db.prepare(COMMITTED_SQL);
     const end = through === null ? Number.MAX_SAFE_INTEGER : fromPosition(through);
     let cursor = fromPosition(after);
     for (;;) {
-      const rows = statement.all(cursor, end, tenant, READ_BATCH) as (Row & { seq: number })[];
+      const rows = statement.all(tenant, cursor, end, READ_BATCH) as (Row & { seq: number })[];
       for (const row of rows) yield { position: toPosition(row.seq), event: rowToEvent(row), storedHash: row.hash };
       if (rows.length < READ_BATCH) return;
       cursor = (rows.at(-1) as { seq: number }).seq;

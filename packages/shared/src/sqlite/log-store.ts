@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS logs (
 CREATE UNIQUE INDEX IF NOT EXISTS logs_tenant_id ON logs (tenant_id, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_ts ON logs (tenant_id, ts, id);
 CREATE INDEX IF NOT EXISTS logs_tenant_severity_ts ON logs (tenant_id, severity, ts, id);
+-- A tenant's events in commit order: what the sealer, verify (integrity-store.ts) and the stream's replay (stream-log.ts) read.
+CREATE INDEX IF NOT EXISTS logs_tenant_seq ON logs (tenant_id, seq);
 CREATE TABLE IF NOT EXISTS log_rollups (
   tenant_id TEXT NOT NULL,
   hour TEXT NOT NULL,
@@ -170,6 +172,17 @@ const WHERE_CLAUSES: FilterHandlers<Where> = {
   },
 };
 
+/**
+ * The SQL function whereClause's `search` and `user_agent` clauses call: every connection that runs
+ * them needs it (the store's, and the stream log's own). SQLite's lower() folds ASCII only, so
+ * `search=ÉCOLE` missed `ÉCOLE` while the stream (and MongoDB, whose search_text is folded in JS)
+ * found it. fold() is the stream's own toLowerCase.
+ */
+export function registerFold(db: Database.Database): void {
+  db.function('fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+}
+
+/** The WHERE clause of a filter (needs registerFold on the connection). */
 export function whereClause(tenant: TenantId, filter: LogFilter): { sql: string; params: unknown[] } {
   const where: Where = { clauses: ['tenant_id = ?'], params: [tenant] };
   applyFilterHandlers(filter, WHERE_CLAUSES, where);
@@ -315,9 +328,7 @@ export class SqliteLogStore implements LogStore {
     options: SqliteLogStoreOptions,
   ) {
     this.queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_SQLITE_QUERY_TIMEOUT_MS;
-    // SQLite's lower() folds ASCII only, so `search=ÉCOLE` missed `ÉCOLE` while the stream (and
-    // MongoDB, whose search_text is folded in JS) found it. fold() is the stream's own toLowerCase.
-    db.function('fold', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+    registerFold(db);
     const hadRollups = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_rollup_dims'").get() !== undefined;
     db.exec(SCHEMA);
     const columns = db.prepare("SELECT name FROM pragma_table_info('logs')").all() as { name: string }[];

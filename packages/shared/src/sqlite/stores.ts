@@ -27,7 +27,7 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     integrity: SqliteIntegrityStore.open(path),
     idempotency: SqliteIdempotencyStore.open(path),
     retention: SqliteRetentionStore.open(path),
-    commitLog: new SqliteStreamLog(path),
+    streamLog: new SqliteStreamLog(path),
     feed: (options = {}) => {
       feed ??= new SqliteLogFeed(path, options);
       return feed;

@@ -1,16 +1,16 @@
 import type Database from 'better-sqlite3';
-import type { CommitLog, CommittedEvent } from '../feed/port.js';
+import type { CommittedEvent, StreamLog } from '../feed/port.js';
 import type { LogFilter } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import { openSqlite } from './database.js';
-import { whereClause } from './log-store.js';
+import { registerFold, whereClause } from './log-store.js';
 import { COLUMNS, type Row, rowToEvent } from './logs-table.js';
 
 /**
  * The commit log of a SQLite file: `seq` is an AUTOINCREMENT key and SQLite has one writer, so
  * seq order is commit order and a row with a lower seq is always visible before one with a higher.
  */
-export class SqliteStreamLog implements CommitLog {
+export class SqliteStreamLog implements StreamLog {
   private opened: { db: Database.Database; maxSeq: Database.Statement; byId: Database.Statement } | null = null;
 
   /** The file of a SqliteLogStore (opened first: it makes the table). Its own connection, opened on first use. */
@@ -18,9 +18,10 @@ export class SqliteStreamLog implements CommitLog {
 
   private get connection() {
     if (this.opened === null) {
+      // A tenant's replay reads its own rows by seq through the log store's (tenant_id, seq) index.
       const db = openSqlite(this.path);
-      // A tenant's replay reads its own rows by seq, not every tenant's rows after the cursor.
-      db.exec('CREATE INDEX IF NOT EXISTS logs_tenant_seq ON logs (tenant_id, seq)');
+      // A replay with `search` or `user_agent` calls fold(), as the store's own queries do.
+      registerFold(db);
       this.opened = {
         db,
         maxSeq: db.prepare('SELECT coalesce(max(seq), 0) AS last FROM logs'),

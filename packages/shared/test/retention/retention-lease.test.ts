@@ -38,7 +38,7 @@ const TECHNOLOGIES: { name: string; open: () => Promise<{ replicas: [Stores, Sto
             await stores.integrity?.close();
             await stores.idempotency.close();
             await stores.retention.close();
-            await stores.commitLog.close();
+            await stores.streamLog.close();
           }
           rmSync(dir, { recursive: true, force: true });
         },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AUDITORS } from '@logserver/shared/auth/rbac';
 import { Conflict, ExportTooWide, TooManyExports, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
-import type { CommitLog } from '@logserver/shared/feed/port';
+import type { StreamLog } from '@logserver/shared/feed/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import { buildManifest, type ExportManifest, MANIFEST_MAX_EVENTS } from '@logserver/shared/integrity/manifest';
 import type { LogQueue } from '@logserver/shared/queue/port';
@@ -46,7 +46,7 @@ async function* keepIds(events: AsyncIterable<LogEvent>, ids: string[], max: num
 export interface ExportDeps {
   store: Pick<LogStore, 'export' | 'query' | 'get'>;
   /** Commit order and cursors, for sort=commit and after=. */
-  commitLog: Pick<CommitLog, 'after'>;
+  streamLog: Pick<StreamLog, 'after'>;
   cursors: CursorCodec;
   queue: Pick<LogQueue, 'publish'>;
   newId: () => string;
@@ -171,7 +171,7 @@ export function exportRoutes(deps: ExportDeps, slots: ExportSlots, limits: Expor
         const after = resumePoint(deps.cursors, tenant, { after: request.query.after });
         const inOrderStored = sort === 'commit' || after !== null;
         const source = inOrderStored
-          ? inCommitOrder(deps.commitLog, deps.cursors, tenant, filter, after)
+          ? inCommitOrder(deps.streamLog, deps.cursors, tenant, filter, after)
           : deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc');
         const read = countThenRecord(source, (count, completed) =>
           deps.queue.publish([

@@ -68,7 +68,8 @@ function webSocketConnection(socket: WebSocket, limits: StreamLimits): StreamCon
 
 /**
  * An SSE response as the hub sees it: each event with `id: <cursor>` (an EventSource sends it back
- * as Last-Event-ID when it reconnects), notices as `data:` only, a comment as heartbeat. There is
+ * as Last-Event-ID when it reconnects), notices as `data:` only (`live` with its cursor as `id:` too),
+ * a comment as heartbeat. There is
  * no close code in SSE: the closing notice says why, and the response ends.
  */
 function eventStreamConnection(reply: FastifyReply): StreamConnection {
@@ -97,7 +98,8 @@ function eventStreamConnection(reply: FastifyReply): StreamConnection {
         return raw.writableLength;
       },
       sendEvent: (frame, done) => write(`id: ${frame.cursor}\ndata: ${frame.json}\n\n`, done),
-      sendNotice: (json, done) => write(`data: ${json}\n\n`, done),
+      // The `live` notice's cursor as id: EventSource then resumes from it even before its first event.
+      sendNotice: (json, done, cursor) => write(`${cursor === undefined ? '' : `id: ${cursor}\n`}data: ${json}\n\n`, done),
     },
     close: () => {
       if (writable()) raw.end();
@@ -139,7 +141,7 @@ export function streamRoutes(deps: StreamDeps, hub: StreamHub, limits: StreamLim
           tags: ['logs'],
           summary: 'Live events (WebSocket, or SSE with Accept: text/event-stream)',
           description:
-            'Every matching event with its `cursor`; `after=<cursor>` replays what was committed after it, then continues live. Notices: `catching_up`, `live`, `cursor_expired`, `closing`.',
+            'Every matching event with its `cursor`; `after=<cursor>` replays what was committed after it, then continues live. Without `after`, the first frame is `{"type":"live","cursor":…}` (the head). Notices: `catching_up`, `live`, `cursor_expired`, `closing`.',
           querystring: StreamQuery,
         },
         preHandler: async (request, reply) => {

@@ -1,4 +1,4 @@
-import type { CommitLog } from '@logserver/shared/feed/port';
+import type { StreamLog } from '@logserver/shared/feed/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import type { LogFilter } from '@logserver/shared/store/port';
 import type { TenantId } from '@logserver/shared/store/tenant-id';
@@ -14,7 +14,7 @@ export type EventWithCursor = LogEvent & { cursor: string };
  * read a page at a time and yielding to the event loop between pages, each with its cursor.
  */
 export async function* inCommitOrder(
-  commitLog: Pick<CommitLog, 'after'>,
+  streamLog: Pick<StreamLog, 'after'>,
   cursors: CursorCodec,
   tenant: TenantId,
   filter: LogFilter,
@@ -22,7 +22,7 @@ export async function* inCommitOrder(
 ): AsyncIterable<EventWithCursor> {
   let position = after?.position ?? 0;
   for (;;) {
-    const page = await commitLog.after(tenant, position, filter, PAGE);
+    const page = await streamLog.after(tenant, position, filter, PAGE);
     for (const entry of page) {
       position = entry.position;
       yield { ...entry.event, cursor: cursors.encode(tenant, { position: entry.position, id: entry.event.id }) };

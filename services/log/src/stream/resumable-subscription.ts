@@ -1,4 +1,4 @@
-import type { CommitLog, CommittedEvent, LogFeed } from '@logserver/shared/feed/port';
+import type { CommittedEvent, LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { matchesFilter } from '@logserver/shared/store/filter';
 import type { LogFilter } from '@logserver/shared/store/port';
@@ -12,8 +12,11 @@ export interface StreamWire {
   readonly bufferedAmount: number;
   /** One event; `done` is called once it left the process's buffers (or failed). */
   sendEvent(frame: EventFrame, done: (error?: Error) => void): void;
-  /** One notice (catching_up, live, cursor_expired, closing); not an event, so it has no cursor of its own. */
-  sendNotice(json: string, done: (error?: Error) => void): void;
+  /**
+   * One notice (catching_up, live, cursor_expired, closing). A `live` notice carries the cursor to
+   * resume from (`cursor`), which an SSE wire also sends as its `id:` so that EventSource keeps it.
+   */
+  sendNotice(json: string, done: (error?: Error) => void, cursor?: string): void;
 }
 
 export interface SubscriptionCounters {
@@ -28,10 +31,10 @@ export interface SubscriptionCounters {
 export interface SubscriptionOptions {
   tenant: TenantId;
   filter: LogFilter;
-  /** The decoded `after=` / Last-Event-ID, or null to start with what is stored from now on. */
+  /** The decoded `after=` / Last-Event-ID, or null to start at the head of the store (sent in the first frame). */
   after: StreamPosition | null;
   feed: LogFeed;
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   cursors: CursorCodec;
   wire: StreamWire;
   /** Socket backlog plus live events held while replaying stay at or under this. */
@@ -55,6 +58,10 @@ interface Held {
  * speed. It subscribes to the feed first and then reads the store, so no event falls between the two;
  * anything both deliver is recognised by its position and sent once.
  *
+ * Without a cursor it starts at the head of the store: the first frame is `{"type":"live","cursor"}`
+ * with the head as cursor, so a client cut before its first event resumes from there. Live events
+ * that arrive while the head is read are held, and those after the head sent once it is known.
+ *
  * - `live`: feed events go straight to the wire while the backlog has room. When it has none, nothing
  *   more is queued: the connection switches to `store`.
  * - `store`: once the backlog has drained to half the limit, pages are read from the store after the
@@ -65,9 +72,10 @@ interface Held {
  */
 export class ResumableSubscription {
   private mode: 'live' | 'store';
+  /** The last event sent, or where the stream started (the cursor asked for, or the head). */
   private lastSent: StreamPosition;
-  /** The head when the client connected without a cursor: its resume point until an event is sent. */
-  private floor: number | null = null;
+  /** False until the head is read for a client that connected without a cursor. */
+  private started: boolean;
   private held: Held[] = [];
   private heldBytes = 0;
   private letGo = false;
@@ -78,35 +86,63 @@ export class ResumableSubscription {
   private readonly drainWaiters: (() => void)[] = [];
 
   constructor(private readonly options: SubscriptionOptions) {
-    this.mode = options.after === null ? 'live' : 'store';
+    this.mode = 'store';
     this.lastSent = options.after ?? { position: 0, id: null };
+    this.started = options.after !== null;
   }
 
   start(): void {
-    const { feed, tenant, after, commitLog } = this.options;
-    // The head is read before the feed is subscribed (on SQLite within this call), so a client that
-    // closes before any event reaches it resumes from a point no later than its subscription.
-    if (after === null) {
-      void commitLog.head().then(
-        (head) => {
-          this.floor = head;
-        },
-        () => {},
-      );
+    this.subscribe();
+    if (this.options.after !== null) {
+      void this.pump(true);
+      return;
     }
-    this.unsubscribe = feed.subscribe(tenant, (event, position) => this.onFeed(event, position));
-    if (after !== null) void this.pump(true);
+    // Subscribed first, then the head read: an event committed after the head gets a higher position
+    // and the feed hands it out after it was positioned, so after this subscription; it is held until
+    // the head is known. What the feed hands out at or below the head is left out, as the cursor says.
+    this.options.streamLog.head().then(
+      (head) => void this.open(head),
+      (error: unknown) => {
+        if (!this.closed) this.options.onFailure(error);
+      },
+    );
   }
 
-  /** Where a client resumes from: the last event sent, or where it started. Null until that is known. */
+  /** A stream without a cursor: the head frame, then the live events held meanwhile, then live. */
+  private async open(head: number): Promise<void> {
+    if (this.closed) return;
+    this.lastSent = { position: head, id: null };
+    this.started = true;
+    this.sendNotice({ type: 'live', cursor: this.cursorOf(this.lastSent) }, true);
+    this.pumping = true;
+    try {
+      if (!this.letGo && (await this.sendHeld()) && !this.letGo) {
+        this.mode = 'live';
+        return;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    // More arrived while the head was read than the limit lets this connection hold: read the store.
+    if (!this.closed) void this.pump(false, true);
+  }
+
+  private subscribe(): void {
+    this.unsubscribe = this.options.feed.subscribe(this.options.tenant, (event, position) => this.onFeed(event, position));
+  }
+
+  private cursorOf(at: StreamPosition): string {
+    return this.options.cursors.encode(this.options.tenant, at);
+  }
+
+  /** Where a client resumes from: the last event sent, or where it started. Null until the head is read. */
   resumePosition(): StreamPosition | null {
-    if (this.lastSent.position > 0 || this.options.after !== null) return this.lastSent;
-    return this.floor === null ? null : { position: this.floor, id: null };
+    return this.started ? this.lastSent : null;
   }
 
   resumeCursor(): string | null {
     const at = this.resumePosition();
-    return at === null ? null : this.options.cursors.encode(this.options.tenant, at);
+    return at === null ? null : this.cursorOf(at);
   }
 
   /** How much this connection holds besides the socket: the live events kept while replaying. */
@@ -161,8 +197,10 @@ export class ResumableSubscription {
     this.options.wire.sendEvent(frame, () => this.wakeIfDrained());
   }
 
-  private sendNotice(body: { type: string } & Record<string, unknown>): void {
-    this.options.wire.sendNotice(notice(body), () => this.wakeIfDrained());
+  /** `withCursor`: the notice's `cursor` is also the SSE `id:` (the `live` notice). */
+  private sendNotice(body: { type: string } & Record<string, unknown>, withCursor = false): void {
+    const cursor = withCursor && typeof body.cursor === 'string' ? body.cursor : undefined;
+    this.options.wire.sendNotice(notice(body), () => this.wakeIfDrained(), cursor);
   }
 
   private wakeIfDrained(): void {
@@ -176,13 +214,16 @@ export class ResumableSubscription {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Reads the store until the client has everything committed, then hands over to the feed. */
-  private async pump(resuming: boolean): Promise<void> {
+  /**
+   * Reads the store until the client has everything committed, then hands over to the feed and says
+   * `live` with the cursor to resume from (not again when `opening`: the first frame said it).
+   */
+  private async pump(resuming: boolean, opening = false): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    const { commitLog, tenant, filter, pageSize, counters } = this.options;
+    const { streamLog, tenant, filter, pageSize, counters } = this.options;
     try {
-      if (resuming && this.lastSent.id !== null && !(await commitLog.holds(tenant, this.lastSent.id))) {
+      if (resuming && this.lastSent.id !== null && !(await streamLog.holds(tenant, this.lastSent.id))) {
         // The cursor's event was deleted by a cleanup: what followed it may be gone too.
         this.sendNotice({
           type: 'cursor_expired',
@@ -192,7 +233,7 @@ export class ResumableSubscription {
       if (this.behind) {
         await this.drained();
         if (this.closed) return;
-        this.sendNotice({ type: 'catching_up', after: this.options.cursors.encode(tenant, this.lastSent) });
+        this.sendNotice({ type: 'catching_up', after: this.cursorOf(this.lastSent) });
       }
       for (;;) {
         if (this.closed) return;
@@ -200,7 +241,7 @@ export class ResumableSubscription {
         this.held = [];
         this.heldBytes = 0;
         this.letGo = false;
-        const page = await commitLog.after(tenant, this.lastSent.position, filter, pageSize);
+        const page = await streamLog.after(tenant, this.lastSent.position, filter, pageSize);
         if (!(await this.sendPage(page))) return;
         counters.replayed(page.length);
         // A store read and a fast client's sends never yield on their own; other connections and
@@ -211,7 +252,7 @@ export class ResumableSubscription {
         if (this.letGo) continue;
         this.mode = 'live';
         this.behind = false;
-        this.sendNotice({ type: 'live' });
+        if (!opening) this.sendNotice({ type: 'live', cursor: this.cursorOf(this.lastSent) }, true);
         return;
       }
     } catch (error) {
@@ -226,7 +267,7 @@ export class ResumableSubscription {
     for (const { event, position } of page) {
       if (this.closed) return false;
       if (position <= this.lastSent.position) continue;
-      const frame = eventFrame(event, this.options.cursors.encode(this.options.tenant, { position, id: event.id }));
+      const frame = eventFrame(event, this.cursorOf({ position, id: event.id }));
       if (!this.fits(frame.bytes)) await this.drained();
       if (this.closed) return false;
       this.send(frame, position, event.id);

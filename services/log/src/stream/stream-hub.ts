@@ -1,4 +1,4 @@
-import type { CommitLog, LogFeed } from '@logserver/shared/feed/port';
+import type { LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import type { LogFilter } from '@logserver/shared/store/port';
 import type { TenantId } from '@logserver/shared/store/tenant-id';
@@ -32,7 +32,7 @@ export interface StreamConnection {
 
 export interface StreamHubDeps {
   feed: LogFeed;
-  commitLog: CommitLog;
+  streamLog: StreamLog;
   cursors: CursorCodec;
 }
 
@@ -80,7 +80,7 @@ export class StreamHub {
       filter: request.filter,
       after: request.after,
       feed: this.deps.feed,
-      commitLog: this.deps.commitLog,
+      streamLog: this.deps.streamLog,
       cursors: this.deps.cursors,
       wire: connection.wire,
       bufferBytes: this.limits.bufferBytes,
@@ -136,7 +136,7 @@ export class StreamHub {
     this.metrics.closed.inc({ reason });
     let at = request.after;
     if (at === null)
-      at = await this.deps.commitLog.head().then(
+      at = await this.deps.streamLog.head().then(
         (position) => ({ position, id: null }),
         () => null,
       );

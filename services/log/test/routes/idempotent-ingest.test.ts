@@ -58,7 +58,7 @@ describe('keyed ingest: in flight, and a publish that failed after it was accept
           store: logs,
           queue,
           feed: new InProcessLogFeed(),
-          commitLog: new SqliteStreamLog(path),
+          streamLog: new SqliteStreamLog(path),
           identity: gatewayIdentity(),
           idempotency: SqliteIdempotencyStore.open(path),
         },
@@ -123,7 +123,7 @@ describe('keyed ingest: in flight, and a publish that failed after it was accept
     await queue.consume(createStoreHandler(logs).handle);
     await plain.register(
       buildLogApp(
-        { store: logs, queue, feed: new InProcessLogFeed(), commitLog: new SqliteStreamLog(path), identity: gatewayIdentity() },
+        { store: logs, queue, feed: new InProcessLogFeed(), streamLog: new SqliteStreamLog(path), identity: gatewayIdentity() },
         { adminTenant: 'system' },
       ),
     );

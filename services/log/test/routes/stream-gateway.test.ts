@@ -22,12 +22,12 @@ async function startGatewayLogService(): Promise<{ app: FastifyInstance; url: st
   await queue.consume(createStoreHandler(stores.logs, feed).handle);
   const app = createServer({ logLevel: 'silent' });
   await app.register(
-    buildLogApp({ store: stores.logs, queue, feed, commitLog: stores.commitLog, identity: gatewayIdentity() }, { adminTenant: 'system' }),
+    buildLogApp({ store: stores.logs, queue, feed, streamLog: stores.streamLog, identity: gatewayIdentity() }, { adminTenant: 'system' }),
   );
   app.addHook('onClose', async () => {
     await queue.close();
     await feed.close();
-    await stores.commitLog.close();
+    await stores.streamLog.close();
     await stores.logs.close();
     await stores.tenants.close();
   });

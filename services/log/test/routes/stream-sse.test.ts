@@ -107,22 +107,26 @@ describe('Server-Sent Events', () => {
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    // The head frame first, its cursor also as id: (EventSource resumes from it before any event).
+    while (!text.includes('"type":"live"')) text += new TextDecoder().decode((await reader.read()).value);
+    const head = /id: (\S+)\ndata: (\{"type":"live".*)\n\n/.exec(text);
+    expect(JSON.parse(head?.[2] as string)).toEqual({ type: 'live', cursor: head?.[1] });
+    expect(text.startsWith(': logserver stream\nretry: 1000\n\nid: ')).toBe(true);
+    text = '';
     const writer = await server.token(tenant, 'writer');
     await call(`${server.url}/api/v1/logs`, { token: writer, body: { action: 'quiet', resource_type: 'doc' } });
     const loud = await call(`${server.url}/api/v1/logs`, {
       token: writer,
       body: { action: 'loud', resource_type: 'doc', severity: 'ERROR' },
     });
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-    let text = '';
-    while (!text.includes('\n\nid: ') && !/\nid: .*\ndata: .*\n\n/.test(text))
-      text += new TextDecoder().decode((await reader.read()).value);
+    while (!/(^|\n)id: .*\ndata: .*\n\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
     const event = /id: (\S+)\ndata: (.*)\n\n/.exec(text);
     expect(event).not.toBeNull();
     const data = JSON.parse(event?.[2] as string);
     expect(data).toMatchObject({ id: loud.body.data.id, action: 'loud', cursor: event?.[1] });
-    expect(text.startsWith(': logserver stream\nretry: 1000\n\n')).toBe(true);
   });
 
   it('refuses a plain GET of the WebSocket path without SSE, and bad tokens, in the envelope', async () => {

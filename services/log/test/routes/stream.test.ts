@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { call, type RunningServer, startAllInOne } from '../../../../test/support/all-in-one.js';
-import { openStream, refusedUpgrade, type StreamClient, streamUrl, until } from '../../../../test/support/stream-client.js';
+import { headCursor, openStream, refusedUpgrade, type StreamClient, streamUrl, until } from '../../../../test/support/stream-client.js';
 
 const BUFFER_BYTES = 64 * 1024;
 
@@ -14,7 +14,9 @@ async function post(server: RunningServer, tenant: string, body: Record<string, 
   return response.body.data.id as string;
 }
 
-const ids = (client: StreamClient): string[] => client.frames.filter((frame) => typeof frame?.id === 'string').map((frame) => frame.id);
+// biome-ignore lint/suspicious/noExplicitAny: tests read frames field by field
+const events = (client: StreamClient): any[] => client.frames.filter((frame) => typeof frame?.id === 'string');
+const ids = (client: StreamClient): string[] => events(client).map((frame) => frame.id);
 
 /** One sample of a Prometheus series from /metrics (0 when it has no sample yet). */
 async function metric(server: RunningServer, series: string): Promise<number> {
@@ -52,9 +54,12 @@ describe('WS /api/v1/logs/stream', () => {
     await until('both streams have their events', () => ids(a).length >= postedA.length && ids(b).length >= postedB.length);
     expect(ids(a)).toEqual(postedA);
     expect(ids(b)).toEqual(postedB);
-    expect(a.frames.every((frame) => frame.tenant_id === 'iso-a' && frame.action.startsWith('a.'))).toBe(true);
-    expect(b.frames.every((frame) => frame.tenant_id === 'iso-b' && frame.action.startsWith('b.'))).toBe(true);
-    expect(a.frames[0]).toMatchObject({ id: postedA[0], user_id: 'writer-of-iso-a', severity: 'INFO', resource_type: 'doc' });
+    // The head frame first, then events only.
+    expect(a.frames[0]).toEqual({ type: 'live', cursor: expect.any(String) });
+    expect(a.frames.length).toBe(postedA.length + 1);
+    expect(events(a).every((frame) => frame.tenant_id === 'iso-a' && frame.action.startsWith('a.'))).toBe(true);
+    expect(events(b).every((frame) => frame.tenant_id === 'iso-b' && frame.action.startsWith('b.'))).toBe(true);
+    expect(events(a)[0]).toMatchObject({ id: postedA[0], user_id: 'writer-of-iso-a', severity: 'INFO', resource_type: 'doc' });
   });
 
   it('gives every subscriber of a tenant the same order when events are stored concurrently', async () => {
@@ -125,6 +130,36 @@ describe('WS /api/v1/logs/stream', () => {
     for (const name of names) expect({ name, ids: ids(streams[name]) }).toEqual({ name, ids: expected[name] });
   });
 
+  // Issue 16: a client that connected without after= and was cut before its first event had no
+  // cursor, so what was stored while it was away was lost. The head frame gives it one.
+  it('starts a stream without after= with the head cursor, from which a client cut before any event misses nothing', async () => {
+    const busy = 'head-busy';
+    await post(server, busy, { action: 'before.connect', resource_type: 'doc' });
+    for (const tenant of ['head-empty', busy]) {
+      const token = await server.token(tenant, 'viewer');
+      const first = await open(streamUrl(server.url, { token }));
+      const head = await headCursor(first);
+      expect(head).toMatch(/^[A-Za-z0-9_-]{70}$/);
+      // Cut (no close frame) having received only the head frame.
+      await first.close();
+      expect(first.frames).toEqual([{ type: 'live', cursor: head }]);
+      const writer = await server.token(tenant, 'writer');
+      const bulk = await call(`${server.url}/api/v1/logs/bulk`, {
+        token: writer,
+        body: Array.from({ length: 20 }, (_, n) => ({ action: `away.${n}`, resource_type: 'doc' })),
+      });
+      const posted = [
+        ...bulk.body.data.map((event: { id: string }) => event.id),
+        await post(server, tenant, { action: 'away.last', resource_type: 'doc' }),
+      ];
+      const resumed = await open(streamUrl(server.url, { token, after: head }));
+      await until('the replay is over', () => resumed.frames.some((frame) => frame.type === 'live'));
+      // Every event stored while away, once, in order, and nothing from before the connect.
+      expect({ tenant, ids: ids(resumed) }).toEqual({ tenant, ids: posted });
+      expect(resumed.frames.at(-1)).toEqual({ type: 'live', cursor: events(resumed).at(-1).cursor });
+    }
+  });
+
   it('answers a text ping with pong', async () => {
     const client = await open(streamUrl(server.url, { token: await server.token('pinger', 'admin') }));
     client.ws.send('ping');
@@ -181,6 +216,7 @@ describe('WS /api/v1/logs/stream', () => {
   it('bounds a slow client’s backlog, drops nothing, and catches it up from the store once it drains', async () => {
     const token = await server.token('slow', 'viewer');
     const client = await open(streamUrl(server.url, { token }));
+    await headCursor(client);
     const socket = (client.ws as unknown as { _socket: Socket })._socket;
     socket.pause();
     const writer = await server.token('slow', 'writer');
@@ -206,7 +242,7 @@ describe('WS /api/v1/logs/stream', () => {
     expect(peakBacklog).toBeGreaterThan(0);
     // Socket backlog plus held live events: never above the limit, however much is stored meanwhile.
     expect(peakBacklog).toBeLessThanOrEqual(BUFFER_BYTES);
-    expect(client.frames.length).toBe(0);
+    expect(client.frames.length).toBe(1);
 
     socket.resume();
     await until('every posted event has arrived', () => ids(client).length >= posted.length, 30_000);
@@ -214,7 +250,11 @@ describe('WS /api/v1/logs/stream', () => {
     expect(ids(client)).toEqual(posted);
     // The stream carries on live after the catch-up.
     await until('live again', () => client.frames.at(-1)?.type === 'live');
-    const types = client.frames.filter((frame) => frame?.type).map((frame) => frame.type);
+    // After the head frame: each catch-up is a catching_up/live pair.
+    const types = client.frames
+      .slice(1)
+      .filter((frame) => frame?.type)
+      .map((frame) => frame.type);
     expect(types[0]).toBe('catching_up');
     expect(types.filter((type) => type === 'catching_up').length).toBe(types.filter((type) => type === 'live').length);
     expect(await metric(server, 'logserver_stream_events_replayed_total')).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeLogFeedContract } from '../../src/feed/log-feed.contract.js';
-import type { CommitLog } from '../../src/feed/port.js';
+import type { StreamLog } from '../../src/feed/port.js';
 import { MongoChangeStreamFeed } from '../../src/mongo/change-stream-feed.js';
 import { MongoCommitFeed } from '../../src/mongo/commit-feed.js';
 import { MongoIntegrityStore } from '../../src/mongo/integrity-store.js';
@@ -22,7 +22,7 @@ const B = tenantOf({ tenant: 'tenant-b' });
 
 interface Opened {
   store: LogStore;
-  log: CommitLog;
+  log: StreamLog;
 }
 
 const adapters: Record<string, () => Promise<Opened>> = {
@@ -38,7 +38,7 @@ const adapters: Record<string, () => Promise<Opened>> = {
 };
 
 for (const [name, open] of Object.entries(adapters)) {
-  describe(`CommitLog: ${name}`, () => {
+  describe(`StreamLog: ${name}`, () => {
     let opened: Opened;
     afterEach(async () => {
       await opened.log.close();
