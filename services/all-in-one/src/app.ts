@@ -44,6 +44,7 @@ export interface AllInOneDeps {
   /** AUTH_REQUIRE_REGISTERED_TENANT: tokens of other tenants are refused; undefined accepts any tenant key. */
   registry?: TenantRegistry | undefined;
   analytics?: LogDeps['analytics'];
+  streams?: LogDeps['streams'];
 }
 
 export interface AllInOneAppConfig {
@@ -90,6 +91,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           metrics: deps.metrics,
           integrity: deps.integrity,
           analytics: deps.analytics,
+          streams: deps.streams,
         },
         {
           adminTenant: config.adminTenant,
