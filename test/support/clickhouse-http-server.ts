@@ -65,13 +65,15 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   const insert = inUrl === null ? null : /^INSERT INTO ([\w.]+)(?: \(([^)]*)\))? FORMAT (JSONEachRow|JSONCompactEachRow)\s*$/i.exec(inUrl);
   if (insert) {
     const columns = insert[2]?.split(',').map((column) => column.trim().replace(/^`|`$/g, ''));
-    const settings = url.searchParams.get('optimize_on_insert') === '0' ? { optimize_on_insert: 0 } : undefined;
+    const settings = Object.fromEntries(
+      ['optimize_on_insert', 'async_insert'].filter((name) => url.searchParams.get(name) === '0').map((name) => [name, 0]),
+    );
     await session.insert({
       table: insert[1] as string,
       values: payload,
       format: insert[3] as 'JSONEachRow' | 'JSONCompactEachRow',
       ...(columns ? { columns } : {}),
-      ...(settings ? { settings } : {}),
+      settings,
     });
     response.setHeader('X-ClickHouse-Summary', '{}');
     response.end('');

@@ -4,7 +4,12 @@ import { Session } from 'chdb';
 export interface ChdbDriver {
   query<T>(sql: string, params: Record<string, unknown>, settings?: Record<string, number | string>): Promise<T[]>;
   command(sql: string, params?: Record<string, unknown>, settings?: Record<string, number | string>): Promise<void>;
-  insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], settings?: Record<string, number | string>): Promise<void>;
+  insert(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly unknown[])[],
+    settings?: Record<string, number | string>,
+  ): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

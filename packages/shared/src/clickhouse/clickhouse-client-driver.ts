@@ -37,7 +37,12 @@ export class ClickHouseClientDriver implements ClickHouseDriver {
     await this.client.command({ query: sql, query_params: params, clickhouse_settings: { wait_end_of_query: 1, ...settings } });
   }
 
-  async insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], settings?: ClickHouseSettings): Promise<void> {
+  async insert(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly unknown[])[],
+    settings?: ClickHouseSettings,
+  ): Promise<void> {
     if (rows.length === 0) return;
     await this.client.insert({
       table,
