@@ -128,6 +128,10 @@ export async function analyticsTier(context: BenchContext): Promise<Figure[]> {
       console.log(`    ${done.toLocaleString('en-US')} rows generated in chdb`),
     );
     add({ figure: 'rows generated in the engine (rows/s)', value: generated });
+    // The operator's step after a bulk load (docs/analytics.md): merge the parts, so FINAL reads stay cheap.
+    const mergeStarted = performance.now();
+    await store.mergeParts();
+    add({ figure: 'merge after the bulk load: OPTIMIZE TABLE logs FINAL (s)', value: (performance.now() - mergeStarted) / 1000 });
     // What the sink would have saved had it copied them: the server's sink starts caught up.
     await store.saveCheckpoint({ position: String(rows), cleanupId: 0, caughtUpAt: new Date().toISOString() });
 
@@ -137,10 +141,11 @@ export async function analyticsTier(context: BenchContext): Promise<Figure[]> {
     const loaded = await loadIntoAnalytics(scratch, { rows: loadRows, tenants: TENANTS, days: 30, seed: 10, now });
     await driver.command('DROP DATABASE bench_load');
     add({
-      figure: `bulk load through the store's insert (rows/s, ${loadRows.toLocaleString('en-US')} rows)`,
-      value: loaded,
+      figure: `bulk load through the store's insert (rows/s, ${loadRows.toLocaleString('en-US')} rows, insert calls only)`,
+      value: loaded.insert,
       target: { of: 'value', op: '>=', limit: 200_000 },
     });
+    add({ figure: 'bulk load overall, building the rows included (rows/s)', value: loaded.overall });
 
     // The Cube path: checkAuth on the viewer's token, queryRewrite, the model's SQL, on chdb.
     const cubeQuery = async () => {

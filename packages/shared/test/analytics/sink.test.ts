@@ -107,7 +107,14 @@ describe('AnalyticsSink on SQLite and chdb', () => {
       },
     });
     let clock = Date.parse('2026-12-01T12:00:00.000Z');
-    const sink = new AnalyticsSink({ commitLog, analytics: counting, batchSize: 5000, intervalMs: 50, idleSaveMs: 5000, now: () => new Date(clock) });
+    const sink = new AnalyticsSink({
+      commitLog,
+      analytics: counting,
+      batchSize: 5000,
+      intervalMs: 50,
+      idleSaveMs: 5000,
+      now: () => new Date(clock),
+    });
     await untilCaughtUp(sink);
     expect(saves).toBe(1);
     for (let round = 0; round < 5; round++) {
