@@ -81,8 +81,7 @@ export function buildLogApp(
       // Streams are told why they end and where to resume, so clients reconnect to another replica
       // instead of reporting an error (SSE responses too: they would otherwise hold the close open).
       preClose(done) {
-        hub.closeAll();
-        this.websocketServer.close(() => done());
+        void hub.closeAll().then(() => this.websocketServer.close(() => done()));
       },
     });
     requireAuth(app, full.identity, config.adminTenant);

@@ -83,6 +83,8 @@ export class ResumableSubscription {
   private behind = false;
   private closed = false;
   private unsubscribe: () => void = () => {};
+  /** The head read of a stream without a cursor (null when it failed or there was none to read). */
+  private headRead: Promise<number | null> = Promise.resolve(null);
   private readonly drainWaiters: (() => void)[] = [];
 
   constructor(private readonly options: SubscriptionOptions) {
@@ -100,10 +102,14 @@ export class ResumableSubscription {
     // Subscribed first, then the head read: an event committed after the head gets a higher position
     // and the feed hands it out after it was positioned, so after this subscription; it is held until
     // the head is known. What the feed hands out at or below the head is left out, as the cursor says.
-    this.options.streamLog.head().then(
-      (head) => void this.open(head),
+    this.headRead = this.options.streamLog.head().then(
+      (head) => {
+        void this.open(head);
+        return head;
+      },
       (error: unknown) => {
         if (!this.closed) this.options.onFailure(error);
+        return null;
       },
     );
   }
@@ -143,6 +149,17 @@ export class ResumableSubscription {
   resumeCursor(): string | null {
     const at = this.resumePosition();
     return at === null ? null : this.cursorOf(at);
+  }
+
+  /**
+   * The resume cursor once the stream's start is known: a connection closed while its head is still
+   * being read resumes from that head (nothing after it was sent). Null if the head read failed.
+   */
+  async settledResumeCursor(): Promise<string | null> {
+    if (this.started) return this.resumeCursor();
+    const head = await this.headRead;
+    if (this.started) return this.resumeCursor();
+    return head === null ? null : this.cursorOf({ position: head, id: null });
   }
 
   /** How much this connection holds besides the socket: the live events kept while replaying. */

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { LogFeed, StreamLog } from '@logserver/shared/feed/port';
 import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import type { LogFilter } from '@logserver/shared/store/port';
@@ -10,6 +11,9 @@ import { ResumableSubscription, type StreamWire } from './resumable-subscription
 import { type CloseReason, registerStreamMetrics, type StreamMetrics } from './stream-metrics.js';
 import { TenantConnections } from './tenant-connections.js';
 import { atExpiry } from './timers.js';
+
+/** How long a closing connection waits for its head to be read, to give the client a cursor. */
+const CLOSE_CURSOR_WAIT_MS = 2000;
 
 export interface StreamRequest {
   tenant: TenantId;
@@ -91,10 +95,10 @@ export class StreamHub {
         replayed: (count) => this.metrics.replayed.inc(count),
         catchingUp: () => this.metrics.catchUps.inc(),
       },
-      onFailure: () => this.closeWith(connection, CLOSE.storeFailed, 'store_failed'),
+      onFailure: () => void this.closeWith(connection, CLOSE.storeFailed, 'store_failed'),
     });
     this.open.set(connection, subscription);
-    const stopExpiry = atExpiry(request.exp, () => this.closeWith(connection, CLOSE.tokenExpired, 'token_expired'));
+    let stopExpiry = () => {};
     const stopHeartbeat = connection.heartbeat(this.limits.pingIntervalMs, () => this.metrics.closed.inc({ reason: 'dead_peer' }));
     connection.onClosed(() => {
       subscription.stop();
@@ -103,12 +107,14 @@ export class StreamHub {
       release();
       this.open.delete(connection);
     });
+    // Started before the expiry is armed: a token already expired closes with the head's cursor too.
     subscription.start();
+    stopExpiry = atExpiry(request.exp, () => void this.closeWith(connection, CLOSE.tokenExpired, 'token_expired'));
   }
 
   /** Closes every connection with 1001 and its resume cursor: clients reconnect to another replica. */
-  closeAll(): void {
-    for (const connection of [...this.open.keys()]) this.closeWith(connection, CLOSE.shuttingDown);
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.open.keys()].map((connection) => this.closeWith(connection, CLOSE.shuttingDown)));
   }
 
   private frameOf(tenant: TenantId, event: LogEvent, position: number): EventFrame {
@@ -120,14 +126,18 @@ export class StreamHub {
     return frame;
   }
 
-  /** A last frame and the close reason both carry the cursor to resume from (when it is known). */
-  private closeWith(connection: StreamConnection, close: { code: number; reason: string }, reason?: CloseReason): void {
+  /**
+   * A last frame and the close reason both carry the cursor to resume from. A connection still reading
+   * its head waits for it, at most CLOSE_CURSOR_WAIT_MS; after that (or if the read failed) it closes
+   * without a cursor and the client starts from the head again.
+   */
+  private async closeWith(connection: StreamConnection, close: { code: number; reason: string }, reason?: CloseReason): Promise<void> {
     const subscription = this.open.get(connection);
     if (subscription === undefined) return;
     if (reason) this.metrics.closed.inc({ reason });
-    const cursor = subscription.resumeCursor();
     subscription.stop();
     this.open.delete(connection);
+    const cursor = await Promise.race([subscription.settledResumeCursor(), delay(CLOSE_CURSOR_WAIT_MS, null, { ref: false })]);
     this.sendClosing(connection, close, cursor);
   }
 
