@@ -17,6 +17,7 @@ import { sizesFor } from './scale.js';
 import { analyticsTier } from './scenarios/analytics.js';
 import { gatewayLoadTest } from './scenarios/gateway.js';
 import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
+import { logStreamsUnderFailure } from './scenarios/log-streams.js';
 import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
 import { sealingCost } from './scenarios/sealing.js';
 import { sqsPath } from './scenarios/sqs.js';
@@ -144,6 +145,7 @@ async function main(): Promise<void> {
       ['8 SQS path', sqsPath],
       ['9 analytics', analyticsTier],
       ['10 sealing', sealingCost],
+      ['11 log streams', logStreamsUnderFailure],
     ];
     for (const [name, run] of scenarios) {
       if (!selected(name)) continue;

@@ -13,6 +13,7 @@ export type Upstream = 'log' | 'tenant';
 export const SERVICE_PREFIXES: readonly { prefix: string; service: Upstream }[] = [
   { prefix: '/api/v1/logs', service: 'log' },
   { prefix: '/api/v1/integrity', service: 'log' },
+  { prefix: '/api/v1/streams', service: 'log' },
   { prefix: '/api/v1/tenants', service: 'tenant' },
   { prefix: '/api/v1/retention', service: 'tenant' },
 ];

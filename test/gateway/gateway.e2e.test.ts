@@ -43,6 +43,8 @@ beforeAll(async () => {
   // The Kubernetes shape: log publishes to SQS (fauxqs), log-worker stores into the shared SQLite
   // file, and log streams what was stored from that file. Short polls keep the test quick.
   const queue = { QUEUE: 'sqs', SQS_URL: fauxqs.endpoint, SQS_WAIT_TIME_SECONDS: '1', SQS_VISIBILITY_TIMEOUT: '5' };
+  // Log streams as k8s/base configures them: log serves /api/v1/streams, log-worker delivers (docs/streams.md).
+  const streams = { STREAM_SECRET_KEY: '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef' };
   const start = async (name: Parameters<typeof startService>[0], env: Record<string, string>) => {
     const service = await startService(name, env);
     services.push(service);
@@ -59,6 +61,7 @@ beforeAll(async () => {
     ...GATEWAY,
     ...store,
     ...queue,
+    ...streams,
     INTEGRITY_PUBLIC_KEY: signingKeyFromPem(signingPem).publicKeyPem,
     SEAL_INTERVAL: '1',
     // nginx on loopback is the proxy the log service believes about the client's address.
@@ -67,7 +70,7 @@ beforeAll(async () => {
   direct.auth = auth.url;
   direct.log = log.url;
   direct.tenant = tenant.url;
-  await start('log-worker', { ...store, ...queue, INTEGRITY_SIGNING_KEY: signingPem, SEAL_INTERVAL: '1' });
+  await start('log-worker', { ...store, ...queue, ...streams, INTEGRITY_SIGNING_KEY: signingPem, SEAL_INTERVAL: '1' });
   gateway = await startGateway({ auth: auth.url, log: log.url, tenant: tenant.url });
   // AUTH_REQUIRE_REGISTERED_TENANT is on: the tenants the tests write to exist first, made by the platform admin.
   const platform = await token('system', 'admin');

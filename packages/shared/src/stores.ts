@@ -8,6 +8,7 @@ import { openMongoStores } from './mongo/stores.js';
 import type { RetentionStore } from './retention/port.js';
 import { openSqliteStores } from './sqlite/stores.js';
 import type { LogStore } from './store/port.js';
+import type { StreamStore } from './streams/port.js';
 import type { TenantStore } from './tenant-store/port.js';
 export interface MongoTuning {
   maxPoolSize: number;
@@ -44,6 +45,8 @@ export interface Stores {
   streamLog: StreamLog;
   /** Idempotency-Keys of ingest requests, beside the events. */
   idempotency: IdempotencyStore;
+  /** Log-stream destinations, their progress, dead letters and delivery leases (docs/streams.md). */
+  streams: StreamStore;
   /** Tenants' retention policies and the retention job's lease, beside the events. */
   retention: RetentionStore;
   /**

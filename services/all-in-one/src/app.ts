@@ -44,6 +44,8 @@ export interface AllInOneDeps {
   /** AUTH_REQUIRE_REGISTERED_TENANT: tokens of other tenants are refused; undefined accepts any tenant key. */
   registry?: TenantRegistry | undefined;
   analytics?: LogDeps['analytics'];
+  streams?: LogDeps['streams'];
+  copies?: LogDeps['copies'];
 }
 
 export interface AllInOneAppConfig {
@@ -90,6 +92,8 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           metrics: deps.metrics,
           integrity: deps.integrity,
           analytics: deps.analytics,
+          streams: deps.streams,
+          copies: deps.copies,
         },
         {
           adminTenant: config.adminTenant,

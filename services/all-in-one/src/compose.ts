@@ -18,10 +18,12 @@ import { consumerPlugin, feedPlugin, queuePlugin } from '@logserver/shared/plugi
 import { retentionPlugin } from '@logserver/shared/plugins/retention';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
 import { storesPlugin } from '@logserver/shared/plugins/stores';
+import { streamDeliveryPlugin } from '@logserver/shared/plugins/streams';
 import { retentionBounds } from '@logserver/shared/retention/config';
 import type { RetentionJob } from '@logserver/shared/retention/job';
 import { type Stores, storeSettings } from '@logserver/shared/stores';
 import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
+import { streamAdmin, streamPartsFrom } from '@logserver/shared/streams/open';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
@@ -81,6 +83,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   await app.register(retentionPlugin, {
     retention: stores.retention,
     logs: stores.logs,
+    copies: stores.streams,
     record: (events) => queue.publish(events),
     tenantLimit: config.RETENTION_TENANT_LIMIT,
     intervalMs: config.RETENTION_INTERVAL * 1000,
@@ -90,6 +93,10 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   // ANALYTICS=chdb: the embedded engine in this process, fed by the sink from the store's commit order.
   await app.register(analyticsPlugin, { config, sink: { registry: metrics, stores: app.stores } });
   const { analytics } = app;
+  // Log streams: the deliverer runs here, beside the store it follows; the key for destination
+  // secrets is STREAM_SECRET_KEY or one made once and kept in the data folder, as AUTH_SECRET is.
+  const streams = streamPartsFrom(config, config.STREAM_SECRET_KEY ?? loadOrCreateSecret(config.DATA_DIR, 'stream-secret-key').secret);
+  if (streams) await app.register(streamDeliveryPlugin, { ...streams, stores, registry: metrics });
   const health = registerHealth(
     app,
     { store: () => stores.logs.ping(), tenants: () => stores.tenants.ping(), queue: () => queue.ping() },
@@ -113,6 +120,8 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         metrics,
         registry: config.AUTH_REQUIRE_REGISTERED_TENANT ? tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT) : undefined,
         analytics: analytics ?? undefined,
+        streams: streams ? streamAdmin(streams, stores.streams, stores.streamLog) : undefined,
+        copies: stores.streams,
         integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
       {

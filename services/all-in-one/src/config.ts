@@ -13,6 +13,7 @@ import {
 } from '@logserver/shared/config/schemas';
 import { corsConfig } from '@logserver/shared/http/cors';
 import { requireRetentionBounds, retentionBoundsConfig, retentionJobConfig } from '@logserver/shared/retention/config';
+import { streamsConfig } from '@logserver/shared/streams/config';
 import { z } from 'zod';
 
 export const AllInOneConfig = requireRetentionBounds(
@@ -36,6 +37,7 @@ export const AllInOneConfig = requireRetentionBounds(
         ...analyticsConfig,
         ...retentionBoundsConfig,
         ...retentionJobConfig,
+        ...streamsConfig,
         /** Print the banner's tokens when stdout is not a terminal (a container's log); off by default. */
         BANNER_TOKENS: booleanFromEnv(false),
         DEMO_TENANT: z

@@ -123,9 +123,23 @@ describe('/docs "Try it out" with the banner’s tokens, in headless Chromium', 
     expect(id, `${created.status} ${created.body.slice(0, 800)}`).toBeTruthy();
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     for (const { method, path } of httpOperations) {
-      if (path.startsWith('/api/v1/tenants') || (method === 'post' && path === '/api/v1/logs')) continue;
+      if (path.startsWith('/api/v1/tenants') || path.startsWith('/api/v1/streams') || (method === 'post' && path === '/api/v1/logs'))
+        continue;
       const pathParams = { ...(path.includes('{id}') ? { id } : {}), ...(path.includes('{size}') ? { size: '1' } : {}) };
       const { status } = await tryItOut(admin, method, path, { pathParams });
+      results.push(`${method} ${path} ${status}`);
+    }
+    // Log streams: the destination the pre-filled POST adds is the one the {id} routes act on, deleted last.
+    const stream = await tryItOut(admin, 'post', '/api/v1/streams', { readBody: true });
+    results.push(`post /api/v1/streams ${stream.status}`);
+    const streamId = /"id":\s*"([0-9a-f-]{36})"/.exec(stream.body)?.[1] as string;
+    expect(streamId, `${stream.status} ${stream.body.slice(0, 800)}`).toBeTruthy();
+    const streamOrder = ['get', 'patch', 'post', 'delete'];
+    const streamOperations = httpOperations
+      .filter(({ method, path }) => path.startsWith('/api/v1/streams') && !(method === 'post' && path === '/api/v1/streams'))
+      .sort((a, b) => streamOrder.indexOf(a.method) - streamOrder.indexOf(b.method));
+    for (const { method, path } of streamOperations) {
+      const { status } = await tryItOut(admin, method, path, { pathParams: path.includes('{id}') ? { id: streamId } : {} });
       results.push(`${method} ${path} ${status}`);
     }
     await admin.close();

@@ -9,9 +9,11 @@ import { createStoreHandler, type WorkerStats } from '@logserver/shared/pipeline
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
 import { retentionPlugin } from '@logserver/shared/plugins/retention';
 import { sealerPlugin } from '@logserver/shared/plugins/sealer';
+import { streamDeliveryPlugin } from '@logserver/shared/plugins/streams';
 import type { BatchHandler } from '@logserver/shared/queue/port';
 import { type SqsConsumerStats, SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { storeSettings } from '@logserver/shared/stores';
+import { streamPartsFrom } from '@logserver/shared/streams/open';
 import type { FastifyInstance } from 'fastify';
 import { buildLogWorkerApp } from './app.js';
 import type { LogWorkerConfig } from './config.js';
@@ -66,6 +68,7 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   await app.register(retentionPlugin, {
     retention: deferred(stores, () => stores.value?.retention),
     logs: deferred(stores, () => stores.value?.logs),
+    copies: deferred(stores, () => stores.value?.streams),
     record: (events) => worker.handle(events),
     tenantLimit: config.RETENTION_TENANT_LIMIT,
     intervalMs: 0,
@@ -79,6 +82,11 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   // store, and starts once the store is open.
   await app.register(analyticsPlugin, { config, sink: { registry, stores: stores.ready } });
   const { analytics } = app;
+  // Log streams are delivered by the workers, each destination by the one replica holding its lease;
+  // like the sink, delivery only reads the store, so a destination down never slows storing.
+  const streams = streamPartsFrom(config);
+  if (streams) await app.register(streamDeliveryPlugin, { ...streams, stores: stores.ready, registry });
+  else log.warn('STREAM_SECRET_KEY is not set: this worker delivers no log streams (docs/streams.md)');
   const handle: BatchHandler = async (events) => {
     const done = latency.startTimer();
     try {

@@ -10,6 +10,7 @@ import {
   storeConfig,
 } from '@logserver/shared/config/schemas';
 import { retentionJobConfig } from '@logserver/shared/retention/config';
+import { streamsConfig } from '@logserver/shared/streams/config';
 import { z } from 'zod';
 
 export const LogWorkerConfig = refuseEmbeddedAnalytics(
@@ -23,6 +24,7 @@ export const LogWorkerConfig = refuseEmbeddedAnalytics(
         ...dependencyConfig,
         ...analyticsConfig,
         ...retentionJobConfig,
+        ...streamsConfig,
       }),
     ),
   ),

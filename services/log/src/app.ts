@@ -8,8 +8,10 @@ import { useZod } from '@logserver/shared/http/server';
 import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import type { LogQueue } from '@logserver/shared/queue/port';
+import type { EventCopies } from '@logserver/shared/retention/job';
 import type { LogStore } from '@logserver/shared/store/port';
 import { type CursorCodec, createCursorCodec } from '@logserver/shared/stream/cursor';
+import type { StreamAdmin } from '@logserver/shared/streams/destinations';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { v7 as uuidv7 } from 'uuid';
@@ -19,6 +21,7 @@ import { cleanupRoutes } from './routes/cleanup.js';
 import { exportRoutes } from './routes/export.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { type IntegrityDeps, integrityRoutes } from './routes/integrity.js';
+import { logStreamRoutes } from './routes/log-streams.js';
 import { readRoutes } from './routes/read.js';
 import { streamRoutes } from './routes/stream.js';
 import { DEFAULT_SEARCH_LIMITS, type SearchLimits, SearchSlots } from './search/search-slots.js';
@@ -45,6 +48,10 @@ export interface LogDeps {
   idempotency?: IdempotencyStore | undefined;
   /** Tamper-evidence routes are served when the store keeps digests. */
   integrity?: IntegrityDeps | undefined;
+  /** Log-stream destinations (/api/v1/streams); without one (no STREAM_SECRET_KEY) those routes answer 503. */
+  streams?: StreamAdmin | undefined;
+  /** Copies of events beside the store (the streams' dead letters): a cleanup prunes them too. */
+  copies?: EventCopies | undefined;
 }
 
 export interface LogAppConfig {
@@ -98,5 +105,6 @@ export function buildLogApp(
     await app.register(cleanupRoutes(full));
     await app.register(streamRoutes(full, hub, limits));
     if (full.integrity) await app.register(integrityRoutes(full, full.integrity));
+    await app.register(logStreamRoutes(full.streams ?? null));
   };
 }

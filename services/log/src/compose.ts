@@ -18,6 +18,7 @@ import type { LogQueue } from '@logserver/shared/queue/port';
 import { SqsLogQueue } from '@logserver/shared/sqs/log-queue';
 import { type Stores, storeSettings } from '@logserver/shared/stores';
 import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
+import { streamAdmin, streamPartsFrom } from '@logserver/shared/streams/open';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { buildLogApp, type IntegrityDeps } from './app.js';
 import { exportLimits, idempotencyFrom, type LogConfig, rateLimitFrom, searchLimits, streamLimits } from './config.js';
@@ -99,6 +100,9 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
   const metrics = registerMetrics(app);
   await registerDocs(app, { title: 'logserver log service', description: 'Multi-tenant audit-log API' });
   await registerConsole(app);
+  // /api/v1/streams is served here; the log-worker delivers. Without STREAM_SECRET_KEY the routes answer 503.
+  const streams = streamPartsFrom(config);
+  if (streams === null) app.log.warn('STREAM_SECRET_KEY is not set: /api/v1/streams answers 503 (docs/streams.md)');
   await app.register(
     buildLogApp(
       {
@@ -121,6 +125,14 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
         idempotency: deferred(stores, () => stores.value?.idempotency),
         metrics,
         analytics: app.analytics ?? undefined,
+        streams: streams
+          ? streamAdmin(
+              streams,
+              deferred(stores, () => stores.value?.streams),
+              deferred(stores, () => stores.value?.streamLog),
+            )
+          : undefined,
+        copies: deferred(stores, () => stores.value?.streams),
         // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
         integrity: integrityDeps(
           deferred(stores, () => stores.value?.integrity),

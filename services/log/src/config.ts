@@ -13,6 +13,7 @@ import {
   storeConfig,
 } from '@logserver/shared/config/schemas';
 import { corsConfig } from '@logserver/shared/http/cors';
+import { streamsConfig } from '@logserver/shared/streams/config';
 import { z } from 'zod';
 import { DEFAULT_EXPORT_LIMITS, type ExportLimits } from './export/export-slots.js';
 import { DEFAULT_IDEMPOTENCY, type IdempotencySettings } from './idempotent-ingest.js';
@@ -146,6 +147,7 @@ export const LogConfig = refuseEmbeddedAnalytics(
         ...dependencyConfig,
         ...corsConfig,
         ...analyticsConfig,
+        ...streamsConfig,
       }),
     ),
   ),

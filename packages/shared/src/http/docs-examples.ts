@@ -82,6 +82,42 @@ export const OPERATION_DOCS: Record<string, OperationDocs> = {
     description:
       'The caller’s tenant’s signed digests (Merkle roots over its sealed events, each chained to the one before), oldest first; `leaves=true` adds the event hashes each covers.',
   },
+  'GET /api/v1/streams': {
+    description:
+      'The tenant’s log-stream destinations (docs/streams.md): settings, which secrets are set (never their values), and each one’s delivery state: position, caught_up, lag, delivered and failed counts, dead letters, last error. Admin only.',
+  },
+  'POST /api/v1/streams': {
+    description:
+      'Adds a destination that receives every event of the tenant from now on (`start: "beginning"`: every event still stored), in commit order, batched, retried with backoff, then dead-lettered. Kinds: `webhook` (Standard Webhooks signature with a whsec_ secret), `splunk_hec` (token), `datadog` (api_key), `s3` (bucket, access keys). `filter` takes the list filters. Loopback, private, link-local and cluster addresses are refused (STREAM_DESTINATION_ALLOW lifts that). Secrets are sealed with STREAM_SECRET_KEY and never returned. 409 past STREAM_MAX_DESTINATIONS_PER_TENANT.',
+    body: {
+      kind: 'webhook',
+      name: 'SIEM webhook',
+      url: 'https://siem.example.com/hooks/audit',
+      signing_secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+      filter: { severity: 'WARNING,ERROR,CRITICAL' },
+    },
+  },
+  'GET /api/v1/streams/{id}': {
+    description:
+      'One destination of the tenant with its delivery state (paste an id from the POST answer or the list); 404 when it is not the caller’s tenant’s.',
+  },
+  'PATCH /api/v1/streams/{id}': {
+    description:
+      'Changes the fields given (name, enabled, filter, ca, the kind’s settings, its secrets); secrets left out stay, the kind cannot change. Delivery goes on from where it was.',
+    body: { enabled: false },
+  },
+  'DELETE /api/v1/streams/{id}': {
+    description: 'Removes the destination with its progress and dead letters; events already delivered stay where they went.',
+  },
+  'GET /api/v1/streams/{id}/dead-letters': {
+    description:
+      'The batches that ran out of retries (or were refused outright: a 4xx, a refused address), oldest first, with the error; their events are kept until a replay delivers them. At most STREAM_DLQ_MAX_BATCHES: when full, delivery stops (status blocked) rather than drop anything.',
+  },
+  'POST /api/v1/streams/{id}/dead-letters/replay': {
+    description:
+      'Marks dead letters for replay (every one, or `ids`); the deliverer sends them before its next batch, and those delivered leave the list.',
+    body: {},
+  },
   'GET /api/v1/logs/verify': {
     description:
       'Recomputes every sealed event’s hash and each digest’s root and signature for the caller’s tenant, and says what it found: intact, events changed or missing, or deleted by a recorded cleanup.',

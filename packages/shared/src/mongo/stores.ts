@@ -8,6 +8,7 @@ import { MongoIntegrityStore } from './integrity-store.js';
 import { MongoLogStore } from './log-store.js';
 import { MongoRetentionStore } from './retention-store.js';
 import { MongoStreamLog } from './stream-log.js';
+import { MongoStreamStore } from './stream-store.js';
 import { MongoTenantStore } from './tenant-store.js';
 
 /** Every port on one MongoDB database; the feed reads positioned events, woken by a change stream that hears of any process's inserts. */
@@ -32,6 +33,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
   // After the log store: it owns the logs collection the integrity store adds its position indexes to.
   const integrity = await MongoIntegrityStore.open(db);
   const idempotency = await MongoIdempotencyStore.open(db, { pingTimeoutMs: tuning.pingTimeoutMs });
+  const streams = await MongoStreamStore.open(db);
   options.log.info({ database: settings.mongodbDb }, 'stores on MongoDB');
   const database = db;
   let feed: MongoCommitFeed | null = null;
@@ -40,6 +42,7 @@ export async function openMongoStores(settings: StoreSettings, options: OpenStor
     tenants,
     integrity,
     idempotency,
+    streams,
     retention: new MongoRetentionStore(database),
     streamLog: new MongoStreamLog(database, integrity),
     feed: (feedOptions = {}) => {

@@ -29,6 +29,7 @@ export const storesPlugin = fp<StoresPluginOptions>(
       await stores.tenants.close();
       await stores.integrity?.close();
       await stores.idempotency.close();
+      await stores.streams.close();
       await stores.retention.close();
     });
   },

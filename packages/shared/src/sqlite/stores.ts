@@ -6,6 +6,7 @@ import { SqliteLogFeed } from './log-feed.js';
 import { SqliteLogStore } from './log-store.js';
 import { SqliteRetentionStore } from './retention-store.js';
 import { SqliteStreamLog } from './stream-log.js';
+import { SqliteStreamStore } from './stream-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
 
 export function sqlitePathOf(settings: Pick<StoreSettings, 'dataDir' | 'sqlitePath'>): string {
@@ -26,6 +27,7 @@ export async function openSqliteStores(settings: StoreSettings): Promise<Stores>
     tenants: SqliteTenantStore.open(path),
     integrity: SqliteIntegrityStore.open(path),
     idempotency: SqliteIdempotencyStore.open(path),
+    streams: SqliteStreamStore.open(path),
     retention: SqliteRetentionStore.open(path),
     streamLog: new SqliteStreamLog(path),
     feed: (options = {}) => {

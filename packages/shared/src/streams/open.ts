@@ -1,0 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import type { StreamLog } from '../feed/port.js';
+import { AddressPolicy } from './address-policy.js';
+import { type StreamSettings, type StreamsConfig, streamSettingsFrom } from './config.js';
+import { StreamAdmin } from './destinations.js';
+import type { StreamStore } from './port.js';
+import { parseSecretKey, SecretBox } from './secret-box.js';
+
+export interface StreamParts {
+  box: SecretBox;
+  policy: AddressPolicy;
+  settings: StreamSettings;
+}
+
+/** The key, address policy and bounds from the STREAM_* settings; null when STREAM_SECRET_KEY is not set (streams are off). */
+export function streamPartsFrom(config: StreamsConfig, key: string | undefined = config.STREAM_SECRET_KEY): StreamParts | null {
+  const bytes = key === undefined ? null : parseSecretKey(key);
+  if (bytes === null) return null;
+  return {
+    box: new SecretBox(bytes),
+    policy: AddressPolicy.fromSetting(config.STREAM_DESTINATION_ALLOW),
+    settings: streamSettingsFrom(config),
+  };
+}
+
+/** The /api/v1/streams rules over a store and commit log (deferred ones in a service that opens them later). */
+export function streamAdmin(parts: StreamParts, store: StreamStore, streamLog: Pick<StreamLog, 'after' | 'head'>): StreamAdmin {
+  return new StreamAdmin({ ...parts, store, streamLog, newId: randomUUID, now: () => new Date() });
+}
