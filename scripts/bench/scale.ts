@@ -46,7 +46,7 @@ const FULL: Sizes = {
   analyticsRows: 10_000_000,
   analyticsLoadRows: 200_000,
   analyticsQueries: 100,
-  analyticsScanRuns: 5,
+  analyticsScanRuns: 3,
   sealSeconds: 12,
 };
 
