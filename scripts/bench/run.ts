@@ -17,6 +17,7 @@ import { sizesFor } from './scale.js';
 import { analyticsTier } from './scenarios/analytics.js';
 import { gatewayLoadTest } from './scenarios/gateway.js';
 import { bulkIngest, pythonLoadTest, singlePost } from './scenarios/ingest.js';
+import { logStreamsUnderFailure } from './scenarios/log-streams.js';
 import { deepCursor, exportTenant, listPages, stats } from './scenarios/read.js';
 import { sealingCost } from './scenarios/sealing.js';
 import { sqsPath } from './scenarios/sqs.js';
@@ -42,6 +43,7 @@ const BASELINES: Record<string, string> = {
   '8': 'the echo (requests, latency); the Python system, 1 SendMessage per event (SQS)',
   '9': 'the same count on SQLite; the stats API on the primary store',
   '10': 'an alike all-in-one server with SEAL_INTERVAL=0',
+  '11': 'an alike all-in-one server whose destination is healthy',
 };
 
 function machine() {
@@ -160,8 +162,9 @@ async function main(): Promise<void> {
       ['8 SQS path', sqsPath],
       ['9 analytics', analyticsTier],
       ['10 sealing', sealingCost],
-      ['11 sustained load', sustainedLoad],
-      ['12 disk footprint', diskFootprint],
+      ['11 log streams', logStreamsUnderFailure],
+      ['12 sustained load', sustainedLoad],
+      ['13 disk footprint', diskFootprint],
     ];
     for (const [name, run] of scenarios) {
       if (!selected(name)) continue;

@@ -31,7 +31,7 @@ async function holdsWith(url: string, headers: Record<string, string>, body: str
 }
 
 /**
- * 11: the highest rate of single POSTs the all-in-one holds with p99 ≤ 50 ms for 30 s (#15), and its
+ * 12: the highest rate of single POSTs the all-in-one holds with p99 ≤ 50 ms for 30 s (#15), and its
  * RSS at that steady state. Closed-loop clients (autocannon: each connection sends its next request
  * when the last is answered): short probes double the connections from 1 until p99 passes 50 ms,
  * bisect between the last held and the first missed, then the connections found must hold for the
@@ -41,7 +41,7 @@ async function holdsWith(url: string, headers: Record<string, string>, body: str
  */
 export async function sustainedLoad(context: BenchContext): Promise<Figure[]> {
   const { sustainSeconds, probeSeconds } = context.sizes;
-  const scenario = `11 sustained single POSTs, p99 ≤ ${P99_LIMIT_MS} ms for ${sustainSeconds} s`;
+  const scenario = `12 sustained single POSTs, p99 ≤ ${P99_LIMIT_MS} ms for ${sustainSeconds} s`;
   const url = `${context.server.url}/api/v1/logs`;
   const body = JSON.stringify(PYTHON_EVENT);
   const headers = bearer(await context.token('bench-sustained', 'writer'));
@@ -110,9 +110,9 @@ function folderBytes(folder: string): number {
     .reduce((sum, name) => sum + statSync(join(folder, name)).size, 0);
 }
 
-/** 12: disk bytes per stored event after every scenario, beside the event's NDJSON line. */
+/** 13: disk bytes per stored event after every scenario, beside the event's NDJSON line. */
 export async function diskFootprint(context: BenchContext): Promise<Figure[]> {
-  const scenario = '12 disk footprint of the all-in-one';
+  const scenario = '13 disk footprint of the all-in-one';
   const dataDir = join(context.workDir, 'data');
   const db = openSqlite(join(dataDir, 'logserver.db'));
   try {

@@ -68,6 +68,7 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   await app.register(retentionPlugin, {
     retention: deferred(stores, () => stores.value?.retention),
     logs: deferred(stores, () => stores.value?.logs),
+    copies: deferred(stores, () => stores.value?.streams),
     record: (events) => worker.handle(events),
     tenantLimit: config.RETENTION_TENANT_LIMIT,
     intervalMs: 0,
