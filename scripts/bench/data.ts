@@ -2,6 +2,7 @@ import type { LogEvent, LogEventInput } from '@logserver/shared/schemas/log-even
 import { inputToEvent } from '@logserver/shared/schemas/log-event';
 import { openSqlite } from '@logserver/shared/sqlite/database';
 import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
+import { SqliteTenantStore } from '@logserver/shared/sqlite/tenant-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { v7 as uuidv7 } from 'uuid';
@@ -50,6 +51,12 @@ const LOAD_SPAN_MS = 90 * 86_400_000;
  * keeps beside the rows, such as rollups, is kept too), in transactions of 50 000 events.
  */
 export async function loadTenant(sqlitePath: string, tenant: string, count: number): Promise<number> {
+  // AUTH_REQUIRE_REGISTERED_TENANT is on (#13) and a tenant key that has events cannot be created
+  // any more: the tenant is registered in the file first, as if POST /api/v1/tenants had made it.
+  // Without this scenarios 4 to 6 were refused 401.
+  const tenants = SqliteTenantStore.open(sqlitePath);
+  await tenants.create({ key: tenant, name: tenant });
+  await tenants.close();
   const started = performance.now();
   const store = SqliteLogStore.open(sqlitePath);
   const random = seededRandom(42);

@@ -29,6 +29,9 @@ export interface Sizes {
   analyticsScanRuns: number;
   /** Scenario 10: seconds a side, sealed and unsealed, for bulk and for single POSTs. */
   sealSeconds: number;
+  /** Scenario 12: seconds a rate must hold p99 ≤ 50 ms (the issue's 30 s), and seconds of each probe that finds the rate. */
+  sustainSeconds: number;
+  probeSeconds: number;
 }
 
 const FULL: Sizes = {
@@ -46,8 +49,10 @@ const FULL: Sizes = {
   analyticsRows: 10_000_000,
   analyticsLoadRows: 200_000,
   analyticsQueries: 100,
-  analyticsScanRuns: 5,
+  analyticsScanRuns: 3,
   sealSeconds: 12,
+  sustainSeconds: 30,
+  probeSeconds: 3,
 };
 
 const QUICK: Sizes = {
@@ -67,6 +72,8 @@ const QUICK: Sizes = {
   analyticsQueries: 20,
   analyticsScanRuns: 3,
   sealSeconds: 2,
+  sustainSeconds: 3,
+  probeSeconds: 1,
 };
 
 /** BENCH_SCALE: unset or `full` for the issue's sizes, `quick` for a short run. */

@@ -62,9 +62,19 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   }
   const payload = await body(request);
   const inUrl = url.searchParams.get('query');
-  const insert = inUrl === null ? null : /^INSERT INTO ([\w.]+)(?: \(([^)]*)\))? FORMAT JSONEachRow\s*$/i.exec(inUrl);
+  const insert = inUrl === null ? null : /^INSERT INTO ([\w.]+)(?: \(([^)]*)\))? FORMAT (JSONEachRow|JSONCompactEachRow)\s*$/i.exec(inUrl);
   if (insert) {
-    await session.insert({ table: insert[1] as string, values: payload, format: 'JSONEachRow' });
+    const columns = insert[2]?.split(',').map((column) => column.trim().replace(/^`|`$/g, ''));
+    const settings = Object.fromEntries(
+      ['optimize_on_insert', 'async_insert'].filter((name) => url.searchParams.get(name) === '0').map((name) => [name, 0]),
+    );
+    await session.insert({
+      table: insert[1] as string,
+      values: payload,
+      format: insert[3] as 'JSONEachRow' | 'JSONCompactEachRow',
+      ...(columns ? { columns } : {}),
+      settings,
+    });
     response.setHeader('X-ClickHouse-Summary', '{}');
     response.end('');
     return;

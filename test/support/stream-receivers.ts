@@ -60,10 +60,10 @@ export class Receiver {
   private readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<ServerResponse>();
   /**
-   * The flaky mode's rolls, seeded: the same failures in the same order on every run (with seed 1 the
-   * first flaky request loses its answer and the fifth is a 503), so no run passes without them.
+   * The flaky mode's rolls, seeded per kind: the same failures in the same order on every run (with
+   * each of these seeds the first flaky request loses its answer), so no run passes without them.
    */
-  private readonly random = seededRandom(1);
+  private readonly random: () => number;
 
   private constructor(
     readonly kind: ReceiverKind,
@@ -71,7 +71,9 @@ export class Receiver {
     private readonly credential: string,
     readonly host: string,
     private readonly scheme: 'http' | 'https',
-  ) {}
+  ) {
+    this.random = seededRandom({ webhook: 1, splunk_hec: 2, datadog: 3 }[kind]);
+  }
 
   static async start(
     kind: ReceiverKind,

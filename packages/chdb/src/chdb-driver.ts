@@ -4,7 +4,12 @@ import { Session } from 'chdb';
 export interface ChdbDriver {
   query<T>(sql: string, params: Record<string, unknown>, settings?: Record<string, number | string>): Promise<T[]>;
   command(sql: string, params?: Record<string, unknown>, settings?: Record<string, number | string>): Promise<void>;
-  insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  insert(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly unknown[])[],
+    settings?: Record<string, number | string>,
+  ): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -46,10 +51,16 @@ export function openChdbDriver(path: string): ChdbDriver {
     async command(sql: string, params: Record<string, unknown> = {}, settings?: Record<string, number | string>): Promise<void> {
       await session.queryBindAsync(withSettings(sql, settings), params, { format: 'TSV' });
     },
-    async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+    async insert(
+      table: string,
+      columns: readonly string[],
+      rows: readonly (readonly unknown[])[],
+      settings?: Record<string, number | string>,
+    ): Promise<void> {
       if (rows.length === 0) return;
+      // One JSON array a line: the engine parses the payload in place, off the V8 heap.
       const payload = Buffer.from(rows.map((row) => JSON.stringify(row)).join('\n'));
-      await session.insert({ table, values: payload, format: 'JSONEachRow' });
+      await session.insert({ table, columns, values: payload, format: 'JSONCompactEachRow', ...(settings ? { settings } : {}) });
     },
     async ping(): Promise<void> {
       if (closed || !session.open) throw new Error('the embedded analytics engine is closed');

@@ -46,7 +46,8 @@ export async function singlePost(context: BenchContext): Promise<Figure[]> {
       value: cpuPerRequest(context.server.pid, cpuBefore.ours, ours.requests),
       baseline: cpuPerRequest(context.echo.pid, cpuBefore.echo, echo.requests),
     },
-    loopFigure(scenario, watched),
+    // #15: the group commit must not hold the event loop.
+    { ...loopFigure(scenario, watched), target: { of: 'value', op: '<=', limit: 5, unit: 'ms' } },
   ];
 }
 
@@ -61,7 +62,8 @@ export async function pythonLoadTest(context: BenchContext): Promise<Figure[]> {
   const ours = await hammer({ url: `${context.server.url}/api/v1/logs`, body, headers, connections, amount });
   return [
     { scenario, figure: 'errors', value: ours.errors, baseline: echo.errors, target: { of: 'value', op: '<=', limit: 0 } },
-    { scenario, figure: 'p99 latency (ms)', value: ours.p99, baseline: echo.p99, target: { of: 'value', op: '<', limit: 100, unit: 'ms' } },
+    // #15: within 1.5 x the echo's p99 in the same run (it was < 100 ms, a figure no document stated).
+    { scenario, figure: 'p99 latency (ms)', value: ours.p99, baseline: echo.p99, target: { of: 'ratio', op: '<=', limit: 1.5 } },
     { scenario, figure: 'requests/s', value: ours.ok2xxPerSecond, baseline: echo.ok2xxPerSecond },
     loopFigure(scenario, await loop()),
   ];

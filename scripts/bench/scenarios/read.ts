@@ -4,7 +4,7 @@ import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { type BenchContext, bearer, loopFigure } from '../context.js';
 import { hammer, sideBySide } from '../http-load.js';
-import { sampleRss, watchLoopDelay } from '../processes.js';
+import { metricsHeaders, sampleRss, watchLoopDelay } from '../processes.js';
 import type { Figure } from '../report.js';
 
 const PAGE_SIZE = 50;
@@ -42,7 +42,7 @@ export function listPages(cursor: string) {
     const deep = `${context.server.url}/api/v1/logs?severity=ERROR&size=${PAGE_SIZE}&cursor=${cursor}`;
     const seconds = context.sizes.readSeconds;
     const baseline = { url: `${context.echo.url}/page?size=${PAGE_SIZE}`, connections: LIST_CONNECTIONS };
-    const watch = () => watchLoopDelay(context.server.url);
+    const watch = async () => watchLoopDelay(context.server.url, await metricsHeaders(context));
     await hammer({ url: first, headers, connections: LIST_CONNECTIONS, duration: 1 });
     const firstRun = await sideBySide({ ours: { url: first, headers, connections: LIST_CONNECTIONS }, baseline, seconds, watch });
     const deepRun = await sideBySide({ ours: { url: deep, headers, connections: LIST_CONNECTIONS }, baseline, seconds, watch });
@@ -56,6 +56,7 @@ export function listPages(cursor: string) {
         figure: 'deep page p50 ÷ first page p50',
         value: deepPage.p50,
         baseline: firstPage.p50,
+        relativeTo: 'the first page p50',
         target: { of: 'ratio', op: '<=', limit: 2 },
       },
       { scenario, figure: 'first page requests/s', value: firstPage.ok2xxPerSecond, baseline: echo.ok2xxPerSecond },
@@ -74,7 +75,7 @@ export async function stats(context: BenchContext): Promise<Figure[]> {
   // The loaded events span 2025-01-01 to 2025-04-01 (see loadTenant).
   const byDay = `${context.server.url}/api/v1/logs/stats?interval=day&from=2025-01-01&to=2025-04-01`;
   const baseline = { url: `${context.echo.url}/page?size=0`, connections: 1 };
-  const watch = () => watchLoopDelay(context.server.url);
+  const watch = async () => watchLoopDelay(context.server.url, await metricsHeaders(context));
   await hammer({ url: bySeverity, headers, connections: 1, amount: 3 });
   const severityRun = await sideBySide({ ours: { url: bySeverity, headers, connections: 1 }, baseline, seconds, watch });
   const dayRun = await sideBySide({ ours: { url: byDay, headers, connections: 1 }, baseline, seconds, watch });
@@ -111,27 +112,35 @@ export function exportTenant(sqlitePath: string) {
   return async (context: BenchContext): Promise<Figure[]> => {
     const scenario = '6 export the large tenant as NDJSON';
     const headers = bearer(await context.token(context.bigTenant, 'auditor'));
-    const loop = await watchLoopDelay(context.server.url);
+    const loop = await watchLoopDelay(context.server.url, await metricsHeaders(context));
     const rss = sampleRss(context.server.pid);
-    const started = performance.now();
-    const response = await fetch(`${context.server.url}/api/v1/logs/export?format=ndjson`, { headers });
-    if (response.status === 404) {
-      await response.body?.cancel();
-      rss();
-      return [{ scenario, figure: 'events/s', value: null, note: 'no export route on this build (issue 3)' }];
-    }
-    if (!response.ok || !response.body) throw new Error(`export answered ${response.status}: ${await response.text()}`);
     let lines = 0;
-    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-      for (const byte of chunk) if (byte === 10) lines++;
+    let seconds = 0;
+    let memory: { start: number; peak: number };
+    try {
+      const started = performance.now();
+      const response = await fetch(`${context.server.url}/api/v1/logs/export?format=ndjson`, { headers });
+      if (response.status === 404) {
+        await response.body?.cancel();
+        return [{ scenario, figure: 'events/s', value: null, note: 'no export route on this build (issue 3)' }];
+      }
+      if (!response.ok || !response.body) throw new Error(`export answered ${response.status}: ${await response.text()}`);
+      // indexOf, not a loop over every byte: the client shares the two cores with the server, and a
+      // JavaScript loop over 500 MB cost it more than curl would.
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+      }
+      seconds = (performance.now() - started) / 1000;
+    } finally {
+      // Stopped however the export ended: a sampler left running outlived the server and failed the run.
+      memory = rss();
     }
-    const seconds = (performance.now() - started) / 1000;
-    const memory = rss();
     const eventLoop = await loop();
     const raw = rawExportEventsPerSecond(sqlitePath, context.bigTenant);
     return [
-      { scenario, figure: 'events/s', value: lines / seconds, baseline: raw, target: { of: 'value', op: '>=', limit: 100_000 } },
-      { scenario, figure: 'events exported', value: lines, baseline: context.sizes.bigTenantEvents },
+      // #15's target: at least 0.8 x the raw read and JSON.stringify of the same rows in this process.
+      { scenario, figure: 'events/s', value: lines / seconds, baseline: raw, target: { of: 'ratio', op: '>=', limit: 0.8 } },
+      { scenario, figure: 'events exported', value: lines, baseline: context.sizes.bigTenantEvents, relativeTo: 'the events loaded' },
       {
         scenario,
         figure: 'peak RSS growth (MB)',

@@ -45,6 +45,7 @@ export interface AllInOneDeps {
   registry?: TenantRegistry | undefined;
   analytics?: LogDeps['analytics'];
   streams?: LogDeps['streams'];
+  copies?: LogDeps['copies'];
 }
 
 export interface AllInOneAppConfig {
@@ -92,6 +93,7 @@ export function buildAllInOneApp(deps: AllInOneDeps, config: AllInOneAppConfig):
           integrity: deps.integrity,
           analytics: deps.analytics,
           streams: deps.streams,
+          copies: deps.copies,
         },
         {
           adminTenant: config.adminTenant,

@@ -86,6 +86,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   await app.register(retentionPlugin, {
     retention: stores.retention,
     logs: stores.logs,
+    copies: stores.streams,
     record: (events) => queue.publish(events),
     tenantLimit: config.RETENTION_TENANT_LIMIT,
     intervalMs: config.RETENTION_INTERVAL * 1000,
@@ -124,6 +125,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
         registry: config.AUTH_REQUIRE_REGISTERED_TENANT ? tenantRegistry(stores.tenants, config.AUTH_ADMIN_TENANT) : undefined,
         analytics: analytics ?? undefined,
         streams: streams ? streamAdmin(streams, stores.streams, stores.streamLog) : undefined,
+        copies: stores.streams,
         integrity: integrityDeps(stores.integrity, keys.keys, config, { key: keys.signingKey, name: config.INTEGRITY_ORIGIN }),
       },
       {

@@ -2,9 +2,10 @@ import { AllInOneConfig } from '@logserver/all-in-one/config';
 import { loadConfig } from '@logserver/shared/config/load-config';
 import type { LogEvent, Severity } from '@logserver/shared/schemas/log-event';
 import { seededRandom } from '@logserver/testing/events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
 import { clientEvent, postBulk } from '../../../test/support/log-seed.js';
+import { Receiver } from '../../../test/support/stream-receivers.js';
 
 // Runs on SQLite and, in the vitest project mongodb-double, on the MongoDB store (vitest.config.ts).
 let server: RunningServer;
@@ -16,6 +17,9 @@ beforeAll(async () => {
     RETENTION_MIN_DAYS: '7',
     RETENTION_MAX_DAYS: '400',
     RETENTION_TENANT_LIMIT: '25',
+    // A log-stream destination on loopback (the dead-letter test): allowed, and found within 50 ms.
+    STREAM_DESTINATION_ALLOW: '127.0.0.1',
+    STREAM_INTERVAL_MS: '50',
   });
   platform = await server.token('system', 'admin', { sub: 'ops' });
 });
@@ -73,7 +77,7 @@ describe('retention policies', () => {
 
     const round = await server.app.retention.runOnce();
     expect(round.skipped).toBe(false);
-    expect(round.tenants).toEqual([{ tenant: 'keeps30', deleted: 3, backlog: false, held: false }]);
+    expect(round.tenants).toEqual([{ tenant: 'keeps30', deleted: 3, backlog: false, held: false, deadLetterCopies: 0 }]);
     expect(await remaining('keeps30')).toEqual(
       stored
         .slice(0, 2)
@@ -163,6 +167,7 @@ describe('retention policies', () => {
       deleted: 0,
       backlog: false,
       held: true,
+      deadLetterCopies: 0,
     });
     expect(await remaining('onhold')).toEqual(stored.map((event) => event.id).sort());
 
@@ -258,5 +263,60 @@ describe('retention policies', () => {
     const missing = await setPolicy('no-such-tenant', body);
     expect(missing.status).toBe(404);
     expect(missing.body).toEqual({ code: 404, msg: 'Tenant no-such-tenant not found', data: null });
+  });
+
+  it('prunes the copies of deleted events from the tenant’s stream dead letters too, as a cleanup does', async () => {
+    const HEC_TOKEN = 'hec-token';
+    const receiver = await Receiver.start('splunk_hec', HEC_TOKEN);
+    receiver.mode = 'reject';
+    const admin = await server.token('copies', 'admin');
+    // INFO only: the cleanup records (WARNING) are not streamed to it, so the counts below are the seeded events'.
+    const made = await call(`${server.url}/api/v1/streams`, {
+      method: 'POST',
+      token: admin,
+      body: { kind: 'splunk_hec', name: 'refusing', url: receiver.url, token: HEC_TOKEN, start: 'beginning', filter: { severity: 'INFO' } },
+    });
+    expect(made.status).toBe(200);
+    const id = made.body.data.id as string;
+    try {
+      const stored = await seed(
+        'copies',
+        [90, 31, 31, 25, 10].map((days) => ({ days, severity: 'INFO' as const })),
+      );
+      // A 400 is permanent: every batch goes to the dead letters at once, with copies of its events.
+      await vi.waitFor(
+        async () => {
+          const { state } = (await call(`${server.url}/api/v1/streams/${id}`, { token: admin })).body.data;
+          expect(state).toMatchObject({ dead_lettered_events: 5, caught_up: true });
+        },
+        { timeout: 10_000 },
+      );
+      const copies = async () =>
+        ((await call(`${server.url}/api/v1/streams/${id}/dead-letters`, { token: admin })).body.data as { event_count: number }[]).reduce(
+          (sum, letter) => sum + letter.event_count,
+          0,
+        );
+      expect(await copies()).toBe(5);
+
+      expect((await setPolicy('copies', { retention_days: 30 })).status).toBe(200);
+      const round = await server.app.retention.runOnce();
+      expect(round.tenants.find((outcome) => outcome.tenant === 'copies')).toMatchObject({ deleted: 3, deadLetterCopies: 3 });
+      expect(await copies()).toBe(2);
+      // A request's cleanup takes the copies older than its cut-off too.
+      const cleanup = await call(`${server.url}/api/v1/logs/cleanup?older_than_days=20`, { method: 'DELETE', token: admin });
+      expect(cleanup.body.data).toEqual({ deleted_count: 1 });
+      expect(await copies()).toBe(1);
+
+      // What is left in the dead letters is exactly the event the store still keeps: a replay delivers only it.
+      receiver.mode = 'up';
+      const replay = await call(`${server.url}/api/v1/streams/${id}/dead-letters/replay`, { token: admin, body: {} });
+      expect(replay.status).toBe(200);
+      await vi.waitFor(() => expect(receiver.uniqueEvents).toBe(1), { timeout: 10_000 });
+      expect(receiver.eventIds).toEqual([stored[4]?.id]);
+      expect(await remaining('copies')).toEqual([stored[4]?.id]);
+    } finally {
+      await call(`${server.url}/api/v1/streams/${id}`, { token: admin, method: 'DELETE' });
+      await receiver.close();
+    }
   });
 });

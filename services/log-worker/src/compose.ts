@@ -69,6 +69,7 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
   await app.register(retentionPlugin, {
     retention: deferred(stores, () => stores.value?.retention),
     logs: deferred(stores, () => stores.value?.logs),
+    copies: deferred(stores, () => stores.value?.streams),
     record: (events) => worker.handle(events),
     // The worker holds the signing key when it seals: the job's cleanups are then signed (docs/tamper-evidence.md).
     signer: signingKey === null ? undefined : () => signingKey,

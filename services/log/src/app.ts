@@ -8,6 +8,7 @@ import { useZod } from '@logserver/shared/http/server';
 import type { IdempotencyStore } from '@logserver/shared/idempotency/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import type { LogQueue } from '@logserver/shared/queue/port';
+import type { EventCopies } from '@logserver/shared/retention/job';
 import type { LogStore } from '@logserver/shared/store/port';
 import { type CursorCodec, createCursorCodec } from '@logserver/shared/stream/cursor';
 import type { StreamAdmin } from '@logserver/shared/streams/destinations';
@@ -49,6 +50,8 @@ export interface LogDeps {
   integrity?: IntegrityDeps | undefined;
   /** Log-stream destinations (/api/v1/streams); without one (no STREAM_SECRET_KEY) those routes answer 503. */
   streams?: StreamAdmin | undefined;
+  /** Copies of events beside the store (the streams' dead letters): a cleanup prunes them too. */
+  copies?: EventCopies | undefined;
 }
 
 export interface LogAppConfig {

@@ -132,6 +132,7 @@ export async function composeLog(config: LogConfig): Promise<{ app: FastifyInsta
               deferred(stores, () => stores.value?.streamLog),
             )
           : undefined,
+        copies: deferred(stores, () => stores.value?.streams),
         // SQLite and MongoDB both keep the integrity records, so the routes exist whenever the key is given.
         integrity: integrityDeps(
           deferred(stores, () => stores.value?.integrity),

@@ -10,7 +10,16 @@ export interface SinkOptions {
   intervalMs: number;
   onError?: ((error: unknown) => void) | undefined;
   now?: (() => Date) | undefined;
+  /**
+   * When a round copies nothing, the checkpoint (its caughtUpAt, the stats API's meta.as_of) is
+   * saved only if the last save is at least this old: an idle sink writes one small row every few
+   * seconds, not one a round (each insert is a part in the analytics store that merges must fold).
+   */
+  idleSaveMs?: number | undefined;
 }
+
+/** Default of SinkOptions.idleSaveMs: meta.as_of of an idle tier is at most this far behind. */
+export const IDLE_SAVE_MS = 5000;
 
 export interface SinkStatus {
   /** The last commit position copied (null: none yet). */
@@ -49,6 +58,8 @@ export class AnalyticsSink {
   private running: Promise<void> | null = null;
   private started = false;
   private migrated = false;
+  /** When this sink last saved its checkpoint (ms since the epoch; 0: not yet). */
+  private savedAt = 0;
   private readonly startedAt: Date;
   private readonly counters = { eventsCopied: 0, deletionsApplied: 0, errors: 0, lastError: null as string | null };
 
@@ -90,7 +101,7 @@ export class AnalyticsSink {
       // A cleanup still deleting is replayed next round (deleting an id twice changes nothing).
       if (!cleanup.finished) break;
       checkpoint.cleanupId = cleanup.cleanupId;
-      await analytics.saveCheckpoint(checkpoint);
+      await this.save(checkpoint);
     }
     for (let batch = 0; batch < BATCHES_PER_ROUND; batch++) {
       const readAt = this.now().toISOString();
@@ -103,10 +114,16 @@ export class AnalyticsSink {
       }
       const caughtUp = events.length < batchSize;
       if (caughtUp) checkpoint.caughtUpAt = readAt;
-      if (events.length > 0 || caughtUp) await analytics.saveCheckpoint(checkpoint);
+      const idleSaveMs = this.options.idleSaveMs ?? IDLE_SAVE_MS;
+      if (events.length > 0 || (caughtUp && this.now().getTime() - this.savedAt >= idleSaveMs)) await this.save(checkpoint);
       if (caughtUp) return true;
     }
     return false;
+  }
+
+  private async save(checkpoint: SinkCheckpoint): Promise<void> {
+    await this.options.analytics.saveCheckpoint(checkpoint);
+    this.savedAt = this.now().getTime();
   }
 
   /** Runs rounds until stop(): at once while behind, every intervalMs once caught up; a failed round is retried. */

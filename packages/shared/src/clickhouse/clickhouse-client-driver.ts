@@ -37,9 +37,20 @@ export class ClickHouseClientDriver implements ClickHouseDriver {
     await this.client.command({ query: sql, query_params: params, clickhouse_settings: { wait_end_of_query: 1, ...settings } });
   }
 
-  async insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+  async insert(
+    table: string,
+    columns: readonly string[],
+    rows: readonly (readonly unknown[])[],
+    settings?: ClickHouseSettings,
+  ): Promise<void> {
     if (rows.length === 0) return;
-    await this.client.insert({ table, values: rows as Record<string, unknown>[], format: 'JSONEachRow' });
+    await this.client.insert({
+      table,
+      columns: columns as [string, ...string[]],
+      values: rows as unknown[][],
+      format: 'JSONCompactEachRow',
+      clickhouse_settings: settings,
+    });
   }
 
   async ping(): Promise<void> {

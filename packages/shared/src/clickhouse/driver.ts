@@ -11,8 +11,11 @@ export interface ClickHouseDriver {
   query<T>(sql: string, params: Record<string, unknown>, settings?: ClickHouseSettings): Promise<T[]>;
   /** Runs a statement that returns no rows (DDL, DELETE). */
   command(sql: string, params?: Record<string, unknown>, settings?: ClickHouseSettings): Promise<void>;
-  /** Inserts rows into `table` (a name this module wrote) as JSONEachRow. */
-  insert(table: string, rows: readonly Record<string, unknown>[]): Promise<void>;
+  /**
+   * Inserts rows into `table` (a name this module wrote): each row the values of `columns` in
+   * order, sent as JSONCompactEachRow (no key repeated per row, a third less to send and parse).
+   */
+  insert(table: string, columns: readonly string[], rows: readonly (readonly unknown[])[], settings?: ClickHouseSettings): Promise<void>;
   /** Throws when the engine cannot answer. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -58,12 +58,15 @@ const groupColumn = (field: GroupableField): string => `coalesce(${field}, '')`;
 /**
  * The stats statement: counts per group (and bucket) of the tenant's matching events, FINAL so a
  * row written twice counts once. With top=N, only the N first-field values with the most events.
+ * The inner query groups by the bucket's DateTime; only its result rows (a few hundred, not the
+ * millions read) are formatted as ISO text: formatting every row first cost most of the query.
  */
 export function statsStatement(db: string, tenant: TenantId, filter: LogFilter, request: AnalyticsStatsRequest): Bound {
   const where = whereClause(tenant, filter);
   const keys = request.groupBy.map((field, index) => `${groupColumn(field)} AS k${index}`);
-  const bucket = request.interval === undefined ? "''" : `formatDateTime(${BUCKET[request.interval]}, '%Y-%m-%dT%H:%i:%S.000Z', 'UTC')`;
   const groupNames = request.groupBy.map((_field, index) => `k${index}`);
+  const inner = request.interval === undefined ? keys : [...keys, `${BUCKET[request.interval]} AS t`];
+  const bucket = request.interval === undefined ? "''" : "formatDateTime(t, '%Y-%m-%dT%H:%i:%S.000Z', 'UTC')";
   const first = groupColumn(request.groupBy[0]);
   const params = { ...where.params };
   let topClause = '';
@@ -73,7 +76,9 @@ export function statsStatement(db: string, tenant: TenantId, filter: LogFilter, 
   }
   // One row past the bound is read, so an answer too large is told from one that just fits.
   params.cells = request.maxCells + 1;
-  const sql = `SELECT ${keys.join(', ')}, ${bucket} AS b, count() AS n FROM ${db}.logs FINAL WHERE ${where.sql}${topClause} GROUP BY ${[...groupNames, 'b'].join(', ')} ORDER BY b, ${groupNames.join(', ')} LIMIT {cells:UInt32}`;
+  const innerGroup = request.interval === undefined ? groupNames : [...groupNames, 't'];
+  const counts = `SELECT ${inner.join(', ')}, count() AS n FROM ${db}.logs FINAL WHERE ${where.sql}${topClause} GROUP BY ${innerGroup.join(', ')}`;
+  const sql = `SELECT ${groupNames.join(', ')}, ${bucket} AS b, n FROM (${counts}) ORDER BY b, ${groupNames.join(', ')} LIMIT {cells:UInt32}`;
   return { sql, params };
 }
 

@@ -83,6 +83,8 @@ const toSummary = (document: LetterDocument): DeadLetterSummary => ({
 });
 
 const LETTER_SUMMARY = { events: 0 };
+/** Dead letters read at once while pruning: each holds at most STREAM_BATCH_MAX_BYTES of events. */
+const PRUNE_PAGE = 10;
 
 /**
  * StreamStore on MongoDB. Without multi-document transactions, each bound is one atomic update
@@ -259,6 +261,33 @@ export class MongoStreamStore implements StreamStore {
       { _id: { $eq: `${destinationId}:${letterId}` } },
       { $set: { replay: false, error, failed_at: failedAt }, $inc: { attempts: 1 } },
     );
+  }
+
+  async pruneDeadLetters(tenant: TenantId, expired: (event: LogEvent) => boolean): Promise<number> {
+    const destinations = await this.destinations.find({ tenant_id: { $eq: tenant } }, { projection: { _id: 1 } }).toArray();
+    let dropped = 0;
+    for (const { _id: destinationId } of destinations) {
+      for (let after = 0; ; ) {
+        const letters = await this.letters
+          .find({ destination_id: { $eq: destinationId }, seq: { $gt: after } }, { sort: { seq: 1 }, limit: PRUNE_PAGE })
+          .toArray();
+        for (const letter of letters) {
+          const kept = letter.events.filter((event) => !expired(event));
+          if (kept.length === letter.events.length) continue;
+          dropped += letter.events.length - kept.length;
+          if (kept.length > 0) {
+            await this.letters.updateOne({ _id: { $eq: letter._id } }, { $set: { events: kept, event_count: kept.length } });
+            continue;
+          }
+          const { deletedCount } = await this.letters.deleteMany({ _id: { $eq: letter._id } });
+          if (deletedCount > 0) await this.destinations.updateOne({ _id: { $eq: destinationId } }, { $inc: { dlq_count: -1 } });
+        }
+        const last = letters.at(-1);
+        if (letters.length < PRUNE_PAGE || last === undefined) break;
+        after = last.seq;
+      }
+    }
+    return dropped;
   }
 
   async acquireLease(destinationId: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import { v7 as uuidv7 } from 'uuid';
 import type { SigningKey } from '../integrity/signing-key.js';
-import { RetentionJob } from '../retention/job.js';
+import { type EventCopies, RetentionJob } from '../retention/job.js';
 import type { RetentionStore } from '../retention/port.js';
 import type { LogEvent } from '../schemas/log-event.js';
 import type { LogStore } from '../store/port.js';
@@ -16,6 +16,8 @@ declare module 'fastify' {
 export interface RetentionPluginOptions {
   retention: RetentionStore;
   logs: Pick<LogStore, 'deleteOlderThan'>;
+  /** The log streams' dead letters, pruned by the same cut-offs. */
+  copies?: EventCopies | undefined;
   /** Stores the job's `logs.cleanup` audit events. */
   record: (events: LogEvent[]) => Promise<unknown>;
   /** The log's signing key where this process holds it: the job's cleanups are signed. */
@@ -28,10 +30,11 @@ export interface RetentionPluginOptions {
 
 /** The retention job as a plugin: its lease makes it safe on every replica; it stops before the stores close. */
 export const retentionPlugin = fp<RetentionPluginOptions>(
-  async (app, { retention, logs, record, tenantLimit, intervalMs, signer }) => {
+  async (app, { retention, logs, copies, record, tenantLimit, intervalMs, signer }) => {
     const job = new RetentionJob({
       retention,
       logs,
+      copies,
       record,
       tenantLimit,
       signer,

@@ -5,7 +5,7 @@ import type { SigningKey } from '../integrity/signing-key.js';
 import type { LogEvent } from '../schemas/log-event.js';
 import type { LogStore } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
-import { type PolicyCut, policyCuts } from './policy.js';
+import { expiredBy, type PolicyCut, policyCuts } from './policy.js';
 import type { RetentionPolicy, RetentionStore } from './port.js';
 
 /** The audit action of every cleanup; the job keeps these records (docs/retention.md "What is never deleted"). */
@@ -14,9 +14,16 @@ export const CLEANUP_ACTION = 'logs.cleanup';
 export const RETENTION_ACTOR = 'retention-policy';
 const POLICY_PAGE = 100;
 
+/** Copies of events kept beside the store (the log streams' dead letters, docs/streams.md): pruned with the events. */
+export interface EventCopies {
+  pruneDeadLetters(tenant: TenantId, expired: (event: LogEvent) => boolean): Promise<number>;
+}
+
 export interface RetentionJobOptions {
   retention: RetentionStore;
   logs: Pick<LogStore, 'deleteOlderThan'>;
+  /** Where copies of the tenant's events wait (dead letters): the same cut-offs prune them after the store's cleanup. */
+  copies?: EventCopies | undefined;
   /** Stores the job's own `logs.cleanup` audit events (the queue in the all-in-one, the store in a worker). */
   record: (events: LogEvent[]) => Promise<unknown>;
   /** Most events one tenant loses per run: a big backlog is spread over runs, so every tenant gets its turn. */
@@ -40,6 +47,8 @@ export interface TenantOutcome {
   /** The per-tenant limit stopped this tenant's share: the rest is deleted at the next run. */
   backlog: boolean;
   held: boolean;
+  /** Copies of deleted events dropped from the tenant's dead letters. */
+  deadLetterCopies: number;
 }
 
 export interface RetentionRound {
@@ -130,7 +139,8 @@ export class RetentionJob {
     const now = this.now();
     let deleted = 0;
     let leaseLost = false;
-    cuts: for (const cut of policyCuts(policy, now)) {
+    const due = policyCuts(policy, now);
+    cuts: for (const cut of due) {
       for (;;) {
         const size = Math.min(this.options.tenantLimit - deleted, this.chunk);
         if (size <= 0) break cuts;
@@ -144,9 +154,13 @@ export class RetentionJob {
         }
       }
     }
+    // The dead letters' copies go by the same cut-offs (all of them: they are bounded per destination,
+    // STREAM_DLQ_MAX_BATCHES, not by the tenant's backlog), also of events a backlog still keeps in the store.
+    const copies =
+      due.length === 0 || leaseLost ? 0 : ((await this.options.copies?.pruneDeadLetters(tenant, expiredBy(due, CLEANUP_ACTION))) ?? 0);
     const backlog = deleted >= this.options.tenantLimit;
     await this.options.retention.recordRun(tenant, { at: now.toISOString(), deleted_count: deleted, backlog });
-    return { outcome: { tenant, deleted, backlog, held: policy.legal_hold }, leaseLost };
+    return { outcome: { tenant, deleted, backlog, held: policy.legal_hold, deadLetterCopies: copies }, leaseLost };
   }
 
   /** One cleanup of the store's: what it deleted is recorded (tombstones, by=policy) in its slices, then audited. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SEVERITIES, type Severity } from '../schemas/log-event.js';
+import { type LogEvent, SEVERITIES, type Severity } from '../schemas/log-event.js';
 import type { RetentionPolicy } from './port.js';
 
 const DAY_MS = 86_400_000;
@@ -61,4 +61,18 @@ export function policyCuts(policy: Pick<RetentionPolicy, 'retention_days' | 'sev
   return [...byDays.entries()]
     .sort(([a], [b]) => b - a)
     .map(([kept, severities]) => ({ days: kept, before: new Date(now.getTime() - kept * DAY_MS).toISOString(), severities }));
+}
+
+/**
+ * Whether the cuts delete this event, as the store's cleanup with the same scope does: older than
+ * its severity's cut-off, and not of the kept action. Copies of events kept beside the store (the
+ * log streams' dead letters) are pruned by it.
+ */
+export function expiredBy(
+  cuts: readonly PolicyCut[],
+  keepAction: string,
+): (event: Pick<LogEvent, 'timestamp' | 'severity' | 'action'>) => boolean {
+  const before = new Map<Severity, number>();
+  for (const cut of cuts) for (const severity of cut.severities) before.set(severity, Date.parse(cut.before));
+  return (event) => event.action !== keepAction && Date.parse(event.timestamp) < (before.get(event.severity) ?? Number.NEGATIVE_INFINITY);
 }

@@ -97,6 +97,8 @@ const toSummary = (row: LetterRow): DeadLetterSummary => ({
   replayRequested: row.replay === 1,
 });
 
+/** Dead letters read at once while pruning: each holds at most STREAM_BATCH_MAX_BYTES of events. */
+const PRUNE_PAGE = 10;
 const DESTINATION_COLUMNS = 'id, tenant_id, name, kind, enabled, settings, filter, secret, created_at, updated_at';
 const LETTER_COLUMNS = 'id, destination_id, first_position, last_position, event_count, error, failed_at, attempts, replay';
 
@@ -279,6 +281,31 @@ export class SqliteStreamStore implements StreamStore {
         'UPDATE stream_dead_letters SET replay = 0, error = ?, failed_at = ?, attempts = attempts + 1 WHERE destination_id = ? AND id = ?',
       )
       .run(error, failedAt, destinationId, letterId);
+  }
+
+  async pruneDeadLetters(tenant: TenantId, expired: (event: LogEvent) => boolean): Promise<number> {
+    const destinations = this.db.prepare('SELECT id FROM stream_destinations WHERE tenant_id = ?').all(tenant) as { id: string }[];
+    const page = this.db.prepare('SELECT id, events FROM stream_dead_letters WHERE destination_id = ? AND id > ? ORDER BY id LIMIT ?');
+    const rewrite = this.db.prepare('UPDATE stream_dead_letters SET events = ?, event_count = ? WHERE id = ?');
+    const drop = this.db.prepare('DELETE FROM stream_dead_letters WHERE id = ?');
+    let dropped = 0;
+    for (const { id } of destinations) {
+      for (let after = 0; ; ) {
+        const rows = page.all(id, after, PRUNE_PAGE) as { id: number; events: string }[];
+        for (const row of rows) {
+          const events = JSON.parse(row.events) as LogEvent[];
+          const kept = events.filter((event) => !expired(event));
+          if (kept.length === events.length) continue;
+          dropped += events.length - kept.length;
+          if (kept.length === 0) drop.run(row.id);
+          else rewrite.run(JSON.stringify(kept), kept.length, row.id);
+        }
+        const last = rows.at(-1);
+        if (rows.length < PRUNE_PAGE || last === undefined) break;
+        after = last.id;
+      }
+    }
+    return dropped;
   }
 
   async acquireLease(destinationId: string, holder: string, ttlMs: number): Promise<boolean> {

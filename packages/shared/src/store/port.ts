@@ -68,6 +68,12 @@ export interface DeleteScope {
   limit?: number | undefined;
 }
 
+/** An exported event as JSON text (an NDJSON line without its newline), with its id. */
+export interface EventText {
+  id: string;
+  json: string;
+}
+
 export interface LogStore {
   /**
    * Stores events for one tenant, all or none. Idempotent by (tenant, id): an event already
@@ -80,6 +86,12 @@ export interface LogStore {
   query(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<LogPage>;
   /** Every matching event in order, read in batches so memory stays flat. */
   export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent>;
+  /**
+   * The same events as `export`, each as its JSON text: exactly `JSON.stringify` of the event
+   * `export` yields. Optional: a store that keeps events as JSON text (SQLite) builds it without
+   * parsing; without it the caller stringifies `export`'s events.
+   */
+  exportText?(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<EventText>;
   /**
    * Counts the tenant's matching events. Must not need a scan of the tenant's events for the
    * grouped fields, severity and whole-hour bounds (keep rollups as events are appended and deleted);

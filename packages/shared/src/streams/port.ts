@@ -83,6 +83,12 @@ export interface StreamStore {
   removeDeadLetter(destinationId: string, letterId: number): Promise<void>;
   /** A replay failed again: the letter stays, unmarked, with the new error. */
   replayFailed(destinationId: string, letterId: number, error: string, failedAt: string): Promise<void>;
+  /**
+   * Drops from the tenant's dead letters the copies of events the store no longer keeps (a retention
+   * run or a cleanup deleted them: `expired` says which); a letter left empty leaves the list. Reads
+   * the letters a page at a time. How many event copies it dropped.
+   */
+  pruneDeadLetters(tenant: TenantId, expired: (event: LogEvent) => boolean): Promise<number>;
 
   /** Takes or renews the destination's delivery lease for `holder`; false while another holder's lease runs. */
   acquireLease(destinationId: string, holder: string, ttlMs: number): Promise<boolean>;

@@ -117,6 +117,39 @@ export function describeStreamStoreContract(name: string, open: () => Promise<St
       expect(await store.deadLetterCount(one.id)).toBe(0);
     });
 
+    it('prunes the copies of deleted events from the tenant’s dead letters, page after page, and drops the letters left empty', async () => {
+      const mine = destination(acme);
+      const theirs = destination(globex);
+      await store.create(acme, mine, 0, 10);
+      await store.create(globex, theirs, 0, 10);
+      const copy = (id: string, timestamp: string) => ({ id, timestamp, action: 'login' }) as LogEvent;
+      const OLD = '2020-01-01T00:00:00.000Z';
+      const NEW = '2026-01-01T00:00:00.000Z';
+      // 12 letters, more than one page: the even ones hold only an old event, the odd ones an old and a new one.
+      for (let n = 0; n < 12; n++) {
+        const events = n % 2 === 0 ? [copy(`old-${n}`, OLD)] : [copy(`old-${n}`, OLD), copy(`new-${n}`, NEW)];
+        expect(await store.addDeadLetter(mine.id, letter(n * 10 + 1, events), 12)).toBe(true);
+      }
+      expect(await store.addDeadLetter(theirs.id, letter(1, [copy('globex-old', OLD)]), 12)).toBe(true);
+      const expired = (event: LogEvent) => event.timestamp < '2025-01-01';
+
+      expect(await store.pruneDeadLetters(acme, expired)).toBe(12);
+      const odd = [1, 3, 5, 7, 9, 11];
+      const listed = (await store.deadLetters(acme, mine.id, 100)) ?? [];
+      expect(listed.map((entry) => [entry.firstPosition, entry.eventCount])).toEqual(odd.map((n) => [n * 10 + 1, 1]));
+      expect(await store.deadLetterCount(mine.id)).toBe(6);
+      expect(await store.requestReplay(acme, mine.id)).toBe(6);
+      expect((await store.replayable(mine.id, 100)).flatMap((entry) => entry.events.map((event) => event.id))).toEqual(
+        odd.map((n) => `new-${n}`),
+      );
+      // The letters that went free their places under the cap: 6 more fit, the 7th does not.
+      for (let n = 0; n < 6; n++) expect(await store.addDeadLetter(mine.id, letter(200 + n * 10), 12)).toBe(true);
+      expect(await store.addDeadLetter(mine.id, letter(300), 12)).toBe(false);
+      // Another tenant's letters are not touched; a second prune finds nothing.
+      expect((await store.deadLetters(globex, theirs.id, 10))?.map((entry) => entry.eventCount)).toEqual([1]);
+      expect(await store.pruneDeadLetters(acme, expired)).toBe(0);
+    });
+
     it('gives a destination’s lease to one holder until it is released or runs out', async () => {
       const one = destination();
       await store.create(acme, one, 0, 10);

@@ -97,6 +97,43 @@ describe('AnalyticsSink on SQLite and chdb', () => {
     expect((await sink.status()).lagSeconds).toBeLessThan(5);
   });
 
+  it('saves its checkpoint once per idleSaveMs while idle, and after every batch it copies', async () => {
+    const store = freshAnalytics();
+    let saves = 0;
+    const counting: AnalyticsStore = Object.assign(Object.create(store), {
+      saveCheckpoint: (checkpoint: SinkCheckpoint) => {
+        saves++;
+        return store.saveCheckpoint(checkpoint);
+      },
+    });
+    let clock = Date.parse('2026-12-01T12:00:00.000Z');
+    const sink = new AnalyticsSink({
+      commitLog,
+      analytics: counting,
+      batchSize: 5000,
+      intervalMs: 50,
+      idleSaveMs: 5000,
+      now: () => new Date(clock),
+    });
+    await untilCaughtUp(sink);
+    expect(saves).toBe(1);
+    for (let round = 0; round < 5; round++) {
+      clock += 1000;
+      expect(await sink.runOnce()).toBe(true);
+    }
+    // 5 s after the last save: one more, with the new caughtUpAt (the stats API's meta.as_of).
+    expect(saves).toBe(2);
+    expect((await store.loadCheckpoint()).caughtUpAt).toBe(new Date(clock).toISOString());
+    clock += 100;
+    await sink.runOnce();
+    expect(saves).toBe(2);
+    await append(A, 3);
+    clock += 100;
+    await sink.runOnce();
+    expect(saves).toBe(3);
+    expect(await analyticsCounts(store)).toEqual(primaryCounts());
+  });
+
   it('resumes from the checkpoint it saved: a crash before saving replays one batch, counted once', async () => {
     const store = freshAnalytics();
     let failNextSave = true;

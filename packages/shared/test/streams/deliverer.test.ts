@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { deliveryProblems, Receiver } from '../../../../test/support/stream-receivers.js';
@@ -121,5 +122,35 @@ describe('StreamDeliverer', () => {
       expect(bytes).toBeLessThanOrEqual(4096);
     }
     await admin().remove(acme, made.id);
+  });
+
+  it('holds at most STREAM_MAX_ACTIVE destinations in one process; another replica delivers the rest', async () => {
+    const tenant = tenantOf({ tenant: 'capped' });
+    const receivers = await Promise.all([0, 1, 2].map(() => Receiver.start('splunk_hec', TOKEN)));
+    try {
+      const capped = deliverer('replica-capped', { maxActive: 2 });
+      const made = [];
+      for (const [index, one] of receivers.entries()) {
+        made.push(await admin().create(tenant, { kind: 'splunk_hec', name: `hec ${index}`, url: one.url, token: TOKEN }));
+      }
+      await stores.logs.append(
+        tenant,
+        Array.from({ length: 30 }, () => makeEvent(tenant, {}, random)),
+      );
+      await vi.waitFor(() => expect(receivers.filter((one) => one.uniqueEvents === 30)).toHaveLength(2), { timeout: 10_000 });
+      // Many discovery rounds later (every 20 ms) the capped process still holds two and the third waits.
+      await sleep(300);
+      expect(capped.statuses()).toHaveLength(2);
+      expect(receivers.map((one) => one.uniqueEvents).sort((a, b) => a - b)).toEqual([0, 30, 30]);
+      const waiting = made[receivers.findIndex((one) => one.uniqueEvents === 0)];
+
+      const other = deliverer('replica-other');
+      await vi.waitFor(() => expect(receivers.map((one) => one.uniqueEvents)).toEqual([30, 30, 30]), { timeout: 10_000 });
+      expect(other.statuses().map((status) => status.destinationId)).toEqual([waiting?.id]);
+      expect(capped.statuses()).toHaveLength(2);
+      for (const one of made) await admin().remove(tenant, one.id);
+    } finally {
+      await Promise.all(receivers.map((one) => one.close()));
+    }
   });
 });

@@ -3,6 +3,7 @@ import { ok } from '@logserver/shared/http/envelope';
 import { signCleanup } from '@logserver/shared/integrity/cleanup-signature';
 import type { SigningKey } from '@logserver/shared/integrity/signing-key';
 import type { LogQueue } from '@logserver/shared/queue/port';
+import type { EventCopies } from '@logserver/shared/retention/job';
 import { CleanupQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { LogStore } from '@logserver/shared/store/port';
@@ -17,6 +18,8 @@ import { selfAuditEvent } from '../rules/self-audit.js';
 export interface CleanupDeps {
   store: Pick<LogStore, 'deleteOlderThan' | 'stats'>;
   queue: Pick<LogQueue, 'publish'>;
+  /** The streams' dead letters: their copies of the deleted events go too. */
+  copies?: EventCopies | undefined;
   newId: () => string;
   now: () => Date;
   /** Where this process holds the log's signing key (the all-in-one), cleanups are signed with it. */
@@ -60,7 +63,11 @@ export function cleanupRoutes(deps: CleanupDeps): FastifyPluginAsyncZod {
         }
         // The audit event's id is known before the delete, so the store's record of what went names it (docs/tamper-evidence.md).
         const auditEventId = deps.newId();
-        const deleted_count = await deps.store.deleteOlderThan(tenantOf(request.identity), before, { auditEventId });
+        const tenant = tenantOf(request.identity);
+        const deleted_count = await deps.store.deleteOlderThan(tenant, before, { auditEventId });
+        // The same cut-off for the copies waiting in the tenant's dead letters (docs/streams.md "Dead letters and retention").
+        const cutoff = before === null ? Number.POSITIVE_INFINITY : Date.parse(before);
+        await deps.copies?.pruneDeadLetters(tenant, (event) => Date.parse(event.timestamp) < cutoff);
         const caller = callerOf(request);
         const at = deps.now();
         const metadata: Record<string, unknown> = { parameters: queryAsGiven(request.url), before, deleted_count };

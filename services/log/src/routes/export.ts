@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { AUDITORS } from '@logserver/shared/auth/rbac';
 import { Conflict, ExportTooWide, TooManyExports, Unavailable, ValidationFailed } from '@logserver/shared/errors/catalogue';
 import type { StreamLog } from '@logserver/shared/feed/port';
@@ -21,12 +21,14 @@ import { inCommitOrder } from '../rules/commit-order.js';
 import {
   countThenRecord,
   EXPORT_MEDIA,
-  EXPORT_READ_AHEAD_BYTES,
-  encodeExport,
+  encodeCsvExport,
+  encodeJsonExport,
+  eventTexts,
   exportFileName,
   flattenedColumns,
   MAX_FLATTENED_COLUMNS,
   ndjsonLines,
+  textBody,
 } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { resumePoint } from '../rules/resume-point.js';
@@ -34,7 +36,7 @@ import { selfAuditEvent } from '../rules/self-audit.js';
 import { type IntegrityDeps, presentCheckpoint } from './integrity.js';
 
 /** Passes the events through and keeps their ids (at most `max`: a bound, beside the count checked before). */
-async function* keepIds(events: AsyncIterable<LogEvent>, ids: string[], max: number): AsyncIterable<LogEvent> {
+async function* keepIds<T extends { id: string }>(events: AsyncIterable<T>, ids: string[], max: number): AsyncIterable<T> {
   for await (const event of events) {
     if (ids.length >= max) throw new Error(`the export grew past ${max} events while it was read; the manifest is not written`);
     ids.push(event.id);
@@ -44,7 +46,7 @@ async function* keepIds(events: AsyncIterable<LogEvent>, ids: string[], max: num
 
 /** What export uses: the store to read, the queue for its own audit record, ids and times; integrity for manifest=true. */
 export interface ExportDeps {
-  store: Pick<LogStore, 'export' | 'query' | 'get'>;
+  store: Pick<LogStore, 'export' | 'exportText' | 'query' | 'get'>;
   /** Commit order and cursors, for sort=commit and after=. */
   streamLog: Pick<StreamLog, 'after'>;
   cursors: CursorCodec;
@@ -168,12 +170,7 @@ export function exportRoutes(deps: ExportDeps, slots: ExportSlots, limits: Expor
         const ids: string[] = [];
         // Recorded once the last event has been read and before the response ends, so a client that
         // received the whole export finds it recorded; an aborted one is recorded as not completed.
-        const after = resumePoint(deps.cursors, tenant, { after: request.query.after });
-        const inOrderStored = sort === 'commit' || after !== null;
-        const source = inOrderStored
-          ? inCommitOrder(deps.streamLog, deps.cursors, tenant, filter, after)
-          : deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc');
-        const read = countThenRecord(source, (count, completed) =>
+        const record = (count: number, completed: boolean) =>
           deps.queue.publish([
             selfAuditEvent(
               'logs.export',
@@ -182,46 +179,53 @@ export function exportRoutes(deps: ExportDeps, slots: ExportSlots, limits: Expor
               deps.newId(),
               deps.now(),
             ),
-          ]),
-        );
-        let flattened: string[] | undefined;
-        if (request.query.flatten) {
-          // A first pass finds the dotted columns for the header; the second streams the rows.
-          const columns = await flattenedColumns(deps.store.export(tenant, filter, sort === 'asc' ? 'asc' : 'desc'));
-          if (columns === null) {
-            throw new ExportTooWide(
-              `flatten=true: the matching events have more than ${MAX_FLATTENED_COLUMNS} distinct keys in before/after/metadata; narrow the filters or export without flatten`,
-            );
+          ]);
+        const after = resumePoint(deps.cursors, tenant, { after: request.query.after });
+        const inOrderStored = sort === 'commit' || after !== null;
+        const order = sort === 'asc' ? 'asc' : 'desc';
+        const commitOrder = inOrderStored ? inCommitOrder(deps.streamLog, deps.cursors, tenant, filter, after) : null;
+        let body: Readable;
+        if (format === 'csv') {
+          let flattened: string[] | undefined;
+          if (request.query.flatten) {
+            // A first pass finds the dotted columns for the header; the second streams the rows.
+            const columns = await flattenedColumns(deps.store.export(tenant, filter, order));
+            if (columns === null) {
+              throw new ExportTooWide(
+                `flatten=true: the matching events have more than ${MAX_FLATTENED_COLUMNS} distinct keys in before/after/metadata; narrow the filters or export without flatten`,
+              );
+            }
+            flattened = columns;
           }
-          flattened = columns;
+          const read = countThenRecord(commitOrder ?? deps.store.export(tenant, filter, order), record);
+          const onError = (error: Error) => request.log.warn({ err: error }, 'export stream ended early');
+          body = encodeCsvExport(read, onError, { raw: request.query.raw, bom: request.query.bom, flattened, cursor: inOrderStored });
+        } else {
+          // NDJSON and JSON lines are the events' JSON text, which a store keeping JSON text hands out without parsing it.
+          const texts = commitOrder
+            ? eventTexts(commitOrder)
+            : (deps.store.exportText?.(tenant, filter, order) ?? eventTexts(deps.store.export(tenant, filter, order)));
+          const read = countThenRecord(texts, record);
+          body =
+            manifest && integrity
+              ? textBody(
+                  withManifest(
+                    ndjsonLines(keepIds(read, ids, MANIFEST_MAX_EVENTS)),
+                    (count, bodySha256) =>
+                      buildManifest(
+                        {
+                          store: integrity.store,
+                          get: (t, id) => deps.store.get(t, id),
+                          signer: integrity.signer,
+                          present: (checkpoint) => presentCheckpoint(integrity.store, tenant, checkpoint),
+                        },
+                        { tenant, parameters, ids, count, bodySha256, now: deps.now(), trustedSize: request.query.trusted_size },
+                      ),
+                    release,
+                  ),
+                )
+              : encodeJsonExport(format, read);
         }
-        const events = manifest ? keepIds(read, ids, MANIFEST_MAX_EVENTS) : read;
-        const onError = (error: Error) => request.log.warn({ err: error }, 'export stream ended early');
-        const body =
-          manifest && integrity
-            ? Readable.from(
-                withManifest(
-                  ndjsonLines(events),
-                  (count, bodySha256) =>
-                    buildManifest(
-                      {
-                        store: integrity.store,
-                        get: (t, id) => deps.store.get(t, id),
-                        signer: integrity.signer,
-                        present: (checkpoint) => presentCheckpoint(integrity.store, tenant, checkpoint),
-                      },
-                      { tenant, parameters, ids, count, bodySha256, now: deps.now(), trustedSize: request.query.trusted_size },
-                    ),
-                  release,
-                ),
-                { objectMode: false, highWaterMark: EXPORT_READ_AHEAD_BYTES },
-              )
-            : encodeExport(format, events, onError, {
-                raw: request.query.raw,
-                bom: request.query.bom,
-                flattened,
-                cursor: inOrderStored,
-              });
         return (
           reply
             .header('content-type', EXPORT_MEDIA[format].contentType)

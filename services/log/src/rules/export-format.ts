@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
 import type { ExportFormat } from '@logserver/shared/schemas/log-query';
+import type { EventText } from '@logserver/shared/store/port';
 import { stringify } from 'csv-stringify';
 
 /** CSV columns: the stored event's fields in the schema's order; nested objects travel as JSON text. */
@@ -12,17 +13,41 @@ export const EXPORT_MEDIA: Record<ExportFormat, { contentType: string; extension
   json: { contentType: 'application/json; charset=utf-8', extension: 'json' },
 };
 
-export async function* ndjsonLines(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
-  for await (const event of events) yield `${JSON.stringify(event)}\n`;
+/** Events as JSON text, stringified one by one: what an export reads from a store without `exportText`. */
+export async function* eventTexts(events: AsyncIterable<LogEvent>): AsyncIterable<EventText> {
+  for await (const event of events) yield { id: event.id, json: JSON.stringify(event) };
 }
 
-async function* jsonArray(events: AsyncIterable<LogEvent>): AsyncIterable<string> {
+export async function* ndjsonLines(texts: AsyncIterable<EventText>): AsyncIterable<string> {
+  for await (const text of texts) yield `${text.json}\n`;
+}
+
+async function* jsonArray(texts: AsyncIterable<EventText>): AsyncIterable<string> {
   let separator = '[';
-  for await (const event of events) {
-    yield `${separator}${JSON.stringify(event)}`;
+  for await (const text of texts) {
+    yield `${separator}${text.json}`;
     separator = ',\n';
   }
   yield separator === '[' ? '[]\n' : ']\n';
+}
+
+/**
+ * How much text an export gathers before it hands the response a chunk. One chunk per line was one
+ * stream write and one socket write per event: more than the lines' own serialisation (#15).
+ */
+export const EXPORT_CHUNK_CHARS = 16 * 1024;
+
+/** The pieces joined into chunks of at least EXPORT_CHUNK_CHARS (the last may be shorter); the bytes are the same. */
+export async function* inChunks(pieces: AsyncIterable<string>): AsyncIterable<string> {
+  let chunk = '';
+  for await (const piece of pieces) {
+    chunk += piece;
+    if (chunk.length >= EXPORT_CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
 }
 
 /** The JSON-object fields that flatten=true spreads into one dotted column per key. */
@@ -134,20 +159,28 @@ async function* csvRows(events: AsyncIterable<LogEvent>, options: CsvOptions): A
  */
 export const EXPORT_READ_AHEAD_BYTES = 64 * 1024;
 
+/** A body stream of text chunks that pulls only as fast as the client reads (EXPORT_READ_AHEAD_BYTES ahead). */
+export function textBody(pieces: AsyncIterable<string>): Readable {
+  return Readable.from(inChunks(pieces), { objectMode: false, highWaterMark: EXPORT_READ_AHEAD_BYTES });
+}
+
 /**
- * The export body as a stream that pulls events only as fast as the client reads, so memory stays
- * flat however many events match. CSV is RFC 4180: a header row, CRLF line ends, quotes where needed,
- * formula leaders defused unless raw.
+ * The NDJSON or JSON-array export body from the events' JSON text, as a stream that pulls events only
+ * as fast as the client reads, so memory stays flat however many events match.
  */
-export function encodeExport(
-  format: ExportFormat,
+export function encodeJsonExport(format: 'ndjson' | 'json', texts: AsyncIterable<EventText>): Readable {
+  return textBody(format === 'ndjson' ? ndjsonLines(texts) : jsonArray(texts));
+}
+
+/**
+ * The CSV export body, pulled as the client reads like encodeJsonExport's: RFC 4180, a header row,
+ * CRLF line ends, quotes where needed, formula leaders defused unless raw.
+ */
+export function encodeCsvExport(
   events: AsyncIterable<LogEvent>,
   onError: (error: Error) => void,
   csvOptions: CsvOptions = { raw: false, bom: false },
 ): Readable {
-  const bytes = { objectMode: false, highWaterMark: EXPORT_READ_AHEAD_BYTES };
-  if (format === 'ndjson') return Readable.from(ndjsonLines(events), bytes);
-  if (format === 'json') return Readable.from(jsonArray(events), bytes);
   const text = csvOptions.raw ? (value: string) => value : defuseFormula;
   const csv = stringify({
     header: true,
