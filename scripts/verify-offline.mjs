@@ -51,6 +51,60 @@ function eventHash(event) {
   return createHash('sha256').update(canonicalize(content)).digest('hex');
 }
 
+/**
+ * The server's mark on a cleanup's audit event (docs/tamper-evidence.md "Retention keeps proofs"):
+ * `metadata.signature` = {kid, sig}, Ed25519 by a key of the ring whose window holds the event's
+ * time, over the RFC 8785 JSON of what the cleanup did. Null when it holds, else what is wrong.
+ */
+function cleanupSignatureProblem(audit, jwks) {
+  const { kid, sig } = audit.metadata?.signature ?? {};
+  if (typeof kid !== 'string' || typeof sig !== 'string') return 'its signature is not {kid, sig}';
+  const jwk = jwks.keys.find((key) => key.kid === kid);
+  if (!jwk) return `its signature names key ${kid}, which is not in the key ring`;
+  if ((jwk.not_before && audit.timestamp < jwk.not_before) || (jwk.not_after && audit.timestamp >= jwk.not_after))
+    return `its signature is by key ${kid}, whose window does not hold ${audit.timestamp}`;
+  const statement = canonicalize({
+    purpose: 'logserver cleanup v1',
+    tenant: audit.tenant_id,
+    id: audit.id,
+    timestamp: audit.timestamp,
+    before: audit.metadata?.before ?? null,
+    deleted_count: audit.metadata?.deleted_count,
+    by: audit.metadata?.by === 'policy' ? 'policy' : 'request',
+  });
+  let valid = false;
+  try {
+    valid = verify(null, Buffer.from(statement), publicKeyFromRaw(Buffer.from(jwk.x, 'base64url')), Buffer.from(sig, 'base64'));
+  } catch {
+    valid = false;
+  }
+  return valid ? null : 'its signature does not verify: the record was not written by the server, or was changed';
+}
+
+/**
+ * Judges cleanups' audit events (given with their leaf indexes) by the server's mark: a signature
+ * must hold, and an unsigned one after the first signed cleanup of the same decider (request or
+ * policy) was written into the store, not by the server. An audit event backs one cleanup only.
+ */
+function cleanupMarkJudge(audits, jwks) {
+  const byOf = (audit) => (audit.metadata?.by === 'policy' ? 'policy' : 'request');
+  const first = new Map();
+  const uses = new Map();
+  for (const { audit, leaf } of audits) {
+    uses.set(audit.id, (uses.get(audit.id) ?? 0) + 1);
+    if (audit.metadata?.signature === undefined || cleanupSignatureProblem(audit, jwks) !== null) continue;
+    if (leaf < (first.get(byOf(audit)) ?? Number.POSITIVE_INFINITY)) first.set(byOf(audit), leaf);
+  }
+  return (audit, leaf) => {
+    if ((uses.get(audit.id) ?? 0) > 1) return `its audit event ${audit.id} backs another cleanup record too`;
+    if (audit.metadata?.signature !== undefined) return cleanupSignatureProblem(audit, jwks);
+    const since = first.get(byOf(audit));
+    return since !== undefined && leaf > since
+      ? `its audit event is not signed, but the server has signed its ${byOf(audit)} cleanups since leaf ${since}`
+      : null;
+  };
+}
+
 /** Every check; returns the report. Pure over its inputs so the tests can call it too. */
 export function checkExport({ events, digests, publicKeyPem, partial = false }) {
   const key = createPublicKey(publicKeyPem);
@@ -196,6 +250,14 @@ export function checkTreeBundle({ events, checkpoints, jwks, logName = 'logserve
   // Tombstones per cleanup, to hold against what its audit event says it deleted.
   const perCleanup = new Map();
   for (const tomb of tombstones.values()) perCleanup.set(tomb.cleanup_id, (perCleanup.get(tomb.cleanup_id) ?? 0) + 1);
+  // Each cleanup's audit event once, with its leaf, for the server's mark.
+  const cleanupAudits = new Map();
+  for (const tomb of tombstones.values()) {
+    const audit = tomb.cleanup_audit_event_id ? byId.get(tomb.cleanup_audit_event_id) : undefined;
+    if (audit && !cleanupAudits.has(tomb.cleanup_id))
+      cleanupAudits.set(tomb.cleanup_id, { audit, leaf: placed.get(audit.id) ?? Number.POSITIVE_INFINITY });
+  }
+  const markProblem = cleanupMarkJudge([...cleanupAudits.values()], jwks);
   let verified = 0;
   let deletedByCleanup = 0;
   let missing = 0;
@@ -225,7 +287,9 @@ export function checkTreeBundle({ events, checkpoints, jwks, logName = 'logserve
                   ? `cleanup ${tomb.cleanup_id} says it deleted ${tomb.cleanup_deleted_count}, ${perCleanup.get(tomb.cleanup_id)} tombstones name it`
                   : auditIndex <= index
                     ? `cleanup ${tomb.cleanup_id} was logged before this event`
-                    : null;
+                    : markProblem(audit, auditIndex) !== null
+                      ? `cleanup ${tomb.cleanup_id}: ${markProblem(audit, auditIndex)}`
+                      : null;
       if (reason === null) deletedByCleanup++;
       else problems.push({ kind: 'removed', event_id: id, leaf_index: index, detail: `leaf ${index} is not in the export; ${reason}` });
       continue;
@@ -335,6 +399,12 @@ export function checkManifestExport({ text, jwks, logName = 'logserver', trusted
         `the audit event of cleanup ${cleanup.cleanup_id}`,
       );
   }
+  const markProblem = cleanupMarkJudge(
+    [...cleanups.values()]
+      .filter((cleanup) => cleanup.audit_event)
+      .map((cleanup) => ({ audit: cleanup.audit_event, leaf: cleanup.audit_leaf_index ?? Number.POSITIVE_INFINITY })),
+    jwks,
+  );
   let honoured = 0;
   const [scanStart, scanEnd] = manifest.tombstone_scan ?? [0, 0];
   for (const tomb of manifest.tombstones ?? []) {
@@ -357,7 +427,9 @@ export function checkManifestExport({ text, jwks, logName = 'logserver', trusted
                 ? `the audit event of cleanup ${cleanup.cleanup_id} does not record it`
                 : cleanup.audit_leaf_index <= tomb.leaf_index
                   ? `cleanup ${cleanup.cleanup_id} was logged before this event`
-                  : null;
+                  : markProblem(audit, cleanup.audit_leaf_index) !== null
+                    ? `cleanup ${cleanup.cleanup_id}: ${markProblem(audit, cleanup.audit_leaf_index)}`
+                    : null;
     if (tomb.event_hash) place(tomb.leaf_index, eventLeafHash(tomb.event_hash, tomb.timestamp), `tombstone ${tomb.event_id}`);
     if (reason === null) honoured++;
     else problem('removed', `leaf ${tomb.leaf_index} was deleted; ${reason}`, { event_id: tomb.event_id, leaf_index: tomb.leaf_index });

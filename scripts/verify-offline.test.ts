@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type RunningServer, startAllInOne } from '../test/support/all-in-one.js';
+import { forgeUnsignedCleanup, interleavedOldAndRecent } from '../test/support/forge-cleanup.js';
 import * as tlog from './tlog.mjs';
 
 const script = join(import.meta.dirname, 'verify-offline.mjs');
@@ -197,5 +198,33 @@ describe('scripts/verify-offline.mjs after a cleanup of half the tenant', () => 
     const forged = await run('check', out);
     expect(forged.code).toBe(1);
     expect(forged.report.first_problem.detail).toContain('deleted before 2019-01-01');
+  });
+
+  it('reports a cleanup written straight into the store, unsigned, after the server signed one', async () => {
+    const server = await startAllInOne({ SEAL_INTERVAL: '0' });
+    const admin = await server.token('acme', 'admin');
+    await call(`${server.url}/api/v1/logs/bulk`, { token: admin, body: interleavedOldAndRecent() });
+    await server.seal();
+    expect(
+      (await call(`${server.url}/api/v1/logs/cleanup?before=2020-01-04T00:00:00Z`, { method: 'DELETE', token: admin })).body.data,
+    ).toEqual({ deleted_count: 3 });
+    expect(await forgeUnsignedCleanup(server, 'acme', '2020-01-08T00:00:00.000Z')).toBe(4);
+    await server.seal();
+    const out = mkdtempSync(join(tmpdir(), 'logserver-audit-'));
+    await promisify(execFile)(process.execPath, [
+      script,
+      'fetch',
+      '--url',
+      server.url,
+      '--token',
+      await server.token('acme', 'auditor'),
+      '--out',
+      out,
+    ]);
+    await server.close();
+    const { code, report } = await run('check', out);
+    expect(code).toBe(1);
+    expect(report).toMatchObject({ status: 'tampered', deleted_by_cleanup: 3, problem_count: 4 });
+    expect(report.first_problem.detail).toContain('is not signed, but the server has signed its request cleanups since leaf');
   });
 });

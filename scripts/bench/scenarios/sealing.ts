@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type BenchContext, bearer } from '../context.js';
 import { eventInputs, PYTHON_EVENT } from '../data.js';
@@ -10,6 +10,7 @@ import type { Figure } from '../report.js';
 const BULK_SIZE = 500;
 const BULK_CONNECTIONS = 4;
 const SEAL_INTERVAL = 1;
+const TENANT = 'bench-seal';
 
 /**
  * Two fresh all-in-one servers, alike but for SEAL_INTERVAL: sealed every second, and not sealed.
@@ -22,9 +23,13 @@ async function startPair(context: BenchContext): Promise<{ sealed: Service; unse
     const dataDir = join(context.workDir, name);
     mkdirSync(dataDir, { recursive: true });
     const port = await freePort();
+    // BENCH_PROFILE=dir: a V8 CPU profile of each server (sealed and unsealed) in dir, to see what a seal costs.
+    const profile = process.env.BENCH_PROFILE
+      ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`, `--cpu-prof-name=${name}.cpuprofile`]
+      : [];
     return startService({
       name,
-      args: [join(context.root, 'services/all-in-one/dist/main.js')],
+      args: [...profile, join(context.root, 'services/all-in-one/dist/main.js')],
       port,
       env: {
         DATA_DIR: dataDir,
@@ -45,6 +50,16 @@ async function startPair(context: BenchContext): Promise<{ sealed: Service; unse
   return { sealed: await start('sealed', CONTROL ? 0 : SEAL_INTERVAL), unsealed: await start('unsealed', 0) };
 }
 
+/** Registers the tenant on a fresh server, as an operator would (AUTH_REQUIRE_REGISTERED_TENANT is on). */
+async function createTenant(server: Service, context: BenchContext, tenant: string): Promise<void> {
+  const created = await fetch(`${server.url}/api/v1/tenants`, {
+    method: 'POST',
+    headers: { ...bearer(await context.token('system', 'admin')), 'content-type': 'application/json' },
+    body: JSON.stringify({ key: tenant, name: tenant }),
+  });
+  if (created.status !== 200) throw new Error(`creating tenant ${tenant} on ${server.url}: ${created.status} ${await created.text()}`);
+}
+
 async function json(url: string, headers: Record<string, string>): Promise<{ data: unknown; meta?: { total?: number } }> {
   const response = await fetch(url, { headers });
   if (!response.ok) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
@@ -53,9 +68,8 @@ async function json(url: string, headers: Record<string, string>): Promise<{ dat
 
 /**
  * Seconds from now until a signed checkpoint covers every event the tenant has stored (a fresh
- * tenant: its tree size is its event count). Called right after a load slice, so it is the lag of
- * the last acknowledged event, and the next slice starts only once sealing has caught up (its work
- * is not left to weigh on the unsealed side's slice).
+ * tenant: its tree size is its event count). Called right after a load slice, so the next slice
+ * starts only once sealing has caught up (its work is not left to weigh on the unsealed side's slice).
  */
 async function coverLag(server: Service, headers: Record<string, string>, timeoutMs = 60_000): Promise<number> {
   const started = performance.now();
@@ -73,6 +87,52 @@ async function coverLag(server: Service, headers: Record<string, string>, timeou
 }
 
 /**
+ * The issue's figure: how long after its acknowledgement a signed checkpoint covers an event, for
+ * events acknowledged during the load. While our slice runs, one marker event is posted every
+ * PROBE_EVERY_MS (a single POST beside the load); from the moment its 200 arrives, its proof is asked
+ * for every PROBE_POLL_MS until it is served (a proof is a 409 until a checkpoint covers the event).
+ * One marker is pending at a time, so the probe adds a few requests a second. stop() ends the probe
+ * and returns the worst marker's wait, then waits (coverLag) until every stored event is covered, so
+ * the next slice starts with sealing caught up; that wait, from the end of the load, goes to `drained`.
+ */
+const PROBE_EVERY_MS = 250;
+const PROBE_POLL_MS = 20;
+
+function probe(server: Service, writer: Record<string, string>, auditor: Record<string, string>, drained: number[]) {
+  let running = true;
+  let worst = 0;
+  const loop = (async () => {
+    while (running) {
+      const sent = performance.now();
+      const response = await fetch(`${server.url}/api/v1/logs`, {
+        method: 'POST',
+        headers: { ...writer, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...PYTHON_EVENT, action: 'bench.marker' }),
+      });
+      if (!response.ok) throw new Error(`marker POST: ${response.status} ${await response.text()}`);
+      const { id } = ((await response.json()) as { data: { id: string } }).data;
+      const acked = performance.now();
+      for (;;) {
+        const proof = await fetch(`${server.url}/api/v1/logs/${id}/proof`, { headers: auditor });
+        await proof.arrayBuffer();
+        if (proof.ok) break;
+        if (proof.status !== 409) throw new Error(`marker proof: ${proof.status}`);
+        if (performance.now() - acked > 60_000) throw new Error(`marker ${id} not covered within 60 s`);
+        await sleep(PROBE_POLL_MS);
+      }
+      worst = Math.max(worst, (performance.now() - acked) / 1000);
+      await sleep(Math.max(0, PROBE_EVERY_MS - (performance.now() - sent)));
+    }
+  })();
+  return async () => {
+    running = false;
+    await loop;
+    drained.push(await coverLag(server, auditor));
+    return worst;
+  };
+}
+
+/**
  * 10: ingest with sealing on (SEAL_INTERVAL=1, the default: the tenant tree appended and one
  * checkpoint signed per second) beside the same server with sealing off (SEAL_INTERVAL=0), bulk
  * and single POSTs in alternating slices; and how long after the last acknowledged event of each
@@ -82,9 +142,11 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
   const { sealed, unsealed } = await startPair(context);
   try {
     const figures: Figure[] = [];
-    const writer = bearer(await context.token('bench-seal', 'writer'));
-    const auditor = bearer(await context.token('bench-seal', 'auditor'));
-    const lag = async () => async () => (CONTROL ? null : coverLag(sealed, auditor));
+    for (const server of [sealed, unsealed]) await createTenant(server, context, TENANT);
+    const writer = bearer(await context.token(TENANT, 'writer'));
+    const auditor = bearer(await context.token(TENANT, 'auditor'));
+    const drained: { bulk: number[]; post: number[] } = { bulk: [], post: [] };
+    const lag = (into: number[]) => async () => (CONTROL ? async () => null : probe(sealed, writer, auditor, into));
     const label = CONTROL ? 'A/A control: SEAL_INTERVAL=0 vs 0' : `SEAL_INTERVAL=${SEAL_INTERVAL} vs 0`;
 
     const bulkBody = JSON.stringify(eventInputs(BULK_SIZE, 9));
@@ -95,7 +157,12 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
       connections: BULK_CONNECTIONS,
     });
     for (const server of [sealed, unsealed]) await hammer({ ...bulk(server), amount: BULK_CONNECTIONS * 2 });
-    const bulkRun = await sideBySide({ ours: bulk(sealed), baseline: bulk(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
+    const bulkRun = await sideBySide({
+      ours: bulk(sealed),
+      baseline: bulk(unsealed),
+      seconds: context.sizes.sealSeconds,
+      watch: lag(drained.bulk),
+    });
     const bulkScenario = `10 sealing (${label}): bulk ${BULK_SIZE} a request, c=${BULK_CONNECTIONS}`;
     figures.push(
       {
@@ -115,16 +182,27 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
       },
       {
         scenario: bulkScenario,
-        figure: 'last ack → covering checkpoint, worst slice (s)',
+        figure: 'ack → covering checkpoint, worst marker event under the load (s)',
         value: bulkRun.watched,
-        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL + 0.5, unit: 's' },
+        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL, unit: 's' },
+      },
+      {
+        scenario: bulkScenario,
+        // Not the issue's bound: requests in flight when the load stops still commit (bulk p99 is seconds here) and are then sealed.
+        figure: 'end of the load → every stored event covered, worst slice (s)',
+        value: CONTROL ? null : Math.max(...drained.bulk),
       },
     );
 
     const postBody = JSON.stringify(PYTHON_EVENT);
     const single = (server: Service) => ({ url: `${server.url}/api/v1/logs`, body: postBody, headers: writer, connections: 100 });
     for (const server of [sealed, unsealed]) await hammer({ ...single(server), duration: 1 });
-    const postRun = await sideBySide({ ours: single(sealed), baseline: single(unsealed), seconds: context.sizes.sealSeconds, watch: lag });
+    const postRun = await sideBySide({
+      ours: single(sealed),
+      baseline: single(unsealed),
+      seconds: context.sizes.sealSeconds,
+      watch: lag(drained.post),
+    });
     const postScenario = `10 sealing (${label}): single POST, c=100`;
     figures.push(
       {
@@ -144,9 +222,15 @@ export async function sealingCost(context: BenchContext): Promise<Figure[]> {
       },
       {
         scenario: postScenario,
-        figure: 'last ack → covering checkpoint, worst slice (s)',
+        figure: 'ack → covering checkpoint, worst marker event under the load (s)',
         value: postRun.watched,
-        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL + 0.5, unit: 's' },
+        target: { of: 'value', op: '<=', limit: SEAL_INTERVAL, unit: 's' },
+      },
+      {
+        scenario: postScenario,
+        // Not the issue's bound: requests in flight when the load stops still commit (bulk p99 is seconds here) and are then sealed.
+        figure: 'end of the load → every stored event covered, worst slice (s)',
+        value: CONTROL ? null : Math.max(...drained.post),
       },
     );
 

@@ -10,7 +10,7 @@ import { type Health, registerHealth } from '@logserver/shared/http/health';
 import { registerMetrics } from '@logserver/shared/http/metrics';
 import { createServer } from '@logserver/shared/http/server';
 import { InProcessLogQueue } from '@logserver/shared/in-process/log-queue';
-import type { Sealer } from '@logserver/shared/integrity/sealer';
+import type { SealRunner } from '@logserver/shared/integrity/sealer';
 import type { MongoDatabase } from '@logserver/shared/mongo/database';
 import { createStoreHandler } from '@logserver/shared/pipeline/store-handler';
 import { analyticsPlugin } from '@logserver/shared/plugins/analytics';
@@ -21,7 +21,7 @@ import { storesPlugin } from '@logserver/shared/plugins/stores';
 import { streamDeliveryPlugin } from '@logserver/shared/plugins/streams';
 import { retentionBounds } from '@logserver/shared/retention/config';
 import type { RetentionJob } from '@logserver/shared/retention/job';
-import { type Stores, storeSettings } from '@logserver/shared/stores';
+import { type Stores, sqlitePathOf, storeSettings } from '@logserver/shared/stores';
 import { createCursorCodec, cursorKeyFrom } from '@logserver/shared/stream/cursor';
 import { streamAdmin, streamPartsFrom } from '@logserver/shared/streams/open';
 import type { FastifyInstance } from 'fastify';
@@ -35,7 +35,7 @@ export interface AllInOne {
   stores: Stores;
   health: Health;
   /** Seals on its timer (SEAL_INTERVAL > 0); tests call sealAll() to seal now. */
-  sealer: Sealer | null;
+  sealer: SealRunner | null;
   /** The analytics sink (ANALYTICS on); tests call runOnce() to copy now. */
   sink: AnalyticsSink | null;
   /** Applies retention policies every RETENTION_INTERVAL; tests call runOnce() to run now. */
@@ -51,7 +51,8 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   const app = createServer({ logLevel: config.LOG_LEVEL, trustProxy: config.TRUST_PROXY });
   await registerCors(app, config.CORS_ORIGINS);
   const auth = jwtSettings(config, config.AUTH_SECRET ?? loadOrCreateSecret(config.DATA_DIR).secret, app.log);
-  await app.register(storesPlugin, { settings: storeSettings.parse(config), mongoDatabase: options.mongoDatabase });
+  const settings = storeSettings.parse(config);
+  await app.register(storesPlugin, { settings, mongoDatabase: options.mongoDatabase });
   const { stores } = app;
   // The queue writes through to the worker's handler in this process, so a POST is answered
   // once its events are committed, and the handler tells the feed to read them at once. The feed
@@ -65,7 +66,8 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   await app.register(queuePlugin, { queue });
   await app.register(consumerPlugin, { handle: worker.handle });
 
-  // The sealer shares the process and the SQLite file; its lease still makes it safe beside others.
+  // The sealer shares the process and the store; its lease still makes it safe beside others. On
+  // SQLite it seals on a thread of its own, so a seal does not hold up ingest (docs/tamper-evidence.md).
   const keys = dataDirKeys(config.DATA_DIR, config.INTEGRITY_ORIGIN, {
     signingKeyPem: config.INTEGRITY_SIGNING_KEY,
     keyRingJson: config.INTEGRITY_KEYRING,
@@ -77,6 +79,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
       key: keys.signingKey,
       logName: config.INTEGRITY_ORIGIN,
       intervalMs: config.SEAL_INTERVAL * 1000,
+      thread: stores.mongo ? undefined : { sqlitePath: sqlitePathOf(settings), key: keys.signingKeySource },
     });
 
   // The job's audit events go through the queue as a request's do: committed, then streamed.
@@ -87,6 +90,7 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
     record: (events) => queue.publish(events),
     tenantLimit: config.RETENTION_TENANT_LIMIT,
     intervalMs: config.RETENTION_INTERVAL * 1000,
+    signer: keys.signingKey,
   });
 
   const metrics = registerMetrics(app, undefined, { serve: false });

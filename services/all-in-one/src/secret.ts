@@ -65,7 +65,7 @@ export function dataDirKeys(
   dataDir: string,
   name: string,
   env: { signingKeyPem?: string | undefined; keyRingJson?: string | undefined } = {},
-): { signingKey: () => SigningKey; keys: () => KeyRing } {
+): { signingKey: () => SigningKey; signingKeySource: { pem: string } | { file: string }; keys: () => KeyRing } {
   const keyPath = join(dataDir, SIGNING_KEY_FILE);
   const ringPath = join(dataDir, KEYRING_FILE);
   const fixedKey = env.signingKeyPem ? signingKeyFromPem(env.signingKeyPem) : null;
@@ -88,6 +88,8 @@ export function dataDirKeys(
     };
   };
   const signingKey = cached(fixedKey ? null : keyPath, readKey);
+  // Where a sealer thread reads the same key (it makes its own key object, and rereads the file as this does).
+  const signingKeySource = env.signingKeyPem ? { pem: env.signingKeyPem } : { file: keyPath };
   const keys = cached(env.keyRingJson ? null : ringPath, () => {
     const ring = KeyRing.fromJwks(name, readRing());
     const current = signingKey();
@@ -95,7 +97,7 @@ export function dataDirKeys(
       throw new Error(`the signing key ${current.keyId} is not in ${ringPath}: run make rotate-signing-key to change keys`);
     return ring;
   });
-  return { signingKey, keys };
+  return { signingKey, signingKeySource, keys };
 }
 
 /**

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tlog from '../../../scripts/tlog.mjs';
 import { call, type RunningServer, startAllInOne } from '../../../test/support/all-in-one.js';
+import { forgeUnsignedCleanup, interleavedOldAndRecent } from '../../../test/support/forge-cleanup.js';
 
 const script = resolve(import.meta.dirname, '../../../scripts/verify-offline.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'logserver-manifest-'));
@@ -162,6 +163,34 @@ describe('GET /api/v1/logs/export?manifest=true, checked by scripts/verify-offli
       join(dir, 'trusted.txt'),
     );
     expect(six.report.problems.map((p: { kind: string }) => p.kind)).toEqual(expect.arrayContaining(['split view']));
+  });
+
+  it('signs its cleanups, and reports one written straight into the store (unsigned) by verify and by verify-offline', async () => {
+    const tenant = 'mf-forged';
+    const token = await server.token(tenant, 'admin');
+    await call(`${server.url}/api/v1/logs/bulk`, { token, body: interleavedOldAndRecent() });
+    await server.seal();
+    const real = await call(`${server.url}/api/v1/logs/cleanup?before=2020-01-04T00:00:00Z`, { method: 'DELETE', token });
+    expect(real.body.data).toEqual({ deleted_count: 3 });
+    expect(await forgeUnsignedCleanup(server, tenant, '2020-01-08T00:00:00.000Z')).toBe(4);
+    await server.seal();
+    const text = (await call(`${server.url}/api/v1/logs/export?manifest=true&sort=asc`, { token })).text;
+    const { manifest } = split(text);
+    const signed = manifest.cleanups.find((cleanup: { deleted_count: number }) => cleanup.deleted_count === 3);
+    expect(signed.audit_event.metadata.signature).toMatchObject({ kid: expect.any(String), sig: expect.any(String) });
+
+    const offline = await checkExport(text);
+    expect(offline.code).toBe(1);
+    const removed = offline.report.problems.filter((p: { kind: string }) => p.kind === 'removed');
+    expect(removed).toHaveLength(4);
+    expect(removed[0].detail).toContain('is not signed, but the server has signed its request cleanups since leaf');
+    expect(offline.report.tombstones_honoured).toBe(3);
+
+    const verify = (await call(`${server.url}/api/v1/logs/verify`, { token })).body.data;
+    expect(verify).toMatchObject({ status: 'tampered', deleted_by_cleanup: 3, problems: { removed: 4 } });
+    expect(verify.cleanup_problems).toEqual([
+      { cleanup_id: expect.any(Number), reason: expect.stringContaining('is not signed, but the server has signed its request cleanups') },
+    ]);
   });
 
   it('lists an event not sealed yet as unsealed: verify-offline says unproven', async () => {

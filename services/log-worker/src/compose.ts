@@ -45,13 +45,14 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
     await stores.close();
   });
 
+  const signingKey = config.INTEGRITY_SIGNING_KEY ? signingKeyFromPem(config.INTEGRITY_SIGNING_KEY) : null;
   // Each worker replica may seal: the per-tenant lease lets one act at a time (docs/tamper-evidence.md).
   if (config.SEAL_INTERVAL > 0) {
-    if (config.INTEGRITY_SIGNING_KEY) {
+    if (signingKey !== null) {
       // SQLite and MongoDB both keep the integrity records; sealing starts once the store is open.
       await app.register(sealerPlugin, {
         store: deferred(stores, () => stores.value?.integrity),
-        key: signingKeyFromPem(config.INTEGRITY_SIGNING_KEY),
+        key: signingKey,
         logName: config.INTEGRITY_ORIGIN,
         intervalMs: 0,
       });
@@ -70,6 +71,8 @@ export async function composeLogWorker(config: LogWorkerConfig): Promise<{ app: 
     logs: deferred(stores, () => stores.value?.logs),
     copies: deferred(stores, () => stores.value?.streams),
     record: (events) => worker.handle(events),
+    // The worker holds the signing key when it seals: the job's cleanups are then signed (docs/tamper-evidence.md).
+    signer: signingKey === null ? undefined : () => signingKey,
     tenantLimit: config.RETENTION_TENANT_LIMIT,
     intervalMs: 0,
   });

@@ -2,11 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { TenantId } from '../store/tenant-id.js';
 import { signCheckpoint } from './checkpoint.js';
 import { sealDigest } from './digest.js';
-import type { Checkpoint, CommitPosition, IntegrityStore, Tile } from './port.js';
+import type { Checkpoint, CommitPosition, IntegrityStore, SealableEvent, Tile } from './port.js';
 import type { SigningKey } from './signing-key.js';
 import { CompactRange, eventLeafHash } from './tree.js';
 
 export const DEFAULT_ORIGIN = 'logserver';
+
+/** Events read and hashed between two turns of the event loop while sealing (about 10 µs each). */
+export const SEAL_SLICE = 500;
+
+/** The share of SEAL_INTERVAL between the starts of two rounds (see Sealer.start). */
+export const SEAL_PERIOD_SHARE = 0.9;
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A tenant's log origin, the first line of its checkpoints. */
 export const originOf = (logName: string, tenant: string): string => `${logName}/${tenant}`;
@@ -33,6 +41,51 @@ export interface SealerOptions {
   onError?: (error: unknown) => void;
 }
 
+/** What runs the seals: a Sealer on this event loop, or a ThreadSealer (sealer-thread.ts) that runs one off it. */
+export interface SealRunner {
+  /** Seals every tenant with new events once. Concurrent calls share one round. */
+  sealAll(): Promise<SealRound>;
+  /** Seals on a fixed rate until stop(). */
+  start(intervalMs: number): void;
+  /** Stops the timer and waits for a round in progress. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a round on a fixed rate: every SEAL_PERIOD_SHARE × intervalMs counted from the start of
+ * the one before (at once when a round took longer). An event acknowledged just after a round read
+ * the tenant's last slice is in the next round, which ends about one period plus the difference
+ * between the two rounds' durations later; the 10 % is the room for that difference, so every
+ * acknowledged event is covered within intervalMs (SEAL_INTERVAL) while rounds stay short.
+ * A failed round is reported and the next one tries again.
+ */
+export class SealTimer {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly seal: () => Promise<unknown>,
+    private readonly onError?: (error: unknown) => void,
+  ) {}
+
+  start(intervalMs: number): void {
+    const period = intervalMs * SEAL_PERIOD_SHARE;
+    const tick = () => {
+      const started = performance.now();
+      this.seal()
+        .catch((error: unknown) => this.onError?.(error))
+        .finally(() => {
+          if (this.timer !== null) this.timer = setTimeout(tick, Math.max(0, period - (performance.now() - started)));
+        });
+    };
+    this.timer = setTimeout(tick, period);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
 export interface SealRound {
   digests: number;
   events: number;
@@ -45,7 +98,7 @@ export interface SealRound {
  * sealers may run on one database: a lease per tenant lets one act at a time, and the store's
  * compare-and-append refuses a digest that does not follow the head, so the chain never forks.
  */
-export class Sealer {
+export class Sealer implements SealRunner {
   private readonly store: IntegrityStore;
   private readonly key: () => SigningKey;
   private readonly logName: string;
@@ -55,7 +108,7 @@ export class Sealer {
   private readonly now: () => Date;
   /** Every tenant's events up to here were sealed when last looked at; scans start after it. */
   private watermark: CommitPosition | null | undefined;
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timer: SealTimer;
   private running: Promise<SealRound> | null = null;
 
   constructor(private readonly options: SealerOptions) {
@@ -67,6 +120,7 @@ export class Sealer {
     this.leaseMs = options.leaseMs ?? 30_000;
     this.holder = options.holder ?? randomUUID();
     this.now = options.now ?? (() => new Date());
+    this.timer = new SealTimer(() => this.sealAll(), options.onError);
   }
 
   /** Seals every tenant with new events once. Concurrent calls share one round. */
@@ -126,7 +180,7 @@ export class Sealer {
         events += batch.length;
         if (batch.length < this.maxEvents) break;
         // A backlog is sealed a digest at a time with requests served in between.
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
         if (!(await this.store.acquireLease(tenant, this.holder, this.leaseMs))) break;
       }
     } finally {
@@ -136,8 +190,11 @@ export class Sealer {
   }
 
   /**
-   * Appends the tenant's new events to its tree and signs one checkpoint per batch: hashing the new
-   * leaves into the stored compact range, then one signature, so a seal costs O(new events).
+   * Appends the tenant's new events to its tree and signs one checkpoint per batch (at most
+   * maxEventsPerDigest events): the new leaves are hashed into the stored compact range, then one
+   * signature, so a seal costs O(new events) and rereads nothing sealed. The events are read and
+   * hashed SEAL_SLICE at a time with the event loop let run in between, so a seal holds the loop
+   * for one slice (a few milliseconds), not for a whole second's worth of events.
    * The tree starts after the last digest-v1 digest, if any (the version boundary).
    */
   private async checkpointTenant(tenant: TenantId): Promise<{ digests: number; events: number }> {
@@ -145,18 +202,29 @@ export class Sealer {
     let events = 0;
     for (;;) {
       const head = await this.store.latestCheckpoint(tenant);
-      const after = head?.last_position ?? (await this.store.latestDigest(tenant))?.last_position ?? null;
-      const batch = await this.store.sealable(tenant, after, this.maxEvents);
-      const first = batch[0];
-      const last = batch.at(-1);
-      if (first === undefined || last === undefined) break;
+      let after = head?.last_position ?? (await this.store.latestDigest(tenant))?.last_position ?? null;
       const range = head ? CompactRange.from(head.tree_size, head.frontier) : CompactRange.empty();
       const tiles: Tile[] = [];
-      const hashes = batch.map((event) => {
-        const leaf = eventLeafHash(event.hash, event.timestamp);
-        range.append(leaf, (tile, hash) => tiles.push({ tile, hash }));
-        return leaf.toString('hex');
-      });
+      const ids: string[] = [];
+      const hashes: string[] = [];
+      let first: SealableEvent | undefined;
+      let last: SealableEvent | undefined;
+      while (ids.length < this.maxEvents) {
+        const limit = Math.min(SEAL_SLICE, this.maxEvents - ids.length);
+        const slice = await this.store.sealable(tenant, after, limit);
+        for (const event of slice) {
+          const leaf = eventLeafHash(event.hash, event.timestamp);
+          range.append(leaf, (tile, hash) => tiles.push({ tile, hash }));
+          ids.push(event.id);
+          hashes.push(leaf.toString('hex'));
+        }
+        first ??= slice[0];
+        last = slice.at(-1) ?? last;
+        if (slice.length < limit || last === undefined) break;
+        after = last.position;
+        await yieldToEventLoop();
+      }
+      if (first === undefined || last === undefined) break;
       const key = this.key();
       const root = range.root();
       // Checkpoint times never go back, also when two sealers' clocks disagree.
@@ -175,39 +243,32 @@ export class Sealer {
         time,
         key_id: key.keyId,
         note,
-        count: batch.length,
+        count: ids.length,
         first_event_id: first.id,
         last_event_id: last.id,
         first_position: first.position,
         last_position: last.position,
         frontier: range.toJSON(),
       };
-      if (!(await this.store.appendCheckpoint(tenant, checkpoint, { ids: batch.map((event) => event.id), hashes }, tiles))) break;
+      // Refused only if our lease lapsed and another sealer appended meanwhile; its checkpoint stands.
+      if (!(await this.store.appendCheckpoint(tenant, checkpoint, { ids, hashes }, tiles))) break;
       checkpoints++;
-      events += batch.length;
-      if (batch.length < this.maxEvents) break;
-      await new Promise((resolve) => setImmediate(resolve));
+      events += ids.length;
+      if (ids.length < this.maxEvents) break;
+      await yieldToEventLoop();
       if (!(await this.store.acquireLease(tenant, this.holder, this.leaseMs))) break;
     }
     return { digests: checkpoints, events };
   }
 
-  /** Seals every `intervalMs` until stop(); a failed round is reported and the next one tries again. */
+  /** Seals on a fixed rate until stop() (see SealTimer). */
   start(intervalMs: number): void {
-    const tick = () => {
-      this.sealAll()
-        .catch((error: unknown) => this.options.onError?.(error))
-        .finally(() => {
-          if (this.timer !== null) this.timer = setTimeout(tick, intervalMs);
-        });
-    };
-    this.timer = setTimeout(tick, intervalMs);
+    this.timer.start(intervalMs);
   }
 
   /** Stops the timer and waits for a round in progress, so the store can be closed after. */
   async stop(): Promise<void> {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.timer.stop();
     await this.running?.catch(() => undefined);
   }
 }

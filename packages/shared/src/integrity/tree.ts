@@ -1,5 +1,4 @@
 import { hash } from 'node:crypto';
-import { canonicalJson } from './event-hash.js';
 
 /**
  * One append-only RFC 9162 (RFC 6962) Merkle tree per tenant: leaf hashes, audit paths,
@@ -19,8 +18,15 @@ export function hashLeaf(entry: Uint8Array): Hash {
   return hash('sha256', Buffer.concat([Buffer.from([0]), entry]), 'buffer');
 }
 
+/** 0x01 || left || right, reused: the sealer hashes about one inner node per leaf it appends. */
+const NODE_INPUT = Buffer.alloc(1 + 2 * 32);
+NODE_INPUT[0] = 1;
+
 export function hashChildren(left: Uint8Array, right: Uint8Array): Hash {
-  return hash('sha256', Buffer.concat([Buffer.from([1]), left, right]), 'buffer');
+  if (left.length !== 32 || right.length !== 32) return hash('sha256', Buffer.concat([Buffer.from([1]), left, right]), 'buffer');
+  NODE_INPUT.set(left, 1);
+  NODE_INPUT.set(right, 33);
+  return hash('sha256', NODE_INPUT, 'buffer');
 }
 
 /**
@@ -29,10 +35,22 @@ export function hashChildren(left: Uint8Array, right: Uint8Array): Hash {
  * range it was in, and a cleanup record that does not cover it is caught.
  */
 export function leafEntry(eventHash: string, timestamp: string): Buffer {
-  return Buffer.from(canonicalJson({ hash: eventHash, timestamp }));
+  return Buffer.from(leafEntryText(eventHash, timestamp));
 }
 
-export const eventLeafHash = (eventHash: string, timestamp: string): Hash => hashLeaf(leafEntry(eventHash, timestamp));
+/**
+ * The entry's RFC 8785 text, written out: an object of two strings whose keys are already in
+ * code-unit order, and RFC 8785 serializes a string as JSON.stringify does. Equal to
+ * canonicalJson({ hash, timestamp }) for any strings (test/integrity/tree.test.ts checks both),
+ * and much cheaper: the sealer builds one per event it seals.
+ */
+function leafEntryText(eventHash: string, timestamp: string): string {
+  return `{"hash":${JSON.stringify(eventHash)},"timestamp":${JSON.stringify(timestamp)}}`;
+}
+
+/** hashLeaf(leafEntry(...)) without the copies: the UTF-8 of "\0" is the 0x00 prefix byte. */
+export const eventLeafHash = (eventHash: string, timestamp: string): Hash =>
+  hash('sha256', `\u0000${leafEntryText(eventHash, timestamp)}`, 'buffer');
 
 /** The largest power of two strictly below n (n >= 2). */
 export function splitPoint(n: number): number {

@@ -1,5 +1,6 @@
 import type { LogEvent } from '../schemas/log-event.js';
 import type { TenantId } from '../store/tenant-id.js';
+import { type CleanupStatement, cleanupSignatureProblem } from './cleanup-signature.js';
 import { eventHash } from './event-hash.js';
 import type { KeyRing } from './keyring.js';
 import type { CleanupRecord, CommitPosition, IntegrityStore, Tombstone } from './port.js';
@@ -93,7 +94,12 @@ export async function verifyTree(
   let previousTime: string | null = null;
 
   const rootAt = async (size: number): Promise<string> => (await storedRoot(store, tenant, size)).toString('hex');
-  const cleanupCounts = new Map((await store.cleanups(tenant)).map((entry) => [entry.record.cleanup_id, entry.tombstones]));
+  const cleanupList = await store.cleanups(tenant);
+  const cleanupCounts = new Map(cleanupList.map((entry) => [entry.record.cleanup_id, entry.tombstones]));
+  // A signed audit event backs one cleanup: a second record naming it would reuse a real signature.
+  const auditUses = new Map<string, number>();
+  for (const { record } of cleanupList)
+    if (record.audit_event_id !== null) auditUses.set(record.audit_event_id, (auditUses.get(record.audit_event_id) ?? 0) + 1);
   const leafIndexOf = async (id: string): Promise<number> => {
     const position = await store.positionOf(tenant, id);
     const batch = position === null ? null : await store.checkpointCovering(tenant, position);
@@ -101,7 +107,36 @@ export async function verifyTree(
     const offset = leaves?.ids.indexOf(id) ?? -1;
     return batch === null || offset < 0 ? Number.POSITIVE_INFINITY : batch.tree_size - batch.count + offset;
   };
-  /** Whether a cleanup record holds up: its audit event is a logs.cleanup leaf that says the same, and it names as many tombstones as it says it deleted. */
+  /**
+   * Per decider (request, policy), the leaf of the first cleanup audit event the server signed: from
+   * there on the log signs that decider's cleanups, so an unsigned one after it was written into the
+   * store, not by the server. Looked up once, the first time a cleanup is judged.
+   */
+  let signedSince: Promise<Map<CleanupRecord['by'], number>> | null = null;
+  const firstSignedLeaves = () => {
+    signedSince ??= (async () => {
+      const first = new Map<CleanupRecord['by'], number>();
+      for (const { record } of cleanupList) {
+        const audit = record.audit_event_id === null ? null : await store.eventAt(tenant, record.audit_event_id);
+        const signature = audit ? signatureOf(audit.event) : undefined;
+        if (
+          !audit ||
+          signature === undefined ||
+          cleanupSignatureProblem(keys, statementOf(tenant, audit.event, record), signature) !== null
+        )
+          continue;
+        const leaf = await leafIndexOf(audit.event.id);
+        if (leaf < (first.get(record.by) ?? Number.POSITIVE_INFINITY)) first.set(record.by, leaf);
+      }
+      return first;
+    })();
+    return signedSince;
+  };
+  /**
+   * Whether a cleanup record holds up: its audit event is a logs.cleanup leaf that says the same, it
+   * names as many tombstones as it says it deleted, and it carries the server's signature (when it
+   * has one it must verify; without one it must come before the server's first signed cleanup).
+   */
   const judgeCleanup = (record: CleanupRecord, depth: number): Promise<CleanupVerdict> => {
     let verdict = cleanupVerdicts.get(record.cleanup_id);
     if (verdict) return verdict;
@@ -111,6 +146,8 @@ export async function verifyTree(
       if (tombstones !== record.deleted_count)
         return fail(`it says it deleted ${record.deleted_count} events, but ${tombstones} tombstones name it`);
       if (record.audit_event_id === null) return fail('it names no audit event');
+      if ((auditUses.get(record.audit_event_id) ?? 0) > 1)
+        return fail(`its audit event ${record.audit_event_id} backs another cleanup record too`);
       const audit = await store.eventAt(tenant, record.audit_event_id);
       if (audit === null) {
         // The audit event was itself deleted by a later cleanup: then that cleanup must hold up.
@@ -125,7 +162,18 @@ export async function verifyTree(
       const problem = auditProblem(audit.event, record);
       if (problem !== null) return fail(problem);
       if (audit.storedHash !== null && eventHash(audit.event) !== audit.storedHash) return fail('its audit event was changed');
-      return { problem: null, auditLeaf: await leafIndexOf(audit.event.id) };
+      const signature = signatureOf(audit.event);
+      if (signature !== undefined) {
+        const unsigned = cleanupSignatureProblem(keys, statementOf(tenant, audit.event, record), signature);
+        if (unsigned !== null) return fail(unsigned);
+      }
+      const auditLeaf = await leafIndexOf(audit.event.id);
+      const since = signature === undefined ? (await firstSignedLeaves()).get(record.by) : undefined;
+      if (since !== undefined && auditLeaf > since)
+        return fail(
+          `its audit event is not signed, but the server has signed its ${record.by} cleanups since leaf ${since}: the record was written into the store, not by the server`,
+        );
+      return { problem: null, auditLeaf };
     })();
     cleanupVerdicts.set(record.cleanup_id, verdict);
     return verdict;
@@ -342,6 +390,18 @@ export async function verifyTree(
 }
 
 /** Why the audit event does not record this cleanup, or null when it does. */
+const signatureOf = (event: LogEvent): unknown => (event.metadata as { signature?: unknown } | null)?.signature;
+
+/** What the server signed for this cleanup (cleanup-signature.ts), as the record and its audit event say. */
+const statementOf = (tenant: TenantId, event: LogEvent, record: CleanupRecord): CleanupStatement => ({
+  tenant,
+  id: event.id,
+  timestamp: event.timestamp,
+  before: record.before,
+  deleted_count: record.deleted_count,
+  by: record.by,
+});
+
 function auditProblem(event: LogEvent, record: CleanupRecord): string | null {
   if (event.action !== CLEANUP_ACTION || event.resource_type !== 'logs')
     return `its audit event ${event.id} is not a ${CLEANUP_ACTION} record`;

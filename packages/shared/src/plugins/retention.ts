@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import { v7 as uuidv7 } from 'uuid';
+import type { SigningKey } from '../integrity/signing-key.js';
 import { type EventCopies, RetentionJob } from '../retention/job.js';
 import type { RetentionStore } from '../retention/port.js';
 import type { LogEvent } from '../schemas/log-event.js';
@@ -19,6 +20,8 @@ export interface RetentionPluginOptions {
   copies?: EventCopies | undefined;
   /** Stores the job's `logs.cleanup` audit events. */
   record: (events: LogEvent[]) => Promise<unknown>;
+  /** The log's signing key where this process holds it: the job's cleanups are signed. */
+  signer?: (() => SigningKey) | undefined;
   /** RETENTION_TENANT_LIMIT. */
   tenantLimit: number;
   /** RETENTION_INTERVAL in ms from onReady until onClose; 0 runs only when runOnce() is called. */
@@ -27,13 +30,14 @@ export interface RetentionPluginOptions {
 
 /** The retention job as a plugin: its lease makes it safe on every replica; it stops before the stores close. */
 export const retentionPlugin = fp<RetentionPluginOptions>(
-  async (app, { retention, logs, copies, record, tenantLimit, intervalMs }) => {
+  async (app, { retention, logs, copies, record, tenantLimit, intervalMs, signer }) => {
     const job = new RetentionJob({
       retention,
       logs,
       copies,
       record,
       tenantLimit,
+      signer,
       newId: uuidv7,
       onError: (err) => app.log.error({ err, component: 'retention' }, 'applying retention policies failed'),
     });

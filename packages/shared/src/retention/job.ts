@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { signCleanup } from '../integrity/cleanup-signature.js';
 import { withHash } from '../integrity/event-hash.js';
+import type { SigningKey } from '../integrity/signing-key.js';
 import type { LogEvent } from '../schemas/log-event.js';
 import type { LogStore } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
@@ -33,6 +35,8 @@ export interface RetentionJobOptions {
   /** Names this job in the lease; unique per instance. */
   holder?: string;
   newId: () => string;
+  /** The log's signing key where this process holds it: each cleanup's audit event is signed (cleanup-signature.ts). */
+  signer?: (() => SigningKey) | undefined;
   now?: () => Date;
   onError?: (error: unknown) => void;
 }
@@ -171,7 +175,7 @@ export class RetentionJob {
     // A run that finds nothing due leaves no record (the store drops an empty cleanup's record too).
     if (deleted === 0) return 0;
     const at = this.now().toISOString();
-    const metadata = {
+    const metadata: Record<string, unknown> = {
       by: 'policy',
       before: cut.before,
       deleted_count: deleted,
@@ -179,6 +183,16 @@ export class RetentionJob {
       retention_days: cut.days,
       policy: { retention_days: policy.retention_days, severity_days: policy.severity_days },
     };
+    const key = this.options.signer?.();
+    if (key !== undefined)
+      metadata.signature = signCleanup(key, {
+        tenant,
+        id: auditEventId,
+        timestamp: at,
+        before: cut.before,
+        deleted_count: deleted,
+        by: 'policy',
+      });
     await this.options.record([
       withHash({
         id: auditEventId,

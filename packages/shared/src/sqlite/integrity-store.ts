@@ -48,9 +48,19 @@ export class SqliteIntegrityStore implements IntegrityStore {
     migrateIntegritySchema(db);
   }
 
-  /** Opens its own connection to the file; open the SqliteLogStore first, it owns the logs table. */
-  static open(path: string): SqliteIntegrityStore {
-    return new SqliteIntegrityStore(openSqlite(path));
+  /**
+   * Opens its own connection to the file; open the SqliteLogStore first, it owns the logs table.
+   * `synchronous: 'NORMAL'` is for the sealer thread (sealer-worker.ts): its commits (leases, the
+   * watermark, checkpoints) then hold SQLite's one write lock without an fsync, so the inserts of
+   * acknowledged events on the main connection (still FULL) wait less for it. A power cut can lose
+   * the last moments of that connection's commits, never an event: the lease and watermark are
+   * taken again, and a lost checkpoint is made again over the same leaves in the same order, so
+   * the tree (and every root handed out) is the same.
+   */
+  static open(path: string, options: { synchronous?: 'FULL' | 'NORMAL' } = {}): SqliteIntegrityStore {
+    const db = openSqlite(path);
+    if (options.synchronous === 'NORMAL') db.pragma('synchronous = NORMAL');
+    return new SqliteIntegrityStore(db);
   }
 
   async tenantsWithEventsAfter(after: CommitPosition | null): Promise<{ tenants: TenantId[]; through: CommitPosition | null }> {

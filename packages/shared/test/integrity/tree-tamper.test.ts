@@ -5,6 +5,7 @@ import { makeEvent } from '@logserver/testing/events';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type CleanupSignature, signCleanup } from '../../src/integrity/cleanup-signature.js';
 import { KeyRing } from '../../src/integrity/keyring.js';
 import type { IntegrityStore } from '../../src/integrity/port.js';
 import { Sealer } from '../../src/integrity/sealer.js';
@@ -229,16 +230,23 @@ for (const [name, open] of [
     const verify = (options = {}) => verifyTenantLog(fixture.integrity, ring, A, options);
     const seal = () => new Sealer({ store: fixture.integrity, key, maxEventsPerDigest: 20 }).sealAll();
 
-    /** Cleans up the way the cleanup route does: the delete with its record, then the audit event as a leaf. */
-    const cleanup = async (tenant: TenantId, before: string) => {
+    /**
+     * Cleans up the way the cleanup route does: the delete with its record, then the audit event as a
+     * leaf; signed as a server holding the key signs it (`signed`), or not, as servers before did.
+     */
+    const cleanup = async (tenant: TenantId, before: string, signed = false) => {
       const auditEventId = makeEvent(tenant).id;
       const deleted = await fixture.logs.deleteOlderThan(tenant, before, { auditEventId });
+      const timestamp = new Date().toISOString();
+      const signature = signed
+        ? { signature: signCleanup(key, { tenant, id: auditEventId, timestamp, before, deleted_count: deleted, by: 'request' }) }
+        : {};
       const audit = makeEvent(tenant, {
         id: auditEventId,
         action: 'logs.cleanup',
         resource_type: 'logs',
-        timestamp: new Date().toISOString(),
-        metadata: { parameters: { before }, before, deleted_count: deleted },
+        timestamp,
+        metadata: { parameters: { before }, before, deleted_count: deleted, ...signature },
       });
       await fixture.logs.append(tenant, [audit]);
       return { deleted, audit };
@@ -351,6 +359,47 @@ for (const [name, open] of [
       await fixture.tamper.forgeCleanup(at(9), { before: '2000-01-01T00:00:00.000Z', auditEventId: null });
       report = await verify();
       expect(report.problem_samples.find((problem) => problem.event_id === at(9).id)?.detail).toContain('deleted events before 2000-01-01');
+    });
+
+    it('holds cleanups to the server’s signature once it signs them: unsigned after a signed one, a made-up signature, a foreign key', async () => {
+      const sorted = [...eventsA].sort((x, y) => x.timestamp.localeCompare(y.timestamp));
+      // An older server's cleanup (unsigned), then this server's (signed): both are cleanups.
+      await cleanup(A, (sorted[5] as LogEvent).timestamp);
+      await cleanup(A, (sorted[10] as LogEvent).timestamp, true);
+      await seal();
+      expect(await verify()).toMatchObject({ status: 'intact', deleted_by_cleanup: 10, cleanup_problems: [] });
+
+      // A writer with the database but not the signing key writes the audit event and the record itself.
+      const FAR = '2999-01-01T00:00:00.000Z';
+      const forge = async (victim: LogEvent, sign?: (statement: Parameters<typeof signCleanup>[1]) => CleanupSignature) => {
+        const id = makeEvent(A).id;
+        const timestamp = new Date().toISOString();
+        const signature = sign ? { signature: sign({ tenant: A, id, timestamp, before: FAR, deleted_count: 1, by: 'request' }) } : {};
+        const audit = makeEvent(A, {
+          id,
+          action: 'logs.cleanup',
+          resource_type: 'logs',
+          timestamp,
+          metadata: { before: FAR, deleted_count: 1, ...signature },
+        });
+        await fixture.logs.append(A, [audit]);
+        await fixture.tamper.forgeCleanup(victim, { before: FAR, auditEventId: id });
+      };
+      const [unsigned, madeUp, foreign] = [sorted[40], sorted[41], sorted[42]] as [LogEvent, LogEvent, LogEvent];
+      await forge(unsigned);
+      await forge(madeUp, () => ({ kid: key.keyId, sig: Buffer.alloc(64, 7).toString('base64') }));
+      const stranger = signingKeyFromPem(generateSigningKeyPem());
+      await forge(foreign, (statement) => signCleanup(stranger, statement));
+      await seal();
+
+      const report = await verify();
+      expect(report.status).toBe('tampered');
+      expect(report.problems).toEqual({ changed: 0, removed: 3, inserted: 0, reordered: 0 });
+      const detail = (event: LogEvent) => report.problem_samples.find((problem) => problem.event_id === event.id)?.detail;
+      expect(detail(unsigned)).toContain('is not signed, but the server has signed its request cleanups since leaf');
+      expect(detail(madeUp)).toContain('its signature does not verify');
+      expect(detail(foreign)).toContain(`its signature names key ${stranger.keyId}, which is not in the key ring`);
+      expect(report.deleted_by_cleanup).toBe(10);
     });
 
     it('names a checkpoint whose stored root was edited', async () => {

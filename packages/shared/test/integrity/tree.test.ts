@@ -1,11 +1,15 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 // The standalone verifier (scripts/tlog.mjs) imports nothing from the server; both must pass the vectors.
 import * as standalone from '../../../../scripts/tlog.mjs';
 // @logserver/client checks proofs where it runs (noble hashes, no node:crypto): the same vectors.
 import * as client from '../../../client/src/tree.js';
+import { canonicalJson } from '../../src/integrity/event-hash.js';
 import {
   CompactRange,
   consistencyProof,
+  eventLeafHash,
+  hashChildren,
   hashLeaf,
   inclusionProof,
   rootOfLeafHashes,
@@ -199,5 +203,29 @@ describe('RFC 9162 tree against the published vectors', () => {
     const restored = CompactRange.from(range.treeSize, range.toJSON());
     restored.append(hashLeaf(Buffer.from('next')));
     expect(restored.root()).toEqual(rootOfLeafHashes([...leaves, hashLeaf(Buffer.from('next'))]));
+  });
+
+  it('writes the event leaf as RFC 8785 says and hashes inner nodes as RFC 9162 says, also for awkward strings', () => {
+    // eventLeafHash writes the entry out by hand and hashChildren reuses a buffer (both for speed): the same bytes as the plain forms.
+    const awkward = ['', 'é', '"quoted"\\', '\u0000\u001f\u007f', '\u2028\u2029', '😀 ü', '2026-12-01T10:00:00.000Z'];
+    for (const a of awkward) {
+      for (const b of awkward) {
+        const plain = hashLeaf(Buffer.from(canonicalJson({ hash: a, timestamp: b })));
+        expect(eventLeafHash(a, b).toString('hex')).toBe(plain.toString('hex'));
+        expect(Buffer.from(client.eventLeafHash(a, b)).toString('hex')).toBe(plain.toString('hex'));
+      }
+    }
+    const left = hashLeaf(Buffer.from('left'));
+    const right = hashLeaf(Buffer.from('right'));
+    // RFC 9162 §2.1.1: SHA-256(0x01 || left || right), computed here without the shared buffer.
+    const plainNode = (l: Buffer, r: Buffer) =>
+      createHash('sha256')
+        .update(Buffer.concat([Buffer.from([1]), l, r]))
+        .digest();
+    expect(hashChildren(left, right)).toEqual(plainNode(left, right));
+    expect(hashChildren(right, left)).toEqual(plainNode(right, left));
+    const kept = hashChildren(left, right);
+    hashChildren(right, left);
+    expect(kept).toEqual(plainNode(left, right)); // a result does not share the reused input buffer
   });
 });

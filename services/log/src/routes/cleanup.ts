@@ -1,5 +1,7 @@
 import { ADMINS } from '@logserver/shared/auth/rbac';
 import { ok } from '@logserver/shared/http/envelope';
+import { signCleanup } from '@logserver/shared/integrity/cleanup-signature';
+import type { SigningKey } from '@logserver/shared/integrity/signing-key';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { EventCopies } from '@logserver/shared/retention/job';
 import { CleanupQuery } from '@logserver/shared/schemas/log-query';
@@ -20,6 +22,8 @@ export interface CleanupDeps {
   copies?: EventCopies | undefined;
   newId: () => string;
   now: () => Date;
+  /** Where this process holds the log's signing key (the all-in-one), cleanups are signed with it. */
+  integrity?: { signer?: { key: () => SigningKey } | undefined } | undefined;
 }
 
 /** Cleanup (admin): deletes the tenant's older events, then records that it did as a `logs.cleanup` event. */
@@ -64,8 +68,21 @@ export function cleanupRoutes(deps: CleanupDeps): FastifyPluginAsyncZod {
         // The same cut-off for the copies waiting in the tenant's dead letters (docs/streams.md "Dead letters and retention").
         const cutoff = before === null ? Number.POSITIVE_INFINITY : Date.parse(before);
         await deps.copies?.pruneDeadLetters(tenant, (event) => Date.parse(event.timestamp) < cutoff);
-        const metadata = { parameters: queryAsGiven(request.url), before, deleted_count };
-        await deps.queue.publish([selfAuditEvent('logs.cleanup', callerOf(request), metadata, auditEventId, deps.now())]);
+        const caller = callerOf(request);
+        const at = deps.now();
+        const metadata: Record<string, unknown> = { parameters: queryAsGiven(request.url), before, deleted_count };
+        // The server's mark (cleanup-signature.ts): what a writer with only the database cannot make.
+        const key = deps.integrity?.signer?.key();
+        if (key !== undefined)
+          metadata.signature = signCleanup(key, {
+            tenant: caller.tenant,
+            id: auditEventId,
+            timestamp: at.toISOString(),
+            before,
+            deleted_count,
+            by: 'request',
+          });
+        await deps.queue.publish([selfAuditEvent('logs.cleanup', caller, metadata, auditEventId, at)]);
         return ok({ deleted_count });
       },
     );
