@@ -24,6 +24,7 @@ import {
   INTEGRITY_COLLECTIONS,
   reserve,
 } from './integrity-collections.js';
+import { dropLease, isDuplicateKey, type LeaseDocument, takeLease } from './lease.js';
 import { documentToEvent, LOGS_COLLECTION, type LogDocument } from './logs-collection.js';
 
 /** A log document as the integrity store sees it: the commit position it was given once observed. */
@@ -58,14 +59,7 @@ interface CosignatureDocument {
   line: string;
 }
 
-interface LeaseDocument {
-  _id: string;
-  holder: string;
-  expires_at: number;
-}
-
 const READ_BATCH = 1000;
-const DUPLICATE_KEY = 11000;
 /** The lease that lets one process at a time hand out commit positions. */
 const POSITIONS_LEASE = 'positions';
 const POSITIONS_LEASE_MS = 30_000;
@@ -75,8 +69,6 @@ const toPosition = (position: number): CommitPosition => String(position);
 /** Null is "before everything". */
 const fromPosition = (position: CommitPosition | null): number => (position === null ? Number.MIN_SAFE_INTEGER : Number(position));
 const sealLease = (tenant: TenantId): string => `seal:${tenant}`;
-const isDuplicate = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY;
 
 export const INTEGRITY_LOG_INDEXES: IndexDescription[] = [
   { name: 'position', key: { position: 1 } },
@@ -287,7 +279,7 @@ export class MongoIntegrityStore implements IntegrityStore {
       });
       return true;
     } catch (error) {
-      if (isDuplicate(error)) return false;
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
   }
@@ -328,27 +320,12 @@ export class MongoIntegrityStore implements IntegrityStore {
     return this.dropLease(sealLease(tenant), holder);
   }
 
-  /**
-   * One atomic findOneAndUpdate: it matches the lease only when it is ours or ran out, and otherwise
-   * upserts, which the _id index refuses while another holder's unexpired lease exists.
-   */
-  private async takeLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
-    try {
-      await this.leases.findOneAndUpdate(
-        { _id: { $eq: name }, $or: [{ holder: { $eq: holder } }, { expires_at: { $lte: now } }] },
-        { $set: { holder, expires_at: now + ttlMs } },
-        { upsert: true, returnDocument: 'after', includeResultMetadata: false },
-      );
-      return true;
-    } catch (error) {
-      if (isDuplicate(error)) return false;
-      throw error;
-    }
+  private takeLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return takeLease(this.leases, name, holder, Date.now(), ttlMs);
   }
 
-  private async dropLease(name: string, holder: string): Promise<void> {
-    await this.leases.updateOne({ _id: { $eq: name }, holder: { $eq: holder } }, { $set: { expires_at: 0 } });
+  private dropLease(name: string, holder: string): Promise<void> {
+    return dropLease(this.leases, name, holder);
   }
 
   async deletedByCleanup(tenant: TenantId, ids: readonly string[]): Promise<Map<string, CleanupRecord>> {
@@ -424,7 +401,7 @@ export class MongoIntegrityStore implements IntegrityStore {
       });
       return true;
     } catch (error) {
-      if (isDuplicate(error)) return false;
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
   }

@@ -1,6 +1,7 @@
 import type { RetentionPolicy, RetentionRun, RetentionStore, StoredPolicy } from '../retention/port.js';
 import type { TenantId } from '../store/tenant-id.js';
 import type { MongoCollection, MongoDatabase } from './database.js';
+import { dropLease, type LeaseDocument, takeLease } from './lease.js';
 
 interface PolicyDocument {
   _id: string;
@@ -8,14 +9,7 @@ interface PolicyDocument {
   last_run?: RetentionRun;
 }
 
-interface LeaseDocument {
-  _id: string;
-  holder: string;
-  expires_at: number;
-}
-
 const LEASE_ID = 'retention';
-const DUPLICATE_KEY = 11000;
 
 /** RetentionStore on the MongoDB database the events are in: a document per tenant, and one lease document. */
 export class MongoRetentionStore implements RetentionStore {
@@ -50,26 +44,13 @@ export class MongoRetentionStore implements RetentionStore {
     await this.policies.updateOne({ _id: { $eq: tenant } }, { $set: { last_run: run } });
   }
 
-  /**
-   * One atomic findOneAndUpdate: it matches the lease only when it is ours or ran out, and otherwise
-   * upserts, which the _id index refuses while another holder's unexpired lease exists.
-   */
-  async acquireLease(holder: string, nowMs: number, ttlMs: number): Promise<boolean> {
-    try {
-      await this.leases.findOneAndUpdate(
-        { _id: { $eq: LEASE_ID }, $or: [{ holder: { $eq: holder } }, { expires_at: { $lte: nowMs } }] },
-        { $set: { holder, expires_at: nowMs + ttlMs } },
-        { upsert: true, returnDocument: 'after', includeResultMetadata: false },
-      );
-      return true;
-    } catch (error) {
-      if (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY) return false;
-      throw error;
-    }
+  /** One lease for every replica's retention job (see takeLease). */
+  acquireLease(holder: string, nowMs: number, ttlMs: number): Promise<boolean> {
+    return takeLease(this.leases, LEASE_ID, holder, nowMs, ttlMs);
   }
 
-  async releaseLease(holder: string): Promise<void> {
-    await this.leases.updateOne({ _id: { $eq: LEASE_ID }, holder: { $eq: holder } }, { $set: { expires_at: 0 } });
+  releaseLease(holder: string): Promise<void> {
+    return dropLease(this.leases, LEASE_ID, holder);
   }
 
   async close(): Promise<void> {}

@@ -10,6 +10,7 @@ import {
   type StreamStore,
 } from '../streams/port.js';
 import type { MongoCollection, MongoDatabase } from './database.js';
+import { isDuplicateKey, type LeaseDocument, takeLease } from './lease.js';
 
 interface DestinationDocument {
   _id: string;
@@ -46,16 +47,6 @@ interface LetterDocument {
   attempts: number;
   replay: boolean;
 }
-
-interface LeaseDocument {
-  _id: string;
-  holder: string;
-  expires_at: number;
-}
-
-const DUPLICATE_KEY = 11000;
-const isDuplicate = (error: unknown): boolean =>
-  typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY;
 
 const toRecord = (document: DestinationDocument): DestinationRecord => ({
   id: document._id,
@@ -122,7 +113,7 @@ export class MongoStreamStore implements StreamStore {
         { upsert: true, returnDocument: 'after', includeResultMetadata: false },
       );
     } catch (error) {
-      if (isDuplicate(error)) return false;
+      if (isDuplicateKey(error)) return false;
       throw error;
     }
     await this.destinations.insertOne({
@@ -290,19 +281,8 @@ export class MongoStreamStore implements StreamStore {
     return dropped;
   }
 
-  async acquireLease(destinationId: string, holder: string, ttlMs: number): Promise<boolean> {
-    const now = Date.now();
-    try {
-      await this.leases.findOneAndUpdate(
-        { _id: { $eq: destinationId }, $or: [{ holder: { $eq: holder } }, { expires_at: { $lte: now } }] },
-        { $set: { holder, expires_at: now + ttlMs } },
-        { upsert: true, returnDocument: 'after', includeResultMetadata: false },
-      );
-      return true;
-    } catch (error) {
-      if (isDuplicate(error)) return false;
-      throw error;
-    }
+  acquireLease(destinationId: string, holder: string, ttlMs: number): Promise<boolean> {
+    return takeLease(this.leases, destinationId, holder, Date.now(), ttlMs);
   }
 
   async releaseLease(destinationId: string, holder: string): Promise<void> {
