@@ -118,11 +118,10 @@ interface ExportPage<R> {
   rows: R[];
   next: Position | null;
 }
-/** How an export reads its rows: the columns selected, a row's size for the page bound, and the row to what it yields. */
-interface ExportRead<R, T> {
+/** How an export reads its rows: the columns selected and a row's size for the page bound. */
+interface ExportRead<R> {
   columns: string;
   length: (row: R) => number;
-  map: (row: R) => T;
 }
 
 /**
@@ -555,33 +554,33 @@ export class SqliteLogStore implements LogStore {
     return (this.db.prepare(`SELECT count(*) AS total FROM logs WHERE ${where.sql}`).get(...where.params) as { total: number }).total;
   }
 
-  export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent> {
-    return this.exportRows<Row, LogEvent>(tenant, filter, sort, { columns: COLUMNS, length: rowLength, map: rowToEvent });
+  async *export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent> {
+    // Rows are mapped one at a time as the client takes them: only the page's rows are held.
+    for await (const rows of this.exportRows<Row>(tenant, filter, sort, { columns: COLUMNS, length: rowLength }))
+      for (const row of rows) yield rowToEvent(row);
   }
 
-  /** The same events as export, each line built by SQLite from the stored text (EVENT_JSON_SQL). */
-  exportText(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<EventText> {
-    return this.exportRows<TextRow, EventText>(tenant, filter, sort, {
-      columns: `id, ts, ${EVENT_JSON_SQL} AS json`,
-      length: (row) => row.json?.length ?? 1000,
-      // A row stored without a hash: rowToEvent computes it, from the whole row read again.
-      map: (row) => ({ id: row.id, json: row.json ?? JSON.stringify(rowToEvent(this.byId.get(tenant, row.id) as Row)) }),
-    });
+  /** The same events as export, each line built by SQLite from the stored text (EVENT_JSON_SQL), a page at a time. */
+  async *exportText(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<readonly EventText[]> {
+    const read = { columns: `id, ts, ${EVENT_JSON_SQL} AS json`, length: (row: TextRow) => row.json?.length ?? 1000 };
+    // A row stored without a hash: rowToEvent computes it, from the whole row read again.
+    for await (const rows of this.exportRows<TextRow>(tenant, filter, sort, read))
+      yield rows.map((row) => ({ id: row.id, json: row.json ?? JSON.stringify(rowToEvent(this.byId.get(tenant, row.id) as Row)) }));
   }
 
-  private async *exportRows<R extends PagedRow, T>(
+  /** The matching rows, a page (one synchronous read) at a time. */
+  private async *exportRows<R extends PagedRow>(
     tenant: TenantId,
     filter: LogFilter,
     sort: SortOrder,
-    read: ExportRead<R, T>,
-  ): AsyncIterable<T> {
+    read: ExportRead<R>,
+  ): AsyncIterable<R[]> {
     let position: Position | null = null;
     // The pages after the first share one statement: preparing it per page was 3 % of an export.
     const statements = new Map<string, Database.Statement>();
     for (;;) {
       const page: ExportPage<R> = this.exportPage(tenant, filter, sort, position, read, statements);
-      // Rows are mapped one at a time as the client takes them: only the page's text is held.
-      for (const row of page.rows) yield read.map(row);
+      yield page.rows;
       if (page.next === null) return;
       position = page.next;
       // Each page is read synchronously and a fast reader takes the events in microtasks, so without
@@ -602,7 +601,7 @@ export class SqliteLogStore implements LogStore {
     filter: LogFilter,
     sort: SortOrder,
     position: Position | null,
-    read: Pick<ExportRead<R, unknown>, 'columns' | 'length'>,
+    read: ExportRead<R>,
     statements: Map<string, Database.Statement>,
   ): ExportPage<R> {
     const where = whereClause(tenant, filter, pagedFrom(sort, position));
