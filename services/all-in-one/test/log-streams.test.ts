@@ -392,8 +392,7 @@ describe('log streams to a webhook, Splunk HEC, Datadog and S3', () => {
       expect(refused.body.code).toBe(422);
       expect(refused.body.msg).toEqual(expect.any(String));
     }
-    const replay = (ids: unknown) =>
-      call(`${server.url}/api/v1/streams/${id}/dead-letters/replay`, { token: admin, body: { ids } });
+    const replay = (ids: unknown) => call(`${server.url}/api/v1/streams/${id}/dead-letters/replay`, { token: admin, body: { ids } });
     expect((await replay(Array.from({ length: 1000 }, (_, i) => i + 1))).body.data).toEqual({ replay_requested: 0 });
     for (const ids of [Array.from({ length: 1001 }, (_, i) => i + 1), [], [0], ['1']]) {
       const refused = await replay(ids);
