@@ -23,6 +23,8 @@ const env = {
   // The demo tenant is registered at start; its writer and auditor tokens are minted here.
   DEMO_TENANT: 'demo',
   LOG_LEVEL: 'warn',
+  // The default, written out: appends on the writer thread (#15), whose commit the 200 waits for.
+  SQLITE_APPEND_THREAD: 'true',
 };
 let server: ServiceProcess | undefined;
 
