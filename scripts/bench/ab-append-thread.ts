@@ -6,14 +6,15 @@ import { fileURLToPath } from 'node:url';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { PYTHON_EVENT } from './data.js';
 import { hammer } from './http-load.js';
-import { cpuSecondsOf, freePort, type Service, startService, watchLoopDelay } from './processes.js';
+import { cpuSecondsOf, freePort, rssOf, type Service, startService, watchLoopDelay } from './processes.js';
 
 /**
  * #15 "the SQLite writer off the event loop", measured side by side: two all-in-one servers from
  * dist on files of their own, SQLITE_APPEND_THREAD=false and true, under scenario 1's load (the
  * Python README's event, c=100), in alternating slices (who goes first alternates too), so other
  * work on the machine weighs on both alike. Per slice: 2xx/s, server CPU per request (every thread
- * of the process, /proc), event-loop delay p99 (/metrics), p99 latency, and the load average.
+ * of the process, /proc), event-loop delay p99 (/metrics), p99 latency, RSS after the slice, and
+ * the load average.
  *
  *   make build && node --conditions=development --import tsx scripts/bench/ab-append-thread.ts
  *   AB_ROUNDS=6 AB_SECONDS=5 AB_CONNECTIONS=100 (the defaults)
@@ -75,8 +76,8 @@ try {
     hammer({ url: `${service.url}/api/v1/logs`, body, headers: writer, connections, duration });
   for (const service of services) await load(service, 2);
   console.log(`work folder ${workDir}; ${rounds} rounds of ${seconds} s slices, c=${connections}`);
-  console.log('| round | writer | 2xx/s | CPU µs/request | loop p99 ms | p99 ms | errors | load 1 min |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| round | writer | 2xx/s | CPU µs/request | loop p99 ms | p99 ms | errors | RSS MB | load 1 min |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 === 1 ? services : [...services].reverse();
     for (const service of order) {
@@ -86,7 +87,7 @@ try {
       const loopP99 = await loop();
       const cpuPerRequest = ((cpuSecondsOf(service.pid) - cpu) / result.requests) * 1e6;
       console.log(
-        `| ${round} | ${service.name} | ${Math.round(result.ok2xxPerSecond)} | ${Math.round(cpuPerRequest)} | ${loopP99?.toFixed(1)} | ${result.p99} | ${result.errors} | ${loadavg()[0]?.toFixed(2)} |`,
+        `| ${round} | ${service.name} | ${Math.round(result.ok2xxPerSecond)} | ${Math.round(cpuPerRequest)} | ${loopP99?.toFixed(1)} | ${result.p99} | ${result.errors} | ${Math.round(rssOf(service.pid) / 2 ** 20)} | ${loadavg()[0]?.toFixed(2)} |`,
       );
     }
   }

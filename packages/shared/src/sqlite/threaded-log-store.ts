@@ -47,6 +47,11 @@ export class WriterThread {
 
   static readonly shared = new WriterThread();
 
+  /** Requests sent and not answered yet. */
+  get pending(): number {
+    return this.waiting.size;
+  }
+
   /** Hears of every unasked stop until the returned function is called. */
   listen(onError: (error: Error) => void): () => void {
     this.listeners.add(onError);
@@ -107,9 +112,12 @@ export class WriterThread {
  * (a SqliteError keeps its code). A thread that stops (a crash, an out-of-memory) fails the appends
  * it had with 503 Unavailable, which the client retries, and the next append or readiness probe
  * starts a new one; a thread that cannot open the file keeps ping() failing, so /readyz turns 503.
+ * A process that only reads (the log service on SQLite) never starts the thread.
  */
 export class ThreadedSqliteLogStore implements LogStore {
   private closed = false;
+  /** Set at the first append: a process that never appends (the log service reads) never starts the thread. */
+  private writes = false;
   private readonly unlisten: () => void;
 
   constructor(
@@ -124,6 +132,7 @@ export class ThreadedSqliteLogStore implements LogStore {
   async append(tenant: TenantId, events: readonly LogEvent[]): Promise<AppendResult> {
     if (this.closed) throw new Unavailable('the log store is closed');
     if (events.length === 0) return { inserted: [], duplicates: 0 };
+    this.writes = true;
     const answer = await this.writer.request({ type: 'append', path: this.path, tenant, events: events as LogEvent[] });
     const inserted = answer.inserted.map((index, n) => {
       const event = events[index] as LogEvent;
@@ -141,11 +150,14 @@ export class ThreadedSqliteLogStore implements LogStore {
   // that waits (busy_timeout) at most for the thread's one commit in progress (docs/storage.md).
   deleteOlderThan: LogStore['deleteOlderThan'] = (tenant, before, cause, scope) => this.reads.deleteOlderThan(tenant, before, cause, scope);
 
-  /** Throws while the writer thread cannot open the file (or is not answering), besides the reads' own check. */
+  /**
+   * Throws while the writer thread cannot open the file (or is not answering), besides the reads'
+   * own check; once this store has appended, a probe also starts a thread that stopped.
+   */
   async ping(): Promise<void> {
     await this.reads.ping();
     if (this.closed) throw new Unavailable('the log store is closed');
-    await this.writer.request({ type: 'open', path: this.path });
+    if (this.writes) await this.writer.request({ type: 'open', path: this.path });
   }
 
   /** Waits for the appends sent before it (the thread takes requests in order), then closes both connections. */
@@ -153,7 +165,7 @@ export class ThreadedSqliteLogStore implements LogStore {
     if (this.closed) return;
     this.closed = true;
     this.unlisten();
-    await this.writer.request({ type: 'release', path: this.path }).catch(() => undefined);
+    if (this.writes) await this.writer.request({ type: 'release', path: this.path }).catch(() => undefined);
     await this.reads.close();
   }
 }
