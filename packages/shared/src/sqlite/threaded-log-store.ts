@@ -112,12 +112,10 @@ export class WriterThread {
  * (a SqliteError keeps its code). A thread that stops (a crash, an out-of-memory) fails the appends
  * it had with 503 Unavailable, which the client retries, and the next append or readiness probe
  * starts a new one; a thread that cannot open the file keeps ping() failing, so /readyz turns 503.
- * A process that only reads (the log service on SQLite) never starts the thread.
+ * The thread is started (and the file opened there) when the store is made, not at the first append.
  */
 export class ThreadedSqliteLogStore implements LogStore {
   private closed = false;
-  /** Set at the first append: a process that never appends (the log service reads) never starts the thread. */
-  private writes = false;
   private readonly unlisten: () => void;
 
   constructor(
@@ -127,12 +125,14 @@ export class ThreadedSqliteLogStore implements LogStore {
     private readonly writer: WriterThread = WriterThread.shared,
   ) {
     this.unlisten = writer.listen((error) => options.onError?.(error));
+    // Started now, in the background, so the first POST does not wait for the thread to load (about
+    // a second from source); a failure to open is what ping() and the first append then report.
+    writer.request({ type: 'open', path }).catch(() => undefined);
   }
 
   async append(tenant: TenantId, events: readonly LogEvent[]): Promise<AppendResult> {
     if (this.closed) throw new Unavailable('the log store is closed');
     if (events.length === 0) return { inserted: [], duplicates: 0 };
-    this.writes = true;
     const answer = await this.writer.request({ type: 'append', path: this.path, tenant, events: events as LogEvent[] });
     const inserted = answer.inserted.map((index, n) => {
       const event = events[index] as LogEvent;
@@ -150,14 +150,11 @@ export class ThreadedSqliteLogStore implements LogStore {
   // that waits (busy_timeout) at most for the thread's one commit in progress (docs/storage.md).
   deleteOlderThan: LogStore['deleteOlderThan'] = (tenant, before, cause, scope) => this.reads.deleteOlderThan(tenant, before, cause, scope);
 
-  /**
-   * Throws while the writer thread cannot open the file (or is not answering), besides the reads'
-   * own check; once this store has appended, a probe also starts a thread that stopped.
-   */
+  /** Throws while the writer thread cannot open the file (or is not answering), besides the reads' own check; starts a thread that stopped. */
   async ping(): Promise<void> {
     await this.reads.ping();
     if (this.closed) throw new Unavailable('the log store is closed');
-    if (this.writes) await this.writer.request({ type: 'open', path: this.path });
+    await this.writer.request({ type: 'open', path: this.path });
   }
 
   /** Waits for the appends sent before it (the thread takes requests in order), then closes both connections. */
@@ -165,7 +162,7 @@ export class ThreadedSqliteLogStore implements LogStore {
     if (this.closed) return;
     this.closed = true;
     this.unlisten();
-    if (this.writes) await this.writer.request({ type: 'release', path: this.path }).catch(() => undefined);
+    await this.writer.request({ type: 'release', path: this.path }).catch(() => undefined);
     await this.reads.close();
   }
 }

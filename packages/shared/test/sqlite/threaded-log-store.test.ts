@@ -93,7 +93,6 @@ describe('ThreadedSqliteLogStore: the writer thread', () => {
     const reads = SqliteLogStore.open(':memory:');
     const store = new ThreadedSqliteLogStore(reads, dir);
     open.push(store);
-    await store.ping(); // nothing appended yet: no thread needed
     await expect(store.append(tenant, [makeEvent(tenant)])).rejects.toMatchObject({ code: 'SQLITE_CANTOPEN' });
     await expect(store.ping()).rejects.toMatchObject({ code: 'SQLITE_CANTOPEN' });
   });
