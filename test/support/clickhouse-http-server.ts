@@ -62,7 +62,8 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
   }
   const payload = await body(request);
   const inUrl = url.searchParams.get('query');
-  const insert = inUrl === null ? null : /^INSERT INTO ([\w.]+)(?: \(([^)]*)\))? FORMAT (JSONEachRow|JSONCompactEachRow)\s*$/i.exec(inUrl);
+  const insert =
+    inUrl === null ? null : /^INSERT INTO ([\w.]+)(?: \(([^)]*)\))? FORMAT (JSONEachRow|JSONCompactEachRow|TabSeparated)\s*$/i.exec(inUrl);
   if (insert) {
     const columns = insert[2]?.split(',').map((column) => column.trim().replace(/^`|`$/g, ''));
     const settings = Object.fromEntries(
@@ -71,7 +72,7 @@ async function handle(request: IncomingMessage, response: ServerResponse): Promi
     await session.insert({
       table: insert[1] as string,
       values: payload,
-      format: insert[3] as 'JSONEachRow' | 'JSONCompactEachRow',
+      format: insert[3] as 'JSONEachRow' | 'JSONCompactEachRow' | 'TabSeparated',
       ...(columns ? { columns } : {}),
       settings,
     });

@@ -34,6 +34,11 @@ export const HOSTILE_VALUES = [
   '`backtick`',
   'new\nline',
   'ünïcödé 日本 🎉',
+  // What the TabSeparated insert escapes or reads as a marker: a tab, a carriage return, the NULL marker and an escape as text.
+  'tab\there',
+  'carriage\rreturn',
+  '\\N',
+  '\\t',
 ];
 
 const LIMITS = { maxGroups: 1000, maxCells: 200_000 };

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import type { ClickHouseDriver, ClickHouseSettings } from './driver.js';
 
@@ -37,18 +38,14 @@ export class ClickHouseClientDriver implements ClickHouseDriver {
     await this.client.command({ query: sql, query_params: params, clickhouse_settings: { wait_end_of_query: 1, ...settings } });
   }
 
-  async insert(
-    table: string,
-    columns: readonly string[],
-    rows: readonly (readonly unknown[])[],
-    settings?: ClickHouseSettings,
-  ): Promise<void> {
-    if (rows.length === 0) return;
+  async insert(table: string, columns: readonly string[], payload: Buffer, settings?: ClickHouseSettings): Promise<void> {
+    if (payload.length === 0) return;
+    // A raw format travels as a stream of its bytes: the client sends them as they are.
     await this.client.insert({
       table,
       columns: columns as [string, ...string[]],
-      values: rows as unknown[][],
-      format: 'JSONCompactEachRow',
+      values: Readable.from([payload], { objectMode: false }),
+      format: 'TabSeparated',
       clickhouse_settings: settings,
     });
   }
