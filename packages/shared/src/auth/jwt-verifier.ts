@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+// jose's parts one by one: its index also loads JWE, JWK import/export and key generation.
+import { decodeProtectedHeader } from 'jose/decode/protected_header';
+import { createRemoteJWKSet } from 'jose/jwks/remote';
+import { decodeJwt } from 'jose/jwt/decode';
+import { SignJWT } from 'jose/jwt/sign';
+import { jwtVerify } from 'jose/jwt/verify';
 import { LRUCache } from 'lru-cache';
 import { type Identity, IdentityClaims, type Role } from './identity.js';
 import { type ClaimMapping, identityFromClaims } from './oidc-claims.js';
