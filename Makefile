@@ -6,7 +6,7 @@ PNPM_VERSION := 10.34.9
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 PNPM := $(shell command -v pnpm >/dev/null 2>&1 && echo pnpm || echo "npx --yes pnpm@$(PNPM_VERSION)")
 
-.PHONY: rotate-signing-key help check-node install install-analytics console start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
+.PHONY: rotate-signing-key rotate-stream-key help check-node install install-analytics console start test test-prerequisites token lint typecheck build clean benchmark up down compose benchmark-cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -79,6 +79,10 @@ benchmark: build install-analytics ## every scenario beside its baseline: markdo
 rotate-signing-key: install ## new checkpoint signing key for the all-in-one server in DATA_DIR (default ./data); the old one retires
 	@echo "==> rotating the signing key in $${DATA_DIR:-data}"
 	@DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" node --conditions=development --import tsx scripts/rotate-signing-key.ts
+
+rotate-stream-key: install ## new key for destination secrets in DATA_DIR (default ./data); restart the server and it seals every secret again
+	@echo "==> rotating the stream secret key in $${DATA_DIR:-data}"
+	@DATA_DIR="$${DATA_DIR:-$(CURDIR)/data}" node --conditions=development --import tsx scripts/rotate-stream-key.ts
 
 clean: ## remove build output and test reports; never the data folder (the audit log, its secret and signing key)
 	rm -rf packages/*/dist services/*/dist .vitest-report.json

@@ -473,6 +473,14 @@ describe.skipIf(!haveChromium)('console in Chromium against the all-in-one serve
         expect(rows).toEqual(top);
         expect(rows.length).toBeGreaterThan(0);
       }
+      // The store answered (a 7-day range starting mid-hour is counted from its index): it says so, and
+      // offers only the bucket sizes the store takes.
+      expect(await page.locator('ls-charts #stats-source').getAttribute('data-source')).toBe('index');
+      expect(await page.locator('ls-charts #stats-source').textContent()).toContain('exact, up to this moment');
+      expect(
+        await page.locator('ls-charts select option').evaluateAll((options) => options.map((o) => (o as HTMLOptionElement).value)),
+      ).toEqual(['', 'hour', 'day']);
+      expect(await page.locator('ls-charts table[data-top=ip_address]').count()).toBe(0);
       await page.locator('ls-charts canvas').waitFor();
       await shot(page, 'charts');
     });
@@ -662,6 +670,56 @@ describe.skipIf(!haveChromium)('console in Chromium against the all-in-one serve
     await shot(page, 'embedded');
     await page.close();
   });
+
+  it('charts from the analytics tier (ANALYTICS=chdb): says so and up to when, weeks and months, the server’s top values', async () => {
+    const tier = await startAllInOne({ ANALYTICS: 'chdb', SEAL_INTERVAL: '0' });
+    try {
+      const writer = await tier.token('acme', 'writer', { sub: 'alice' });
+      const now = Date.now();
+      // 40 addresses: more than the 10 a panel shows, so the server's top=10 leaves some out.
+      const bodies = Array.from({ length: 80 }, (_, i) => ({ ...acmeEvent(i, now), ip_address: `10.1.0.${i % 40}` }));
+      bodies.push(...Array.from({ length: 6 }, () => ({ ...acmeEvent(1, now), ip_address: '192.0.2.7' })));
+      expect((await call(`${tier.url}/api/v1/logs/bulk`, { token: writer, body: bodies })).status).toBe(200);
+      await tier.syncAnalytics();
+      const reader = await tier.token('acme', 'viewer', { sub: 'vic' });
+      const page = await context.newPage();
+      page.on('pageerror', (error) => pageErrors.push(error.message));
+      await page.goto(`${tier.url}/console?view=charts&range=30d#token=${reader}`);
+      const source = page.locator('ls-charts #stats-source');
+      await expect.poll(() => source.getAttribute('data-source')).toBe('analytics');
+      expect(await source.textContent()).toMatch(/analytics tier: every event stored before \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC is in/);
+      const options = page.locator('ls-charts select option');
+      await expect
+        .poll(() => options.evaluateAll((all) => all.map((o) => (o as HTMLOptionElement).value)))
+        .toEqual(['', 'hour', 'day', 'week', 'month']);
+      // The IP panel is the server's top=10, with the rest counted.
+      const query = `from=${encodeURIComponent(new Date(now - 30 * 24 * HOUR).toISOString())}&group_by=ip_address&top=10`;
+      const top = (await call(`${tier.url}/api/v1/logs/stats?${query}`, { token: reader })).body;
+      expect(top.meta.source).toBe('analytics');
+      const ipCells = page.locator('ls-charts table[data-top=ip_address] td.num');
+      await expect.poll(() => ipCells.count()).toBe(10);
+      const shown = await ipCells.evaluateAll((cells) => cells.map((td) => [(td as HTMLElement).dataset.value, Number(td.textContent)]));
+      expect(shown[0]).toEqual(['192.0.2.7', 6]);
+      expect(Object.fromEntries(shown)).toEqual(top.data);
+      expect(await page.locator('ls-charts [data-others=ip_address]').textContent()).toBe(`${top.meta.others} more in other values`);
+      expect(top.meta.others).toBe(86 - shown.reduce((sum, [, n]) => sum + Number(n), 0));
+      // Week buckets: the table holds the API's weekly answer for the same filters.
+      const weekly = page.waitForResponse((r) => r.url().includes('/api/v1/logs/stats') && r.url().includes('interval=week'));
+      await page.locator('ls-charts select').selectOption('week');
+      const weekQuery = new URL((await weekly).url()).search;
+      const weeks = (await call(`${tier.url}/api/v1/logs/stats${weekQuery}`, { token: reader })).body.data;
+      const rows = page.locator('ls-charts #series tbody tr');
+      await expect
+        .poll(() => rows.evaluateAll((all) => all.map((row) => (row as HTMLElement).dataset.start)))
+        .toEqual(weeks.buckets.map((b: { start: string }) => b.start));
+      expect(weeks.buckets.length).toBeGreaterThanOrEqual(5);
+      for (const b of weeks.buckets as { start: string }[]) expect(new Date(b.start).getUTCDay()).toBe(1);
+      await shot(page, 'charts-analytics');
+      await page.close();
+    } finally {
+      await tier.close();
+    }
+  }, 60_000);
 
   it('served the console with no page errors', () => {
     expect(pageErrors).toEqual([]);

@@ -27,7 +27,7 @@ import { streamAdmin, streamPartsFrom } from '@logserver/shared/streams/open';
 import type { FastifyInstance } from 'fastify';
 import { buildAllInOneApp } from './app.js';
 import type { AllInOneConfig } from './config.js';
-import { dataDirKeys, loadOrCreateSecret } from './secret.js';
+import { dataDirKeys, loadOrCreateSecret, loadStreamKeys } from './secret.js';
 
 export interface AllInOne {
   app: FastifyInstance;
@@ -99,7 +99,11 @@ export async function composeAllInOne(config: AllInOneConfig, options: { mongoDa
   const { analytics } = app;
   // Log streams: the deliverer runs here, beside the store it follows; the key for destination
   // secrets is STREAM_SECRET_KEY or one made once and kept in the data folder, as AUTH_SECRET is.
-  const streams = streamPartsFrom(config, config.STREAM_SECRET_KEY ?? loadOrCreateSecret(config.DATA_DIR, 'stream-secret-key').secret);
+  // STREAM_SECRET_KEY_PREVIOUS likewise defaults to the keys `make rotate-stream-key` retired there.
+  const fileKeys = config.STREAM_SECRET_KEY === undefined ? loadStreamKeys(config.DATA_DIR) : undefined;
+  const streams = fileKeys
+    ? streamPartsFrom(config, fileKeys.key, config.STREAM_SECRET_KEY_PREVIOUS ?? fileKeys.previous)
+    : streamPartsFrom(config);
   if (streams) await app.register(streamDeliveryPlugin, { ...streams, stores, registry: metrics });
   const health = registerHealth(
     app,

@@ -120,3 +120,46 @@ export function rotateSigningKey(dataDir: string, name: string, now = new Date()
   renameSync(`${keyPath}.tmp`, keyPath);
   return { retired: old.keyId, current: next.keyId };
 }
+
+const STREAM_KEY_FILE = 'stream-secret-key';
+const STREAM_PREVIOUS_FILE = 'stream-secret-key.previous';
+
+/**
+ * The all-in-one server's STREAM_SECRET_KEY and STREAM_SECRET_KEY_PREVIOUS when they are not given:
+ * the key made once in the data folder, and the keys `make rotate-stream-key` retired (one a line).
+ */
+export function loadStreamKeys(dataDir: string): { key: string; previous: string | undefined } {
+  const { secret } = loadOrCreateSecret(dataDir, STREAM_KEY_FILE);
+  let previous: string | undefined;
+  try {
+    previous = readFileSync(join(dataDir, STREAM_PREVIOUS_FILE), 'utf8').split('\n').filter(Boolean).join(',') || undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  return { key: secret, previous };
+}
+
+/**
+ * Retires the data folder's stream key (docs/streams.md "Rotating the key"): the current one joins
+ * `stream-secret-key.previous`, a new one takes its place. At its next start the server seals every
+ * destination secret again under the new key; the previous file may then be deleted. Written
+ * previous-first, each file replaced whole, so an interruption never loses the key secrets are under.
+ */
+export function rotateStreamKey(dataDir: string): { retired: number } {
+  const keyPath = join(dataDir, STREAM_KEY_FILE);
+  const previousPath = join(dataDir, STREAM_PREVIOUS_FILE);
+  const current = readFileSync(keyPath, 'utf8').trim();
+  if (current.length < 32) throw new Error(`${keyPath} holds no key`);
+  let older: string[] = [];
+  try {
+    older = readFileSync(previousPath, 'utf8').split('\n').filter(Boolean);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const retired = [current, ...older.filter((key) => key !== current)];
+  writeFileSync(`${previousPath}.tmp`, `${retired.join('\n')}\n`, { mode: 0o600 });
+  renameSync(`${previousPath}.tmp`, previousPath);
+  writeFileSync(`${keyPath}.tmp`, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  renameSync(`${keyPath}.tmp`, keyPath);
+  return { retired: retired.length };
+}

@@ -290,6 +290,13 @@ describe('log streams to a webhook, Splunk HEC, Datadog and S3', () => {
     const letters = await call(`${server.url}/api/v1/streams/${id}/dead-letters`, { token: admin });
     expect(letters.body.data.map((letter: { event_count: number }) => letter.event_count)).toEqual([50, 50]);
     expect(letters.body.data[0].error).toContain('HTTP 400');
+    const first = await call(`${server.url}/api/v1/streams/${id}/dead-letters?limit=1`, { token: admin });
+    expect(first.body.data).toEqual([letters.body.data[0]]);
+    // Another tenant's admin sees neither the list nor can replay it.
+    const stranger = await server.token('stranger', 'admin');
+    expect((await call(`${server.url}/api/v1/streams/${id}/dead-letters`, { token: stranger })).status).toBe(404);
+    const foreign = await call(`${server.url}/api/v1/streams/${id}/dead-letters/replay`, { token: stranger, body: {} });
+    expect(foreign.status).toBe(404);
 
     refusing.mode = 'up';
     const replay = await call(`${server.url}/api/v1/streams/${id}/dead-letters/replay`, { token: admin, body: {} });
@@ -372,6 +379,28 @@ describe('log streams to a webhook, Splunk HEC, Datadog and S3', () => {
     expect(elsewhere?.requests ?? 0).toBe(0);
     await call(`${server.url}/api/v1/streams/${fine.body.data.id}`, { token: admin, method: 'DELETE' });
     await Promise.all([redirecting.close(), elsewhere?.close()]);
+  });
+
+  it('bounds a dead-letter page and a replay request at 1000 each (422 beyond, in the envelope)', async () => {
+    const made = await create({ kind: 'splunk_hec', name: 'bounds', url: hec.url, token: HEC_TOKEN, enabled: false });
+    const id = made.body.data.id as string;
+    const page = (limit: string) => call(`${server.url}/api/v1/streams/${id}/dead-letters?limit=${limit}`, { token: admin });
+    expect((await page('1000')).status).toBe(200);
+    for (const limit of ['1001', '0', '-1', 'many']) {
+      const refused = await page(limit);
+      expect(refused.status).toBe(422);
+      expect(refused.body.code).toBe(422);
+      expect(refused.body.msg).toEqual(expect.any(String));
+    }
+    const replay = (ids: unknown) => call(`${server.url}/api/v1/streams/${id}/dead-letters/replay`, { token: admin, body: { ids } });
+    expect((await replay(Array.from({ length: 1000 }, (_, i) => i + 1))).body.data).toEqual({ replay_requested: 0 });
+    for (const ids of [Array.from({ length: 1001 }, (_, i) => i + 1), [], [0], ['1']]) {
+      const refused = await replay(ids);
+      expect(refused.status).toBe(422);
+      expect(refused.body.code).toBe(422);
+      expect(refused.body.msg).toEqual(expect.any(String));
+    }
+    await call(`${server.url}/api/v1/streams/${id}`, { token: admin, method: 'DELETE' });
   });
 
   it('keeps a tenant within STREAM_MAX_DESTINATIONS_PER_TENANT and other tenants out of its destinations', async () => {

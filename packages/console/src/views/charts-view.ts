@@ -1,6 +1,6 @@
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from 'chart.js';
 import { css, html, LitElement } from 'lit';
-import { type ApiClient, ApiError } from '../api.js';
+import { type ApiClient, ApiError, type Envelope } from '../api.js';
 import { emptyFilters, type Filters, PRESETS, SEVERITIES, toApiParams } from '../filters.js';
 import { shared } from '../styles.js';
 
@@ -12,12 +12,34 @@ interface Buckets {
   buckets: { start: string; counts: Counts }[];
 }
 
-const TOP = [
+interface TopPanel {
+  field: string;
+  label: string;
+  /** Only the analytics tier groups by this field (docs/analytics.md "Stats from analytics"). */
+  analyticsOnly?: true;
+}
+const TOP: readonly TopPanel[] = [
   { field: 'action', label: 'Top actions' },
   { field: 'resource_type', label: 'Top resource types' },
   { field: 'user_id', label: 'Top users' },
-] as const;
+  { field: 'ip_address', label: 'Top IP addresses', analyticsOnly: true },
+];
 const TOP_N = 10;
+
+/** Where the server answered from (`meta.source` of every stats answer) and up to when it counted (`meta.as_of`). */
+export interface StatsSource {
+  source: string;
+  asOf: string;
+}
+
+/** The bucket sizes the stats API takes: hour and day everywhere; minute, week and month only from analytics. */
+export function intervalsFor(analytics: boolean, filters: Filters): string[] {
+  if (!analytics) return ['hour', 'day'];
+  const preset = PRESETS.find((p) => p.key === filters.range);
+  // Minute buckets only where they fit the API's 2000 buckets (a preset of a day at most).
+  const minute = preset !== undefined && preset.ms <= 24 * 3_600_000 ? ['minute'] : [];
+  return [...minute, 'hour', 'day', 'week', 'month'];
+}
 
 // Colour-blind-safe severity colours (Okabe–Ito), dark enough to read against white.
 const COLOURS: Record<string, string> = { INFO: '#0072b2', WARNING: '#e69f00', ERROR: '#d55e00', CRITICAL: '#7a1f5c' };
@@ -41,6 +63,8 @@ export class ChartsView extends LitElement {
     interval: { state: true },
     series: { state: true },
     tops: { state: true },
+    others: { state: true },
+    answered: { state: true },
     error: { state: true },
     loading: { state: true },
   };
@@ -60,6 +84,9 @@ export class ChartsView extends LitElement {
   interval = '';
   series: Buckets | null = null;
   tops: Record<string, [string, number][]> = {};
+  /** Per top panel, the events in values left out (`meta.others`, analytics' top=N). */
+  others: Record<string, number> = {};
+  answered: StatsSource | null = null;
   error = '';
   loading = false;
   private chart: Chart | null = null;
@@ -83,19 +110,37 @@ export class ChartsView extends LitElement {
     this.loading = true;
     this.error = '';
     try {
-      const [series, ...tops] = await Promise.all([
-        this.api.get<Buckets>('/api/v1/logs/stats', { ...params, interval }),
-        ...TOP.map((t) => this.api!.get<Counts>('/api/v1/logs/stats', { ...params, group_by: t.field })),
-      ]);
+      // The series first: its meta.source says whether the analytics-only forms may be asked for.
+      const series = await this.api.get<Buckets>('/api/v1/logs/stats', { ...params, interval });
+      const answered = sourceOf(series.meta);
+      const analytics = answered.source === 'analytics';
+      const panels = TOP.filter((t) => analytics || !t.analyticsOnly);
+      // From analytics the server picks the top values itself (top=N, meta.others counts the rest),
+      // one query at a time: the tier runs at most ANALYTICS_MAX_QUERIES_PER_TENANT (2) at once per
+      // tenant and refuses more with a 429, and the tenant's other dashboards share that bound.
+      const topOf = (t: TopPanel) =>
+        this.api!.get<Counts>('/api/v1/logs/stats', { ...params, group_by: t.field, ...(analytics ? { top: String(TOP_N) } : {}) });
+      const tops: Envelope<Counts>[] = [];
+      if (analytics) for (const t of panels) tops.push(await topOf(t));
+      else tops.push(...(await Promise.all(panels.map(topOf))));
       if (id !== this.request) return;
       this.series = series.data;
+      this.answered = answered;
       this.tops = Object.fromEntries(
-        TOP.map((t, i) => [
+        panels.map((t, i) => [
           t.field,
           Object.entries(tops[i]?.data ?? {})
             .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
             .slice(0, TOP_N),
         ]),
+      );
+      this.others = Object.fromEntries(
+        panels.map((t, i) => {
+          const shown = (this.tops[t.field] ?? []).reduce((sum, [, n]) => sum + n, 0);
+          const fromServer = Number(tops[i]?.meta?.others ?? 0);
+          const all = Object.values(tops[i]?.data ?? {}).reduce((sum, n) => sum + n, 0);
+          return [t.field, fromServer + all - shown];
+        }),
       );
     } catch (error) {
       if (id !== this.request) return;
@@ -107,13 +152,22 @@ export class ChartsView extends LitElement {
   }
 
   override updated(): void {
+    // A bucket size that this source does not offer (the server changed) falls back to automatic.
+    if (this.interval && this.answered && !intervalsFor(this.answered.source === 'analytics', this.filters).includes(this.interval))
+      this.interval = '';
     const canvas = this.renderRoot.querySelector('canvas');
     if (!canvas || !this.series) return;
     const interval = this.interval || autoInterval(this.filters);
     const labels = this.series.buckets.map((b) =>
       new Date(b.start).toLocaleString(
         undefined,
-        interval === 'hour' ? { month: 'short', day: 'numeric', hour: '2-digit' } : { dateStyle: 'medium' },
+        interval === 'minute'
+          ? { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }
+          : interval === 'hour'
+            ? { month: 'short', day: 'numeric', hour: '2-digit' }
+            : interval === 'month'
+              ? { year: 'numeric', month: 'long' }
+              : { dateStyle: 'medium' },
       ),
     );
     const datasets = SEVERITIES.map((s) => ({
@@ -150,11 +204,13 @@ export class ChartsView extends LitElement {
         <label>Bucket
           <select @change=${(e: Event) => (this.interval = (e.target as HTMLSelectElement).value)}>
             <option value="" ?selected=${this.interval === ''}>Automatic (${autoInterval(this.filters)})</option>
-            <option value="hour" ?selected=${this.interval === 'hour'}>Hour</option>
-            <option value="day" ?selected=${this.interval === 'day'}>Day</option>
+            ${intervalsFor(this.answered?.source === 'analytics', this.filters).map(
+              (size) => html`<option value=${size} ?selected=${this.interval === size}>${INTERVAL_LABELS[size] ?? size}</option>`,
+            )}
           </select>
         </label>
       </div>
+      ${this.answered ? html`<p class="muted" id="stats-source" data-source=${this.answered.source}>${sourceText(this.answered)}</p>` : ''}
       ${this.error ? html`<p class="notice error" role="alert">${this.error}</p>` : ''}
       ${this.loading && !series ? html`<p role="status">Loading…</p>` : ''}
       ${
@@ -194,13 +250,31 @@ export class ChartsView extends LitElement {
                       </tr>`,
                     )}
                   </tbody>
-                </table>`
+                </table>
+                ${(this.others[t.field] ?? 0) > 0 ? html`<p class="muted" data-others=${t.field}>${this.others[t.field]} more in other values</p>` : ''}`
             }
           </section>`;
         })}
       </div>
     `;
   }
+}
+
+const INTERVAL_LABELS: Record<string, string> = { minute: 'Minute', hour: 'Hour', day: 'Day', week: 'Week (from Monday)', month: 'Month' };
+
+function sourceOf(meta: Record<string, unknown> | undefined): StatsSource {
+  return { source: String(meta?.source ?? 'unknown'), asOf: String(meta?.as_of ?? '') };
+}
+
+/** Says where the numbers come from: analytics may trail the store by the sink's lag, so it says up to when. */
+export function sourceText({ source, asOf }: StatsSource): string {
+  if (source === 'analytics') {
+    const when = asOf.replace('T', ' ').replace(/(\.\d+)?Z$/, ' UTC');
+    return `Counted by the analytics tier: every event stored before ${when} is in these numbers.`;
+  }
+  if (source === 'rollups') return 'Counted from the store’s hourly rollups: exact, up to this moment.';
+  if (source === 'index') return 'Counted from the store’s index: exact, up to this moment.';
+  return `Counted by: ${source}.`;
 }
 
 customElements.define('ls-charts', ChartsView);

@@ -168,6 +168,20 @@ export class MongoStreamStore implements StreamStore {
     return true;
   }
 
+  async allDestinations(afterId: string | null, limit: number): Promise<DestinationRecord[]> {
+    const filter = afterId === null ? {} : { _id: { $gt: afterId } };
+    const documents = await this.destinations.find(filter, { sort: { _id: 1 }, limit }).toArray();
+    return documents.map(toRecord);
+  }
+
+  async replaceSecret(destinationId: string, from: string, to: string): Promise<boolean> {
+    const { modifiedCount } = await this.destinations.updateOne(
+      { _id: { $eq: destinationId }, secret: { $eq: from } },
+      { $set: { secret: to } },
+    );
+    return modifiedCount === 1;
+  }
+
   async enabledDestinations(limit: number): Promise<DestinationRecord[]> {
     const documents = await this.destinations.find({ enabled: { $eq: true } }, { sort: { created_at: 1, _id: 1 }, limit }).toArray();
     return documents.map(toRecord);

@@ -4,6 +4,7 @@ import type { Stores } from '../stores.js';
 import type { AddressPolicy } from '../streams/address-policy.js';
 import type { StreamSettings } from '../streams/config.js';
 import { StreamDeliverer } from '../streams/deliverer.js';
+import { resealSecrets } from '../streams/reseal.js';
 import type { SecretBox } from '../streams/secret-box.js';
 import { registerStreamMetrics } from '../streams/stream-metrics.js';
 
@@ -34,6 +35,7 @@ export const streamDeliveryPlugin = fp<StreamDeliveryPluginOptions>(
     let closed = false;
     app.decorate('streamDeliverer', null);
     const lastWarned = new Map<string, number>();
+    let resealing: Promise<void> = Promise.resolve();
     const started = Promise.resolve(options.stores)
       .then((stores) => {
         if (closed) return;
@@ -54,6 +56,19 @@ export const streamDeliveryPlugin = fp<StreamDeliveryPluginOptions>(
         registerStreamMetrics(options.registry, deliverer);
         app.streamDeliverer = deliverer;
         deliverer.start();
+        // After a key rotation: secrets sealed under a previous key are sealed again, in the background.
+        if (options.box.rotating) {
+          resealing = resealSecrets(stores.streams, options.box).then(
+            (outcome) =>
+              log.info(
+                { ...outcome },
+                outcome.resealed + outcome.unopenable === 0
+                  ? 'every destination secret is sealed under STREAM_SECRET_KEY: the previous keys can go'
+                  : 'destination secrets sealed again under the new STREAM_SECRET_KEY',
+              ),
+            (err) => log.warn({ err }, 'sealing destination secrets again under the new key failed; it runs again at the next start'),
+          );
+        }
       })
       // The stores never opened (closed while retrying): there is nothing to deliver.
       .catch(() => {});
@@ -61,6 +76,7 @@ export const streamDeliveryPlugin = fp<StreamDeliveryPluginOptions>(
     app.addHook('onClose', async () => {
       closed = true;
       await started;
+      await resealing;
       await app.streamDeliverer?.stop();
     });
   },

@@ -191,6 +191,20 @@ export class SqliteStreamStore implements StreamStore {
     return remove.immediate();
   }
 
+  async allDestinations(afterId: string | null, limit: number): Promise<DestinationRecord[]> {
+    const rows = this.db
+      .prepare(`SELECT ${DESTINATION_COLUMNS} FROM stream_destinations WHERE id > ? ORDER BY id LIMIT ?`)
+      .all(afterId ?? '', limit) as DestinationRow[];
+    return rows.map(toRecord);
+  }
+
+  async replaceSecret(destinationId: string, from: string, to: string): Promise<boolean> {
+    const { changes } = this.db
+      .prepare('UPDATE stream_destinations SET secret = ? WHERE id = ? AND secret = ?')
+      .run(to, destinationId, from);
+    return changes === 1;
+  }
+
   async enabledDestinations(limit: number): Promise<DestinationRecord[]> {
     const rows = this.db
       .prepare(`SELECT ${DESTINATION_COLUMNS} FROM stream_destinations WHERE enabled = 1 ORDER BY created_at, id LIMIT ?`)

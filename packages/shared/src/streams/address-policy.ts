@@ -65,10 +65,14 @@ const systemResolver: Resolver = (hostname) =>
  * destination is saved and again on every connection, on the address actually dialled after DNS,
  * redirects included (the connection hooks in safe-connect.ts call `check`).
  */
+/** How long `check` waits for DNS (saving a destination): a resolver that never answers must not hold the request. */
+export const CHECK_LOOKUP_TIMEOUT_MS = 5_000;
+
 export class AddressPolicy {
   constructor(
     private readonly allow: AllowList = { ranges: [], names: [] },
     private readonly resolver: Resolver = systemResolver,
+    private readonly checkTimeoutMs = CHECK_LOOKUP_TIMEOUT_MS,
   ) {}
 
   static fromSetting(value: string | undefined, resolver?: Resolver): AddressPolicy {
@@ -112,14 +116,24 @@ export class AddressPolicy {
    * Resolves the host and answers its addresses; throws DestinationRefused when the name or any
    * address is refused. A name that does not resolve is refused, unless `unresolved: 'accept'`
    * (saving a destination whose DNS is not there yet: every connection is checked again anyway).
+   * DNS that has not answered within `checkTimeoutMs` counts as not resolving (code ETIMEOUT).
    */
   async check(hostname: string, options: { unresolved?: 'refuse' | 'accept' } = {}): Promise<LookupAddress[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(
+        () => reject(Object.assign(new Error(`${hostname}: no DNS answer within ${this.checkTimeoutMs} ms`), { code: 'ETIMEOUT' })),
+        this.checkTimeoutMs,
+      );
+    });
     try {
-      return await this.resolveChecked(hostname);
+      return await Promise.race([this.resolveChecked(hostname), timeout]);
     } catch (error) {
       if (error instanceof DestinationRefused) throw error;
       if (options.unresolved === 'accept') return [];
       throw new DestinationRefused(`${hostname} does not resolve (${(error as NodeJS.ErrnoException).code ?? 'DNS error'})`);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

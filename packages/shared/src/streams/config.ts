@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { optionalString } from '../config/schemas.js';
 import { parseAllowList } from './address-policy.js';
-import { parseSecretKey } from './secret-box.js';
+import { parseSecretKey, parseSecretKeys } from './secret-box.js';
 
 /**
  * Log streams (docs/streams.md): where a tenant's events are copied as they are stored. Every
@@ -14,6 +14,13 @@ export const streamsConfig = {
     z
       .string()
       .refine((value) => parseSecretKey(value) !== null, 'must be 32 bytes as base64 (44 characters) or hex (64 digits)')
+      .optional(),
+  ),
+  /** Keys a rotation retired, comma-separated: they still open secrets (and those are sealed again under the current key); they never seal. */
+  STREAM_SECRET_KEY_PREVIOUS: optionalString.pipe(
+    z
+      .string()
+      .refine((value) => parseSecretKeys(value) !== null, 'must be a comma list of keys, each 32 bytes as base64 or hex')
       .optional(),
   ),
   /** Addresses destinations may use although they are loopback, private or link-local: IPs and CIDR ranges. */

@@ -64,6 +64,13 @@ export interface StreamStore {
   /** Removes the destination, its progress, dead letters and lease; false when not found. */
   remove(tenant: TenantId, id: string): Promise<boolean>;
 
+  /** Every tenant's destinations, enabled or not, by id after `afterId` (null: from the first), at most `limit`: for sealing secrets again after a key rotation. */
+  allDestinations(afterId: string | null, limit: number): Promise<DestinationRecord[]>;
+  /**
+   * Replaces the destination's sealed secret with `to` if it is still `from` (a PATCH in between
+   * wins); its `updatedAt` stays (nothing the admin set changed). Whether it replaced it.
+   */
+  replaceSecret(destinationId: string, from: string, to: string): Promise<boolean>;
   /** Every tenant's enabled destinations (the deliverer's work list), at most `limit`. */
   enabledDestinations(limit: number): Promise<DestinationRecord[]>;
   progress(destinationId: string): Promise<DestinationProgress | null>;

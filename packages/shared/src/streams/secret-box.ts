@@ -13,17 +13,35 @@ export function parseSecretKey(value: string): Buffer | null {
   return null;
 }
 
+/** STREAM_SECRET_KEY_PREVIOUS as keys, or null when any of its comma-separated entries is not a key. */
+export function parseSecretKeys(value: string): Buffer[] | null {
+  const keys = value
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(parseSecretKey);
+  return keys.every((key): key is Buffer => key !== null) ? keys : null;
+}
+
 /**
  * Destination secrets at rest: AES-256-GCM with a fresh 96-bit nonce each time, bound to the
  * destination (its tenant and id are the additional data), so a ciphertext copied onto another
  * tenant's destination does not open. The key never leaves the process; the API never returns a secret.
+ * Previous keys (a rotation, docs/streams.md "Rotating the key") still open what they sealed; only
+ * the current key seals.
  */
 export class SecretBox {
   private readonly key: Buffer;
+  private readonly previous: readonly Buffer[];
 
-  constructor(key: Buffer) {
-    if (key.length !== 32) throw new Error('STREAM_SECRET_KEY must be 32 bytes');
+  constructor(key: Buffer, previous: readonly Buffer[] = []) {
+    if (key.length !== 32 || previous.some((old) => old.length !== 32)) throw new Error('STREAM_SECRET_KEY must be 32 bytes');
     this.key = key;
+    this.previous = previous.filter((old) => !old.equals(key));
+  }
+
+  /** Whether previous keys are configured, i.e. a rotation may have left secrets to seal again. */
+  get rotating(): boolean {
+    return this.previous.length > 0;
   }
 
   seal(plain: string, context: string): string {
@@ -34,13 +52,30 @@ export class SecretBox {
     return [VERSION, nonce.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
   }
 
-  /** Throws when the text was not sealed by this key for this context (another key, another destination, altered). */
+  /** Throws when no key of this box sealed the text for this context (another key, another destination, altered). */
   open(sealed: string, context: string): string {
-    const [version, nonce, tag, body] = sealed.split('.');
-    if (version !== VERSION || nonce === undefined || tag === undefined || body === undefined) throw new Error('not a sealed secret');
-    const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(nonce, 'base64url'));
+    return this.openWith(sealed, context).plain;
+  }
+
+  /** The plain text, and whether the current key sealed it (false: a previous one did, so it wants sealing again). */
+  openWith(sealed: string, context: string): { plain: string; current: boolean } {
+    for (const [index, key] of [this.key, ...this.previous].entries()) {
+      const plain = openUnder(key, sealed, context);
+      if (plain !== null) return { plain, current: index === 0 };
+    }
+    throw new Error('the secret does not open under STREAM_SECRET_KEY or STREAM_SECRET_KEY_PREVIOUS');
+  }
+}
+
+function openUnder(key: Buffer, sealed: string, context: string): string | null {
+  const [version, nonce, tag, body] = sealed.split('.');
+  if (version !== VERSION || nonce === undefined || tag === undefined || body === undefined) throw new Error('not a sealed secret');
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'));
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
   }
 }

@@ -81,6 +81,23 @@ export function describeStreamStoreContract(name: string, open: () => Promise<St
       expect((await store.enabledDestinations(100)).map((record) => record.id)).not.toContain(two.id);
     });
 
+    it('lists every tenant’s destinations by id, enabled or not, a page at a time, and replaces a secret only if it is unchanged', async () => {
+      const made = [destination(acme), destination(globex), destination(acme)];
+      for (const record of made) await store.create(record.tenant, record, 0, 10);
+      await store.update(acme, (made[2] as DestinationRecord).id, { enabled: false, updatedAt: '2026-03-01T00:00:00.000Z' });
+      const ids = made.map((record) => record.id).sort();
+      const first = await store.allDestinations(null, 2);
+      const rest = await store.allDestinations((first.at(-1) as DestinationRecord).id, 2);
+      expect([...first, ...rest].map((record) => record.id)).toEqual(ids);
+      expect(await store.allDestinations(ids.at(-1) as string, 2)).toEqual([]);
+      const target = made[0] as DestinationRecord;
+      expect(await store.replaceSecret(target.id, 'v1.stale', 'v1.other')).toBe(false);
+      expect(await store.replaceSecret(target.id, target.secret, 'v1.resealed')).toBe(true);
+      expect(await store.get(acme, target.id)).toEqual({ ...target, secret: 'v1.resealed' });
+      expect(await store.replaceSecret(target.id, target.secret, 'v1.again')).toBe(false);
+      expect((await store.get(acme, target.id))?.secret).toBe('v1.resealed');
+    });
+
     it('never moves a destination’s position back', async () => {
       const one = destination();
       await store.create(acme, one, 0, 10);

@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeEvent } from '@logserver/testing/events';
+import { insertForgedRow } from '@logserver/testing/forged-row';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KeyRing } from '../../src/integrity/keyring.js';
@@ -107,24 +108,7 @@ describe('verify names what was done to the SQLite file behind the server’s ba
     const [before, after] = [seqOf(at(29)), seqOf(at(30))];
     expect(after - before).toBeGreaterThan(1);
     const forged = makeEvent(A, { action: 'backdated', timestamp: at(29).timestamp });
-    raw
-      .prepare(
-        `INSERT INTO logs (seq, id, tenant_id, user_id, action, resource_type, resource_id, ts, received_at, severity, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        before + 1,
-        forged.id,
-        A,
-        forged.user_id,
-        forged.action,
-        forged.resource_type,
-        forged.resource_id,
-        forged.timestamp,
-        forged.received_at,
-        forged.severity,
-        forged.hash,
-      );
+    insertForgedRow(raw, before + 1, forged);
     const report = await verify();
     expect(report.first_problem).toMatchObject({ kind: 'inserted', event_id: forged.id, digest_seq: 2 });
     expect(report.problems).toEqual({ changed: 0, removed: 0, inserted: 1, reordered: 0 });

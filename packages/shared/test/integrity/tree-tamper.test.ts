@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeEvent } from '@logserver/testing/events';
+import { insertForgedRow } from '@logserver/testing/forged-row';
 import { MingoMongoDatabase } from '@logserver/testing/mingo-mongo-database';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -67,24 +68,7 @@ async function sqliteFixture(): Promise<Fixture> {
     },
     insertAfter: async (after, forged) => {
       raw.prepare('UPDATE logs SET seq = seq + 1000000 WHERE seq > ?').run(seqOf(after));
-      raw
-        .prepare(
-          `INSERT INTO logs (seq, id, tenant_id, user_id, action, resource_type, resource_id, ts, received_at, severity, hash)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          seqOf(after) + 1,
-          forged.id,
-          forged.tenant_id,
-          forged.user_id,
-          forged.action,
-          forged.resource_type,
-          forged.resource_id,
-          forged.timestamp,
-          forged.received_at,
-          forged.severity,
-          forged.hash,
-        );
+      insertForgedRow(raw, seqOf(after) + 1, forged);
       // The checkpoints' positions move with the rows, as a careful attacker would make them.
       raw.prepare('UPDATE integrity_checkpoints SET last_position = last_position + 1000000 WHERE last_position > ?').run(seqOf(after));
       for (const row of raw.prepare('SELECT tenant_id, tree_size, checkpoint, last_position FROM integrity_checkpoints').all() as {

@@ -80,6 +80,14 @@ describe('AddressPolicy', () => {
     await expect(resolving.check('nowhere.test')).rejects.toThrow(DestinationRefused);
     await expect(resolving.check('nowhere.test', { unresolved: 'accept' })).resolves.toEqual([]);
   });
+
+  it('gives up on DNS that never answers: refused, or accepted as unresolved, within the timeout', async () => {
+    const silent = new AddressPolicy(undefined, () => new Promise<LookupAddress[]>(() => {}), 50);
+    const started = Date.now();
+    await expect(silent.check('hangs.test')).rejects.toThrow(/hangs\.test does not resolve \(ETIMEOUT\)/);
+    await expect(silent.check('hangs.test', { unresolved: 'accept' })).resolves.toEqual([]);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
 });
 
 describe('guardedDispatcher: the address checked is the address connected', () => {
