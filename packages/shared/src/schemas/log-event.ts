@@ -41,7 +41,8 @@ export function jsonObjectProblem(value: JsonObject): JsonObjectProblem | null {
       return null;
     }
     for (const [key, child] of Object.entries(node)) {
-      if (key.startsWith('$') || key.includes('.')) return { path: [...path, key], message: "object keys may not start with '$' or contain '.'" };
+      if (key.startsWith('$') || key.includes('.'))
+        return { path: [...path, key], message: "object keys may not start with '$' or contain '.'" };
       if (!hashable(key)) return { path, message: 'object keys must be well-formed Unicode text' };
       if (key.length > LIMITS.objectKeyLength) return { path, message: `object keys are at most ${LIMITS.objectKeyLength} characters` };
       const problem = visit(child, depth + 1, [...path, key]);
