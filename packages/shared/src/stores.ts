@@ -28,6 +28,8 @@ export interface StoreSettings {
   sqlitePath?: string | undefined;
   /** Longest a scanning SQLite query (search, user_agent) may run; the adapter's default when absent. */
   sqliteQueryTimeoutMs?: number | undefined;
+  /** SQLITE_APPEND_THREAD: appends on a writer thread of their own (ThreadedSqliteLogStore); true when absent. */
+  sqliteAppendThread?: boolean | undefined;
   mongodbUri?: string | undefined;
   mongodbDb: string;
   /** Pool, timeouts and feed settings; storeConfig's defaults when absent. */

@@ -134,6 +134,8 @@ export const storeConfig = {
   SQLITE_PATH: optionalString,
   /** A SQLite query with search or user_agent (no index can serve a substring) stops after this long. */
   SQLITE_QUERY_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  /** Appends (INSERTs, rollups, the FULL commit) on a writer thread, off the event loop (docs/configuration.md). */
+  SQLITE_APPEND_THREAD: booleanFromEnv(true),
   MONGODB_URI: optionalString,
   MONGODB_DB: z.string().min(1).default('logdb'),
   MONGODB_MAX_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
@@ -180,6 +182,7 @@ export const storeSettings = z.object(storeConfig).transform((config): StoreSett
   dataDir: config.DATA_DIR,
   sqlitePath: config.SQLITE_PATH,
   sqliteQueryTimeoutMs: config.SQLITE_QUERY_TIMEOUT_MS,
+  sqliteAppendThread: config.SQLITE_APPEND_THREAD,
   mongodbUri: config.MONGODB_URI,
   mongodbDb: config.MONGODB_DB,
   mongo: {

@@ -14,14 +14,19 @@ const MAX_BATCH = 1000;
 export class InProcessLogQueue implements LogQueue {
   private handler: BatchHandler | null = null;
   private closed = false;
+  /** The batch being stored: the next one gathers until it is done (one commit in flight). */
+  private inFlight: Promise<unknown> = Promise.resolve();
   private readonly loader = new DataLoader<LogEvent, true>(
     async (events) => {
       if (!this.handler) throw new Unavailable('no consumer is attached to the queue');
-      await this.handler([...events]);
+      const stored = this.handler([...events]);
+      this.inFlight = stored.catch(() => {});
+      await stored;
       return events.map(() => true as const);
     },
-    // setImmediate gathers every request parsed in the same I/O phase, not just one tick's.
-    { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (flush) => setImmediate(flush) },
+    // setImmediate gathers every request parsed in the same I/O phase, not just one tick's; while
+    // a commit is being made durable (in the append thread), what arrives gathers into the next.
+    { cache: false, maxBatchSize: MAX_BATCH, batchScheduleFn: (flush) => void this.inFlight.then(() => setImmediate(flush)) },
   );
 
   async publish(events: LogEvent[]): Promise<void> {

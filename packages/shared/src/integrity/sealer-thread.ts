@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleThread } from '../lifecycle/module-thread.js';
 import type { SealRound, SealRunner } from './sealer.js';
 import type { SealerKeySource, SealerRequest, SealerResponse, SealerWorkerData } from './sealer-worker.js';
 
@@ -10,19 +11,6 @@ export interface ThreadSealerOptions {
   /** INTEGRITY_ORIGIN: checkpoint origins are `<logName>/<tenant>`. */
   logName?: string | undefined;
   onError?: (error: unknown) => void;
-}
-
-// Built, this file is dist/integrity/sealer-thread.js beside sealer-worker.js. From source (tests,
-// --conditions=development) it is a .ts file, and the thread first registers tsx's loader (a
-// worker's execArgv cannot carry --import) and then imports the .ts worker.
-const fromSource = import.meta.url.endsWith('.ts');
-
-function newWorker(workerData: SealerWorkerData): Worker {
-  if (!fromSource) return new Worker(new URL('./sealer-worker.js', import.meta.url), { workerData });
-  // tsx is resolved from the working directory, as `node --import tsx` resolves it.
-  const entry = new URL('./sealer-worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData });
 }
 
 /**
@@ -76,7 +64,7 @@ export class ThreadSealer implements SealRunner {
 
   private spawn(): Worker {
     const workerData: SealerWorkerData = { sqlitePath: this.options.sqlitePath, key: this.options.key, logName: this.options.logName };
-    const worker = newWorker(workerData);
+    const worker = startModuleThread(import.meta.url, 'sealer-worker', { workerData });
     // The thread alone does not keep the process up; stop() (the plugin's onClose) ends it.
     worker.unref();
     const failure = (message: { error: string; stack?: string | undefined }) =>

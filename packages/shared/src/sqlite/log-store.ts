@@ -486,7 +486,10 @@ export class SqliteLogStore implements LogStore {
       this.adjustRollups(inserted, 1);
       return inserted;
     });
-    const inserted = run(events);
+    // IMMEDIATE: the write lock is taken (waiting with busy_timeout) before anything is read, so a
+    // commit by another connection in between (the sealer's thread, another process) is waited for,
+    // never an SQLITE_BUSY_SNAPSHOT.
+    const inserted = run.immediate(events);
     return { inserted, duplicates: events.length - inserted.length };
   }
 
@@ -724,7 +727,9 @@ export class SqliteLogStore implements LogStore {
       for (;;) {
         const size = Math.min(DELETE_BATCH, limit - deleted);
         if (size <= 0) return deleted;
-        const changes = slice(size);
+        // IMMEDIATE: the slice reads the rows before it deletes them; taking the write lock first means
+        // the writer thread's commits in between are waited for (busy_timeout), not an SQLITE_BUSY_SNAPSHOT.
+        const changes = slice.immediate(size);
         deleted += changes;
         if (changes < size) return deleted;
         await new Promise((resolve) => setImmediate(resolve));
