@@ -1,5 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
+import crypto from 'node:crypto';
+// jose's parts one by one: its index also loads JWE, JWK import/export and key generation.
+import { decodeProtectedHeader } from 'jose/decode/protected_header';
+import { createRemoteJWKSet } from 'jose/jwks/remote';
+import { decodeJwt } from 'jose/jwt/decode';
+import { SignJWT } from 'jose/jwt/sign';
+import { jwtVerify } from 'jose/jwt/verify';
 import { LRUCache } from 'lru-cache';
 import { type Identity, IdentityClaims, type Role } from './identity.js';
 import { type ClaimMapping, identityFromClaims } from './oidc-claims.js';
@@ -60,7 +65,11 @@ export const VERIFIED_CACHE_BYTES = 8 * 1024 * 1024;
 /** Bytes one cache entry costs, roughly: the 43-character key, the identity's strings, and the map's own overhead. */
 const entryBytes = (identity: Identity): number => 2 * (43 + identity.sub.length + identity.tenant.length + identity.role.length) + 200;
 
-const cacheKey = (token: string): string => createHash('sha256').update(token).digest('base64url');
+// crypto.hash (Node 20.12+) digests in one call, a few µs less per request than a Hash object.
+const cacheKey: (token: string) => string =
+  typeof crypto.hash === 'function'
+    ? (token) => crypto.hash('sha256', token, 'base64url')
+    : (token) => crypto.createHash('sha256').update(token).digest('base64url');
 
 /**
  * Verifies HS256 tokens against the tenant's derived key. Verified tokens are cached until

@@ -1,4 +1,4 @@
-import { errors } from 'jose';
+import * as errors from 'jose/errors';
 import { TokenRejected } from '../errors/catalogue.js';
 import { ROLES } from './identity.js';
 

@@ -18,43 +18,47 @@ function hashable(value: unknown): boolean {
   return true;
 }
 
+/** What is wrong with a before/after/metadata object, the first problem found; null when nothing is. */
+export interface JsonObjectProblem {
+  path?: (string | number)[];
+  message: string;
+}
+
 /**
  * Why keys are checked: `$`-prefixed and dotted keys are operators and paths to MongoDB,
  * and an audit event must be stored exactly as sent, in every store.
  */
-function checkJsonObject(value: JsonObject, ctx: z.RefinementCtx): void {
-  const visit = (node: unknown, depth: number, path: (string | number)[]): boolean => {
-    if (!hashable(node)) {
-      ctx.addIssue({ code: 'custom', path, message: 'must be finite numbers and well-formed Unicode text (RFC 8785 JSON)' });
-      return false;
+export function jsonObjectProblem(value: JsonObject): JsonObjectProblem | null {
+  const visit = (node: unknown, depth: number, path: (string | number)[]): JsonObjectProblem | null => {
+    if (!hashable(node)) return { path, message: 'must be finite numbers and well-formed Unicode text (RFC 8785 JSON)' };
+    if (node === null || typeof node !== 'object') return null;
+    if (depth > LIMITS.objectDepth) return { path, message: `nesting deeper than ${LIMITS.objectDepth} levels` };
+    if (Array.isArray(node)) {
+      for (const [index, item] of node.entries()) {
+        const problem = visit(item, depth + 1, [...path, index]);
+        if (problem) return problem;
+      }
+      return null;
     }
-    if (node === null || typeof node !== 'object') return true;
-    if (depth > LIMITS.objectDepth) {
-      ctx.addIssue({ code: 'custom', path, message: `nesting deeper than ${LIMITS.objectDepth} levels` });
-      return false;
-    }
-    if (Array.isArray(node)) return node.every((item, index) => visit(item, depth + 1, [...path, index]));
     for (const [key, child] of Object.entries(node)) {
-      if (key.startsWith('$') || key.includes('.')) {
-        ctx.addIssue({ code: 'custom', path: [...path, key], message: "object keys may not start with '$' or contain '.'" });
-        return false;
-      }
-      if (!hashable(key)) {
-        ctx.addIssue({ code: 'custom', path, message: 'object keys must be well-formed Unicode text' });
-        return false;
-      }
-      if (key.length > LIMITS.objectKeyLength) {
-        ctx.addIssue({ code: 'custom', path, message: `object keys are at most ${LIMITS.objectKeyLength} characters` });
-        return false;
-      }
-      if (!visit(child, depth + 1, [...path, key])) return false;
+      if (key.startsWith('$') || key.includes('.'))
+        return { path: [...path, key], message: "object keys may not start with '$' or contain '.'" };
+      if (!hashable(key)) return { path, message: 'object keys must be well-formed Unicode text' };
+      if (key.length > LIMITS.objectKeyLength) return { path, message: `object keys are at most ${LIMITS.objectKeyLength} characters` };
+      const problem = visit(child, depth + 1, [...path, key]);
+      if (problem) return problem;
     }
-    return true;
+    return null;
   };
-  if (!visit(value, 1, [])) return;
-  if (Buffer.byteLength(JSON.stringify(value)) > LIMITS.objectBytes) {
-    ctx.addIssue({ code: 'custom', message: `larger than ${LIMITS.objectBytes} bytes as JSON` });
-  }
+  const problem = visit(value, 1, []);
+  if (problem) return problem;
+  if (Buffer.byteLength(JSON.stringify(value)) > LIMITS.objectBytes) return { message: `larger than ${LIMITS.objectBytes} bytes as JSON` };
+  return null;
+}
+
+function checkJsonObject(value: JsonObject, ctx: z.RefinementCtx): void {
+  const problem = jsonObjectProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', ...problem });
 }
 
 const jsonObject = z.record(z.string(), z.unknown()).superRefine(checkJsonObject);
