@@ -88,10 +88,11 @@ export interface LogStore {
   export(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<LogEvent>;
   /**
    * The same events as `export`, each as its JSON text: exactly `JSON.stringify` of the event
-   * `export` yields. Optional: a store that keeps events as JSON text (SQLite) builds it without
-   * parsing; without it the caller stringifies `export`'s events.
+   * `export` yields, in pages (arrays in order, each what the store read in one go), so a caller
+   * handles a page per step instead of an event. Optional: a store that keeps events as JSON text
+   * (SQLite) builds it without parsing; without it the caller stringifies `export`'s events.
    */
-  exportText?(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<EventText>;
+  exportText?(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<readonly EventText[]>;
   /**
    * Counts the tenant's matching events. Must not need a scan of the tenant's events for the
    * grouped fields, severity and whole-hour bounds (keep rollups as events are appended and deleted);

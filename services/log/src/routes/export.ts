@@ -28,6 +28,7 @@ import {
   flattenedColumns,
   MAX_FLATTENED_COLUMNS,
   ndjsonLines,
+  type Page,
   textBody,
 } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
@@ -35,12 +36,13 @@ import { resumePoint } from '../rules/resume-point.js';
 import { selfAuditEvent } from '../rules/self-audit.js';
 import { type IntegrityDeps, presentCheckpoint } from './integrity.js';
 
-/** Passes the events through and keeps their ids (at most `max`: a bound, beside the count checked before). */
-async function* keepIds<T extends { id: string }>(events: AsyncIterable<T>, ids: string[], max: number): AsyncIterable<T> {
-  for await (const event of events) {
-    if (ids.length >= max) throw new Error(`the export grew past ${max} events while it was read; the manifest is not written`);
-    ids.push(event.id);
-    yield event;
+/** Passes the pages through and keeps their events' ids (at most `max`: a bound, beside the count checked before). */
+async function* keepIds<T extends { id: string }>(pages: AsyncIterable<Page<T>>, ids: string[], max: number): AsyncIterable<Page<T>> {
+  for await (const page of pages) {
+    if (ids.length + page.length > max)
+      throw new Error(`the export grew past ${max} events while it was read; the manifest is not written`);
+    for (const event of page) ids.push(event.id);
+    yield page;
   }
 }
 
@@ -62,19 +64,19 @@ export interface ExportDeps {
  * byte), then one last line `{"manifest": …}` built once the last event was read.
  */
 async function* withManifest(
-  lines: AsyncIterable<string>,
+  lines: AsyncIterable<Page<string>>,
   build: (count: number, bodySha256: string) => Promise<ExportManifest>,
   release: () => void,
-): AsyncIterable<string> {
+): AsyncIterable<Page<string>> {
   const body = createHash('sha256');
   let count = 0;
   try {
-    for await (const line of lines) {
-      body.update(line);
-      count++;
-      yield line;
+    for await (const page of lines) {
+      for (const line of page) body.update(line);
+      count += page.length;
+      yield page;
     }
-    yield `${JSON.stringify({ manifest: await build(count, body.digest('hex')) })}\n`;
+    yield [`${JSON.stringify({ manifest: await build(count, body.digest('hex')) })}\n`];
   } finally {
     release();
   }
@@ -205,7 +207,7 @@ export function exportRoutes(deps: ExportDeps, slots: ExportSlots, limits: Expor
           const texts = commitOrder
             ? eventTexts(commitOrder)
             : (deps.store.exportText?.(tenant, filter, order) ?? eventTexts(deps.store.export(tenant, filter, order)));
-          const read = countThenRecord(texts, record);
+          const read = countThenRecord(texts, record, (page) => page.length);
           body =
             manifest && integrity
               ? textBody(

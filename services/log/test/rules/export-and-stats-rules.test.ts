@@ -2,7 +2,7 @@ import { ValidationFailed } from '@logserver/shared/errors/catalogue';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { describe, expect, it } from 'vitest';
 import { cleanupCutoff } from '../../src/rules/cleanup.js';
-import { countThenRecord, exportFileName } from '../../src/rules/export-format.js';
+import { countThenRecord, EXPORT_CHUNK_CHARS, exportFileName, inChunks } from '../../src/rules/export-format.js';
 import { zeroFilledBuckets } from '../../src/rules/stats-buckets.js';
 
 describe('zeroFilledBuckets', () => {
@@ -76,5 +76,28 @@ describe('export helpers', () => {
       [4, true],
       [2, false],
     ]);
+  });
+
+  it('counts the events of pages, and joins the pages into chunks of at least EXPORT_CHUNK_CHARS with the same text', async () => {
+    const line = `${'x'.repeat(999)}\n`;
+    async function* pages() {
+      yield Array.from({ length: 30 }, () => line);
+      yield [];
+      yield Array.from({ length: 5 }, () => line);
+    }
+    const records: [number, boolean][] = [];
+    const chunks: string[] = [];
+    for await (const chunk of inChunks(
+      countThenRecord(
+        pages(),
+        async (count, completed) => void records.push([count, completed]),
+        (page) => page.length,
+      ),
+    ))
+      chunks.push(chunk);
+    expect(records).toEqual([[35, true]]);
+    expect(chunks.join('')).toBe(line.repeat(35));
+    expect(chunks.slice(0, -1).every((chunk) => chunk.length >= EXPORT_CHUNK_CHARS)).toBe(true);
+    expect(chunks.length).toBe(3);
   });
 });
