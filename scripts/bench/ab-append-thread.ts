@@ -4,6 +4,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
+import { allInOneEnv, BENCH_AUTH } from './context.js';
 import { PYTHON_EVENT } from './data.js';
 import { hammer } from './http-load.js';
 import { cpuSecondsOf, freePort, rssOf, type Service, startService, watchLoopDelay } from './processes.js';
@@ -23,13 +24,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const rounds = Number(process.env.AB_ROUNDS ?? 6);
 const seconds = Number(process.env.AB_SECONDS ?? 5);
 const connections = Number(process.env.AB_CONNECTIONS ?? 100);
-const auth = {
-  secret: randomBytes(32).toString('hex'),
-  scheme: 'hmac-sha256' as const,
-  audience: 'logserver',
-  issuer: 'issuer',
-  requireExp: true,
-};
+const auth = { ...BENCH_AUTH, secret: randomBytes(32).toString('hex') };
 const workDir = mkdtempSync(join(tmpdir(), 'logserver-ab-writer-'));
 const token = (tenant: string, role: 'admin' | 'writer') => mintToken({ ...auth, tenant, role, sub: 'bench', ttlSeconds: 3600 });
 
@@ -41,18 +36,7 @@ async function server(name: string, thread: boolean): Promise<Service> {
     name,
     args: [join(ROOT, 'services/all-in-one/dist/main.js')],
     port,
-    env: {
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      AUTH_SECRET: auth.secret,
-      AUTH_KEY_SCHEME: auth.scheme,
-      AUTH_AUDIENCE: auth.audience,
-      AUTH_ISSUER: auth.issuer,
-      AUTH_REQUIRE_EXP: 'true',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-      SQLITE_APPEND_THREAD: String(thread),
-    },
+    env: allInOneEnv(dataDir, auth.secret, { PORT: String(port), SQLITE_APPEND_THREAD: String(thread) }),
     logFile: join(workDir, `${name}.log`),
     readyPath: '/readyz',
   });

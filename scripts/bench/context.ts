@@ -20,6 +20,27 @@ export interface BenchContext {
 
 export type Scenario = (context: BenchContext) => Promise<Figure[]>;
 
+/** The token settings of every server the benchmark starts (HMAC with the run's `authSecret`). */
+export const BENCH_AUTH = { scheme: 'hmac-sha256', audience: 'logserver', issuer: 'issuer', requireExp: true } as const;
+
+/**
+ * The environment of an all-in-one server the benchmark starts: its data folder, loopback, the
+ * run's token settings and LOG_LEVEL (default info); `extra` for what the scenario sets apart.
+ */
+export function allInOneEnv(dataDir: string, authSecret: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATA_DIR: dataDir,
+    HOST: '127.0.0.1',
+    AUTH_SECRET: authSecret,
+    AUTH_KEY_SCHEME: BENCH_AUTH.scheme,
+    AUTH_AUDIENCE: BENCH_AUTH.audience,
+    AUTH_ISSUER: BENCH_AUTH.issuer,
+    AUTH_REQUIRE_EXP: String(BENCH_AUTH.requireExp),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    ...extra,
+  };
+}
+
 export const LOOP_FIGURE = 'server event-loop delay p99 (ms)';
 
 export function loopFigure(scenario: string, p99: number | null): Figure {

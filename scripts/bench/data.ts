@@ -8,18 +8,7 @@ import { makeEvent, seededRandom } from '@logserver/testing/events';
 import { v7 as uuidv7 } from 'uuid';
 
 /** The event from the Python system's README, as its curl example posts it. */
-export const PYTHON_EVENT = {
-  action: 'update',
-  resource_type: 'user',
-  resource_id: '123',
-  timestamp: '2025-06-26T01:23:45.678Z',
-  ip_address: '192.168.0.1',
-  user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
-  before: { email: 'old@example.com', name: 'Old Name' },
-  after: { email: 'new@example.com', name: 'New Name' },
-  metadata: { editor: 'admin', source: 'dashboard' },
-  severity: 'WARNING',
-} as const;
+export { PYTHON_EVENT } from '@logserver/testing/events';
 
 /** What a client would send for a stored-shape event: the fields the server adds are left out, nulls omitted. */
 function toInput(event: LogEvent): LogEventInput {

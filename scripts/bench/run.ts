@@ -9,7 +9,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
-import type { BenchContext, Scenario } from './context.js';
+import { allInOneEnv, BENCH_AUTH, type BenchContext, type Scenario } from './context.js';
 import { loadTenant } from './data.js';
 import { freePort, type Service, startService } from './processes.js';
 import { evaluate, type Figure, renderTable, scenarioNumber, statedTargets, tally } from './report.js';
@@ -62,13 +62,7 @@ async function main(): Promise<void> {
   const dataDir = join(workDir, 'data');
   mkdirSync(dataDir);
   const sqlitePath = join(dataDir, 'logserver.db');
-  const auth: JwtSettings = {
-    secret: randomBytes(32).toString('hex'),
-    scheme: 'hmac-sha256',
-    audience: 'logserver',
-    issuer: 'issuer',
-    requireExp: true,
-  };
+  const auth: JwtSettings = { ...BENCH_AUTH, secret: randomBytes(32).toString('hex') };
   say(`scale ${sizes.scale}; machine ${JSON.stringify(machine())}; work folder ${workDir}`);
 
   const only = process.env.BENCH_ONLY?.split(',').map((part) => part.trim());
@@ -107,19 +101,11 @@ async function main(): Promise<void> {
         name: 'all-in-one',
         args: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []), SERVER_MAIN],
         port: serverPort,
-        env: {
-          DATA_DIR: dataDir,
+        env: allInOneEnv(dataDir, auth.secret, {
           PORT: String(serverPort),
-          HOST: '127.0.0.1',
-          AUTH_SECRET: auth.secret,
-          AUTH_KEY_SCHEME: auth.scheme,
-          AUTH_AUDIENCE: auth.audience,
-          AUTH_ISSUER: auth.issuer,
-          AUTH_REQUIRE_EXP: 'true',
-          LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
           // Scenario 7 puts every subscriber on one tenant; the default allows 100 per tenant and replica.
           STREAM_MAX_CONNECTIONS_PER_TENANT: String(Math.max(100, sizes.subscribers)),
-        },
+        }),
         logFile: join(workDir, 'server.log'),
         readyPath: '/readyz',
       }),

@@ -38,3 +38,17 @@ export function makeEvent(tenant: string, overrides: Partial<LogEvent> = {}, ran
     ...content,
   });
 }
+
+/** The event from the Python system's README, as its curl example posts it (the benchmark's body, the ingest guard's test). */
+export const PYTHON_EVENT = {
+  action: 'update',
+  resource_type: 'user',
+  resource_id: '123',
+  timestamp: '2025-06-26T01:23:45.678Z',
+  ip_address: '192.168.0.1',
+  user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
+  before: { email: 'old@example.com', name: 'Old Name' },
+  after: { email: 'new@example.com', name: 'New Name' },
+  metadata: { editor: 'admin', source: 'dashboard' },
+  severity: 'WARNING',
+} as const;

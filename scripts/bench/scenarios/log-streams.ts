@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BenchContext, bearer } from '../context.js';
+import { allInOneEnv, type BenchContext, bearer } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { hammer, type LoadResult, sideBySide } from '../http-load.js';
 import { type Service, startOnFreePort } from '../processes.js';
@@ -106,22 +106,14 @@ export async function logStreamsUnderFailure(context: BenchContext): Promise<Fig
       const server = await startOnFreePort(services, {
         name: receiver.name,
         args: [join(context.root, 'services/all-in-one/dist/main.js')],
-        env: {
-          DATA_DIR: dataDir,
-          HOST: '127.0.0.1',
-          AUTH_SECRET: context.authSecret,
-          AUTH_KEY_SCHEME: 'hmac-sha256',
-          AUTH_AUDIENCE: 'logserver',
-          AUTH_ISSUER: 'issuer',
-          AUTH_REQUIRE_EXP: 'true',
-          LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        env: allInOneEnv(dataDir, context.authSecret, {
           STREAM_DESTINATION_ALLOW: '127.0.0.1',
           STREAM_INTERVAL_MS: '50',
           STREAM_RETRIES: '100',
           STREAM_RETRY_MIN_MS: '10',
           STREAM_RETRY_MAX_MS: '50',
           STREAM_REQUEST_TIMEOUT_MS: '1000',
-        },
+        }),
         readyPath: '/readyz',
         workDir: context.workDir,
         logPrefix: '11-',

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type BenchContext, bearer } from '../context.js';
+import { allInOneEnv, type BenchContext, bearer } from '../context.js';
 import { eventInputs, PYTHON_EVENT } from '../data.js';
 import { hammer, sideBySide } from '../http-load.js';
 import { freePort, type Service, startService } from '../processes.js';
@@ -31,18 +31,7 @@ async function startPair(context: BenchContext): Promise<{ sealed: Service; unse
       name,
       args: [...profile, join(context.root, 'services/all-in-one/dist/main.js')],
       port,
-      env: {
-        DATA_DIR: dataDir,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        AUTH_SECRET: context.authSecret,
-        AUTH_KEY_SCHEME: 'hmac-sha256',
-        AUTH_AUDIENCE: 'logserver',
-        AUTH_ISSUER: 'issuer',
-        AUTH_REQUIRE_EXP: 'true',
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-        SEAL_INTERVAL: String(sealInterval),
-      },
+      env: allInOneEnv(dataDir, context.authSecret, { PORT: String(port), SEAL_INTERVAL: String(sealInterval) }),
       logFile: join(context.workDir, `${name}.log`),
       readyPath: '/readyz',
     });

@@ -1,4 +1,4 @@
-import { seededRandom } from '@logserver/testing/events';
+import { PYTHON_EVENT, seededRandom } from '@logserver/testing/events';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LIMITS } from '../../src/schemas/limits.js';
@@ -10,19 +10,6 @@ import {
   plainLogEventInput,
 } from '../../src/schemas/log-event-fast-path.js';
 import { okEnvelope } from '../../src/schemas/responses.js';
-
-const PYTHON_EVENT = {
-  action: 'update',
-  resource_type: 'user',
-  resource_id: '123',
-  timestamp: '2025-06-26T01:23:45.678Z',
-  ip_address: '192.168.0.1',
-  user_agent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64)',
-  before: { email: 'old@example.com', name: 'Old Name' },
-  after: { email: 'new@example.com', name: 'New Name' },
-  metadata: { editor: 'admin', source: 'dashboard' },
-  severity: 'WARNING',
-};
 
 const ABSENT = Symbol('absent');
 const text = (length: number, unit = 'a') => unit.repeat(length);
