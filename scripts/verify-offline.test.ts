@@ -19,6 +19,22 @@ const run = async (...args: string[]) => {
   }
 };
 
+/** `verify-offline fetch` of acme as its auditor into a new folder: the folder, and what the script wrote to stderr. */
+async function fetchBundle(server: RunningServer): Promise<{ out: string; stderr: string }> {
+  const out = mkdtempSync(join(tmpdir(), 'logserver-audit-'));
+  const { stderr } = await promisify(execFile)(process.execPath, [
+    script,
+    'fetch',
+    '--url',
+    server.url,
+    '--token',
+    await server.token('acme', 'auditor'),
+    '--out',
+    out,
+  ]);
+  return { out, stderr };
+}
+
 describe('scripts/verify-offline.mjs', () => {
   let server: RunningServer;
   let bundle: string;
@@ -38,17 +54,8 @@ describe('scripts/verify-offline.mjs', () => {
       await server.seal();
     }
     await call(`${server.url}/api/v1/logs`, { token: writer, body: { action: 'late', resource_type: 'invoice' } });
-    bundle = mkdtempSync(join(tmpdir(), 'logserver-audit-'));
-    const fetched = await promisify(execFile)(process.execPath, [
-      script,
-      'fetch',
-      '--url',
-      server.url,
-      '--token',
-      await server.token('acme', 'auditor'),
-      '--out',
-      bundle,
-    ]);
+    const fetched = await fetchBundle(server);
+    bundle = fetched.out;
     expect(fetched.stderr).toContain('wrote 121 events, 0 digests, 3 checkpoints');
     lines = readFileSync(join(bundle, 'events.ndjson'), 'utf8').trim().split('\n');
     await server.close();
@@ -164,17 +171,7 @@ describe('scripts/verify-offline.mjs after a cleanup of half the tenant', () => 
         tlog.verifyInclusion(proof.leaf_index, before.tree_size, leaf, tlog.fromHex(proof.path), Buffer.from(before.root_hash, 'hex')),
       ).toBe(true);
     }
-    const out = mkdtempSync(join(tmpdir(), 'logserver-audit-'));
-    await promisify(execFile)(process.execPath, [
-      script,
-      'fetch',
-      '--url',
-      server.url,
-      '--token',
-      await server.token('acme', 'auditor'),
-      '--out',
-      out,
-    ]);
+    const { out } = await fetchBundle(server);
     await server.close();
     const trusted = join(out, 'trusted.txt');
     writeFileSync(trusted, before.note);
@@ -210,17 +207,7 @@ describe('scripts/verify-offline.mjs after a cleanup of half the tenant', () => 
     ).toEqual({ deleted_count: 3 });
     expect(await forgeUnsignedCleanup(server, 'acme', '2020-01-08T00:00:00.000Z')).toBe(4);
     await server.seal();
-    const out = mkdtempSync(join(tmpdir(), 'logserver-audit-'));
-    await promisify(execFile)(process.execPath, [
-      script,
-      'fetch',
-      '--url',
-      server.url,
-      '--token',
-      await server.token('acme', 'auditor'),
-      '--out',
-      out,
-    ]);
+    const { out } = await fetchBundle(server);
     await server.close();
     const { code, report } = await run('check', out);
     expect(code).toBe(1);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { withHash } from '@logserver/shared/integrity/event-hash';
+import { selfAuditEvent } from '@logserver/shared/integrity/self-audit';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import type { RunningServer } from './all-in-one.js';
 
@@ -13,24 +13,14 @@ export async function forgeUnsignedCleanup(server: RunningServer, tenant: string
   const { logs } = server.app.stores;
   const auditEventId = randomUUID();
   const deleted = await logs.deleteOlderThan(tenantOf({ tenant }), before, { auditEventId });
-  const at = new Date().toISOString();
   await logs.append(tenantOf({ tenant }), [
-    withHash({
-      id: auditEventId,
-      tenant_id: tenant,
-      user_id: 'admin',
-      action: 'logs.cleanup',
-      resource_type: 'logs',
-      resource_id: null,
-      timestamp: at,
-      received_at: at,
-      ip_address: null,
-      user_agent: null,
-      before: null,
-      after: null,
-      metadata: { parameters: { before }, before, deleted_count: deleted },
-      severity: 'WARNING',
-    }),
+    selfAuditEvent(
+      'logs.cleanup',
+      { tenant, sub: 'admin', ip: null, userAgent: null },
+      { parameters: { before }, before, deleted_count: deleted },
+      auditEventId,
+      new Date(),
+    ),
   ]);
   return deleted;
 }

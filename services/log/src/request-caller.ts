@@ -1,5 +1,5 @@
+import type { Caller } from '@logserver/shared/integrity/self-audit';
 import type { FastifyRequest } from 'fastify';
-import type { Caller } from './rules/self-audit.js';
 
 /** Who made the request, for the audit record: the token's tenant and subject, the peer and its agent. */
 export function callerOf(request: FastifyRequest): Caller {

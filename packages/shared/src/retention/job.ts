@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { signCleanup } from '../integrity/cleanup-signature.js';
-import { withHash } from '../integrity/event-hash.js';
+import { selfAuditEvent } from '../integrity/self-audit.js';
 import type { SigningKey } from '../integrity/signing-key.js';
 import type { LogEvent } from '../schemas/log-event.js';
 import type { LogStore } from '../store/port.js';
@@ -174,7 +174,8 @@ export class RetentionJob {
     );
     // A run that finds nothing due leaves no record (the store drops an empty cleanup's record too).
     if (deleted === 0) return 0;
-    const at = this.now().toISOString();
+    const now = this.now();
+    const at = now.toISOString();
     const metadata: Record<string, unknown> = {
       by: 'policy',
       before: cut.before,
@@ -194,22 +195,7 @@ export class RetentionJob {
         by: 'policy',
       });
     await this.options.record([
-      withHash({
-        id: auditEventId,
-        tenant_id: tenant,
-        user_id: RETENTION_ACTOR,
-        action: CLEANUP_ACTION,
-        resource_type: 'logs',
-        resource_id: null,
-        timestamp: at,
-        received_at: at,
-        ip_address: null,
-        user_agent: null,
-        before: null,
-        after: null,
-        metadata,
-        severity: 'WARNING',
-      }),
+      selfAuditEvent(CLEANUP_ACTION, { tenant, sub: RETENTION_ACTOR, ip: null, userAgent: null }, metadata, auditEventId, now),
     ]);
     return deleted;
   }

@@ -1,6 +1,7 @@
 import { ADMINS } from '@logserver/shared/auth/rbac';
 import { ok } from '@logserver/shared/http/envelope';
 import { signCleanup } from '@logserver/shared/integrity/cleanup-signature';
+import { selfAuditEvent } from '@logserver/shared/integrity/self-audit';
 import type { SigningKey } from '@logserver/shared/integrity/signing-key';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import type { EventCopies } from '@logserver/shared/retention/job';
@@ -12,7 +13,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { callerOf, queryAsGiven } from '../request-caller.js';
 import { cleanupCutoff } from '../rules/cleanup.js';
-import { selfAuditEvent } from '../rules/self-audit.js';
 
 /** What cleanup uses: the store to delete, the queue for its own audit record, ids and times. */
 export interface CleanupDeps {

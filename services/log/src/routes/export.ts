@@ -5,6 +5,7 @@ import { Conflict, ExportTooWide, TooManyExports, Unavailable, ValidationFailed 
 import type { StreamLog } from '@logserver/shared/feed/port';
 import { IntegrityGate } from '@logserver/shared/integrity/integrity-gate';
 import { buildManifest, type ExportManifest, MANIFEST_MAX_EVENTS } from '@logserver/shared/integrity/manifest';
+import { selfAuditEvent } from '@logserver/shared/integrity/self-audit';
 import type { LogQueue } from '@logserver/shared/queue/port';
 import { LogEvent } from '@logserver/shared/schemas/log-event';
 import { ExportQuery } from '@logserver/shared/schemas/log-query';
@@ -33,7 +34,6 @@ import {
 } from '../rules/export-format.js';
 import { toLogFilter } from '../rules/filters.js';
 import { resumePoint } from '../rules/resume-point.js';
-import { selfAuditEvent } from '../rules/self-audit.js';
 import { type IntegrityDeps, presentCheckpoint } from './integrity.js';
 
 /** Passes the pages through and keeps their events' ids (at most `max`: a bound, beside the count checked before). */

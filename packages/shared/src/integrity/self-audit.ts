@@ -1,6 +1,6 @@
-import { withHash } from '@logserver/shared/integrity/event-hash';
-import { LIMITS } from '@logserver/shared/schemas/limits';
-import type { LogEvent, Severity } from '@logserver/shared/schemas/log-event';
+import { LIMITS } from '../schemas/limits.js';
+import type { LogEvent, Severity } from '../schemas/log-event.js';
+import { withHash } from './event-hash.js';
 
 export interface Caller {
   tenant: string;
@@ -11,7 +11,8 @@ export interface Caller {
 
 /**
  * The audit event a reader or cleaner leaves behind: audit systems audit their own readers, so
- * every export and every cleanup is recorded in the tenant it touched, by the caller who did it.
+ * every export and every cleanup is recorded in the tenant it touched, by the caller who did it
+ * (a request's caller, or the retention policy: `RETENTION_ACTOR` with no address).
  */
 export function selfAuditEvent(
   action: 'logs.export' | 'logs.cleanup',
