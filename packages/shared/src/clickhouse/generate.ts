@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { ClickHouseDriver } from './driver.js';
 import { assertDatabaseName } from './schema.js';
 import { toClickHouseTime } from './sql.js';
@@ -80,6 +81,17 @@ export function generateStatement(
   };
 }
 
+/**
+ * How each generating statement runs. optimize_on_insert = 0, as for the store's own insert: by
+ * default a ReplacingMergeTree collapses each inserted block's duplicate keys as it writes them, a
+ * pass over the sorted block that doubled the statement's CPU (6.2–6.7 s per 1 000 000 rows, 2.9–3.5 s
+ * without; docs/benchmarks.md, scenario 9) and finds nothing here (every row has its own id); reads say
+ * FINAL either way. max_insert_threads: an INSERT … SELECT writes on one thread unless told; the
+ * generated rows have no order to keep, so every core of this machine builds and writes blocks
+ * (on a ClickHouse server, at least as many of its own).
+ */
+export const GENERATE_SETTINGS = { optimize_on_insert: 0, max_insert_threads: availableParallelism() } as const;
+
 /** Writes spec.rows generated rows into `db`.logs (which must exist), a chunk a statement; returns rows per second. */
 export async function generateRows(
   driver: ClickHouseDriver,
@@ -92,7 +104,7 @@ export async function generateRows(
   for (let done = 0; done < spec.rows; ) {
     const count = Math.min(GENERATE_CHUNK, spec.rows - done);
     const { sql, params } = generateStatement(db, spec, done, count);
-    await driver.command(sql, params);
+    await driver.command(sql, params, GENERATE_SETTINGS);
     done += count;
     progress(done);
   }
