@@ -11,6 +11,7 @@ import {
   SEVERITIES,
   type Severity,
 } from './log-event.js';
+import { ListMeta } from './log-query.js';
 
 /**
  * The zod schema of an event is the definition: every 422 and its messages come from it. Parsing
@@ -122,7 +123,8 @@ function isPlainEvent(value: unknown): value is LogEvent {
     if (NULLABLE_TEXT.has(key)) {
       if (field !== null && typeof field !== 'string') return false;
     } else if (NULLABLE_OBJECT.has(key)) {
-      if (field !== null && !isPlainObject(field)) return false;
+      // zod's record drops an own `__proto__` key as it copies (JSON.parse makes one); leave such an object to zod.
+      if (field !== null && (!isPlainObject(field) || Object.hasOwn(field, '__proto__'))) return false;
     } else if (key === 'severity') {
       if (typeof field !== 'string' || !SEVERITY_SET.has(field)) return false;
     } else if (typeof field !== 'string') return false;
@@ -132,20 +134,54 @@ function isPlainEvent(value: unknown): value is LogEvent {
 
 const isOkHead = (value: JsonObject): boolean => Number.isSafeInteger(value.code) && typeof value.msg === 'string';
 
+/** Whether the object's own keys are exactly `expected`, in that order. */
+function hasKeys(value: JsonObject, expected: readonly string[]): boolean {
+  const keys = Object.keys(value);
+  return keys.length === expected.length && keys.every((key, index) => key === expected[index]);
+}
+
+const ONE = ['code', 'msg', 'data'];
+const MANY = ['code', 'msg', 'data', 'meta'];
+
 /** The JSON of `ok(event)` when `isPlainEvent(event)`; undefined otherwise. */
 export function plainEventEnvelope(data: unknown): string | undefined {
-  if (!isPlainObject(data) || !isOkHead(data) || !isPlainEvent(data.data)) return undefined;
-  const keys = Object.keys(data);
-  if (keys.length !== 3 || keys[0] !== 'code' || keys[1] !== 'msg' || keys[2] !== 'data') return undefined;
+  if (!isPlainObject(data) || !hasKeys(data, ONE) || !isOkHead(data) || !isPlainEvent(data.data)) return undefined;
   return JSON.stringify(data);
 }
 
+const isPlainEvents = (data: JsonObject): boolean =>
+  hasKeys(data, MANY) && isOkHead(data) && Array.isArray(data.data) && data.data.every(isPlainEvent);
+
 /** The JSON of `ok(events, { count })` when every event passes `isPlainEvent`; undefined otherwise. */
 export function plainEventsEnvelope(data: unknown): string | undefined {
-  if (!isPlainObject(data) || !isOkHead(data) || !Array.isArray(data.data) || !data.data.every(isPlainEvent)) return undefined;
-  const keys = Object.keys(data);
-  if (keys.length !== 4 || keys[0] !== 'code' || keys[1] !== 'msg' || keys[2] !== 'data' || keys[3] !== 'meta') return undefined;
+  if (!isPlainObject(data) || !isPlainEvents(data)) return undefined;
   const meta = data.meta;
-  if (!isPlainObject(meta) || Object.keys(meta).length !== 1 || !Number.isSafeInteger(meta.count)) return undefined;
+  if (!isPlainObject(meta) || !hasKeys(meta, ['count']) || !Number.isSafeInteger(meta.count)) return undefined;
+  return JSON.stringify(data);
+}
+
+/** ListMeta's keys in its order; `size` and `next_cursor` always there, the rest only for page/size paging. */
+const LIST_META_KEYS = Object.keys(ListMeta.shape);
+
+/** A list page's meta whose keys come in ListMeta's order, each of its type: what zod's encode writes unchanged. */
+function isPlainListMeta(meta: unknown): boolean {
+  if (!isPlainObject(meta) || !('size' in meta) || !('next_cursor' in meta)) return false;
+  let at = 0;
+  for (const key of Object.keys(meta)) {
+    while (at < LIST_META_KEYS.length && LIST_META_KEYS[at] !== key) at++;
+    if (at === LIST_META_KEYS.length) return false;
+    const value = meta[key];
+    if (key === 'next_cursor' ? value !== null && typeof value !== 'string' : !Number.isSafeInteger(value)) return false;
+  }
+  return true;
+}
+
+/**
+ * The JSON of GET /api/v1/logs's answer, `ok(events, meta)`, when every event passes `isPlainEvent`
+ * and meta is ListMeta's keys in its order; undefined otherwise. zod's encode of a 50-event page
+ * copies every event and every before/after/metadata object.
+ */
+export function plainListEnvelope(data: unknown): string | undefined {
+  if (!isPlainObject(data) || !isPlainEvents(data) || !isPlainListMeta(data.meta)) return undefined;
   return JSON.stringify(data);
 }

@@ -130,6 +130,15 @@ export const ListLogsQuery = strictQuery({
 });
 export type ListLogsQuery = z.infer<typeof ListLogsQuery>;
 
+/** A list page's meta: page/size paging has total, page and pages; cursor paging only size and next_cursor. */
+export const ListMeta = z.object({
+  total: z.number().int().optional().describe('Matching events in all (page/size paging only)'),
+  page: z.number().int().optional(),
+  size: z.number().int(),
+  pages: z.number().int().optional(),
+  next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
+});
+
 /** What the primary stores count (from rollups or an index); the analytics tier answers every form. */
 export const STATS_GROUPS = ['severity', 'action', 'resource_type', 'user_id'] as const;
 export const PRIMARY_INTERVALS = ['hour', 'day'] as const;

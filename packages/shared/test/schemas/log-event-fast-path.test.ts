@@ -6,9 +6,11 @@ import { inputToEvent, LogEvent, LogEventBulkInput, LogEventInput } from '../../
 import {
   plainEventEnvelope,
   plainEventsEnvelope,
+  plainListEnvelope,
   plainLogEventBulkInput,
   plainLogEventInput,
 } from '../../src/schemas/log-event-fast-path.js';
+import { ListMeta } from '../../src/schemas/log-query.js';
 import { okEnvelope } from '../../src/schemas/responses.js';
 
 const ABSENT = Symbol('absent');
@@ -203,7 +205,7 @@ describe('plainLogEventBulkInput', () => {
   });
 });
 
-describe('plainEventEnvelope and plainEventsEnvelope', () => {
+describe('plainEventEnvelope, plainEventsEnvelope and plainListEnvelope', () => {
   const actor = { tenant: 'acme', sub: 'alice' };
   const at = new Date('2026-12-01T10:00:00.000Z');
   const event = inputToEvent(LogEventInput.parse(PYTHON_EVENT), actor, '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b', at);
@@ -239,5 +241,46 @@ describe('plainEventEnvelope and plainEventsEnvelope', () => {
       expect(plainEventEnvelope({ code: 200, msg: 'ok', data })).toBeUndefined();
     expect(plainEventEnvelope({ code: 200, msg: 'ok', data: event, extra: 1 })).toBeUndefined();
     expect(plainEventsEnvelope({ code: 200, msg: 'ok', data: [event], meta: { count: 1, more: true } })).toBeUndefined();
+  });
+
+  it('writes a list page as zod’s encode does, for page/size and cursor meta, and leaves any other meta to zod', () => {
+    const list = okEnvelope(z.array(LogEvent), ListMeta);
+    const read = JSON.parse(JSON.stringify(event)) as typeof event; // as a store reads it back: parsed JSON
+    const pages = [
+      { total: 120, page: 2, size: 50, pages: 3, next_cursor: 'abc' },
+      { total: 0, page: 1, size: 50, pages: 0, next_cursor: null },
+      { size: 50, next_cursor: 'eyJ0cyI6IjIwMjYifQ' },
+      { size: 1, next_cursor: null },
+    ];
+    for (const meta of pages) {
+      for (const data of [[], [read], [read, event, read]]) {
+        const answer = { code: 200, msg: 'ok', data, meta };
+        expect(plainListEnvelope(answer)).toBe(zodText(list, answer));
+      }
+    }
+    for (const meta of [
+      { size: 50 },
+      { next_cursor: null },
+      { next_cursor: null, size: 50 },
+      { size: 50, next_cursor: null, extra: 1 },
+      { page: 1, total: 3, size: 50, pages: 1, next_cursor: null },
+      { total: 1.5, size: 50, next_cursor: null },
+      { size: '50', next_cursor: null },
+      { size: 50, next_cursor: 7 },
+    ])
+      expect(plainListEnvelope({ code: 200, msg: 'ok', data: [read], meta })).toBeUndefined();
+    expect(plainListEnvelope({ code: 200, msg: 'ok', data: [{ ...read, extra: 1 }], meta: pages[0] })).toBeUndefined();
+    expect(plainListEnvelope({ code: 200, msg: 'ok', data: [read], meta: pages[0], extra: 1 })).toBeUndefined();
+  });
+
+  it('leaves to zod an event whose before, after or metadata has an own __proto__ key (zod’s record drops it)', () => {
+    for (const key of ['before', 'after', 'metadata']) {
+      const data = { ...event, [key]: JSON.parse('{"__proto__":{"x":1},"a":2}') };
+      expect(plainEventEnvelope({ code: 200, msg: 'ok', data })).toBeUndefined();
+      const answer = { code: 200, msg: 'ok', data: [data], meta: { size: 50, next_cursor: null } };
+      expect(plainListEnvelope(answer)).toBeUndefined();
+      // What zod then writes: the key gone, the rest kept (noted in docs/architecture.md).
+      expect(JSON.parse(zodText(okEnvelope(LogEvent), { code: 200, msg: 'ok', data })).data[key]).toEqual({ a: 2 });
+    }
   });
 });

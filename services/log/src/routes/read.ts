@@ -3,9 +3,11 @@ import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
 import { READERS } from '@logserver/shared/auth/rbac';
 import { NotFound } from '@logserver/shared/errors/catalogue';
 import { ok } from '@logserver/shared/http/envelope';
+import { plainFirstSerializer } from '@logserver/shared/http/plain-first';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
-import { ListLogsQuery, LogIdParams, StatsQuery } from '@logserver/shared/schemas/log-query';
+import { plainEventEnvelope, plainListEnvelope } from '@logserver/shared/schemas/log-event-fast-path';
+import { ListLogsQuery, ListMeta, LogIdParams, StatsQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
 import type { LogStore, PageRequest, StatsGroup } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
@@ -15,14 +17,6 @@ import { decodeCursor, encodeCursor, toLogFilter } from '../rules/filters.js';
 import { analyticsAnswer, assertPrimaryAnswers } from '../rules/stats-answer.js';
 import { zeroFilledBuckets } from '../rules/stats-buckets.js';
 import type { SearchSlots } from '../search/search-slots.js';
-
-const ListMeta = z.object({
-  total: z.number().int().optional().describe('Matching events in all (page/size paging only)'),
-  page: z.number().int().optional(),
-  size: z.number().int(),
-  pages: z.number().int().optional(),
-  next_cursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page'),
-});
 
 const Counts = z.record(z.string(), z.number().int());
 const PairCounts = z.record(z.string(), Counts);
@@ -65,6 +59,8 @@ export function readRoutes(deps: ReadDeps, searches: SearchSlots): FastifyPlugin
       '/api/v1/logs',
       {
         config: { audience: READERS },
+        // A page of plain events is written by JSON.stringify, as zod's encode would write it (#15).
+        serializerCompiler: plainFirstSerializer({ 200: plainListEnvelope }),
         schema: {
           tags: ['logs'],
           summary: 'Search and filter events',
@@ -156,6 +152,7 @@ export function readRoutes(deps: ReadDeps, searches: SearchSlots): FastifyPlugin
       '/api/v1/logs/:id',
       {
         config: { audience: READERS },
+        serializerCompiler: plainFirstSerializer({ 200: plainEventEnvelope }),
         schema: {
           tags: ['logs'],
           summary: 'Get one event',
