@@ -2,6 +2,7 @@
  * The baseline: a bare Fastify server with no auth, validation, storage or logging. Whatever the
  * real server costs beyond this is ours. Run as its own process, like the server it is compared to.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { makeEvent, seededRandom } from '@logserver/testing/events';
 import Fastify from 'fastify';
 import { WebSocketServer } from 'ws';
@@ -20,6 +21,17 @@ app.get<{ Querystring: { size?: string } }>('/page', async (request) => {
 });
 
 app.get('/healthz', async () => ({ status: 'ok' }));
+
+// The echo's own event-loop delay, measured as the server's /metrics does (prom-client's default
+// metrics: monitorEventLoopDelay at 10 ms resolution, p99 in seconds, the window reset at each
+// read), so scenario 1 can say what a bare Fastify server's loop does under the same load.
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+app.get('/metrics', async (_request, reply) => {
+  const p99 = loop.percentile(99) / 1e9;
+  loop.reset();
+  return reply.type('text/plain').send(`nodejs_eventloop_lag_p99_seconds ${p99}\n`);
+});
 
 // The fan-out floor under the stream: every POST body goes to every connected socket.
 const sockets = new WebSocketServer({ server: app.server, path: '/stream' });

@@ -88,21 +88,26 @@ export async function sideBySide(options: {
   rounds?: number;
   /** Opens a measurement window on the server around each of our slices; the result is the worst window. */
   watch?: () => Promise<() => Promise<number | null>>;
-}): Promise<{ ours: LoadResult; baseline: LoadResult; watched: number | null }> {
+  /** The same around each of the baseline's slices, on the baseline's server. */
+  watchBaseline?: () => Promise<() => Promise<number | null>>;
+}): Promise<{ ours: LoadResult; baseline: LoadResult; watched: number | null; baselineWatched: number | null }> {
   // autocannon counts its duration in whole seconds, so a slice is never shorter than one.
   const rounds = options.rounds ?? Math.min(4, Math.max(1, Math.floor(options.seconds)));
   const slice = Math.max(1, Math.round(options.seconds / rounds));
   const oursRuns: Run[] = [];
   const baselineRuns: Run[] = [];
   let watched: number | null = null;
+  let baselineWatched: number | null = null;
+  const worst = (soFar: number | null, value: number | null) => (value === null ? soFar : Math.max(soFar ?? 0, value));
   for (let round = 0; round < rounds; round++) {
+    const stopBaseline = await options.watchBaseline?.();
     baselineRuns.push(await run(options.baseline, slice));
+    baselineWatched = worst(baselineWatched, stopBaseline ? await stopBaseline() : null);
     const stop = await options.watch?.();
     oursRuns.push(await run(options.ours, slice));
-    const value = stop ? await stop() : null;
-    if (value !== null) watched = Math.max(watched ?? 0, value);
+    watched = worst(watched, stop ? await stop() : null);
   }
-  return { ours: summarize(oursRuns, options.ours), baseline: summarize(baselineRuns, options.baseline), watched };
+  return { ours: summarize(oursRuns, options.ours), baseline: summarize(baselineRuns, options.baseline), watched, baselineWatched };
 }
 
 /** Latencies measured in this process, in ms, kept in Node's own HDR histogram. */

@@ -23,11 +23,13 @@ export async function singlePost(context: BenchContext): Promise<Figure[]> {
     ours,
     baseline: echo,
     watched,
+    baselineWatched,
   } = await sideBySide({
     ours: { url: ourUrl, body, headers, connections: 100 },
     baseline: { url: echoUrl, body, connections: 100 },
     seconds: context.sizes.postSeconds,
     watch: async () => watchLoopDelay(context.server.url, await metricsHeaders(context)),
+    watchBaseline: async () => watchLoopDelay(context.echo.url),
   });
   const cpuPerRequest = (pid: number, before: number, requests: number) => ((cpuSecondsOf(pid) - before) / requests) * 1e6;
   return [
@@ -46,8 +48,8 @@ export async function singlePost(context: BenchContext): Promise<Figure[]> {
       value: cpuPerRequest(context.server.pid, cpuBefore.ours, ours.requests),
       baseline: cpuPerRequest(context.echo.pid, cpuBefore.echo, echo.requests),
     },
-    // #15: the group commit must not hold the event loop.
-    { ...loopFigure(scenario, watched), target: { of: 'value', op: '<=', limit: 5, unit: 'ms' } },
+    // #15: the group commit must not hold the event loop. Beside it, the echo's own loop under the same load.
+    { ...loopFigure(scenario, watched), baseline: baselineWatched, target: { of: 'value', op: '<=', limit: 5, unit: 'ms' } },
   ];
 }
 
