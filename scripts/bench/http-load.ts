@@ -81,6 +81,9 @@ export async function hammer(options: LoadOptions): Promise<LoadResult> {
  * histograms included). Other work on the machine then weighs on both sides alike, so the ratio
  * holds even when the absolute numbers move.
  */
+/** The larger of two measurements, either of which may be missing (null). */
+export const worst = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
+
 export async function sideBySide(options: {
   ours: LoadOptions;
   baseline: LoadOptions;
@@ -98,7 +101,6 @@ export async function sideBySide(options: {
   const baselineRuns: Run[] = [];
   let watched: number | null = null;
   let baselineWatched: number | null = null;
-  const worst = (soFar: number | null, value: number | null) => (value === null ? soFar : Math.max(soFar ?? 0, value));
   for (let round = 0; round < rounds; round++) {
     const stopBaseline = await options.watchBaseline?.();
     baselineRuns.push(await run(options.baseline, slice));

@@ -3,7 +3,7 @@ import { openSqlite } from '@logserver/shared/sqlite/database';
 import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { type BenchContext, bearer, loopFigure } from '../context.js';
-import { hammer, sideBySide } from '../http-load.js';
+import { hammer, sideBySide, worst } from '../http-load.js';
 import { metricsHeaders, sampleRss, watchLoopDelay } from '../processes.js';
 import type { Figure } from '../report.js';
 
@@ -13,7 +13,6 @@ const LIST_CONNECTIONS = 10;
 const DEEP_SHARE = 0.9;
 const MB = 1024 * 1024;
 
-const worst = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.max(a, b));
 
 /**
  * The cursor a client holds after paging 90% of the way through the tenant's ERROR events, found

@@ -54,6 +54,9 @@ const BUCKET: Record<AnalyticsInterval, string> = {
   month: "toDateTime(toStartOfMonth(timestamp), 'UTC')",
 };
 
+/** A result row's bucket start `t` as the ISO text the API answers. */
+const BUCKET_TEXT = "formatDateTime(t, '%Y-%m-%dT%H:%i:%S.000Z', 'UTC')";
+
 const groupColumn = (field: GroupableField): string => `coalesce(${field}, '')`;
 
 /**
@@ -69,7 +72,7 @@ export function statsStatement(db: string, tenant: TenantId, filter: LogFilter, 
   const keys = request.groupBy.map((field, index) => `${groupColumn(field)} AS k${index}`);
   const groupNames = request.groupBy.map((_field, index) => `k${index}`);
   const inner = request.interval === undefined ? keys : [...keys, `${BUCKET[request.interval]} AS t`];
-  const bucket = request.interval === undefined ? "''" : "formatDateTime(t, '%Y-%m-%dT%H:%i:%S.000Z', 'UTC')";
+  const bucket = request.interval === undefined ? "''" : BUCKET_TEXT;
   const first = groupColumn(request.groupBy[0]);
   const params = { ...where.params };
   let topClause = '';
@@ -89,7 +92,7 @@ export function statsStatement(db: string, tenant: TenantId, filter: LogFilter, 
  * The dashboard's form (count by severity per bucket, the seed's query and the console's chart) as
  * one count per severity in each bucket, unpivoted: the same rows, in the same order, as the
  * general statement, for about two thirds of its CPU (grouping by the bucket alone instead of by
- * severity and bucket: 212–220 ms against 332–333 ms a query over 4.9 M rows, docs/benchmarks.md).
+ * severity and bucket: 212–220 ms against 332–333 ms a query over 4.9 M rows, docs/analytics.md).
  * The severities are the event schema's four, the only values a stored event can carry (every
  * event is validated against that enum before it is stored, and the sink copies stored events);
  * each is a bound parameter.
@@ -102,7 +105,7 @@ function severityBucketsStatement(db: string, tenant: TenantId, filter: LogFilte
     return `countIf(severity = {s${index}:String})`;
   });
   const perBucket = `SELECT ${BUCKET[interval]} AS t, [${counts.join(', ')}] AS ns FROM ${db}.logs FINAL WHERE ${where.sql} GROUP BY t`;
-  const sql = `SELECT k0, formatDateTime(t, '%Y-%m-%dT%H:%i:%S.000Z', 'UTC') AS b, n FROM (${perBucket})
+  const sql = `SELECT k0, ${BUCKET_TEXT} AS b, n FROM (${perBucket})
     ARRAY JOIN ns AS n, {severities:Array(String)} AS k0 WHERE n > 0 ORDER BY b, k0 LIMIT {cells:UInt32}`;
   return { sql, params };
 }
