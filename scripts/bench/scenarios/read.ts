@@ -13,7 +13,6 @@ const LIST_CONNECTIONS = 10;
 const DEEP_SHARE = 0.9;
 const MB = 1024 * 1024;
 
-
 /**
  * The cursor a client holds after paging 90% of the way through the tenant's ERROR events, found
  * through the store itself before the server starts (one slow offset query instead of 18 000 pages).
