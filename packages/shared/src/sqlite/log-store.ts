@@ -19,6 +19,7 @@ import type {
   TextPage,
 } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
+import { CountCache } from './count-cache.js';
 import { openSqlite } from './database.js';
 import { migrateIntegritySchema, startCleanup } from './integrity-schema.js';
 import { COLUMNS, EVENT_JSON_SQL, type Row, rowToEvent } from './logs-table.js';
@@ -355,6 +356,8 @@ export class SqliteLogStore implements LogStore {
   private readonly insert: Database.Statement;
   private readonly byId: Database.Statement;
   private readonly statements = new Map<string, Database.Statement>();
+  /** The offset pages' totals, while the file is unchanged (count-cache.ts). */
+  private readonly counts: CountCache;
   private readonly addToRollup: Database.Statement;
   private readonly dropEmptyRollup: Database.Statement;
   private readonly addToDimRollup: Database.Statement;
@@ -378,6 +381,7 @@ export class SqliteLogStore implements LogStore {
       `INSERT INTO logs (${COLUMNS}) VALUES (@id, @tenant_id, @user_id, @action, @resource_type, @resource_id, @timestamp, @received_at, @ip_address, @user_agent, @severity, @before, @after, @metadata, @hash) ON CONFLICT (tenant_id, id) DO NOTHING`,
     );
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE tenant_id = ? AND id = ?`);
+    this.counts = new CountCache(db);
     this.addToRollup = db.prepare(
       `INSERT INTO log_rollups (tenant_id, hour, severity, action, resource_type, user_id, n)
        VALUES (@tenant_id, @hour, @severity, @action, @resource_type, @user_id, @n)
@@ -578,15 +582,23 @@ export class SqliteLogStore implements LogStore {
    * (make benchmark, scenario 4), the rollups a few rows per hour.
    */
   private count(tenant: TenantId, filter: LogFilter): number {
+    const { sql, params } = this.countStatement(tenant, filter);
+    return this.counts.get(
+      tenant,
+      `${sql}\u0000${JSON.stringify(params)}`,
+      () => (this.prepared(sql).get(...params) as { total: number }).total,
+    );
+  }
+
+  private countStatement(tenant: TenantId, filter: LogFilter): Clause {
     if (rollupsCanAnswer(filter)) {
       const plan = rollupPlan(filter, 'severity');
       const where = rollupWhere(tenant, filter, plan);
       const table = plan.table === 'dims' ? 'log_rollup_dims' : 'log_rollups';
-      const row = this.prepared(`SELECT coalesce(sum(n), 0) AS total FROM ${table} WHERE ${where.sql}`).get(...where.params);
-      return (row as { total: number }).total;
+      return { sql: `SELECT coalesce(sum(n), 0) AS total FROM ${table} WHERE ${where.sql}`, params: where.params };
     }
     const where = whereClause(tenant, filter);
-    return (this.prepared(`SELECT count(*) AS total FROM logs WHERE ${where.sql}`).get(...where.params) as { total: number }).total;
+    return { sql: `SELECT count(*) AS total FROM logs WHERE ${where.sql}`, params: where.params };
   }
 
   /**
