@@ -16,8 +16,10 @@ import type {
   SortOrder,
   StatsRequest,
   StatsResult,
+  TextPage,
 } from '../store/port.js';
 import type { TenantId } from '../store/tenant-id.js';
+import { CountCache } from './count-cache.js';
 import { openSqlite } from './database.js';
 import { migrateIntegritySchema, startCleanup } from './integrity-schema.js';
 import { COLUMNS, EVENT_JSON_SQL, type Row, rowToEvent } from './logs-table.js';
@@ -115,6 +117,8 @@ interface PagedRow {
 interface TextRow extends PagedRow {
   json: string | null;
 }
+/** What exportText and queryText select of a row. */
+const TEXT_COLUMNS = `id, ts, ${EVENT_JSON_SQL} AS json`;
 /** An export page's rows and where the next page starts, null after the last. */
 interface ExportPage<R> {
   rows: R[];
@@ -352,6 +356,8 @@ export class SqliteLogStore implements LogStore {
   private readonly insert: Database.Statement;
   private readonly byId: Database.Statement;
   private readonly statements = new Map<string, Database.Statement>();
+  /** The offset pages' totals, while the file is unchanged (count-cache.ts). */
+  private readonly counts: CountCache;
   private readonly addToRollup: Database.Statement;
   private readonly dropEmptyRollup: Database.Statement;
   private readonly addToDimRollup: Database.Statement;
@@ -375,6 +381,7 @@ export class SqliteLogStore implements LogStore {
       `INSERT INTO logs (${COLUMNS}) VALUES (@id, @tenant_id, @user_id, @action, @resource_type, @resource_id, @timestamp, @received_at, @ip_address, @user_agent, @severity, @before, @after, @metadata, @hash) ON CONFLICT (tenant_id, id) DO NOTHING`,
     );
     this.byId = db.prepare(`SELECT ${COLUMNS} FROM logs WHERE tenant_id = ? AND id = ?`);
+    this.counts = new CountCache(db);
     this.addToRollup = db.prepare(
       `INSERT INTO log_rollups (tenant_id, hour, severity, action, resource_type, user_id, n)
        VALUES (@tenant_id, @hour, @severity, @action, @resource_type, @user_id, @n)
@@ -522,29 +529,51 @@ export class SqliteLogStore implements LogStore {
 
   async query(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<LogPage> {
     if (needsScan(filter)) return this.scanQuery(tenant, filter, page);
+    return this.indexedPage<Row, LogEvent>(tenant, filter, page, COLUMNS, rowToEvent);
+  }
+
+  /** The same page as query, each event as its JSON text built by SQLite from what is stored (EVENT_JSON_SQL, as exportText). */
+  async queryText(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<TextPage> {
+    if (needsScan(filter)) {
+      const events = await this.scanQuery(tenant, filter, page);
+      return { ...events, items: events.items.map((event) => ({ id: event.id, json: JSON.stringify(event) })) };
+    }
+    // A row stored without a hash: rowToEvent computes it, from the whole row read again.
+    return this.indexedPage<TextRow, EventText>(tenant, filter, page, TEXT_COLUMNS, (row) => ({
+      id: row.id,
+      json: row.json ?? JSON.stringify(rowToEvent(this.byId.get(tenant, row.id) as Row)),
+    }));
+  }
+
+  /** One page of an indexed (not scanning) query: its rows read as `columns`, each made an item by `item`. */
+  private indexedPage<R extends PagedRow, T>(
+    tenant: TenantId,
+    filter: LogFilter,
+    page: PageRequest,
+    columns: string,
+    item: (row: R) => T,
+  ): { items: T[]; total: number | null; next: Position | null } {
+    const at = (row: R | undefined) => (row ? { timestamp: row.ts, id: row.id } : null);
     if (page.kind === 'offset') {
       const where = whereClause(tenant, filter);
-      const rows = this.prepared(`SELECT ${COLUMNS} FROM logs WHERE ${where.sql} ORDER BY ${orderBy(page.sort)} LIMIT ? OFFSET ?`).all(
+      const rows = this.prepared(`SELECT ${columns} FROM logs WHERE ${where.sql} ORDER BY ${orderBy(page.sort)} LIMIT ? OFFSET ?`).all(
         ...where.params,
         page.size,
         (page.page - 1) * page.size,
-      ) as Row[];
+      ) as R[];
       const total = this.count(tenant, filter);
-      const items = rows.map(rowToEvent);
-      const last = items.at(-1);
-      const more = (page.page - 1) * page.size + items.length < total;
-      return { items, total, next: more && last ? { timestamp: last.timestamp, id: last.id } : null };
+      const more = (page.page - 1) * page.size + rows.length < total;
+      return { items: rows.map(item), total, next: more ? at(rows.at(-1)) : null };
     }
     const where = whereClause(tenant, filter, pagedFrom(page.sort, page.after));
     const after = afterPosition(page.sort, page.after);
-    const rows = this.prepared(`SELECT ${COLUMNS} FROM logs WHERE ${where.sql}${after.sql} ORDER BY ${orderBy(page.sort)} LIMIT ?`).all(
+    const rows = this.prepared(`SELECT ${columns} FROM logs WHERE ${where.sql}${after.sql} ORDER BY ${orderBy(page.sort)} LIMIT ?`).all(
       ...where.params,
       ...after.params,
       page.size + 1,
-    ) as Row[];
-    const items = rows.slice(0, page.size).map(rowToEvent);
-    const last = items.at(-1);
-    return { items, total: null, next: rows.length > page.size && last ? { timestamp: last.timestamp, id: last.id } : null };
+    ) as R[];
+    const items = rows.slice(0, page.size);
+    return { items: items.map(item), total: null, next: rows.length > page.size ? at(items.at(-1)) : null };
   }
 
   /**
@@ -553,15 +582,23 @@ export class SqliteLogStore implements LogStore {
    * (make benchmark, scenario 4), the rollups a few rows per hour.
    */
   private count(tenant: TenantId, filter: LogFilter): number {
+    const { sql, params } = this.countStatement(tenant, filter);
+    return this.counts.get(
+      tenant,
+      `${sql}\u0000${JSON.stringify(params)}`,
+      () => (this.prepared(sql).get(...params) as { total: number }).total,
+    );
+  }
+
+  private countStatement(tenant: TenantId, filter: LogFilter): Clause {
     if (rollupsCanAnswer(filter)) {
       const plan = rollupPlan(filter, 'severity');
       const where = rollupWhere(tenant, filter, plan);
       const table = plan.table === 'dims' ? 'log_rollup_dims' : 'log_rollups';
-      const row = this.prepared(`SELECT coalesce(sum(n), 0) AS total FROM ${table} WHERE ${where.sql}`).get(...where.params);
-      return (row as { total: number }).total;
+      return { sql: `SELECT coalesce(sum(n), 0) AS total FROM ${table} WHERE ${where.sql}`, params: where.params };
     }
     const where = whereClause(tenant, filter);
-    return (this.prepared(`SELECT count(*) AS total FROM logs WHERE ${where.sql}`).get(...where.params) as { total: number }).total;
+    return { sql: `SELECT count(*) AS total FROM logs WHERE ${where.sql}`, params: where.params };
   }
 
   /**
@@ -588,7 +625,7 @@ export class SqliteLogStore implements LogStore {
 
   /** The same events as export, each line built by SQLite from the stored text (EVENT_JSON_SQL), a page at a time. */
   async *exportText(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<readonly EventText[]> {
-    const read = { columns: `id, ts, ${EVENT_JSON_SQL} AS json`, length: (row: TextRow) => row.json?.length ?? 1000 };
+    const read = { columns: TEXT_COLUMNS, length: (row: TextRow) => row.json?.length ?? 1000 };
     // A row stored without a hash: rowToEvent computes it, from the whole row read again.
     for await (const rows of this.exportRows<TextRow>(tenant, filter, sort, read))
       yield rows.map((row) => ({ id: row.id, json: row.json ?? JSON.stringify(rowToEvent(this.byId.get(tenant, row.id) as Row)) }));

@@ -143,6 +143,7 @@ export class ThreadedSqliteLogStore implements LogStore {
 
   get: LogStore['get'] = (tenant, id) => this.reads.get(tenant, id);
   query: LogStore['query'] = (tenant, filter, page) => this.reads.query(tenant, filter, page);
+  queryText: NonNullable<LogStore['queryText']> = (tenant, filter, page) => this.reads.queryText(tenant, filter, page);
   export: LogStore['export'] = (tenant, filter, sort) => this.reads.export(tenant, filter, sort);
   exportText: NonNullable<LogStore['exportText']> = (tenant, filter, sort) => this.reads.exportText(tenant, filter, sort);
   stats: LogStore['stats'] = (tenant, filter, request) => this.reads.stats(tenant, filter, request);

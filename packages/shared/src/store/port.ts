@@ -74,6 +74,11 @@ export interface EventText {
   json: string;
 }
 
+/** A LogPage with each event as its JSON text. */
+export interface TextPage extends Omit<LogPage, 'items'> {
+  items: EventText[];
+}
+
 export interface LogStore {
   /**
    * Stores events for one tenant, all or none. Idempotent by (tenant, id): an event already
@@ -93,6 +98,11 @@ export interface LogStore {
    * (SQLite) builds it without parsing; without it the caller stringifies `export`'s events.
    */
   exportText?(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<readonly EventText[]>;
+  /**
+   * query's page with each event as `JSON.stringify(event)`, byte for byte. Optional, as exportText:
+   * the list writes its answer from these texts, without parsing a stored event to write it again.
+   */
+  queryText?(tenant: TenantId, filter: LogFilter, page: PageRequest): Promise<TextPage>;
   /**
    * Counts the tenant's matching events. Must not need a scan of the tenant's events for the
    * grouped fields, severity and whole-hour bounds (keep rollups as events are appended and deleted);

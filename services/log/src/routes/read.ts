@@ -9,8 +9,9 @@ import { LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
 import { plainEventEnvelope, plainListEnvelope } from '@logserver/shared/schemas/log-event-fast-path';
 import { ListLogsQuery, ListMeta, LogIdParams, StatsQuery } from '@logserver/shared/schemas/log-query';
 import { errorResponses, okEnvelope } from '@logserver/shared/schemas/responses';
-import type { LogStore, PageRequest, StatsGroup } from '@logserver/shared/store/port';
+import type { LogPage, LogStore, PageRequest, SortOrder, StatsGroup } from '@logserver/shared/store/port';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { decodeCursor, encodeCursor, toLogFilter } from '../rules/filters.js';
@@ -46,10 +47,22 @@ const StatsMeta = z.object({
 
 /** What list, get and stats use: the store. */
 export interface ReadDeps {
-  store: Pick<LogStore, 'query' | 'stats' | 'get'>;
+  store: Pick<LogStore, 'query' | 'queryText' | 'stats' | 'get'>;
   now: () => Date;
   /** With ANALYTICS on, stats are answered from the analytics store, within these slots. */
   analytics?: { store: AnalyticsStore; slots: AnalyticsSlots } | undefined;
+}
+
+/** The list's meta, ListMeta's keys in its order: page/size paging counts the matches, a cursor page does not. */
+function listMeta(
+  result: Pick<LogPage, 'total' | 'next'>,
+  page: PageRequest,
+  query: { size: number; sort: SortOrder },
+): z.infer<typeof ListMeta> {
+  const next_cursor = result.next ? encodeCursor(result.next, query.sort) : null;
+  if (page.kind === 'cursor') return { size: query.size, next_cursor };
+  const total = result.total ?? 0;
+  return { total, page: page.page, size: query.size, pages: Math.ceil(total / query.size), next_cursor };
 }
 
 /** List, get and count: every query is scoped to the caller's tenant before it reaches the store. */
@@ -77,11 +90,18 @@ export function readRoutes(deps: ReadDeps, searches: SearchSlots): FastifyPlugin
             ? { kind: 'cursor', after: decodeCursor(query.cursor, query.sort), size: query.size, sort: query.sort }
             : { kind: 'offset', page: query.page ?? 1, size: query.size, sort: query.sort };
         const tenant = tenantOf(request.identity);
+        const queryText = deps.store.queryText;
+        if (queryText) {
+          // The events' stored JSON text, put into the answer as it is (#15): what JSON.stringify of the parsed events writes.
+          const result = await searches.run(tenant, filter, reply, () => queryText.call(deps.store, tenant, filter, page));
+          const meta = listMeta(result, page, query);
+          const data = result.items.map((item) => item.json).join(',');
+          // A string with a JSON content type is sent as it is: neither the serializer nor zod reads it.
+          const text: FastifyReply = reply.type('application/json; charset=utf-8');
+          return text.send(`{"code":200,"msg":"ok","data":[${data}],"meta":${JSON.stringify(meta)}}`);
+        }
         const result = await searches.run(tenant, filter, reply, () => deps.store.query(tenant, filter, page));
-        const next_cursor = result.next ? encodeCursor(result.next, query.sort) : null;
-        if (page.kind === 'cursor') return ok(result.items, { size: query.size, next_cursor });
-        const total = result.total ?? 0;
-        return ok(result.items, { total, page: page.page, size: query.size, pages: Math.ceil(total / query.size), next_cursor });
+        return ok(result.items, listMeta(result, page, query));
       },
     );
 
