@@ -10,7 +10,7 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { makeEvent, PYTHON_EVENT, seededRandom } from '@logserver/testing/events';
 import { allInOneEnv, BENCH_AUTH } from './context.js';
 import { hammer } from './http-load.js';
-import { freePort, type Service, startService } from './processes.js';
+import { freePort, type Service, startEcho, startService } from './processes.js';
 
 /**
  * #15, scenario 1's "≥ 0.6 × the echo": where the CPU of a POST goes, per thread, and what the
@@ -51,15 +51,7 @@ const work = mkdtempSync(join(tmpdir(), 'logserver-cpu-budget-'));
 const secret = randomBytes(32).toString('hex');
 const services: Service[] = [];
 try {
-  const echoPort = await freePort();
-  const echo = await startService({
-    name: 'echo',
-    args: ['--conditions=development', '--import', 'tsx', join(root, 'scripts/bench/echo-server.ts')],
-    port: echoPort,
-    env: { PORT: String(echoPort) },
-    logFile: join(work, 'echo.log'),
-    readyPath: '/healthz',
-  });
+  const echo = await startEcho(join(work, 'echo.log'), 'echo');
   services.push(echo);
   const port = await freePort();
   mkdirSync(join(work, 'data'));
