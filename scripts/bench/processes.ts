@@ -158,6 +158,19 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
 }
 
+/** The bare Fastify baseline (echo-server.ts) in a process of its own, on a free port, from source. */
+export async function startEcho(logFile: string, name = 'baseline'): Promise<Service> {
+  const port = await freePort();
+  return startService({
+    name,
+    args: ['--conditions=development', '--import', 'tsx', join(import.meta.dirname, 'echo-server.ts')],
+    port,
+    env: { PORT: String(port) },
+    logFile,
+    readyPath: '/healthz',
+  });
+}
+
 /** The all-in-one server serves /metrics to the platform admin only (docs/auth.md "Public routes"). */
 export async function metricsHeaders(context: { token(tenant: string, role: 'admin'): Promise<string> }): Promise<Record<string, string>> {
   return { authorization: `Bearer ${await context.token('system', 'admin')}` };

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { allInOneEnv, BENCH_AUTH, type BenchContext, type Scenario } from './context.js';
 import { loadTenant } from './data.js';
-import { freePort, type Service, startService } from './processes.js';
+import { freePort, type Service, startEcho, startService } from './processes.js';
 import { evaluate, type Figure, renderTable, scenarioNumber, statedTargets, tally } from './report.js';
 import { sizesFor } from './scale.js';
 import { analyticsTier } from './scenarios/analytics.js';
@@ -84,17 +84,7 @@ async function main(): Promise<void> {
   try {
     const profileDir = process.env.BENCH_PROFILE;
     say('starting the bare Fastify baseline and the all-in-one server (node services/all-in-one/dist/main.js)');
-    const echoPort = await freePort();
-    services.push(
-      await startService({
-        name: 'baseline',
-        args: ['--conditions=development', '--import', 'tsx', join(ROOT, 'scripts/bench/echo-server.ts')],
-        port: echoPort,
-        env: { PORT: String(echoPort) },
-        logFile: join(workDir, 'baseline.log'),
-        readyPath: '/healthz',
-      }),
-    );
+    services.push(await startEcho(join(workDir, 'baseline.log')));
     const serverPort = await freePort();
     services.push(
       await startService({
