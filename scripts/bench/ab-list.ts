@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { allInOneEnv, BENCH_AUTH } from './context.js';
 import { loadTenant } from './data.js';
 import { hammer } from './http-load.js';
-import { cpuSecondsOf, freePort, type Service, startService } from './processes.js';
+import { cpuSecondsOf, freePort, loadAverage, type Service, startService } from './processes.js';
 
 /**
  * #15 "list first page", measured side by side: all-in-one servers built from two checkouts
@@ -31,10 +31,6 @@ const path = process.env.AB_PATH ?? '/api/v1/logs?severity=ERROR&size=50';
 const connections = 10;
 const secret = randomBytes(32).toString('hex');
 const workDir = mkdtempSync(join(tmpdir(), 'logserver-ab-list-'));
-const load = () =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 
 const services: Service[] = [];
 try {
@@ -63,7 +59,7 @@ try {
   const answers = await Promise.all(servers.map(async (server) => (await fetch(server.url, { headers })).text()));
   console.log(`every side answers the same ${answers[0]?.length} bytes: ${answers.every((answer) => answer === answers[0])}`);
   for (const server of servers) await hammer({ url: server.url, headers, connections, duration: 2 });
-  console.log(`load ${load()}`);
+  console.log(`load ${loadAverage()}`);
   const totals = new Map<string, { cpu: number; requests: number; seconds: number; p99: number[] }>();
   for (let round = 0; round < rounds; round++) {
     for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
@@ -82,7 +78,7 @@ try {
       );
     }
   }
-  console.log(`load ${load()}`);
+  console.log(`load ${loadAverage()}`);
   for (const [name, total] of totals)
     console.log(
       `${name}: ${(total.requests / total.seconds).toFixed(0)} req/s, ${((total.cpu / total.requests) * 1e6).toFixed(0)} µs CPU/request, p99 per slice ${total.p99.join('/')} ms`,

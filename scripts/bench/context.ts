@@ -1,4 +1,5 @@
 import type { Role } from '@logserver/shared/auth/identity';
+import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
 import type { Service } from './processes.js';
 import type { Figure } from './report.js';
 import type { Sizes } from './scale.js';
@@ -47,6 +48,21 @@ export function loopFigure(scenario: string, p99: number | null): Figure {
   return p99 === null
     ? { scenario, figure: LOOP_FIGURE, value: null, note: 'no event-loop metric on /metrics' }
     : { scenario, figure: LOOP_FIGURE, value: p99 };
+}
+
+/**
+ * Creates `tenant` on an all-in-one server as the platform admin, as an operator would:
+ * AUTH_REQUIRE_REGISTERED_TENANT is on by default (#13). A tenant that already exists (409) is fine.
+ */
+export async function createTenant(serverUrl: string, auth: JwtSettings, tenant: string): Promise<void> {
+  const admin = await mintToken({ ...auth, tenant: 'system', role: 'admin', sub: 'bench', ttlSeconds: 3600 });
+  const created = await fetch(`${serverUrl}/api/v1/tenants`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ key: tenant, name: tenant }),
+  });
+  if (created.status !== 200 && created.status !== 409)
+    throw new Error(`creating tenant ${tenant}: ${created.status} ${await created.text()}`);
 }
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
 import { eventHash } from '@logserver/shared/integrity/event-hash';
@@ -8,9 +8,9 @@ import type { LogEvent } from '@logserver/shared/schemas/log-event';
 import { SqliteLogStore } from '@logserver/shared/sqlite/log-store';
 import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { makeEvent, PYTHON_EVENT, seededRandom } from '@logserver/testing/events';
-import { allInOneEnv, BENCH_AUTH } from './context.js';
+import { allInOneEnv, BENCH_AUTH, createTenant } from './context.js';
 import { hammer } from './http-load.js';
-import { freePort, type Service, startEcho, startService } from './processes.js';
+import { freePort, loadAverage, type Service, startEcho, startService, threadCpuSeconds } from './processes.js';
 
 /**
  * #15, scenario 1's "≥ 0.6 × the echo": where the CPU of a POST goes, per thread, and what the
@@ -27,19 +27,11 @@ import { freePort, type Service, startEcho, startService } from './processes.js'
 const root = resolve(import.meta.dirname, '../..');
 const rounds = Number(process.env.BUDGET_ROUNDS ?? 3);
 const seconds = Number(process.env.BUDGET_SECONDS ?? 8);
-const USER_HZ = 100;
 const MAIN = 'main thread';
 
-/** CPU seconds of each thread of a process, by thread id (the main thread's id is the pid). */
-function threadSeconds(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    out.set(tid === String(pid) ? MAIN : tid, (Number(fields[11]) + Number(fields[12])) / USER_HZ);
-  }
-  return out;
-}
+/** CPU seconds of each thread of a process, the main thread named. */
+const threadSeconds = (pid: number) =>
+  new Map([...threadCpuSeconds(pid)].map(([tid, seconds]) => [tid === String(pid) ? MAIN : tid, seconds]));
 
 const cpuMicros = () => {
   const usage = process.cpuUsage();
@@ -64,13 +56,7 @@ try {
     readyPath: '/readyz',
   });
   services.push(server);
-  const admin = await mintToken({ ...BENCH_AUTH, secret, tenant: 'system', role: 'admin', sub: 'bench', ttlSeconds: 3600 });
-  const created = await fetch(`${server.url}/api/v1/tenants`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ key: 'budget', name: 'budget' }),
-  });
-  if (created.status !== 200) throw new Error(`creating the tenant: ${created.status} ${await created.text()}`);
+  await createTenant(server.url, { ...BENCH_AUTH, secret }, 'budget');
   const token = await mintToken({ ...BENCH_AUTH, secret, tenant: 'budget', role: 'writer', sub: 'bench', ttlSeconds: 3600 });
   const body = JSON.stringify(PYTHON_EVENT);
   const sides = [
@@ -78,11 +64,7 @@ try {
     { name: 'ours', url: `${server.url}/api/v1/logs`, pid: server.pid, headers: { authorization: `Bearer ${token}` } },
   ];
   for (const side of sides) await hammer({ url: side.url, body, headers: side.headers, connections: 100, duration: 2 });
-  console.log(
-    `${cpus().length} cores, load average ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`${cpus().length} cores, load average ${loadAverage()}`);
 
   const totals = sides.map(() => ({ requests: 0, seconds: 0, errors: 0, parts: new Map<string, number>() }));
   for (let round = 0; round < rounds; round++) {
@@ -164,11 +146,7 @@ try {
     );
     await store.close();
   }
-  console.log(
-    `load average ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average ${loadAverage()}`);
 } finally {
   for (const service of services) await service.stop();
 }

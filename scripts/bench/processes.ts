@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -152,11 +153,27 @@ const USER_HZ = 100;
  * steadier than requests per second when other work shares the machine.
  */
 export function cpuSecondsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** CPU seconds of each thread of a process, by thread id (the main thread's id is the pid). */
+export function threadCpuSeconds(pid: number): Map<string, number> {
+  return new Map(readdirSync(`/proc/${pid}/task`).map((tid) => [tid, statCpuSeconds(`/proc/${pid}/task/${tid}/stat`)]));
+}
+
+/** User + system CPU seconds from a /proc stat file (a process's or a thread's). */
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // Fields after the command name, which is in parentheses and may contain spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
 }
+
+/** The machine's load averages (1, 5, 15 minutes), as the benchmark tools print them. */
+export const loadAverage = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
 /** The bare Fastify baseline (echo-server.ts) in a process of its own, on a free port, from source. */
 export async function startEcho(logFile: string, name = 'baseline'): Promise<Service> {

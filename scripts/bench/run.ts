@@ -9,7 +9,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type JwtSettings, mintToken } from '@logserver/shared/auth/jwt-verifier';
-import { allInOneEnv, BENCH_AUTH, type BenchContext, type Scenario } from './context.js';
+import { allInOneEnv, BENCH_AUTH, type BenchContext, createTenant, type Scenario } from './context.js';
 import { loadTenant } from './data.js';
 import { freePort, type Service, startEcho, startService } from './processes.js';
 import { evaluate, type Figure, renderTable, scenarioNumber, statedTargets, tally } from './report.js';
@@ -111,16 +111,9 @@ async function main(): Promise<void> {
       authSecret: auth.secret,
       bigTenant: BIG_TENANT,
       token: async (tenant, role) => {
-        // AUTH_REQUIRE_REGISTERED_TENANT is on by default (#13): a tenant a scenario writes to is created first, as an operator would.
+        // A tenant a scenario writes to is created first (createTenant).
         if (tenant !== 'system' && !registered.has(tenant)) {
-          const admin = await mintToken({ ...auth, tenant: 'system', role: 'admin', sub: 'bench', ttlSeconds: 3600 });
-          const created = await fetch(`${server.url}/api/v1/tenants`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ key: tenant, name: tenant }),
-          });
-          if (created.status !== 200 && created.status !== 409)
-            throw new Error(`creating tenant ${tenant}: ${created.status} ${await created.text()}`);
+          await createTenant(server.url, auth, tenant);
           registered.add(tenant);
         }
         return mintToken({ ...auth, tenant, role, sub: 'bench', ttlSeconds: 3600 });

@@ -538,11 +538,7 @@ export class SqliteLogStore implements LogStore {
       const events = await this.scanQuery(tenant, filter, page);
       return { ...events, items: events.items.map((event) => ({ id: event.id, json: JSON.stringify(event) })) };
     }
-    // A row stored without a hash: rowToEvent computes it, from the whole row read again.
-    return this.indexedPage<TextRow, EventText>(tenant, filter, page, TEXT_COLUMNS, (row) => ({
-      id: row.id,
-      json: row.json ?? JSON.stringify(rowToEvent(this.byId.get(tenant, row.id) as Row)),
-    }));
+    return this.indexedPage<TextRow, EventText>(tenant, filter, page, TEXT_COLUMNS, (row) => this.textOf(tenant, row));
   }
 
   /** One page of an indexed (not scanning) query: its rows read as `columns`, each made an item by `item`. */
@@ -626,9 +622,12 @@ export class SqliteLogStore implements LogStore {
   /** The same events as export, each line built by SQLite from the stored text (EVENT_JSON_SQL), a page at a time. */
   async *exportText(tenant: TenantId, filter: LogFilter, sort: SortOrder): AsyncIterable<readonly EventText[]> {
     const read = { columns: TEXT_COLUMNS, length: (row: TextRow) => row.json?.length ?? 1000 };
-    // A row stored without a hash: rowToEvent computes it, from the whole row read again.
-    for await (const rows of this.exportRows<TextRow>(tenant, filter, sort, read))
-      yield rows.map((row) => ({ id: row.id, json: row.json ?? JSON.stringify(rowToEvent(this.byId.get(tenant, row.id) as Row)) }));
+    for await (const rows of this.exportRows<TextRow>(tenant, filter, sort, read)) yield rows.map((row) => this.textOf(tenant, row));
+  }
+
+  /** A TEXT_COLUMNS row as its event's text; a row stored without a hash takes rowToEvent, which computes it, from the whole row read again. */
+  private textOf(tenant: TenantId, row: TextRow): EventText {
+    return { id: row.id, json: row.json ?? JSON.stringify(rowToEvent(this.byId.get(tenant, row.id) as Row)) };
   }
 
   /** The matching rows, a page (one synchronous read) at a time. */

@@ -2,7 +2,7 @@ import type { AnalyticsStore } from '@logserver/shared/analytics/port';
 import type { AnalyticsSlots } from '@logserver/shared/analytics/slots';
 import { READERS } from '@logserver/shared/auth/rbac';
 import { NotFound } from '@logserver/shared/errors/catalogue';
-import { ok } from '@logserver/shared/http/envelope';
+import { ok, okText } from '@logserver/shared/http/envelope';
 import { plainFirstSerializer } from '@logserver/shared/http/plain-first';
 import { LIMITS } from '@logserver/shared/schemas/limits';
 import { LogEvent, SEVERITIES } from '@logserver/shared/schemas/log-event';
@@ -94,11 +94,10 @@ export function readRoutes(deps: ReadDeps, searches: SearchSlots): FastifyPlugin
         if (queryText) {
           // The events' stored JSON text, put into the answer as it is (#15): what JSON.stringify of the parsed events writes.
           const result = await searches.run(tenant, filter, reply, () => queryText.call(deps.store, tenant, filter, page));
-          const meta = listMeta(result, page, query);
-          const data = result.items.map((item) => item.json).join(',');
+          const data = `[${result.items.map((item) => item.json).join(',')}]`;
           // A string with a JSON content type is sent as it is: neither the serializer nor zod reads it.
           const text: FastifyReply = reply.type('application/json; charset=utf-8');
-          return text.send(`{"code":200,"msg":"ok","data":[${data}],"meta":${JSON.stringify(meta)}}`);
+          return text.send(okText(data, listMeta(result, page, query)));
         }
         const result = await searches.run(tenant, filter, reply, () => deps.store.query(tenant, filter, page));
         return ok(result.items, listMeta(result, page, query));
