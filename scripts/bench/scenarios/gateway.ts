@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { renderGatewayConf } from '../../deploy/gateway-routes.js';
-import { type BenchContext, bearer } from '../context.js';
+import { BENCH_RATE_LIMIT, type BenchContext, bearer } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { hammer } from '../http-load.js';
 import { freePort, rssOf, type Service, startOnFreePort } from '../processes.js';
@@ -86,6 +86,7 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
       AUTH_SECRET: context.authSecret,
       GATEWAY_SECRET: 'bench-gateway-secret-0123456789abcdef-0123',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      ...BENCH_RATE_LIMIT,
       ...(legacy ? { LISTEN_BACKLOG: '511' } : {}),
     };
     const store = { STORE: 'sqlite', SQLITE_PATH: join(context.workDir, 'gateway.db'), DATA_DIR: context.workDir };
