@@ -11,6 +11,8 @@ export interface LoadResult {
   /** Latency in ms. */
   p50: number;
   p99: number;
+  /** Mean latency in ms: in a closed loop of c clients, c ÷ the requests a second (Little's law). */
+  mean: number;
   /** Connection errors, timeouts and non-2xx answers. */
   errors: number;
 }
@@ -67,6 +69,7 @@ function summarize(runs: Run[], options: LoadOptions): LoadResult {
     ok2xxPerSecond: result['2xx'] / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    mean: result.latency.mean,
     errors: result.errors + result.non2xx,
   };
 }
