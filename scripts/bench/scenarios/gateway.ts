@@ -10,6 +10,7 @@ import { PYTHON_EVENT } from '../data.js';
 import { hammer } from '../http-load.js';
 import { cpuSecondsOf, freePort, rssOf, type Service, startOnFreePort } from '../processes.js';
 import type { Figure } from '../report.js';
+import { firstAndLater } from './ingest.js';
 
 const run = promisify(execFile);
 const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
@@ -137,7 +138,7 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
     const body = JSON.stringify(PYTHON_EVENT);
     const headers = bearer(await context.token(TENANT, 'writer'));
     const echoBefore = cpuNow([context.echo.pid]);
-    const echo = await hammer({ url: `${context.echo.url}/echo`, body, connections, amount });
+    const echo = await hammer({ url: `${context.echo.url}/echo`, body, connections, amount, splitFirst: true });
     const echoCpu = cpuNow([context.echo.pid]);
     // Every process of the topology: nginx, the four services and fauxqs (SQS's stand-in).
     const topology = [...nginxPids(join(context.workDir, 'nginx')), ...services.map((service) => service.pid)];
@@ -148,7 +149,7 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
       rss.auth = Math.max(rss.auth, rssOf(auth.pid));
       rss.log = Math.max(rss.log, rssOf(log.pid));
     }, 50);
-    const ours = await hammer({ url: `${gateway.url}/api/v1/logs`, body, headers, connections, amount });
+    const ours = await hammer({ url: `${gateway.url}/api/v1/logs`, body, headers, connections, amount, splitFirst: true });
     const oursCpu = cpuNow(topology);
     clearInterval(sampler);
     const drops = listenOverflows() - overflowsBefore;
@@ -166,6 +167,7 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
       },
       { scenario, figure: 'p50 latency (ms)', value: ours.p50, baseline: echo.p50 },
       { scenario, figure: 'mean latency (ms)', value: ours.mean, baseline: echo.mean },
+      ...firstAndLater(scenario, ours, echo),
       { scenario, figure: 'requests/s', value: ours.ok2xxPerSecond, baseline: echo.ok2xxPerSecond },
       // What bounds the rate on two cores, and so the mean latency of c clients (c ÷ the rate).
       {
