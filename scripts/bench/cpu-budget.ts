@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { mintToken } from '@logserver/shared/auth/jwt-verifier';
@@ -11,6 +11,7 @@ import { makeEvent, PYTHON_EVENT, seededRandom } from '@logserver/testing/events
 import { allInOneEnv, BENCH_AUTH, createTenant } from './context.js';
 import { hammer } from './http-load.js';
 import { freePort, loadAverage, type Service, startEcho, startService, threadCpuSeconds } from './processes.js';
+import { categorize, IDLE, POST_CATEGORIES, STARTUP } from './profile-categories.js';
 
 /**
  * #15, scenario 1's "≥ 0.6 × the echo": where the CPU of a POST goes, per thread, and what the
@@ -23,11 +24,15 @@ import { freePort, loadAverage, type Service, startEcho, startService, threadCpu
  *
  *   node --conditions=development --import tsx scripts/bench/cpu-budget.ts
  *   BUDGET_ROUNDS=3 BUDGET_SECONDS=8 (the defaults)
+ *   BUDGET_PROFILE=<dir>: the server runs with --cpu-prof into <dir>, and its main thread's profile
+ *   is summed by category (profile-categories.ts) per request it answered. The profiler slows the
+ *   server, so the req/s of such a run are not the figures to quote.
  */
 const root = resolve(import.meta.dirname, '../..');
 const rounds = Number(process.env.BUDGET_ROUNDS ?? 3);
 const seconds = Number(process.env.BUDGET_SECONDS ?? 8);
 const MAIN = 'main thread';
+const profileDir = process.env.BUDGET_PROFILE ? resolve(process.env.BUDGET_PROFILE) : null;
 
 /** CPU seconds of each thread of a process, the main thread named. */
 const threadSeconds = (pid: number) =>
@@ -49,7 +54,7 @@ try {
   mkdirSync(join(work, 'data'));
   const server = await startService({
     name: 'all-in-one',
-    args: [join(root, 'services/all-in-one/dist/main.js')],
+    args: [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), join(root, 'services/all-in-one/dist/main.js')],
     port,
     env: allInOneEnv(join(work, 'data'), secret, { PORT: String(port), LOG_LEVEL: 'warn' }),
     logFile: join(work, 'server.log'),
@@ -63,7 +68,12 @@ try {
     { name: 'echo', url: `${echo.url}/echo`, pid: echo.pid, headers: {} as Record<string, string> },
     { name: 'ours', url: `${server.url}/api/v1/logs`, pid: server.pid, headers: { authorization: `Bearer ${token}` } },
   ];
-  for (const side of sides) await hammer({ url: side.url, body, headers: side.headers, connections: 100, duration: 2 });
+  // Every request the server answers, the warm-up's too: what its profile covers.
+  let served = 0;
+  for (const side of sides) {
+    const warm = await hammer({ url: side.url, body, headers: side.headers, connections: 100, duration: 2 });
+    if (side.name === 'ours') served += warm.requests;
+  }
   console.log(`${cpus().length} cores, load average ${loadAverage()}`);
 
   const totals = sides.map(() => ({ requests: 0, seconds: 0, errors: 0, parts: new Map<string, number>() }));
@@ -80,6 +90,7 @@ try {
         total.parts.set(thread, (total.parts.get(thread) ?? 0) + (after - (before.get(thread) ?? 0)) * 1e6);
       total.parts.set('load generator', (total.parts.get('load generator') ?? 0) + spent);
       total.requests += result.requests;
+      if (side.name === 'ours') served += result.requests;
       total.seconds += result.seconds;
       total.errors += result.errors;
       console.log(
@@ -114,6 +125,23 @@ try {
     console.log(
       `\n0.6 × the echo's ${echoRate.toFixed(0)} req/s on ${cpus().length} cores leaves ${budget.toFixed(1)} µs of CPU a request for all of it.`,
     );
+
+  if (profileDir !== null) {
+    // The profile is written when the server exits.
+    await server.stop();
+    const file = readdirSync(profileDir).find((name) => name.includes(`.${server.pid}.0.`) && name.endsWith('.cpuprofile'));
+    if (file === undefined) throw new Error(`no main-thread profile of pid ${server.pid} in ${profileDir}`);
+    const { ms, total } = categorize(join(profileDir, file), POST_CATEGORIES);
+    const busy = total - (ms.get(IDLE) ?? 0) - (ms.get(STARTUP) ?? 0);
+    console.log(`\nThe server's main thread by category (${join(profileDir, file)}), ${served} requests answered:`);
+    console.log(`${fixed((busy * 1000) / served)}  µs a request in all, idle and start-up left out`);
+    for (const [category, spent] of [...ms].sort((a, b) => b[1] - a[1])) {
+      if (category !== IDLE && category !== STARTUP) console.log(`${fixed((spent * 1000) / served)}  ${category}`);
+    }
+    console.log(
+      '(wall-clock samples: time the thread was runnable but not running, e.g. after waking the writer, counts in the frame it was in)',
+    );
+  }
 
   // The parts no POST can skip, in this process.
   const tenant = tenantOf({ tenant: 'budget' });

@@ -11,6 +11,14 @@ export interface LoadResult {
   /** Latency in ms. */
   p50: number;
   p99: number;
+  /** Mean latency in ms: in a closed loop of c clients, c ÷ the requests a second (Little's law). */
+  mean: number;
+  /**
+   * With `splitFirst`: the p99 (ms) of each connection's first request, which carries the connect
+   * and the wait to be accepted (autocannon starts its clock before it connects), and of the rest.
+   */
+  firstP99?: number;
+  laterP99?: number;
   /** Connection errors, timeouts and non-2xx answers. */
   errors: number;
 }
@@ -25,6 +33,8 @@ export interface LoadOptions {
   duration?: number;
   /** Total requests to send. */
   amount?: number;
+  /** Keep each answer's latency, split into each connection's first request and the rest (see LoadResult). */
+  splitFirst?: boolean;
 }
 
 // @types/autocannon leaves out aggregateResult, which merges runs made with skipAggregateResult.
@@ -35,13 +45,23 @@ const merge = (
 interface Run {
   raw: unknown;
   seconds: number;
+  /** With `splitFirst`: latencies (ms) of each connection's first answer, and of the others. */
+  first: number[];
+  later: number[];
+}
+
+/** The q-quantile of latencies (ms), nearest rank; undefined for none. */
+function quantile(values: number[], q: number): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)];
 }
 
 async function run(options: LoadOptions, seconds?: number): Promise<Run> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   const started = performance.now();
-  const raw = await autocannon({
+  const instance = autocannon({
     url: options.url,
     method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
     headers,
@@ -50,8 +70,20 @@ async function run(options: LoadOptions, seconds?: number): Promise<Run> {
     ...(options.amount === undefined ? { duration: seconds ?? options.duration ?? 5 } : { amount: options.amount }),
     timeout: 30,
     skipAggregateResult: true,
-  });
-  return { raw, seconds: (performance.now() - started) / 1000 };
+    // Without a callback autocannon answers its instance, which is also a promise of the result
+    // (@types/autocannon types it as the promise alone).
+  }) as unknown as autocannon.Instance & Promise<autocannon.Result>;
+  const first: number[] = [];
+  const later: number[] = [];
+  if (options.splitFirst) {
+    const answered = new WeakSet<object>();
+    instance.on('response', (client: object, _status: number, _bytes: number, ms: number) => {
+      (answered.has(client) ? later : first).push(ms);
+      answered.add(client);
+    });
+  }
+  const raw = await instance;
+  return { raw, seconds: (performance.now() - started) / 1000, first, later };
 }
 
 function summarize(runs: Run[], options: LoadOptions): LoadResult {
@@ -67,7 +99,20 @@ function summarize(runs: Run[], options: LoadOptions): LoadResult {
     ok2xxPerSecond: result['2xx'] / seconds,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    mean: result.latency.mean,
     errors: result.errors + result.non2xx,
+    ...(options.splitFirst
+      ? {
+          firstP99: quantile(
+            runs.flatMap((one) => one.first),
+            0.99,
+          ),
+          laterP99: quantile(
+            runs.flatMap((one) => one.later),
+            0.99,
+          ),
+        }
+      : {}),
   };
 }
 

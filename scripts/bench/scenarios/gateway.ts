@@ -1,15 +1,16 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { renderGatewayConf } from '../../deploy/gateway-routes.js';
-import { type BenchContext, bearer } from '../context.js';
+import { BENCH_RATE_LIMIT, type BenchContext, bearer } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { hammer } from '../http-load.js';
-import { freePort, rssOf, type Service, startOnFreePort } from '../processes.js';
+import { cpuSecondsOf, freePort, rssOf, type Service, startOnFreePort } from '../processes.js';
 import type { Figure } from '../report.js';
+import { firstAndLater } from './ingest.js';
 
 const run = promisify(execFile);
 const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
@@ -25,6 +26,28 @@ export function listenOverflows(): number {
   const values = lines.filter((line) => line.startsWith('TcpExt:'))[1]?.split(/\s+/) ?? [];
   const at = names.indexOf('ListenOverflows');
   return at < 0 ? 0 : Number(values[at]);
+}
+
+/** nginx's master and its worker processes (the processes whose parent is the master). */
+function nginxPids(prefix: string): number[] {
+  const master = Number(readFileSync(join(prefix, 'nginx.pid'), 'utf8'));
+  const workers = readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === master;
+      } catch {
+        return false; // Gone since the listing.
+      }
+    });
+  return [master, ...workers.map(Number)];
+}
+
+/** CPU seconds of a set of processes and of this one (the load generator), to subtract around a load. */
+function cpuNow(pids: number[]): { servers: number; generator: number } {
+  const usage = process.cpuUsage();
+  return { servers: pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0), generator: (usage.user + usage.system) / 1e6 };
 }
 
 async function startNginx(prefix: string, conf: string): Promise<{ url: string; stop(): Promise<void> }> {
@@ -86,6 +109,7 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
       AUTH_SECRET: context.authSecret,
       GATEWAY_SECRET: 'bench-gateway-secret-0123456789abcdef-0123',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      ...BENCH_RATE_LIMIT,
       ...(legacy ? { LISTEN_BACKLOG: '511' } : {}),
     };
     const store = { STORE: 'sqlite', SQLITE_PATH: join(context.workDir, 'gateway.db'), DATA_DIR: context.workDir };
@@ -113,14 +137,20 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
 
     const body = JSON.stringify(PYTHON_EVENT);
     const headers = bearer(await context.token(TENANT, 'writer'));
-    const echo = await hammer({ url: `${context.echo.url}/echo`, body, connections, amount });
+    const echoBefore = cpuNow([context.echo.pid]);
+    const echo = await hammer({ url: `${context.echo.url}/echo`, body, connections, amount, splitFirst: true });
+    const echoCpu = cpuNow([context.echo.pid]);
+    // Every process of the topology: nginx, the four services and fauxqs (SQS's stand-in).
+    const topology = [...nginxPids(join(context.workDir, 'nginx')), ...services.map((service) => service.pid)];
+    const oursBefore = cpuNow(topology);
     const overflowsBefore = listenOverflows();
     const rss = { auth: 0, log: 0 };
     const sampler = setInterval(() => {
       rss.auth = Math.max(rss.auth, rssOf(auth.pid));
       rss.log = Math.max(rss.log, rssOf(log.pid));
     }, 50);
-    const ours = await hammer({ url: `${gateway.url}/api/v1/logs`, body, headers, connections, amount });
+    const ours = await hammer({ url: `${gateway.url}/api/v1/logs`, body, headers, connections, amount, splitFirst: true });
+    const oursCpu = cpuNow(topology);
     clearInterval(sampler);
     const drops = listenOverflows() - overflowsBefore;
     // Steady state: the services idle after the load, what a pod's memory request must cover.
@@ -136,7 +166,22 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
         target: { of: 'value', op: '<=', limit: 500, unit: 'ms' },
       },
       { scenario, figure: 'p50 latency (ms)', value: ours.p50, baseline: echo.p50 },
+      { scenario, figure: 'mean latency (ms)', value: ours.mean, baseline: echo.mean },
+      ...firstAndLater(scenario, ours, echo),
       { scenario, figure: 'requests/s', value: ours.ok2xxPerSecond, baseline: echo.ok2xxPerSecond },
+      // What bounds the rate on two cores, and so the mean latency of c clients (c ÷ the rate).
+      {
+        scenario,
+        figure: 'CPU per request, nginx + the services + fauxqs (µs)',
+        value: ((oursCpu.servers - oursBefore.servers) * 1e6) / ours.requests,
+        baseline: ((echoCpu.servers - echoBefore.servers) * 1e6) / echo.requests,
+      },
+      {
+        scenario,
+        figure: 'CPU per request, the load generator (µs)',
+        value: ((oursCpu.generator - oursBefore.generator) * 1e6) / ours.requests,
+        baseline: ((echoCpu.generator - echoBefore.generator) * 1e6) / echo.requests,
+      },
       {
         scenario,
         figure: 'listen-queue drops, machine-wide (TcpExt ListenOverflows)',

@@ -87,8 +87,11 @@ export async function stats(context: BenchContext): Promise<Figure[]> {
   ];
 }
 
-/** The physical limit under export: raw rows read with better-sqlite3 and written as JSON lines, in this process. */
-function rawExportEventsPerSecond(sqlitePath: string, tenant: string): number {
+/**
+ * The physical limit under export: raw rows read with better-sqlite3 and written as JSON lines, in
+ * this process. Answers the rows read and the seconds taken.
+ */
+function rawExport(sqlitePath: string, tenant: string): { events: number; seconds: number } {
   const db = openSqlite(sqlitePath);
   try {
     const started = performance.now();
@@ -99,46 +102,81 @@ function rawExportEventsPerSecond(sqlitePath: string, tenant: string): number {
       count++;
     }
     if (bytes === 0) throw new Error('the raw export read nothing');
-    return count / ((performance.now() - started) / 1000);
+    return { events: count, seconds: (performance.now() - started) / 1000 };
   } finally {
     db.close();
   }
 }
 
+/** One export of the tenant through the API, read to the end: the lines received and the seconds taken (null: no export route). */
+async function apiExport(url: string, headers: Record<string, string>): Promise<{ events: number; seconds: number } | null> {
+  const started = performance.now();
+  const response = await fetch(`${url}/api/v1/logs/export?format=ndjson`, { headers });
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return null;
+  }
+  if (!response.ok || !response.body) throw new Error(`export answered ${response.status}: ${await response.text()}`);
+  let lines = 0;
+  // indexOf, not a loop over every byte: the client shares the two cores with the server, and a
+  // JavaScript loop over 500 MB cost it more than curl would.
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+  }
+  return { events: lines, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Rounds of each side. The export and the raw read take turns (ABBA: export, raw, raw, export, ...),
+ * so whatever else the machine does during the scenario (a sealer catching up on the events the
+ * earlier scenarios wrote, a WAL checkpoint) falls on both sides alike. With one export then one raw
+ * read, the ratio moved from 0.43 to 1.49 between runs of the same code (session 8).
+ */
+const EXPORT_ROUNDS = 3;
+
 /** 6: export of the large tenant as NDJSON, with the server's peak RSS growth, beside a raw read of the same rows. */
 export function exportTenant(sqlitePath: string) {
   return async (context: BenchContext): Promise<Figure[]> => {
-    const scenario = '6 export the large tenant as NDJSON';
+    const scenario = `6 export the large tenant as NDJSON (${EXPORT_ROUNDS} rounds each, alternating with the raw read)`;
     const headers = bearer(await context.token(context.bigTenant, 'auditor'));
     const loop = await watchLoopDelay(context.server.url, await metricsHeaders(context));
     const rss = sampleRss(context.server.pid);
-    let lines = 0;
-    let seconds = 0;
+    const ours = { events: 0, seconds: 0, fewest: Number.POSITIVE_INFINITY };
+    const raw = { events: 0, seconds: 0 };
     let memory: { start: number; peak: number };
     try {
-      const started = performance.now();
-      const response = await fetch(`${context.server.url}/api/v1/logs/export?format=ndjson`, { headers });
-      if (response.status === 404) {
-        await response.body?.cancel();
-        return [{ scenario, figure: 'events/s', value: null, note: 'no export route on this build (issue 3)' }];
+      for (let round = 0; round < EXPORT_ROUNDS; round++) {
+        const turns = round % 2 === 0 ? (['ours', 'raw'] as const) : (['raw', 'ours'] as const);
+        for (const turn of turns) {
+          if (turn === 'raw') {
+            const read = rawExport(sqlitePath, context.bigTenant);
+            raw.events += read.events;
+            raw.seconds += read.seconds;
+            continue;
+          }
+          const exported = await apiExport(context.server.url, headers);
+          if (exported === null) return [{ scenario, figure: 'events/s', value: null, note: 'no export route on this build (issue 3)' }];
+          ours.events += exported.events;
+          ours.seconds += exported.seconds;
+          ours.fewest = Math.min(ours.fewest, exported.events);
+        }
       }
-      if (!response.ok || !response.body) throw new Error(`export answered ${response.status}: ${await response.text()}`);
-      // indexOf, not a loop over every byte: the client shares the two cores with the server, and a
-      // JavaScript loop over 500 MB cost it more than curl would.
-      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
-      }
-      seconds = (performance.now() - started) / 1000;
     } finally {
       // Stopped however the export ended: a sampler left running outlived the server and failed the run.
       memory = rss();
     }
     const eventLoop = await loop();
-    const raw = rawExportEventsPerSecond(sqlitePath, context.bigTenant);
     return [
       // #15's target: at least 0.8 x the raw read and JSON.stringify of the same rows in this process.
-      { scenario, figure: 'events/s', value: lines / seconds, baseline: raw, target: { of: 'ratio', op: '>=', limit: 0.8 } },
-      { scenario, figure: 'events exported', value: lines, baseline: context.sizes.bigTenantEvents, relativeTo: 'the events loaded' },
+      {
+        scenario,
+        figure: 'events/s',
+        value: ours.events / ours.seconds,
+        baseline: raw.events / raw.seconds,
+        target: { of: 'ratio', op: '>=', limit: 0.8 },
+      },
+      // Every round must export the whole tenant: the fewest lines any one export gave.
+      { scenario, figure: 'events exported', value: ours.fewest, baseline: context.sizes.bigTenantEvents, relativeTo: 'the events loaded' },
       {
         scenario,
         figure: 'peak RSS growth (MB)',

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SqliteTenantStore } from '@logserver/shared/sqlite/tenant-store';
-import { type BenchContext, loopFigure } from '../context.js';
+import { BENCH_RATE_LIMIT, type BenchContext, loopFigure } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { sideBySide } from '../http-load.js';
 import { type Service, startOnFreePort, watchLoopDelay } from '../processes.js';
@@ -45,6 +45,7 @@ export async function sqsPath(context: BenchContext): Promise<Figure[]> {
       SQLITE_PATH: join(context.workDir, 'sqs-path.db'),
       AUTH_SECRET: context.authSecret,
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      ...BENCH_RATE_LIMIT,
     };
     // AUTH_REQUIRE_REGISTERED_TENANT is on (#13): the tenant exists in the file, as if POST /api/v1/tenants made it.
     const tenants = SqliteTenantStore.open(shared.SQLITE_PATH);
