@@ -48,10 +48,18 @@ describe('SQS pipeline: the worker stopped while storing', () => {
     // Batches the killed worker had stored but not deleted came back, and were not stored twice.
     const stats = await workerStats(restarted);
     expect(stats.events_stored + storedAtKill).toBe(EVENTS);
+    // And none is left: each batch the killed worker held comes back once its visibility timeout
+    // ends (2 s), is counted as duplicates, and is deleted. Until then the test is not over: a batch
+    // still to come back would be the next test's (its restarted worker counted 200 duplicates in
+    // two CI runs, sessions 8 and 9: ten of these 20-event messages).
+    await expect.poll(async () => pipeline.queueDepth(), { timeout: 30_000, interval: 250 }).toEqual({ visible: 0, inFlight: 0 });
+    expect((await workerStats(restarted)).events_stored + storedAtKill).toBe(EVENTS);
   }, 150_000);
 
   it('on SIGTERM stops receiving, finishes the batch in hand (stored and deleted) and exits 0', async () => {
     await pipeline.stopWorker();
+    // Nothing of another test in the queue: its messages would come back to the workers below.
+    expect(await pipeline.queueDepth()).toEqual({ visible: 0, inFlight: 0 });
     const acknowledged = await postBacklog('tenant-t', 2_000);
     // A longer visibility timeout than the suite's 2 s: on a loaded machine a stalled event loop can
     // miss the 1 s visibility heartbeat, SQS then hands the batch to another receive, and the first
@@ -73,7 +81,10 @@ describe('SQS pipeline: the worker stopped while storing', () => {
     expect(notStoredOnce(pipeline, acknowledged)).toEqual([]);
     // Nothing the first worker stored came back: it deleted every batch it had stored before it exited.
     const stats = await workerStats(restarted);
-    expect(stats.events_duplicate).toBe(0);
+    // Seen twice in CI (200: ten 20-event messages) and never reproduced; the workers' warnings
+    // (a delete or a visibility change that failed) are what would tell why.
+    const warnings = [...worker.output, ...restarted.output].filter((line) => /"level":(4|5)\d/.test(line));
+    expect(stats.events_duplicate, `duplicates after a clean SIGTERM; workers' warnings:\n${warnings.join('\n')}`).toBe(0);
     // What the first worker stored plus what the restarted one stored is the backlog, once.
     expect(storedAtTerm + stats.events_stored).toBe(acknowledged.length);
   }, 150_000);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { openSqlite } from '@logserver/shared/sqlite/database';
 import { type FauxqsProcess, type ServiceProcess, startFauxqsProcess, startService } from './processes.js';
 
@@ -26,6 +27,12 @@ export interface Pipeline {
   storedOrder(tenant: string): string[];
   /** How many times each (tenant, id) is in the SQLite file. */
   storedCounts(): Map<string, number>;
+  /**
+   * The main queue's messages as fauxqs counts them: visible (waiting for a receive) and in flight
+   * (received, neither deleted nor back yet). fauxqs moves an expired message back only when the
+   * queue is next used, and this call uses it, so the counts are current.
+   */
+  queueDepth(): Promise<{ visible: number; inFlight: number }>;
   close(): Promise<void>;
 }
 
@@ -97,6 +104,29 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
         return new Map(rows.map((row) => [`${row.tenant_id}/${row.id}`, row.n]));
       } finally {
         db.close();
+      }
+    },
+    async queueDepth() {
+      const queueName = 'SQS_QUEUE_NAME' in env && typeof env.SQS_QUEUE_NAME === 'string' ? env.SQS_QUEUE_NAME : 'log-queue';
+      const sqs = new SQSClient({
+        region: 'us-east-1',
+        endpoint: fauxqs.endpoint,
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
+      try {
+        const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));
+        const { Attributes } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        return {
+          visible: Number(Attributes?.ApproximateNumberOfMessages),
+          inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
+        };
+      } finally {
+        sqs.destroy();
       }
     },
     async close() {
