@@ -10,7 +10,7 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { makeEvent, PYTHON_EVENT, seededRandom } from '@logserver/testing/events';
 import { allInOneEnv, BENCH_AUTH, createTenant } from './context.js';
 import { hammer } from './http-load.js';
-import { freePort, loadAverage, type Service, startEcho, startService, threadCpuSeconds } from './processes.js';
+import { freePort, loadAverage, ownCpuMicros, type Service, startEcho, startService, threadCpuSeconds } from './processes.js';
 import { categorize, IDLE, POST_CATEGORIES, STARTUP } from './profile-categories.js';
 
 /**
@@ -38,10 +38,6 @@ const profileDir = process.env.BUDGET_PROFILE ? resolve(process.env.BUDGET_PROFI
 const threadSeconds = (pid: number) =>
   new Map([...threadCpuSeconds(pid)].map(([tid, seconds]) => [tid === String(pid) ? MAIN : tid, seconds]));
 
-const cpuMicros = () => {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
-};
 const fixed = (value: number) => value.toFixed(1).padStart(7);
 
 const work = mkdtempSync(join(tmpdir(), 'logserver-cpu-budget-'));
@@ -83,9 +79,9 @@ try {
       const side = sides[index] as (typeof sides)[number];
       const total = totals[index] as (typeof totals)[number];
       const before = threadSeconds(side.pid);
-      const generator = cpuMicros();
+      const generator = ownCpuMicros();
       const result = await hammer({ url: side.url, body, headers: side.headers, connections: 100, duration: seconds });
-      const spent = cpuMicros() - generator;
+      const spent = ownCpuMicros() - generator;
       for (const [thread, after] of threadSeconds(side.pid))
         total.parts.set(thread, (total.parts.get(thread) ?? 0) + (after - (before.get(thread) ?? 0)) * 1e6);
       total.parts.set('load generator', (total.parts.get('load generator') ?? 0) + spent);
@@ -153,9 +149,9 @@ try {
     return content;
   });
   for (const event of unhashed.slice(0, 2000)) eventHash(event);
-  let started = cpuMicros();
+  let started = ownCpuMicros();
   for (const event of unhashed) eventHash(event);
-  console.log(`${fixed((cpuMicros() - started) / unhashed.length)}  the event hash of a README event (RFC 8785 + SHA-256)`);
+  console.log(`${fixed((ownCpuMicros() - started) / unhashed.length)}  the event hash of a README event (RFC 8785 + SHA-256)`);
   // The writer is one thread and SQLite one writer: at c=100 a commit holds at most the 100 events in
   // flight, so a commit's wall time (its CPU, then the WAL written and fsynced, FULL) bounds how
   // fast one writer acknowledges.
@@ -163,14 +159,14 @@ try {
     const store = SqliteLogStore.open(join(mkdtempSync(join(work, 'append-')), 'logserver.db'));
     const batches = Array.from({ length: 60_000 / size }, () => Array.from({ length: size }, readme));
     for (const batch of batches.slice(0, 20)) await store.append(tenant, batch);
-    started = cpuMicros();
+    started = ownCpuMicros();
     const wall = performance.now();
     for (const batch of batches.slice(20)) await store.append(tenant, batch);
     const elapsed = performance.now() - wall;
     const commits = batches.length - 20;
     const events = commits * size;
     console.log(
-      `${fixed((cpuMicros() - started) / events)}  the store's append of a README event, batches of ${size} (CPU); a commit ${(elapsed / commits).toFixed(2)} ms wall, so ${((1000 * events) / elapsed).toFixed(0)} events/s`,
+      `${fixed((ownCpuMicros() - started) / events)}  the store's append of a README event, batches of ${size} (CPU); a commit ${(elapsed / commits).toFixed(2)} ms wall, so ${((1000 * events) / elapsed).toFixed(0)} events/s`,
     );
     await store.close();
   }

@@ -148,6 +148,12 @@ export function sampleRss(pid: number, everyMs = 20): () => { start: number; pea
 /** Clock ticks per second for /proc/<pid>/stat; 100 on every Linux this runs on (USER_HZ). */
 const USER_HZ = 100;
 
+/** CPU µs (user + system) this process has used: the load generator's own, when it drives the load. */
+export function ownCpuMicros(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
 /**
  * CPU seconds (user + system) a process has used, from /proc (Linux). CPU per request is far
  * steadier than requests per second when other work shares the machine.

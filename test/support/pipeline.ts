@@ -44,7 +44,7 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
   const dataDir = mkdtempSync(join(tmpdir(), 'logserver-pipeline-'));
   const sqlitePath = join(dataDir, 'logserver.db');
   let fauxqs = await startFauxqsProcess();
-  const env = {
+  const env: Record<string, string> = {
     SQS_URL: fauxqs.endpoint,
     SQLITE_PATH: sqlitePath,
     SQS_WAIT_TIME_SECONDS: '1',
@@ -62,6 +62,7 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
     await fauxqs.stop();
     throw error;
   }
+  let sqs: SQSClient | undefined;
   const pipeline: Pipeline = {
     get fauxqs() {
       return fauxqs;
@@ -107,29 +108,27 @@ export async function startPipeline(options: { worker?: boolean; env?: Record<st
       }
     },
     async queueDepth() {
-      const queueName = 'SQS_QUEUE_NAME' in env && typeof env.SQS_QUEUE_NAME === 'string' ? env.SQS_QUEUE_NAME : 'log-queue';
-      const sqs = new SQSClient({
+      // One client for the pipeline's life: tests poll this every few hundred ms, and a restarted
+      // fauxqs keeps its port.
+      sqs ??= new SQSClient({
         region: 'us-east-1',
         endpoint: fauxqs.endpoint,
         credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
       });
-      try {
-        const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));
-        const { Attributes } = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl,
-            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-          }),
-        );
-        return {
-          visible: Number(Attributes?.ApproximateNumberOfMessages),
-          inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
-        };
-      } finally {
-        sqs.destroy();
-      }
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: env.SQS_QUEUE_NAME ?? 'log-queue' }));
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return {
+        visible: Number(Attributes?.ApproximateNumberOfMessages),
+        inFlight: Number(Attributes?.ApproximateNumberOfMessagesNotVisible),
+      };
     },
     async close() {
+      sqs?.destroy();
       await Promise.allSettled([pipeline.log.stop(), pipeline.worker?.stop()]);
       await fauxqs.stop();
       rmSync(dataDir, { recursive: true, force: true });

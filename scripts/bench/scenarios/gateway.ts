@@ -8,7 +8,7 @@ import { renderGatewayConf } from '../../deploy/gateway-routes.js';
 import { BENCH_RATE_LIMIT, type BenchContext, bearer } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { hammer } from '../http-load.js';
-import { cpuSecondsOf, freePort, rssOf, type Service, startOnFreePort } from '../processes.js';
+import { cpuSecondsOf, freePort, ownCpuMicros, rssOf, type Service, startOnFreePort } from '../processes.js';
 import type { Figure } from '../report.js';
 import { firstAndLater } from './ingest.js';
 
@@ -46,8 +46,7 @@ function nginxPids(prefix: string): number[] {
 
 /** CPU seconds of a set of processes and of this one (the load generator), to subtract around a load. */
 function cpuNow(pids: number[]): { servers: number; generator: number } {
-  const usage = process.cpuUsage();
-  return { servers: pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0), generator: (usage.user + usage.system) / 1e6 };
+  return { servers: pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0), generator: ownCpuMicros() / 1e6 };
 }
 
 async function startNginx(prefix: string, conf: string): Promise<{ url: string; stop(): Promise<void> }> {
