@@ -10,13 +10,14 @@ import { tenantOf } from '@logserver/shared/store/tenant-id';
 import { makeEvent, PYTHON_EVENT, seededRandom } from '@logserver/testing/events';
 import { allInOneEnv, BENCH_AUTH, createTenant } from './context.js';
 import { hammer } from './http-load.js';
-import { freePort, loadAverage, ownCpuMicros, type Service, startEcho, startService, threadCpuSeconds } from './processes.js';
+import { freePort, loadAverage, ownCpuMicros, type Service, startEcho, startFloor, startService, threadCpuSeconds } from './processes.js';
 import { categorize, IDLE, POST_CATEGORIES, STARTUP } from './profile-categories.js';
 
 /**
  * #15, scenario 1's "≥ 0.6 × the echo": where the CPU of a POST goes, per thread, and what the
- * target leaves for it. Scenario 1's load (the Python README's event, c=100) against the bare echo
- * and the built all-in-one (make build), in alternating slices; for each, the CPU per request of
+ * target leaves for it. Scenario 1's load (the Python README's event, c=100) against the bare echo,
+ * the built all-in-one (make build) and the floor (floor-server.ts: the echo plus only the stored
+ * event, its hash and its durable append), in slices whose order turns; for each, the CPU per request of
  * every thread of the server (/proc/<pid>/task) and of the load generator (this process), which
  * shares the two cores. Then, in this process, the two parts no POST can skip: the event hash and
  * the store's append of a batch (the writer thread's work: the row, its indexes, the rollups, the
@@ -57,12 +58,17 @@ try {
     readyPath: '/readyz',
   });
   services.push(server);
+  // The floor: the echo plus only what no POST can skip (floor-server.ts).
+  mkdirSync(join(work, 'floor'));
+  const floor = await startFloor(join(work, 'floor.log'), join(work, 'floor'));
+  services.push(floor);
   await createTenant(server.url, { ...BENCH_AUTH, secret }, 'budget');
   const token = await mintToken({ ...BENCH_AUTH, secret, tenant: 'budget', role: 'writer', sub: 'bench', ttlSeconds: 3600 });
   const body = JSON.stringify(PYTHON_EVENT);
   const sides = [
     { name: 'echo', url: `${echo.url}/echo`, pid: echo.pid, headers: {} as Record<string, string> },
     { name: 'ours', url: `${server.url}/api/v1/logs`, pid: server.pid, headers: { authorization: `Bearer ${token}` } },
+    { name: 'floor', url: `${floor.url}/floor`, pid: floor.pid, headers: {} as Record<string, string> },
   ];
   // Every request the server answers, the warm-up's too: what its profile covers.
   let served = 0;
@@ -74,8 +80,8 @@ try {
 
   const totals = sides.map(() => ({ requests: 0, seconds: 0, errors: 0, parts: new Map<string, number>() }));
   for (let round = 0; round < rounds; round++) {
-    // Who goes first alternates, so load from elsewhere falls on both sides alike.
-    for (const index of round % 2 === 0 ? [0, 1] : [1, 0]) {
+    // The order turns each round, so load from elsewhere falls on every side alike.
+    for (const index of sides.map((_, at) => (at + round) % sides.length)) {
       const side = sides[index] as (typeof sides)[number];
       const total = totals[index] as (typeof totals)[number];
       const before = threadSeconds(side.pid);
@@ -95,6 +101,11 @@ try {
     }
   }
 
+  const rateOf = (index: number) => {
+    const total = totals[index] as (typeof totals)[number];
+    return total.requests / total.seconds;
+  };
+  const echoRate = rateOf(0);
   for (const [index, side] of sides.entries()) {
     const total = totals[index] as (typeof totals)[number];
     const main = (total.parts.get(MAIN) ?? 0) / total.requests;
@@ -104,7 +115,9 @@ try {
       .map(([, us]) => us / total.requests);
     others.sort((a, b) => b - a);
     const threads = others.reduce((sum, us) => sum + us, 0);
-    console.log(`\n${side.name}: ${(total.requests / total.seconds).toFixed(0)} req/s, ${total.errors} errors; CPU per request (µs):`);
+    console.log(
+      `\n${side.name}: ${rateOf(index).toFixed(0)} req/s (${(rateOf(index) / echoRate).toFixed(2)} × the echo), ${total.errors} errors; CPU per request (µs):`,
+    );
     console.log(`${fixed(main)}  the server's main thread`);
     console.log(
       `${fixed(threads)}  its other threads (${others
@@ -115,7 +128,6 @@ try {
     console.log(`${fixed(generator)}  the load generator`);
     console.log(`${fixed(main + threads + generator)}  in all`);
   }
-  const echoRate = (totals[0] as (typeof totals)[number]).requests / (totals[0] as (typeof totals)[number]).seconds;
   const budget = (cpus().length * 1e6) / (0.6 * echoRate);
   if (rounds > 0)
     console.log(

@@ -22,6 +22,13 @@ app.get<{ Querystring: { size?: string } }>('/page', async (request) => {
 
 app.get('/healthz', async () => ({ status: 'ok' }));
 
+// The gateway's floor (2g): two echoes behind the same nginx config, one answering the forward-auth
+// subrequest (HEAD, a GET route's) at once with an identity, the other echoing the proxied POST.
+app.get('/auth/verify', async (_request, reply) =>
+  reply.headers({ 'x-auth-sub': 'bench', 'x-auth-tenant': 'bench', 'x-auth-role': 'writer' }).send(),
+);
+app.post('/api/v1/logs', async (request) => request.body);
+
 // The echo's own event-loop delay, measured as the server's /metrics does (prom-client's default
 // metrics: monitorEventLoopDelay at 10 ms resolution, p99 in seconds, the window reset at each
 // read), so scenario 1 can say what a bare Fastify server's loop does under the same load.

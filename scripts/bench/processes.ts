@@ -194,6 +194,22 @@ export async function startEcho(logFile: string, name = 'baseline'): Promise<Ser
   });
 }
 
+/**
+ * The floor under POST /api/v1/logs (floor-server.ts): the echo plus the stored event, its hash and
+ * its durable append, nothing else. In a process of its own, from source, its SQLite file in `dataDir`.
+ */
+export async function startFloor(logFile: string, dataDir: string): Promise<Service> {
+  const port = await freePort();
+  return startService({
+    name: 'floor',
+    args: ['--conditions=development', '--import', 'tsx', join(import.meta.dirname, 'floor-server.ts')],
+    port,
+    env: { PORT: String(port), DATA_DIR: dataDir },
+    logFile,
+    readyPath: '/healthz',
+  });
+}
+
 /** The all-in-one server serves /metrics to the platform admin only (docs/auth.md "Public routes"). */
 export async function metricsHeaders(context: { token(tenant: string, role: 'admin'): Promise<string> }): Promise<Record<string, string>> {
   return { authorization: `Bearer ${await context.token('system', 'admin')}` };

@@ -185,6 +185,8 @@ export interface WorkerStatsJson {
   messages_failed: number;
   last_received_at: string | null;
   messages_dead_lettered: number;
+  /** Messages deleted after their visibility timeout may have run out (they may come back as duplicates). */
+  messages_visibility_lapsed: number;
   events_stored: number;
   events_duplicate: number;
 }

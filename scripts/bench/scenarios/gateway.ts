@@ -8,7 +8,7 @@ import { renderGatewayConf } from '../../deploy/gateway-routes.js';
 import { BENCH_RATE_LIMIT, type BenchContext, bearer } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { hammer } from '../http-load.js';
-import { cpuSecondsOf, freePort, ownCpuMicros, rssOf, type Service, startOnFreePort } from '../processes.js';
+import { cpuSecondsOf, freePort, ownCpuMicros, rssOf, type Service, startEcho, startOnFreePort } from '../processes.js';
 import type { Figure } from '../report.js';
 import { firstAndLater } from './ingest.js';
 
@@ -77,6 +77,34 @@ async function startNginx(prefix: string, conf: string): Promise<{ url: string; 
       }
     },
   };
+}
+
+/**
+ * The gateway's floor: the same nginx config (auth_request, keep-alive upstreams) in front of two
+ * bare echoes, one as the forward-auth and one as the log service, no queue. What nginx and two
+ * Node processes on the path cost, whatever the services do: 2g's p99 cannot go below this one's.
+ */
+async function gatewayFloor(context: BenchContext, body: string, connections: number, amount: number) {
+  const prefix = join(context.workDir, 'nginx-floor');
+  const echoes: Service[] = [];
+  let gateway: { url: string; stop(): Promise<void> } | undefined;
+  try {
+    for (const name of ['floor-auth', 'floor-log']) echoes.push(await startEcho(join(context.workDir, `2g-${name}.log`), name));
+    const [auth, log] = echoes as [Service, Service];
+    const port = await freePort();
+    gateway = await startNginx(
+      prefix,
+      renderGatewayConf({ listen: `127.0.0.1:${port}`, upstreams: { auth: auth.url, log: log.url, tenant: log.url }, tempDir: prefix }),
+    );
+    const topology = [...nginxPids(prefix), auth.pid, log.pid];
+    const before = cpuNow(topology);
+    const result = await hammer({ url: `${gateway.url}/api/v1/logs`, body, connections, amount, splitFirst: true });
+    const after = cpuNow(topology);
+    return { result, serverMicros: ((after.servers - before.servers) * 1e6) / result.requests };
+  } finally {
+    await gateway?.stop();
+    for (const echo of echoes) await echo.stop();
+  }
 }
 
 /**
@@ -152,6 +180,7 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
     const oursCpu = cpuNow(topology);
     clearInterval(sampler);
     const drops = listenOverflows() - overflowsBefore;
+    const floor = await gatewayFloor(context, body, connections, amount);
     // Steady state: the services idle after the load, what a pod's memory request must cover.
     await sleep(2_000);
     const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
@@ -163,6 +192,21 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
         value: ours.p99,
         baseline: echo.p99,
         target: { of: 'value', op: '<=', limit: 500, unit: 'ms' },
+      },
+      // Not a target: what the gateway with bare echoes behind it does under the same load.
+      { scenario, figure: 'p99 latency, the gateway in front of two echoes (ms)', value: floor.result.p99, baseline: echo.p99 },
+      {
+        scenario,
+        figure: "p99 of each connection's first request, the gateway in front of two echoes (ms)",
+        value: floor.result.firstP99 ?? 0,
+        baseline: echo.firstP99 ?? 0,
+      },
+      { scenario, figure: 'mean latency, the gateway in front of two echoes (ms)', value: floor.result.mean, baseline: echo.mean },
+      {
+        scenario,
+        figure: 'CPU per request, nginx + the two echoes (µs)',
+        value: floor.serverMicros,
+        baseline: ((echoCpu.servers - echoBefore.servers) * 1e6) / echo.requests,
       },
       { scenario, figure: 'p50 latency (ms)', value: ours.p50, baseline: echo.p50 },
       { scenario, figure: 'mean latency (ms)', value: ours.mean, baseline: echo.mean },

@@ -121,6 +121,7 @@ const NOTHING_RECEIVED: SqsConsumerStats = Object.freeze({
   messagesFailed: 0,
   messagesDeadLettered: 0,
   receiveErrors: 0,
+  visibilityLapses: 0,
   lastReceivedAt: null,
 });
 
@@ -133,7 +134,10 @@ function liveStats(read: () => SqsConsumerStats): SqsConsumerStats {
  * The Python system's /stats counted SQS messages (here: received, and failed to store or
  * dead-lettered); the event counts are ours. Getters, so each request reads the live tallies.
  */
-function workerStats(queueStats: () => SqsConsumerStats, worker: WorkerStats): WorkerStats & { messages_dead_lettered: number } {
+function workerStats(
+  queueStats: () => SqsConsumerStats,
+  worker: WorkerStats,
+): WorkerStats & { messages_dead_lettered: number; messages_visibility_lapsed: number } {
   const queue = {
     get stats() {
       return queueStats();
@@ -151,6 +155,9 @@ function workerStats(queueStats: () => SqsConsumerStats, worker: WorkerStats): W
     },
     get messages_dead_lettered() {
       return queue.stats.messagesDeadLettered;
+    },
+    get messages_visibility_lapsed() {
+      return queue.stats.visibilityLapses;
     },
     get events_stored() {
       return worker.events_stored;

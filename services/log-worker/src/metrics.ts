@@ -34,6 +34,12 @@ export function registerWorkerMetrics(registry: Registry, queue: SqsConsumerStat
     () => queue.messagesDeadLettered,
   );
   tally(registry, 'log_worker_receive_errors_total', 'ReceiveMessage calls that failed', () => queue.receiveErrors);
+  tally(
+    registry,
+    'log_worker_visibility_lapses_total',
+    'SQS messages deleted after their visibility timeout may have run out (SQS may deliver them again: duplicates, not stored twice)',
+    () => queue.visibilityLapses,
+  );
   tally(registry, 'log_worker_events_stored_total', 'Events newly stored', () => worker.events_stored);
   tally(registry, 'log_worker_events_duplicate_total', 'Redelivered events the store already had', () => worker.events_duplicate);
   return new Histogram({

@@ -80,6 +80,13 @@ export interface SqsConsumerStats {
   messagesFailed: number;
   messagesDeadLettered: number;
   receiveErrors: number;
+  /**
+   * Messages deleted after their visibility timeout may have run out: no extension reached SQS for
+   * a whole timeout (the event loop was held, or extending failed). SQS may have made them visible
+   * again, and then the delete's receipt handle is stale and SQS still answers success: they come
+   * back, and their events are counted as duplicates, never stored twice.
+   */
+  visibilityLapses: number;
   lastReceivedAt: string | null;
 }
 
@@ -144,6 +151,7 @@ export class SqsLogQueue implements LogQueue {
     messagesFailed: 0,
     messagesDeadLettered: 0,
     receiveErrors: 0,
+    visibilityLapses: 0,
     lastReceivedAt: null,
   };
   private readonly client: SQSClient;
@@ -491,7 +499,9 @@ export class SqsLogQueue implements LogQueue {
     const retried = [...readable.keys()].filter((message) => receiveCount(message) > 1);
     const groups = [...(fresh.length > 0 ? [fresh] : []), ...retried.map((message) => [message])];
     const stored: Message[] = [];
-    const heartbeat = this.keepHidden(urls.url, [...readable.keys()]);
+    // When SQS last hid the batch for a whole timeout: at the receive (about), then at each extension.
+    const hidden = { since: Date.now() };
+    const heartbeat = this.keepHidden(urls.url, [...readable.keys()], hidden);
     try {
       for (const group of groups) {
         try {
@@ -507,14 +517,27 @@ export class SqsLogQueue implements LogQueue {
     } finally {
       clearInterval(heartbeat);
     }
-    if (stored.length > 0) await this.deleteMessages(urls.url, stored);
+    if (stored.length === 0) return;
+    const heldMs = Date.now() - hidden.since;
+    if (heldMs >= this.settings.visibilityTimeoutSeconds * 1000) {
+      this.stats.visibilityLapses += stored.length;
+      this.log.warn(
+        { messages: stored.length, msSinceHidden: heldMs, visibilityTimeoutMs: this.settings.visibilityTimeoutSeconds * 1000 },
+        'a stored batch was held past its visibility timeout: SQS may deliver it again (its events are then counted as duplicates, not stored twice)',
+      );
+    }
+    await this.deleteMessages(urls.url, stored);
   }
 
-  /** Extends the batch's invisibility every half timeout, so a slow store never lets SQS hand it to another worker. */
-  private keepHidden(url: string, messages: Message[]): NodeJS.Timeout {
+  /**
+   * Extends the batch's invisibility every half timeout, so a slow store never lets SQS hand it to
+   * another worker; `hidden.since` moves to each extension SQS accepted in full.
+   */
+  private keepHidden(url: string, messages: Message[], hidden: { since: number }): NodeJS.Timeout {
     const timeout = this.settings.visibilityTimeoutSeconds;
     return setInterval(
       () => {
+        const sent = Date.now();
         this.client
           .send(
             new ChangeMessageVisibilityBatchCommand({
@@ -526,6 +549,10 @@ export class SqsLogQueue implements LogQueue {
               })),
             }),
           )
+          .then((response) => {
+            // Hidden again for a whole timeout from about when it was sent, unless SQS refused an entry.
+            if ((response.Failed ?? []).length === 0) hidden.since = Math.max(hidden.since, sent);
+          })
           .catch((error: unknown) => this.log.warn({ err: error }, 'extending visibility failed'));
       },
       Math.max(250, (timeout * 1000) / 2),

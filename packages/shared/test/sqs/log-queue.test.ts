@@ -242,6 +242,27 @@ describe('SqsLogQueue', () => {
       });
       await expect.poll(() => queue.stats.messagesDeleted === 1, { timeout: 10_000, interval: 20 }).toBe(true);
       expect(calls).toBe(1);
+      // The extensions reached SQS in time: nothing was deleted late.
+      expect(queue.stats.visibilityLapses).toBe(0);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('counts and warns of a batch held past its visibility timeout with no extension (the event loop blocked)', async () => {
+    const warnings: string[] = [];
+    const logger = { warn: (_details: object, message: string) => warnings.push(message), error: () => {} };
+    const queue = await SqsLogQueue.open({ ...options({ visibilityTimeoutSeconds: 1, receivers: 1 }), logger });
+    try {
+      await queue.publish([makeEvent('tenant-a')]);
+      await queue.consume(async () => {
+        // Longer than the timeout, and synchronous: the heartbeat's timer cannot run meanwhile.
+        const until = Date.now() + 1_300;
+        while (Date.now() < until) {}
+      });
+      await expect.poll(() => queue.stats.messagesDeleted >= 1, { timeout: 10_000, interval: 20 }).toBe(true);
+      expect(queue.stats.visibilityLapses).toBe(1);
+      expect(warnings).toContainEqual(expect.stringContaining('held past its visibility timeout'));
     } finally {
       await queue.close();
     }
