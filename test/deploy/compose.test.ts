@@ -4,6 +4,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { composeValidator } from '../../scripts/deploy/compose-schema.js';
 import { COMPOSE_GATEWAY } from '../../scripts/deploy/gateway-routes.js';
+import { AUTH_NODE_OPTIONS } from '../../scripts/deploy/runtime.js';
 import { streamConfig } from '../../services/log/src/config.js';
 import { REPO_ROOT } from '../gateway/topology.js';
 
@@ -28,6 +29,13 @@ describe('docker-compose.yml', () => {
       expect(compose.services[name].build.args.SERVICE).toBe(name);
       expect(compose.services[name].read_only).toBe(true);
     }
+  });
+
+  it("runs the forward-auth with the runtime's small young generation, keeping every shared setting", () => {
+    expect(compose.services.auth.environment.NODE_OPTIONS).toBe(AUTH_NODE_OPTIONS);
+    expect(compose.services.auth.environment.GATEWAY_SECRET).toBe(compose.services.tenant.environment.GATEWAY_SECRET);
+    for (const name of ['log', 'log-worker', 'tenant'])
+      expect(Object.keys(compose.services[name].environment)).not.toContain('NODE_OPTIONS');
   });
 
   it('gives the integrity signing key to the worker only, keeping every shared setting', () => {

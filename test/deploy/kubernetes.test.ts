@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { type KubeObject, kustomize, validateKubeObject } from '../../scripts/deploy/kustomize.js';
+import { AUTH_NODE_OPTIONS } from '../../scripts/deploy/runtime.js';
 import { streamConfig } from '../../services/log/src/config.js';
 import { REPO_ROOT } from '../gateway/topology.js';
 
@@ -99,6 +100,15 @@ describe.each(Object.entries(overlays))('k8s/overlays/%s', (overlay, objects) =>
     for (const service of ['auth', 'log', 'tenant']) expect(names(service)).not.toContain('INTEGRITY_SIGNING_KEY');
     const signing = envOf('log-worker').find((variable) => variable.name === 'INTEGRITY_SIGNING_KEY');
     expect(signing?.valueFrom?.secretKeyRef).toMatchObject({ name: 'logserver-integrity', optional: true });
+  });
+
+  it("runs the forward-auth with the runtime's small young generation, and no other service", () => {
+    const nodeOptions = (name: string) =>
+      (find(objects, 'Deployment', name)?.spec.template.spec.containers[0].env ?? []).find(
+        (variable: { name: string }) => variable.name === 'NODE_OPTIONS',
+      )?.value;
+    expect(nodeOptions('auth')).toBe(AUTH_NODE_OPTIONS);
+    for (const name of ['log', 'log-worker', 'tenant']) expect(nodeOptions(name)).toBeUndefined();
   });
 
   it('keeps disruptions to one pod of auth and log at a time', () => {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { renderGatewayConf } from '../../deploy/gateway-routes.js';
+import { AUTH_NODE_OPTIONS } from '../../deploy/runtime.js';
 import { BENCH_RATE_LIMIT, type BenchContext, bearer } from '../context.js';
 import { PYTHON_EVENT } from '../data.js';
 import { hammer } from '../http-load.js';
@@ -143,7 +144,8 @@ export async function gatewayLoadTest(context: BenchContext): Promise<Figure[]> 
     };
     const store = { STORE: 'sqlite', SQLITE_PATH: join(context.workDir, 'gateway.db'), DATA_DIR: context.workDir };
     const queue = { QUEUE: 'sqs', SQS_URL: fauxqs.url };
-    const auth = await start('auth', main('auth'), shared, '/readyz');
+    // The forward-auth runs with the flags its deployments give it (k8s/base/auth.yaml, docker-compose.yml).
+    const auth = await start('auth', main('auth'), { ...shared, NODE_OPTIONS: AUTH_NODE_OPTIONS }, '/readyz');
     // tenant first: it creates the SQLite schema the others open.
     const tenant = await start('tenant', main('tenant'), { ...shared, ...store }, '/readyz');
     await start('log-worker', main('log-worker'), { ...shared, ...store, ...queue }, '/readyz');
