@@ -19,9 +19,10 @@ async function withFloor<T>(
   measure: (url: string) => Promise<T>,
   errorsOf: (measured: T) => number,
 ): Promise<T> {
+  // One floor a scenario, named by its number: floor-1, floor-2.
   const dataDir = join(context.workDir, `floor-${scenario.split(' ')[0]}`);
   mkdirSync(dataDir, { recursive: true });
-  const floor = await startFloor(join(context.workDir, `floor-${scenario.split(' ')[0]}.log`), dataDir);
+  const floor = await startFloor(`${dataDir}.log`, dataDir);
   try {
     // Its writer thread starts at the first append (about a second from source): not inside the measure.
     await hammer({ url: `${floor.url}/floor`, body: JSON.stringify(PYTHON_EVENT), connections: 10, amount: 200 });
@@ -62,8 +63,8 @@ export async function singlePost(context: BenchContext): Promise<Figure[]> {
     ours: cpuPerRequest(context.server.pid, cpuBefore.ours, ours.requests),
     echo: cpuPerRequest(context.echo.pid, cpuBefore.echo, echo.requests),
   };
-  // The floor in slices of its own, alternating with the echo's as ours did: background work (the
-  // sealer catching up on the large tenant, say) weighs on the floor and its echo alike.
+  // The floor in slices of its own, alternating with the echo's as ours did: other work on the
+  // machine weighs on the floor and its echo alike.
   const floor = await withFloor(
     context,
     scenario,

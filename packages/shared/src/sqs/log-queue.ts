@@ -519,10 +519,11 @@ export class SqsLogQueue implements LogQueue {
     }
     if (stored.length === 0) return;
     const heldMs = Date.now() - hidden.since;
-    if (heldMs >= this.settings.visibilityTimeoutSeconds * 1000) {
+    const visibilityTimeoutMs = this.settings.visibilityTimeoutSeconds * 1000;
+    if (heldMs >= visibilityTimeoutMs) {
       this.stats.visibilityLapses += stored.length;
       this.log.warn(
-        { messages: stored.length, msSinceHidden: heldMs, visibilityTimeoutMs: this.settings.visibilityTimeoutSeconds * 1000 },
+        { messages: stored.length, msSinceHidden: heldMs, visibilityTimeoutMs },
         'a stored batch was held past its visibility timeout: SQS may deliver it again (its events are then counted as duplicates, not stored twice)',
       );
     }
